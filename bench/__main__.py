@@ -1,0 +1,32 @@
+"""Run every benchmark module (bench/bench_*.py, each with a ``run()``), or the ones named."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    here = Path(__file__).resolve().parent
+    names = argv or sorted(p.stem for p in here.glob("bench_*.py"))
+    failed = []
+    for name in names:
+        module = importlib.import_module(f"bench.{name if name.startswith('bench_') else 'bench_' + name}")
+        print(f"\n=== {module.__name__} ===")
+        t0 = time.monotonic()
+        try:
+            module.run()
+        except Exception as exc:  # report and go on with the others
+            failed.append(name)
+            print(f"{name} FAILED: {exc!r}")
+        print(f"({time.monotonic() - t0:.1f}s)")
+    if failed:
+        print(f"failed benchmarks: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

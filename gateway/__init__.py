@@ -1,0 +1,1 @@
+"""dataledger gateway: indexer (events -> SQL), REST API and web pages, relay of signed requests."""

@@ -1,0 +1,144 @@
+"""Deploy the dataledger contracts and write the deployment record.
+
+The record ``<state>/deployments/<chainId>.json`` maps each contract name to its address and the
+block it was deployed in; the gateway's indexer follows the contracts it lists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Union
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+
+from ledger.artifacts import load_artifact
+
+Sender = Union[str, LocalAccount]
+
+#: Contracts of one market, in deployment order (constructor arguments are wired in deploy_all).
+SUITE = (
+    "ParticipantRegistry",
+    "AssetRegistry",
+    "DataCustoms",
+    "LedgerForwarder",
+    "DataVoucher",
+    "PaymentToken",
+    "TradeSettlement",
+)
+
+
+class DeploymentError(RuntimeError):
+    """A deployment transaction failed or the record is unusable."""
+
+
+def _address(sender: Sender) -> str:
+    return sender if isinstance(sender, str) else sender.address
+
+
+def send_transaction(w3: Web3, sender: Sender, tx: dict[str, Any], timeout: float = 120) -> Any:
+    """Send ``tx`` from ``sender`` and wait for its receipt; raise when it reverted.
+
+    A LocalAccount signs locally; a plain address must be unlocked on the node (anvil's are).
+    """
+    tx = dict(tx)
+    tx.setdefault("from", _address(sender))
+    if isinstance(sender, str):
+        tx_hash = w3.eth.send_transaction(tx)  # type: ignore[arg-type]
+    else:
+        tx.setdefault("nonce", w3.eth.get_transaction_count(sender.address, "pending"))
+        tx.setdefault("chainId", w3.eth.chain_id)
+        if "gas" not in tx:
+            tx["gas"] = w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
+        if "gasPrice" not in tx and "maxFeePerGas" not in tx:
+            tx["gasPrice"] = w3.eth.gas_price
+        signed = sender.sign_transaction(tx)
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
+    if receipt["status"] != 1:
+        raise DeploymentError(f"transaction {tx_hash.hex()} reverted")
+    return receipt
+
+
+def contract_at(w3: Web3, name: str, address: str) -> Contract:
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name)["abi"])
+
+
+def deploy_contract(w3: Web3, name: str, *args: Any, sender: Sender) -> Contract:
+    """Deploy one contract from its shipped artifact; returns the bound web3 Contract.
+
+    The deploy block is kept on the returned object as ``deploy_block``.
+    """
+    artifact = load_artifact(name)
+    if artifact["bytecode"] in ("", "0x"):
+        raise DeploymentError(f"{name} is abstract or an interface: no bytecode to deploy")
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    tx = factory.constructor(*args).build_transaction({"from": _address(sender)})
+    receipt = send_transaction(w3, sender, tx)
+    contract = contract_at(w3, name, receipt["contractAddress"])
+    contract.deploy_block = receipt["blockNumber"]  # type: ignore[attr-defined]
+    return contract
+
+
+def deploy_all(w3: Web3, deployer: Sender) -> dict[str, Contract]:
+    """Deploy one whole market; ``deployer`` becomes the registries' admin and registrar."""
+    admin = _address(deployer)
+    c: dict[str, Contract] = {}
+    c["ParticipantRegistry"] = deploy_contract(w3, "ParticipantRegistry", admin, sender=deployer)
+    participants = c["ParticipantRegistry"].address
+    c["AssetRegistry"] = deploy_contract(w3, "AssetRegistry", participants, sender=deployer)
+    c["DataCustoms"] = deploy_contract(
+        w3, "DataCustoms", participants, c["AssetRegistry"].address, sender=deployer
+    )
+    c["LedgerForwarder"] = deploy_contract(w3, "LedgerForwarder", sender=deployer)
+    c["DataVoucher"] = deploy_contract(
+        w3,
+        "DataVoucher",
+        participants,
+        c["AssetRegistry"].address,
+        c["DataCustoms"].address,
+        c["LedgerForwarder"].address,
+        sender=deployer,
+    )
+    c["PaymentToken"] = deploy_contract(w3, "PaymentToken", participants, admin, sender=deployer)
+    c["TradeSettlement"] = deploy_contract(
+        w3,
+        "TradeSettlement",
+        c["DataVoucher"].address,
+        participants,
+        admin,
+        c["LedgerForwarder"].address,
+        sender=deployer,
+    )
+    return c
+
+
+def deployment_record(w3: Web3, contracts: dict[str, Contract]) -> dict[str, Any]:
+    return {
+        "chainId": w3.eth.chain_id,
+        "contracts": {
+            name: {"address": contract.address, "deployBlock": getattr(contract, "deploy_block", 0)}
+            for name, contract in contracts.items()
+        },
+    }
+
+
+def write_deployment(state_dir: Path, record: dict[str, Any]) -> Path:
+    path = state_dir / "deployments" / f"{record['chainId']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_deployment(state_dir: Path, chain_id: int) -> dict[str, Any]:
+    path = state_dir / "deployments" / f"{chain_id}.json"
+    if not path.exists():
+        raise DeploymentError(f"no deployment record for chain {chain_id} at {path}")
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
+
+
+def load_contracts(w3: Web3, record: dict[str, Any]) -> dict[str, Contract]:
+    return {name: contract_at(w3, name, entry["address"]) for name, entry in record["contracts"].items()}

@@ -1,0 +1,152 @@
+"""`make up`: the whole stack on embedded defaults.
+
+anvil (state in .dataledger/anvil/), contracts deployed once (record in
+.dataledger/deployments/<chainId>.json), a seeded demo market (.dataledger/demo.json), and the
+gateway on http://127.0.0.1:8000 (SQLite in .dataledger/gateway.db, IPFS store in .dataledger/ipfs).
+Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from web3 import Web3
+
+from ledger.anvil import AnvilError, AnvilNode
+from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("DATALEDGER_HOME", ROOT / ".dataledger"))
+
+
+def _port_busy(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _existing_deployment(w3: Web3) -> dict | None:  # type: ignore[type-arg]
+    path = STATE / "deployments" / f"{w3.eth.chain_id}.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    for entry in record["contracts"].values():
+        if w3.eth.get_code(Web3.to_checksum_address(entry["address"])) in (b"", None):
+            return None  # chain state was reset: deploy again
+    return record  # type: ignore[no-any-return]
+
+
+def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> int:
+    from ledger import demo
+
+    STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / "anvil").mkdir(exist_ok=True)
+    for port, what in ((rpc_port, "anvil"), (gateway_port, "gateway")):
+        if _port_busy(port):
+            print(f"error: port {port} for {what} is already in use (another `make up`?)", file=sys.stderr)
+            return 1
+    state_file = STATE / "anvil" / "state.json"
+    if fresh and state_file.exists():
+        state_file.unlink()
+    node = AnvilNode(port=rpc_port, state_file=state_file, log_file=STATE / "anvil" / "anvil.log")
+    gateway: subprocess.Popen[bytes] | None = None
+    try:
+        node.start()
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        record = None if fresh else _existing_deployment(w3)
+        if record is None:
+            t0 = time.monotonic()
+            deployer = demo.demo_accounts()["authority"]
+            contracts = deploy_all(w3, deployer.address)
+            record = deployment_record(w3, contracts)
+            write_deployment(STATE, record)
+            summary = demo.seed(w3, contracts)
+            print(f"deployed and seeded the demo market in {time.monotonic() - t0:.1f}s: {summary}")
+        else:
+            print(f"reusing deployment {STATE / 'deployments' / (str(record['chainId']) + '.json')}")
+        demo.write_demo_file(STATE, w3, load_contracts(w3, record))
+
+        env = dict(os.environ, RPC_URL=node.rpc_url, STATE_DIR=str(STATE))
+        log = open(STATE / "gateway.log", "ab")
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "gateway.main:app", "--host", "127.0.0.1",
+             "--port", str(gateway_port), "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{gateway_port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if gateway.poll() is not None:
+                print(f"error: gateway exited ({gateway.returncode}); see {STATE / 'gateway.log'}", file=sys.stderr)
+                return 1
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                print("error: gateway did not answer /health within 60s", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+
+        print()
+        print("dataledger is up:")
+        print(f"  chain    anvil  {node.rpc_url}  (chain id {node.chain_id}, state {state_file})")
+        print(f"  gateway  {url}  (health: {url}/health)")
+        print(f"  database {env.get('DATABASE_URL', 'sqlite: ' + str(STATE / 'gateway.db'))}")
+        print(f"  ipfs     {env.get('IPFS_API', 'embedded store: ' + str(STATE / 'ipfs'))}")
+        print(f"  record   {STATE / 'deployments' / (str(node.chain_id) + '.json')}")
+        print(f"  accounts {STATE / 'demo.json'}")
+        print("Ctrl-C stops everything.")
+        sys.stdout.flush()
+        stop = False
+
+        def _stop(*_: object) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        while not stop:
+            if gateway.poll() is not None:
+                print(f"gateway exited ({gateway.returncode}); stopping", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except AnvilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if gateway and gateway.poll() is None:
+            gateway.terminate()
+            try:
+                gateway.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                gateway.kill()
+        node.stop()
+        print("stopped: gateway, anvil")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ledger.stack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="run anvil, deploy + seed, gateway")
+    p_up.add_argument("--rpc-port", type=int, default=int(os.environ.get("RPC_PORT", 8545)))
+    p_up.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8000)))
+    p_up.add_argument("--fresh", action="store_true", help="start a new chain (drop the saved state)")
+    args = parser.parse_args(argv)
+    return up(args.rpc_port, args.gateway_port, args.fresh)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install what the stack and the tests need; fast (stamp checks only) when already set up.
+#   scripts/setup.sh up     node packages + Python venv (enough for `make up`)
+#   scripts/setup.sh test   + PostgreSQL server (Debian) + Kubo (built from the Go module proxy)
+#   scripts/setup.sh bench  same as test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+what=${1:-test}
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+# 1. npm packages (hardhat 2, solc, OpenZeppelin, anvil) — pinned by package-lock.json
+if [ ! -f node_modules/.stamp ] || [ package-lock.json -nt node_modules/.stamp ]; then
+  say "npm ci (hardhat, solc, OpenZeppelin, anvil)"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.stamp
+fi
+
+# 2. Python venv with the packages pinned in constraints.txt
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+if [ ! -f .venv/.stamp ] || [ pyproject.toml -nt .venv/.stamp ] || [ constraints.txt -nt .venv/.stamp ]; then
+  say "pip install -e .[dev] (pinned by constraints.txt)"
+  .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+  touch .venv/.stamp
+fi
+
+[ "$what" = "up" ] && exit 0
+
+# 3. PostgreSQL server binaries from Debian's packages (the cluster itself is per test run)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    say "apt-get install postgresql"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "PostgreSQL server binaries are missing and this is not root: install Debian's postgresql" >&2
+    exit 1
+  fi
+fi
+
+# 4. Kubo, built once from the Go module proxy and cached
+scripts/kubo.sh path >/dev/null
