@@ -69,18 +69,21 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
             contracts = deploy_all(w3, deployer.address)
             record = deployment_record(w3, contracts)
             write_deployment(STATE, record)
-            summary = demo.seed(w3, contracts)
+            summary = demo.seed(w3, contracts, STATE)
             print(f"deployed and seeded the demo market in {time.monotonic() - t0:.1f}s: {summary}")
         else:
             print(f"reusing deployment {STATE / 'deployments' / (str(record['chainId']) + '.json')}")
         demo.write_demo_file(STATE, w3, load_contracts(w3, record))
 
-        env = dict(os.environ, RPC_URL=node.rpc_url, STATE_DIR=str(STATE))
+        env = dict(os.environ, RPC_URL=node.rpc_url, CHAIN_ID=str(node.chain_id), STATE_DIR=str(STATE))
+        env.setdefault("DATABASE_URL", f"sqlite:///{STATE / 'gateway.db'}")
+        env.setdefault("IPFS_STORE_DIR", str(STATE / "ipfs"))
         log = open(STATE / "gateway.log", "ab")
         gateway = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "gateway.main:app", "--host", "127.0.0.1",
              "--port", str(gateway_port), "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
         )
         url = f"http://127.0.0.1:{gateway_port}"
         deadline = time.monotonic() + 60
@@ -102,8 +105,8 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         print("dataledger is up:")
         print(f"  chain    anvil  {node.rpc_url}  (chain id {node.chain_id}, state {state_file})")
         print(f"  gateway  {url}  (health: {url}/health)")
-        print(f"  database {env.get('DATABASE_URL', 'sqlite: ' + str(STATE / 'gateway.db'))}")
-        print(f"  ipfs     {env.get('IPFS_API', 'embedded store: ' + str(STATE / 'ipfs'))}")
+        print(f"  database {env['DATABASE_URL']}")
+        print(f"  ipfs     {env.get('IPFS_API') or 'embedded store: ' + env['IPFS_STORE_DIR']}")
         print(f"  record   {STATE / 'deployments' / (str(node.chain_id) + '.json')}")
         print(f"  accounts {STATE / 'demo.json'}")
         print("Ctrl-C stops everything.")
@@ -127,6 +130,7 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
         if gateway and gateway.poll() is None:
             gateway.terminate()
             try:

@@ -1,0 +1,260 @@
+"""The seeded demo market of `make up`: who is who, and a small but complete history.
+
+Accounts are anvil's default-mnemonic accounts (demo only: their keys are public). The history
+covers every kind of record: organisations and licences, datasets with manifests on IPFS, a
+valuation, primary-market vouchers from the authority, an enterprise voucher, a use redeemed by a
+bank (the Foshan pilot), a customs clearance, and trades settled by the exchange (one through a
+broker, one cross-border).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from ledger.anvil import DEFAULT_MNEMONIC
+
+Account.enable_unaudited_hdwallet_features()
+
+# role bits, as in contracts/src/interfaces/IParticipantRegistry.sol (ParticipantRoles)
+AUTHORITY, OPERATOR, EXCHANGE, BROKER, APPRAISER, CUSTOMS, REGULATOR, HOLDER = (1 << i for i in range(8))
+ROLE_NAMES = {
+    AUTHORITY: "authority", OPERATOR: "operator", EXCHANGE: "exchange", BROKER: "broker",
+    APPRAISER: "appraiser", CUSTOMS: "customs", REGULATOR: "regulator", HOLDER: "holder",
+}
+
+
+@dataclass(frozen=True)
+class DemoParticipant:
+    key: str  # short name used in demo.json
+    index: int  # anvil mnemonic index
+    organisation: str
+    credit_code: str  # unified social credit code (stand-in values)
+    jurisdiction: str
+    roles: int
+
+
+PARTICIPANTS = (
+    DemoParticipant("authority", 0, "Guangdong Provincial Data Authority", "11440000MB2C00001A", "CN", AUTHORITY),
+    DemoParticipant("operator", 1, "Guangdong Public Data Operations Co.", "91440000MA5F00002B", "CN", OPERATOR | HOLDER),
+    DemoParticipant("exchange", 2, "Guangzhou Data Exchange", "91440101MA9X00003C", "CN", EXCHANGE),
+    DemoParticipant("broker", 3, "Pearl River Data Brokerage", "91440101MA9X00004D", "CN", BROKER),
+    DemoParticipant("appraiser", 4, "Lingnan Data Asset Appraisal", "91440101MA9X00005E", "CN", APPRAISER),
+    DemoParticipant("customs", 5, "Nansha Data Customs", "11440115MB2C00006F", "CN", CUSTOMS),
+    DemoParticipant("regulator", 6, "Guangdong Market Supervision", "11440000MB2C00007G", "CN", REGULATOR),
+    DemoParticipant("holder_cn", 7, "Foshan Precision Manufacturing Ltd.", "91440604MA4W00008H", "CN", HOLDER),
+    DemoParticipant("bank_cn", 8, "Foshan Rural Commercial Bank", "91440600MA4W00009J", "CN", HOLDER),
+    DemoParticipant("holder_hk", 9, "Kowloon Analytics Ltd.", "HK-CR-3001234", "HK", HOLDER),
+    DemoParticipant("holder_mo", 10, "Macau Logistics Data Lda.", "MO-SO-88123", "MO", HOLDER),
+    DemoParticipant("holder_sg", 11, "Straits Research Pte. Ltd.", "SG-UEN-201912345K", "SG", HOLDER),
+)
+
+
+def demo_accounts() -> dict[str, LocalAccount]:
+    return {
+        p.key: Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=f"m/44'/60'/0'/0/{p.index}")
+        for p in PARTICIPANTS
+    }
+
+
+def sha256(text: str | bytes) -> bytes:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).digest()
+
+
+def org_id(credit_code: str) -> bytes:
+    return sha256(credit_code)
+
+
+def _send(fn: Any, sender: str) -> Any:
+    w3 = fn.w3
+    tx_hash = fn.transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        raise RuntimeError(f"demo seeding transaction {fn.fn_name} from {sender} reverted")
+    return receipt
+
+
+def _event_arg(contract: Contract, receipt: Any, event: str, arg: str) -> Any:
+    for log in getattr(contract.events, event)().process_receipt(receipt, errors=DISCARD):
+        return log["args"][arg]
+    raise RuntimeError(f"{event} not emitted")
+
+
+def _manifest_bytes(title: str, description: str, publisher: str, level: int, source: str,
+                    keywords: list[str]) -> bytes:
+    document = {
+        "@context": "https://www.w3.org/ns/dcat",
+        "title": title,
+        "description": description,
+        "publisher": publisher,
+        "keywords": keywords,
+        "classification_level": level,
+        "source_type": source,
+        "distributions": [],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _store_manifest(state_dir: Path | None, body: bytes) -> str:
+    from ledger.ipfs import open_store
+
+    store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
+    return store.add(body)
+
+
+def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None) -> str:
+    """Populate a freshly deployed market; returns a one-line summary."""
+    acct = {k: a.address for k, a in demo_accounts().items()}
+    keys = demo_accounts()
+    registry = contracts["ParticipantRegistry"]
+    assets = contracts["AssetRegistry"]
+    customs = contracts["DataCustoms"]
+    vouchers = contracts["DataVoucher"]
+    token = contracts["PaymentToken"]
+    settlement = contracts["TradeSettlement"]
+    authority = acct["authority"]
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    year = 365 * 24 * 3600
+
+    # organisations, accounts, licences
+    for p in PARTICIPANTS:
+        oid = org_id(p.credit_code)
+        _send(registry.functions.registerOrganisation(oid, p.jurisdiction.encode(), p.roles, acct[p.key]), authority)
+        _send(registry.functions.addAccount(oid, acct[p.key], p.roles), acct[p.key])
+        if p.roles & (OPERATOR | EXCHANGE | BROKER | APPRAISER):
+            _send(registry.functions.setLicenceExpiry(acct[p.key], now + year), authority)
+
+    # datasets (确权登记) with manifests on IPFS
+    def register(holder: str, title: str, description: str, level: int, source: int, keywords: list[str]) -> int:
+        source_name = ("public", "enterprise", "personal-derived")[source]
+        body = _manifest_bytes(title, description, holder, level, source_name, keywords)
+        cid = _store_manifest(state_dir, body)
+        receipt = _send(assets.functions.registerAsset(cid.encode(), sha256(body), level, source), holder)
+        return int(_event_arg(assets, receipt, "AssetRegistered", "assetId"))
+
+    tax_power = register(acct["operator"], "Foshan enterprise tax and power-use records 2025",
+                         "Monthly tax filings and metered power use of Foshan enterprises (public data).",
+                         2, 0, ["tax", "power", "credit"])
+    line_data = register(acct["holder_cn"], "Production-line sensor telemetry",
+                         "Vibration and temperature telemetry of CNC lines, 1 Hz.", 2, 1, ["iot", "manufacturing"])
+    design_data = register(acct["holder_cn"], "Precision part design library",
+                           "CAD library of precision parts (important data).", 3, 1, ["cad", "design"])
+
+    report = _store_manifest(state_dir, b"Valuation report: income approach, 2026 Q3")
+    _send(assets.functions.recordValuation(line_data, 1_200_000_00, b"CNY", sha256("income-approach"),
+                                           report.encode()), acct["appraiser"])
+
+    # vouchers: primary market (public data by the authority), enterprise data by its holder
+    def issue(issuer: str, to: str, asset_id: int, right: int, scope: str, max_uses: int, transferable: bool) -> int:
+        receipt = _send(vouchers.functions.issue(to, asset_id, right, sha256(scope), now, now + year, max_uses,
+                                                 transferable), issuer)
+        return int(_event_arg(vouchers, receipt, "VoucherIssued", "tokenId"))
+
+    foshan = issue(authority, acct["holder_cn"], tax_power, 1, "loan credit assessment", 12, False)
+    operator_grant = issue(authority, acct["operator"], tax_power, 2, "authorised operation of public data", 0, False)
+    line_use = issue(acct["holder_cn"], acct["holder_cn"], line_data, 1, "predictive maintenance models", 100, True)
+    line_use_2 = issue(acct["holder_cn"], acct["holder_cn"], line_data, 1, "quality analytics", 50, True)
+
+    # the Foshan pilot: the enterprise authorises its bank, which redeems a use for a loan decision
+    _send(vouchers.functions.authorizeUser(foshan, acct["bank_cn"], True), acct["holder_cn"])
+    _send(vouchers.functions.redeem(foshan, sha256("SME loan decision #2026-118")), acct["bank_cn"])
+
+    # data customs: clearance for the telemetry right to go to Hong Kong
+    purpose = _store_manifest(state_dir, b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
+    receipt = _send(customs.functions.requestClearance(line_data, b"HK", acct["holder_hk"], purpose.encode()),
+                    acct["holder_cn"])
+    case_id = int(_event_arg(customs, receipt, "ClearanceRequested", "caseId"))
+    conditions = _store_manifest(state_dir, b"Conditions: no onward transfer; aggregate outputs only")
+    _send(customs.functions.approveClearance(case_id, now + 90 * 24 * 3600, conditions.encode()), acct["customs"])
+
+    # settlement: payment tokens, exchange fee, approvals, two trades (one with a broker, cross-border)
+    for buyer in ("bank_cn", "holder_hk"):
+        _send(token.functions.mint(acct[buyer], 5_000_000_00), authority)
+        _send(token.functions.approve(settlement.address, 2**256 - 1), acct[buyer])
+    _send(settlement.functions.setExchangeFee(acct["exchange"], 100), authority)
+    _send(vouchers.functions.setApprovalForAll(settlement.address, True), acct["holder_cn"])
+
+    domain = _settlement_domain(w3, settlement)
+
+    def order(maker: str, side: int, voucher_id: int, price: int, nonce: int, broker: str, commission: int) -> tuple[dict[str, Any], bytes]:
+        message = {
+            "maker": acct[maker], "side": side, "voucherId": voucher_id, "price": price,
+            "paymentToken": token.address, "exchange": acct["exchange"], "broker": broker,
+            "commission": commission, "nonce": nonce, "deadline": now + 7 * 24 * 3600,
+        }
+        signed = keys[maker].sign_message(encode_typed_data(domain, ORDER_TYPES, message))
+        return message, signed.signature
+
+    zero = "0x" + "00" * 20
+    sell, sell_sig = order("holder_cn", 0, line_use_2, 80_000_00, 1, acct["broker"], 1_600_00)
+    buy, buy_sig = order("bank_cn", 1, line_use_2, 80_000_00, 1, zero, 0)
+    _send(settlement.functions.settle(_order_tuple(sell), sell_sig, _order_tuple(buy), buy_sig), acct["exchange"])
+    sell, sell_sig = order("holder_cn", 0, line_use, 150_000_00, 2, zero, 0)
+    buy, buy_sig = order("holder_hk", 1, line_use, 150_000_00, 1, zero, 0)
+    _send(settlement.functions.settle(_order_tuple(sell), sell_sig, _order_tuple(buy), buy_sig), acct["exchange"])
+
+    del operator_grant, design_data
+    return (f"{len(PARTICIPANTS)} participants, 3 datasets, 4 vouchers, 1 use, 1 clearance, 2 trades "
+            f"(head block {w3.eth.block_number})")
+
+
+ORDER_TYPES = {
+    "Order": [
+        {"name": "maker", "type": "address"},
+        {"name": "side", "type": "uint8"},
+        {"name": "voucherId", "type": "uint256"},
+        {"name": "price", "type": "uint256"},
+        {"name": "paymentToken", "type": "address"},
+        {"name": "exchange", "type": "address"},
+        {"name": "broker", "type": "address"},
+        {"name": "commission", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+}
+
+
+def _settlement_domain(w3: Web3, settlement: Contract) -> dict[str, Any]:
+    fields = settlement.functions.eip712Domain().call()
+    return {"name": fields[1], "version": fields[2], "chainId": fields[3], "verifyingContract": fields[4]}
+
+
+def _order_tuple(message: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(message[f["name"]] for f in ORDER_TYPES["Order"])
+
+
+def write_demo_file(state_dir: Path, w3: Web3, contracts: dict[str, Contract]) -> Path:
+    accounts = demo_accounts()
+    document = {
+        "chainId": w3.eth.chain_id,
+        "mnemonic": DEFAULT_MNEMONIC,
+        "note": "demo keys from anvil's public default mnemonic: never use them on a real network",
+        "contracts": {name: c.address for name, c in contracts.items()},
+        "participants": [
+            {
+                "key": p.key,
+                "address": accounts[p.key].address,
+                "privateKey": accounts[p.key].key.hex(),
+                "organisation": p.organisation,
+                "creditCode": p.credit_code,
+                "jurisdiction": p.jurisdiction,
+                "roles": [name for bit, name in ROLE_NAMES.items() if p.roles & bit],
+            }
+            for p in PARTICIPANTS
+        ],
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    path = state_dir / "demo.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path

@@ -1,0 +1,88 @@
+"""`make up` end to end: anvil + deploy + demo market + gateway, then Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ledger.anvil import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _start(home: Path, rpc_port: int, gw_port: int) -> subprocess.Popen[str]:
+    env = dict(os.environ, DATALEDGER_HOME=str(home))
+    for var in ("DATABASE_URL", "IPFS_API", "RPC_URL"):
+        env.pop(var, None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ledger.stack", "up", "--rpc-port", str(rpc_port), "--gateway-port", str(gw_port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_health(proc: subprocess.Popen[str], url: str, timeout: float = 120) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"stack exited early:\n{proc.stdout.read() if proc.stdout else ''}"
+        try:
+            reply = httpx.get(url, timeout=1)
+            if reply.status_code == 200:
+                return reply.json()  # type: ignore[no-any-return]
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("gateway /health did not answer")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    rpc_port, gw_port = free_port(), free_port()
+    proc = _start(tmp_path, rpc_port, gw_port)
+    try:
+        health = _wait_health(proc, f"http://127.0.0.1:{gw_port}/health")
+    except BaseException:
+        proc.kill()
+        raise
+    out = _stop(proc)
+    assert health["status"] == "ok"
+    assert health["chain_id"] == 31337
+    assert health["head_block"] > 20  # deployment + seeded history
+    assert "dataledger is up" in out and "stopped: gateway, anvil" in out
+
+    record = json.loads((tmp_path / "deployments" / "31337.json").read_text())
+    assert set(record["contracts"]) >= {"ParticipantRegistry", "DataVoucher", "TradeSettlement"}
+    assert all(entry["deployBlock"] > 0 for entry in record["contracts"].values())
+    demo = json.loads((tmp_path / "demo.json").read_text())
+    roles = {role for p in demo["participants"] for role in p["roles"]}
+    assert roles == {"authority", "operator", "exchange", "broker", "appraiser", "customs", "regulator", "holder"}
+    assert {p["jurisdiction"] for p in demo["participants"]} >= {"CN", "HK", "MO", "SG"}
+
+    # the ports are free again: everything it started has stopped
+    for port in (rpc_port, gw_port):
+        with __import__("socket").socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+
+    # a second `make up` keeps the chain (anvil --state) and reuses the deployment
+    proc = _start(tmp_path, rpc_port, gw_port)
+    try:
+        again = _wait_health(proc, f"http://127.0.0.1:{gw_port}/health")
+    except BaseException:
+        proc.kill()
+        raise
+    out = _stop(proc)
+    assert "reusing deployment" in out
+    assert again["contracts"] == health["contracts"]
+    assert again["head_block"] >= health["head_block"]
