@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
+import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
+import {IDataCustoms} from "./interfaces/IDataCustoms.sol";
+
+/// @title Data asset voucher (数据资产凭证): one right over one registered asset, as an ERC-721
+/// @notice Each voucher carries exactly one right (holding / use / operating) over one asset, with
+/// a scope/purpose hash, a validity window, a use limit and a transferable flag. Every move of a
+/// voucher (mint included) passes the compliance check of {detectTransferRestriction}; a regulator
+/// can freeze, revoke and recover vouchers. Holders may act through the trusted ERC-2771 forwarder.
+contract DataVoucher is ERC721, ERC2771Context {
+    /// @notice The three separated rights (三权分置).
+    enum RightType {
+        Holding, // 持有权
+        Use, // 加工使用权
+        Operating // 经营权
+    }
+
+    enum VoucherStatus {
+        None,
+        Active,
+        Frozen,
+        Revoked
+    }
+
+    /// @dev Hot fields of a voucher, packed in ONE storage slot (29 bytes): a transfer or a use
+    /// reads a single slot.
+    struct VoucherCore {
+        uint64 assetId;
+        RightType right;
+        VoucherStatus status;
+        bool transferable;
+        uint40 validFrom; // unix seconds, first second a use is allowed
+        uint40 validUntil; // unix seconds, last second the voucher is valid (inclusive)
+        uint32 maxUses;
+        uint32 uses;
+    }
+
+    /// @dev Cold fields (read by views and events only).
+    struct VoucherMeta {
+        address issuer;
+        bytes32 scopeHash; // hash of the scope / purpose statement
+    }
+
+    /// @notice Full view of a voucher.
+    struct Voucher {
+        VoucherCore core;
+        address issuer;
+        bytes32 scopeHash;
+    }
+
+    // ------------------------------------------------------------------ restriction codes
+    uint8 public constant SUCCESS = 0;
+    uint8 public constant SENDER_NOT_ACTIVE = 1;
+    uint8 public constant RECIPIENT_NOT_ACTIVE = 2;
+    uint8 public constant SENDER_LICENCE_EXPIRED = 3;
+    uint8 public constant RECIPIENT_LICENCE_EXPIRED = 4;
+    uint8 public constant VOUCHER_FROZEN = 5;
+    uint8 public constant VOUCHER_REVOKED = 6;
+    uint8 public constant VOUCHER_EXPIRED = 7;
+    uint8 public constant VOUCHER_NOT_TRANSFERABLE = 8;
+    uint8 public constant ASSET_FROZEN = 9;
+    uint8 public constant ASSET_REVOKED = 10;
+    uint8 public constant CLEARANCE_REQUIRED = 11;
+    uint8 public constant UNKNOWN_VOUCHER = 12;
+
+    IParticipantRegistry public immutable participants;
+    IAssetRegistry public immutable assets;
+    IDataCustoms public immutable customs;
+
+    uint256 private _lastTokenId;
+    mapping(uint256 tokenId => VoucherCore) private _cores;
+    mapping(uint256 tokenId => VoucherMeta) private _metas;
+    /// @dev Authorisations are keyed by the holder that granted them, so they lapse on transfer.
+    mapping(uint256 tokenId => mapping(address holder => mapping(address user => bool))) private _users;
+    /// @dev Set only for the duration of a regulator recovery (skips the sender-side checks).
+    bool private transient _recovering;
+
+    // ------------------------------------------------------------------ events
+    /// @notice A voucher over `assetId` was issued to `holder`.
+    event VoucherIssued(
+        uint256 indexed tokenId,
+        uint256 indexed assetId,
+        address indexed issuer,
+        address holder,
+        RightType right,
+        bytes32 scopeHash,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint32 maxUses,
+        bool transferable
+    );
+    /// @notice `user` redeemed use number `useNumber` of voucher `tokenId` (held by `holder`).
+    event VoucherUsed(
+        uint256 indexed tokenId,
+        uint256 indexed assetId,
+        address indexed user,
+        address holder,
+        bytes32 purposeHash,
+        uint32 useNumber
+    );
+    /// @notice `holder` granted (`allowed`) or withdrew the authorisation of `user` to redeem uses.
+    event UserAuthorized(uint256 indexed tokenId, address indexed holder, address indexed user, bool allowed);
+    event VoucherFrozen(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
+    event VoucherUnfrozen(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
+    event VoucherRevoked(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
+    /// @notice A regulator moved voucher `tokenId` from a lost key `from` to `to`.
+    event VoucherRecovered(
+        uint256 indexed tokenId,
+        uint256 indexed assetId,
+        address indexed regulator,
+        address from,
+        address to,
+        string reason
+    );
+
+    // ------------------------------------------------------------------ errors
+    error TransferRestricted(uint8 code, address from, address to, uint256 tokenId);
+    error AssetNotActive(uint256 assetId, IAssetRegistry.AssetStatus status);
+    error AssetIdOutOfRange(uint256 assetId);
+    error NotAuthorizedIssuer(address caller, uint256 assetId, IAssetRegistry.SourceType sourceType);
+    error InvalidValidity(uint40 validFrom, uint40 validUntil);
+    error NotVoucherHolder(uint256 tokenId, address caller, address holder);
+    error NotAuthorizedUser(uint256 tokenId, address user, address holder);
+    error InactiveParticipant(address account);
+    error VoucherNotActive(uint256 tokenId, VoucherStatus status);
+    error VoucherNotFrozen(uint256 tokenId, VoucherStatus status);
+    error VoucherAlreadyRevoked(uint256 tokenId);
+    error VoucherNotYetValid(uint256 tokenId, uint40 validFrom, uint256 nowTs);
+    error VoucherExpired(uint256 tokenId, uint40 validUntil, uint256 nowTs);
+    error UsesExhausted(uint256 tokenId, uint32 maxUses);
+    error NotRegulator(address caller);
+    error InvalidRecipient(address to);
+    error UnknownRestrictionCode(uint8 code);
+    error EmptyReason();
+
+    /// @param participants_ participant registry (roles, status, licences, jurisdictions)
+    /// @param assets_ asset registry (asset holder, level, source type, status, home jurisdiction)
+    /// @param customs_ data customs (cross-border clearances)
+    /// @param trustedForwarder the LedgerForwarder trusted for meta-transactions
+    constructor(
+        IParticipantRegistry participants_,
+        IAssetRegistry assets_,
+        IDataCustoms customs_,
+        address trustedForwarder
+    ) ERC721("DataVoucher", "DVCH") ERC2771Context(trustedForwarder) {
+        participants = participants_;
+        assets = assets_;
+        customs = customs_;
+    }
+
+    /// @dev Caller holds REGULATOR (active) and gives a non-empty reason.
+    modifier onlyRegulator(string calldata reason) {
+        if (!participants.hasRoles(_msgSender(), ParticipantRoles.REGULATOR)) revert NotRegulator(_msgSender());
+        if (bytes(reason).length == 0) revert EmptyReason();
+        _;
+    }
+
+    // ================================================================== issuance
+
+    /// @notice Issue a voucher granting `right` over `assetId` to `to`.
+    /// @dev Requirements:
+    /// - the asset is Active;
+    /// - public-data assets: the caller is an active AUTHORITY participant (primary market);
+    ///   enterprise / personal-derived assets: the caller is the asset's holder and active;
+    /// - `validFrom < validUntil`;
+    /// - the mint passes the compliance check (recipient active, licensed, cleared if cross-border,
+    ///   voucher not already expired), else `TransferRestricted`.
+    /// Emits {VoucherIssued} and {Transfer}.
+    /// @return tokenId the new voucher id (sequential from 1)
+    function issue(
+        address to,
+        uint256 assetId,
+        RightType right,
+        bytes32 scopeHash,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint32 maxUses,
+        bool transferable
+    ) external returns (uint256 tokenId) {
+        if (assetId > type(uint64).max) revert AssetIdOutOfRange(assetId);
+        IAssetRegistry.AssetCore memory a = assets.assetCore(assetId);
+        if (a.status != IAssetRegistry.AssetStatus.Active) revert AssetNotActive(assetId, a.status);
+        address issuer = _msgSender();
+        bool allowed = a.sourceType == IAssetRegistry.SourceType.Public
+            ? participants.hasRoles(issuer, ParticipantRoles.AUTHORITY)
+            : (issuer == a.holder && participants.isActive(issuer));
+        if (!allowed) revert NotAuthorizedIssuer(issuer, assetId, a.sourceType);
+        if (validFrom >= validUntil) revert InvalidValidity(validFrom, validUntil);
+
+        tokenId = ++_lastTokenId;
+        _cores[tokenId] = VoucherCore({
+            assetId: uint64(assetId),
+            right: right,
+            status: VoucherStatus.Active,
+            transferable: transferable,
+            validFrom: validFrom,
+            validUntil: validUntil,
+            maxUses: maxUses,
+            uses: 0
+        });
+        _metas[tokenId] = VoucherMeta({issuer: issuer, scopeHash: scopeHash});
+        emit VoucherIssued(
+            tokenId, assetId, issuer, to, right, scopeHash, validFrom, validUntil, maxUses, transferable
+        );
+        _mint(to, tokenId);
+    }
+
+    // ================================================================== use
+
+    /// @notice Allow (or stop allowing) `user` to redeem uses of voucher `tokenId` (e.g. a bank
+    /// deciding a loan on the holder's data). Authorisations lapse when the voucher changes hands.
+    /// @dev Requirements: the caller holds `tokenId`.
+    /// Emits {UserAuthorized}.
+    function authorizeUser(uint256 tokenId, address user, bool allowed) external {
+        address holder = _requireOwned(tokenId);
+        address caller = _msgSender();
+        if (caller != holder) revert NotVoucherHolder(tokenId, caller, holder);
+        _users[tokenId][holder][user] = allowed;
+        emit UserAuthorized(tokenId, holder, user, allowed);
+    }
+
+    /// @notice True when `user` may currently redeem uses of `tokenId` (the holder or authorised by it).
+    function isAuthorizedUser(uint256 tokenId, address user) public view returns (bool) {
+        address holder = _ownerOf(tokenId);
+        return holder != address(0) && (user == holder || _users[tokenId][holder][user]);
+    }
+
+    /// @notice Record one use of voucher `tokenId` by the caller for `purposeHash`.
+    /// @dev Requirements:
+    /// - the caller is the holder or a user it authorised; caller and holder are active participants;
+    /// - the voucher is Active (not frozen / revoked), `validFrom <= now <= validUntil`;
+    /// - fewer than `maxUses` uses so far;
+    /// - the asset is Active.
+    /// Emits {VoucherUsed}.
+    /// @return useNumber the 1-based number of this use
+    function redeem(uint256 tokenId, bytes32 purposeHash) external returns (uint32 useNumber) {
+        address holder = _requireOwned(tokenId);
+        address user = _msgSender();
+        if (user != holder && !_users[tokenId][holder][user]) revert NotAuthorizedUser(tokenId, user, holder);
+        VoucherCore memory v = _cores[tokenId];
+        if (v.status != VoucherStatus.Active) revert VoucherNotActive(tokenId, v.status);
+        if (block.timestamp < v.validFrom) revert VoucherNotYetValid(tokenId, v.validFrom, block.timestamp);
+        if (block.timestamp > v.validUntil) revert VoucherExpired(tokenId, v.validUntil, block.timestamp);
+        if (v.uses >= v.maxUses) revert UsesExhausted(tokenId, v.maxUses);
+        if (!participants.isActive(holder)) revert InactiveParticipant(holder);
+        if (user != holder && !participants.isActive(user)) revert InactiveParticipant(user);
+        IAssetRegistry.AssetCore memory a = assets.assetCore(v.assetId);
+        if (a.status != IAssetRegistry.AssetStatus.Active) revert AssetNotActive(v.assetId, a.status);
+        useNumber = v.uses + 1;
+        _cores[tokenId].uses = useNumber;
+        emit VoucherUsed(tokenId, v.assetId, user, holder, purposeHash, useNumber);
+    }
+
+    // ================================================================== supervision
+
+    /// @notice Freeze voucher `tokenId`: no transfer and no use until unfrozen.
+    /// @dev Requirements: caller has REGULATOR role; `reason` non-empty; voucher is Active.
+    /// Emits {VoucherFrozen}.
+    function freeze(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
+        VoucherCore storage v = _cores[tokenId];
+        if (v.status != VoucherStatus.Active) revert VoucherNotActive(tokenId, v.status);
+        v.status = VoucherStatus.Frozen;
+        emit VoucherFrozen(tokenId, v.assetId, _msgSender(), reason);
+    }
+
+    /// @notice Lift a freeze.
+    /// @dev Requirements: caller has REGULATOR role; `reason` non-empty; voucher is Frozen.
+    /// Emits {VoucherUnfrozen}.
+    function unfreeze(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
+        VoucherCore storage v = _cores[tokenId];
+        if (v.status != VoucherStatus.Frozen) revert VoucherNotFrozen(tokenId, v.status);
+        v.status = VoucherStatus.Active;
+        emit VoucherUnfrozen(tokenId, v.assetId, _msgSender(), reason);
+    }
+
+    /// @notice Revoke voucher `tokenId` permanently (it stays with its holder as a record).
+    /// @dev Requirements: caller has REGULATOR role; `reason` non-empty; voucher exists and is not already revoked.
+    /// Emits {VoucherRevoked}.
+    function revoke(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
+        VoucherCore storage v = _cores[tokenId];
+        if (v.status == VoucherStatus.None) revert ERC721NonexistentToken(tokenId);
+        if (v.status == VoucherStatus.Revoked) revert VoucherAlreadyRevoked(tokenId);
+        v.status = VoucherStatus.Revoked;
+        emit VoucherRevoked(tokenId, v.assetId, _msgSender(), reason);
+    }
+
+    /// @notice Move voucher `tokenId` from a lost key to `to`.
+    /// @dev Recovery bypasses the sender-side checks only: the sender's status and licence, the
+    /// transferable flag and a freeze (the regulator freezes first to stop a thief). The recipient
+    /// checks, revocation, expiry, asset status and the cross-border rule still apply.
+    /// Requirements: caller has REGULATOR role; `reason` non-empty; voucher exists; `to` is not the current holder.
+    /// Emits {VoucherRecovered} and {Transfer}.
+    function recover(uint256 tokenId, address to, string calldata reason) external onlyRegulator(reason) {
+        address from = _requireOwned(tokenId);
+        if (to == from || to == address(0)) revert InvalidRecipient(to);
+        _recovering = true;
+        _update(to, tokenId, address(0));
+        _recovering = false;
+        emit VoucherRecovered(tokenId, _cores[tokenId].assetId, _msgSender(), from, to, reason);
+    }
+
+    // ================================================================== views
+
+    /// @notice ERC-1404 style: the restriction code a transfer of `tokenId` from `from` to `to`
+    /// would hit now (0 = allowed). `from == address(0)` evaluates a mint.
+    function detectTransferRestriction(address from, address to, uint256 tokenId) external view returns (uint8) {
+        return _restriction(from, to, _cores[tokenId], false);
+    }
+
+    /// @notice Human-readable sentence for a restriction code.
+    function messageForTransferRestriction(uint8 code) external pure returns (string memory) {
+        if (code == SUCCESS) return "No restriction: the transfer is allowed.";
+        if (code == SENDER_NOT_ACTIVE) return "The sender is not an active registered participant.";
+        if (code == RECIPIENT_NOT_ACTIVE) return "The recipient is not an active registered participant.";
+        if (code == SENDER_LICENCE_EXPIRED) return "The sender's licence has expired.";
+        if (code == RECIPIENT_LICENCE_EXPIRED) return "The recipient's licence has expired.";
+        if (code == VOUCHER_FROZEN) return "The voucher is frozen by a regulator.";
+        if (code == VOUCHER_REVOKED) return "The voucher has been revoked.";
+        if (code == VOUCHER_EXPIRED) return "The voucher has expired.";
+        if (code == VOUCHER_NOT_TRANSFERABLE) return "The voucher is not transferable.";
+        if (code == ASSET_FROZEN) return "The underlying data asset is frozen.";
+        if (code == ASSET_REVOKED) return "The underlying data asset is revoked or unknown.";
+        if (code == CLEARANCE_REQUIRED) return "A cross-border transfer needs an approved data customs clearance.";
+        if (code == UNKNOWN_VOUCHER) return "The voucher does not exist.";
+        revert UnknownRestrictionCode(code);
+    }
+
+    /// @notice Hot fields of voucher `tokenId` (status None if unknown).
+    function voucherCore(uint256 tokenId) external view returns (VoucherCore memory) {
+        return _cores[tokenId];
+    }
+
+    /// @notice Full record of voucher `tokenId`.
+    function voucher(uint256 tokenId) external view returns (Voucher memory) {
+        VoucherMeta memory m = _metas[tokenId];
+        return Voucher({core: _cores[tokenId], issuer: m.issuer, scopeHash: m.scopeHash});
+    }
+
+    /// @notice The asset a voucher is a right over (0 if unknown).
+    function assetOf(uint256 tokenId) external view returns (uint256) {
+        return _cores[tokenId].assetId;
+    }
+
+    /// @notice Number of vouchers issued so far (ids are 1..count).
+    function voucherCount() external view returns (uint256) {
+        return _lastTokenId;
+    }
+
+    // ================================================================== internals
+
+    /// @dev The ONE compliance check, shared by {detectTransferRestriction} and {_update}.
+    /// Fails closed: unknown vouchers, assets and participants are restricted. Cheap local checks
+    /// first; then one registry call per party on the happy path (`licenceValid` implies active),
+    /// one asset read, the recipient's jurisdiction, and customs only when a border is crossed.
+    /// Mint: the sender side is the asset's home (no sender checks). Recovery: no sender checks.
+    function _restriction(address from, address to, VoucherCore memory v, bool recovery)
+        internal
+        view
+        returns (uint8)
+    {
+        if (v.status == VoucherStatus.None) return UNKNOWN_VOUCHER;
+        if (v.status == VoucherStatus.Revoked) return VOUCHER_REVOKED;
+        if (v.status == VoucherStatus.Frozen && !recovery) return VOUCHER_FROZEN;
+        if (block.timestamp > v.validUntil) return VOUCHER_EXPIRED;
+        bool mint = from == address(0);
+        if (!v.transferable && !mint && !recovery) return VOUCHER_NOT_TRANSFERABLE;
+
+        if (!mint && !recovery && !participants.licenceValid(from)) {
+            return participants.isActive(from) ? SENDER_LICENCE_EXPIRED : SENDER_NOT_ACTIVE;
+        }
+        if (!participants.licenceValid(to)) {
+            return participants.isActive(to) ? RECIPIENT_LICENCE_EXPIRED : RECIPIENT_NOT_ACTIVE;
+        }
+
+        IAssetRegistry.AssetCore memory a = assets.assetCore(v.assetId);
+        if (a.status == IAssetRegistry.AssetStatus.Frozen) return ASSET_FROZEN;
+        if (a.status != IAssetRegistry.AssetStatus.Active) return ASSET_REVOKED;
+
+        bytes2 jurTo = participants.jurisdictionOf(to);
+        bool crossBorder = jurTo != a.homeJurisdiction;
+        if (!crossBorder && a.level >= 3 && !mint) crossBorder = participants.jurisdictionOf(from) != jurTo;
+        if (crossBorder && !customs.isCleared(v.assetId, jurTo, to)) return CLEARANCE_REQUIRED;
+        return SUCCESS;
+    }
+
+    /// @dev The ONE override point for transfer rules (mint, transfer, recovery).
+    /// Requirements: `auth` (when set) is the owner or approved; the move passes {_restriction},
+    /// else `TransferRestricted(code, from, to, tokenId)`.
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address) {
+        address from = _ownerOf(tokenId);
+        if (auth != address(0)) _checkAuthorized(from, auth, tokenId);
+        uint8 code = _restriction(from, to, _cores[tokenId], _recovering);
+        if (code != SUCCESS) revert TransferRestricted(code, from, to, tokenId);
+        return super._update(to, tokenId, address(0));
+    }
+
+    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
+        return ERC2771Context._msgSender();
+    }
+
+    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
+        return ERC2771Context._msgData();
+    }
+
+    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
+        return ERC2771Context._contextSuffixLength();
+    }
+}

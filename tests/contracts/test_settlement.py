@@ -1,0 +1,269 @@
+"""TradeSettlement: DvP of a voucher against payment, settled by a licensed exchange."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import keccak
+
+from tests.contracts.helpers import ANY, Roles, event, events, expect_revert, send
+from tests.contracts.trading import (  # noqa: F401
+    BUY,
+    DAY,
+    MAX_UINT,
+    SELL,
+    ZERO,
+    Trading,
+    calldata,
+    forward_request,
+    sign_order,
+    trading,
+)
+
+
+def test_settle_happy_path_with_fee_and_brokers(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, aid = t.issue(m.holder_cn)
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid, 10_000,
+                       sell={"broker": m.broker, "commission": 300}, buy={"broker": m.broker, "commission": 50})
+    parties = (m.holder_cn, m.bank_cn, m.exchange, m.broker)
+    before = {w: t.balance(w) for w in parties}
+    receipt = t.settle(sell, buy)
+    sh = m.settlement.functions.hashOrder(sell.as_tuple()).call()
+    bh = m.settlement.functions.hashOrder(buy.as_tuple()).call()
+    trade_id = keccak(sh + bh)
+    ev = event(m.settlement, receipt, "TradeSettled")
+    assert ev == {"tradeId": trade_id, "voucherId": vid, "seller": m.holder_cn, "buyer": m.bank_cn,
+                  "exchange": m.exchange, "paymentToken": m.token.address, "price": 10_000, "fee": 100}
+    paid = events(m.settlement, receipt, "BrokerPaid")
+    assert paid == [{"tradeId": trade_id, "broker": m.broker, "client": m.holder_cn, "amount": 300},
+                    {"tradeId": trade_id, "broker": m.broker, "client": m.bank_cn, "amount": 50}]
+    delta = {w: t.balance(w) - before[w] for w in parties}
+    assert delta == {m.holder_cn: 9_600, m.bank_cn: -10_050, m.exchange: 100, m.broker: 350}
+    assert sum(delta.values()) == 0  # conservation: seller + exchange + broker got what the buyer paid
+    assert m.voucher.functions.ownerOf(vid).call() == m.bank_cn
+    assert m.settlement.functions.isNonceUsed(m.holder_cn, sell.nonce).call()
+    assert m.settlement.functions.isNonceUsed(m.bank_cn, buy.nonce).call()
+    assert m.voucher.functions.assetOf(vid).call() == aid
+
+
+def test_settle_zero_fee_no_broker(trading: Trading) -> None:
+    t, m = trading, trading.m
+    send(m.settlement.functions.setExchangeFee(m.exchange, 0), m.admin)
+    vid, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid, 777)
+    before = t.balance(m.holder_cn)
+    receipt = t.settle(sell, buy)
+    assert event(m.settlement, receipt, "TradeSettled")["fee"] == 0
+    assert events(m.settlement, receipt, "BrokerPaid") == []
+    assert t.balance(m.holder_cn) == before + 777
+
+
+def test_set_exchange_fee(trading: Trading) -> None:
+    m = trading.m
+    receipt = send(m.settlement.functions.setExchangeFee(m.exchange, 250), m.admin)
+    assert event(m.settlement, receipt, "ExchangeFeeSet") == {"exchange": m.exchange, "previousBps": 100, "bps": 250}
+    assert m.settlement.functions.exchangeFeeBps(m.exchange).call() == 250
+    expect_revert(m.settlement.functions.setExchangeFee(m.exchange, 2001), "FeeTooHigh", 2001, 2000, sender=m.admin)
+    expect_revert(m.settlement.functions.setExchangeFee(m.exchange, 1), "OwnableUnauthorizedAccount", m.exchange,
+                  sender=m.exchange)
+
+
+def test_replay_and_cancel(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid)
+    t.settle(sell, buy)
+    send(m.voucher.functions.transferFrom(m.bank_cn, m.holder_cn, vid), m.bank_cn)  # give it back
+    expect_revert(t.settle_fn(sell, buy), "NonceAlreadyUsed", m.holder_cn, sell.nonce, sender=m.exchange)
+    sell2, buy2 = t.pair(m.holder_cn, m.bank_cn, vid)
+    receipt = send(m.settlement.functions.cancelOrder(buy2.nonce), m.bank_cn)
+    assert event(m.settlement, receipt, "OrderCancelled") == {"maker": m.bank_cn, "nonce": buy2.nonce}
+    expect_revert(m.settlement.functions.cancelOrder(buy2.nonce), "NonceAlreadyUsed", m.bank_cn, buy2.nonce,
+                  sender=m.bank_cn)
+    expect_revert(t.settle_fn(sell2, buy2), "NonceAlreadyUsed", m.bank_cn, buy2.nonce, sender=m.exchange)
+
+
+def test_cancel_via_forwarder(trading: Trading) -> None:
+    t, m = trading, trading.m
+    fwd = m.contracts["LedgerForwarder"]
+    vid, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid)
+    req = forward_request(m.w3, fwd, t.account(m.holder_cn), m.settlement.address,
+                          calldata(m.settlement.functions.cancelOrder(sell.nonce)))
+    receipt = send(fwd.functions.execute(req), m.accounts[17].address)
+    assert event(m.settlement, receipt, "OrderCancelled") == {"maker": m.holder_cn, "nonce": sell.nonce}
+    expect_revert(t.settle_fn(sell, buy), "NonceAlreadyUsed", m.holder_cn, sell.nonce, sender=m.exchange)
+
+
+def test_expired_order(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue()
+    deadline = t.now() + 60
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid, buy={"deadline": deadline})
+    m.chain.time_travel(120)
+    expect_revert(t.settle_fn(sell, buy), "OrderExpired", m.bank_cn, buy.nonce, deadline, ANY, sender=m.exchange)
+
+
+def test_exchange_must_be_licensed_and_named(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid)
+    expect_revert(t.settle_fn(sell, buy), "ExchangeNotLicensed", m.holder_cn, sender=m.holder_cn)
+    expect_revert(t.settle_fn(sell, buy), "ExchangeNotLicensed", m.broker, sender=m.broker)
+    other = m.spare[1]
+    s2, b2 = t.pair(m.holder_cn, m.bank_cn, vid, sell={"exchange": other})
+    expect_revert(t.settle_fn(s2, b2), "WrongExchange", m.holder_cn, other, m.exchange, sender=m.exchange)
+    send(m.participants.functions.setLicenceExpiry(m.exchange, t.now() + 5), m.admin)
+    m.chain.time_travel(10)
+    expect_revert(t.settle_fn(sell, buy), "ExchangeNotLicensed", m.exchange, sender=m.exchange)
+
+
+def test_broker_licence(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid, buy={"broker": m.broker, "commission": 10})
+    send(m.participants.functions.suspendAccount(m.broker, "misconduct"), m.admin)
+    expect_revert(t.settle_fn(sell, buy), "BrokerNotLicensed", m.broker, sender=m.exchange)
+    send(m.participants.functions.reinstateAccount(m.broker, "ok"), m.admin)
+    send(m.participants.functions.setLicenceExpiry(m.broker, t.now() + 5), m.admin)
+    m.chain.time_travel(10)
+    expect_revert(t.settle_fn(sell, buy), "BrokerNotLicensed", m.broker, sender=m.exchange)
+    s2, b2 = t.pair(m.holder_cn, m.bank_cn, vid, sell={"broker": m.bank_cn, "commission": 1})
+    expect_revert(t.settle_fn(s2, b2), "BrokerNotLicensed", m.bank_cn, sender=m.exchange)
+    s3, b3 = t.pair(m.holder_cn, m.bank_cn, vid, sell={"commission": 5})
+    expect_revert(t.settle_fn(s3, b3), "CommissionWithoutBroker", m.holder_cn, 5, sender=m.exchange)
+
+
+def test_mismatched_orders(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue()
+    other, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid, 1000)
+    x = m.exchange
+    expect_revert(t.settle_fn(sell, buy.but(voucherId=other)), "VoucherMismatch", vid, other, sender=x)
+    expect_revert(t.settle_fn(sell, buy.but(price=999)), "PriceMismatch", 1000, 999, sender=x)
+    expect_revert(t.settle_fn(sell, buy.but(paymentToken=m.voucher.address)), "PaymentTokenMismatch",
+                  m.token.address, m.voucher.address, sender=x)
+    expect_revert(t.settle_fn(sell, buy.but(side=SELL)), "WrongSide", m.bank_cn, BUY, SELL, sender=x)
+    expect_revert(t.settle_fn(sell, buy.but(maker=m.holder_cn)), "SelfTrade", m.holder_cn, sender=x)
+    expect_revert(t.settle_fn(sell.but(side=BUY), buy), "WrongSide", m.holder_cn, SELL, BUY, sender=x)
+    s2, b2 = t.pair(m.holder_cn, m.bank_cn, vid, 1000, sell={"broker": m.broker, "commission": 995})
+    expect_revert(t.settle_fn(s2, b2), "FeesExceedPrice", 1000, 10, 995, sender=x)
+    # a seller that does not own the voucher
+    s3, b3 = t.pair(m.holder_hk, m.bank_cn, vid, 1000)
+    expect_revert(t.settle_fn(s3, b3), "ERC721IncorrectOwner", m.holder_hk, vid, m.holder_cn, sender=x)
+
+
+def test_non_compliant_transfer_rejected(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.holder_hk, vid)
+    expect_revert(t.settle_fn(sell, buy), "TransferRestricted", 11, m.holder_cn, m.holder_hk, vid, sender=m.exchange)
+    send(m.voucher.functions.freeze(vid, "dispute"), m.regulator)
+    s2, b2 = t.pair(m.holder_cn, m.bank_cn, vid)
+    expect_revert(t.settle_fn(s2, b2), "TransferRestricted", 5, m.holder_cn, m.bank_cn, vid, sender=m.exchange)
+    fixed, _ = t.issue(transferable=False)
+    s3, b3 = t.pair(m.holder_cn, m.bank_cn, fixed)
+    expect_revert(t.settle_fn(s3, b3), "TransferRestricted", 8, m.holder_cn, m.bank_cn, fixed, sender=m.exchange)
+    # a suspended buyer cannot pay (payment token is permissioned too)
+    v4, _ = t.issue()
+    s4, b4 = t.pair(m.holder_cn, m.bank_cn, v4)
+    send(m.participants.functions.suspendAccount(m.bank_cn, "audit"), m.admin)
+    expect_revert(t.settle_fn(s4, b4), "InactiveParticipant", m.bank_cn, sender=m.exchange)
+
+
+def test_settle_batch(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vids = [t.issue()[0] for _ in range(3)]
+    trades = [t.trade_tuple(*t.pair(m.holder_cn, m.bank_cn, v, 1000 * (i + 1))) for i, v in enumerate(vids)]
+    ids = m.settlement.functions.settleBatch(trades).call({"from": m.exchange})
+    receipt = send(m.settlement.functions.settleBatch(trades), m.exchange)
+    settled = events(m.settlement, receipt, "TradeSettled")
+    assert [e["voucherId"] for e in settled] == vids and [e["tradeId"] for e in settled] == ids
+    assert [e["fee"] for e in settled] == [10, 20, 30]
+    assert all(m.voucher.functions.ownerOf(v).call() == m.bank_cn for v in vids)
+    expect_revert(m.settlement.functions.settleBatch([]), "EmptyBatch", sender=m.exchange)
+
+
+def test_settle_batch_is_atomic(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vids = [t.issue()[0] for _ in range(3)]
+    good = [t.pair(m.holder_cn, m.bank_cn, v) for v in vids[:2]]
+    bad_sell, bad_buy = t.pair(m.holder_cn, m.holder_hk, vids[2])  # needs a clearance
+    trades = [t.trade_tuple(*p) for p in good] + [t.trade_tuple(bad_sell, bad_buy)]
+    expect_revert(m.settlement.functions.settleBatch(trades), "TransferRestricted", 11, m.holder_cn, m.holder_hk,
+                  vids[2], sender=m.exchange)
+    assert all(m.voucher.functions.ownerOf(v).call() == m.holder_cn for v in vids)
+    expect_revert(m.settlement.functions.settleBatch(trades[:2]), "ExchangeNotLicensed", m.holder_cn,
+                  sender=m.holder_cn)
+
+
+def _hostile_buyer(t: Trading) -> Any:
+    m = t.m
+    owner = t.account(m.bank_cn)
+    hostile = t.deploy("HostileReceiver", owner.address)
+    t.add_account("bank_cn", hostile.address, Roles.HOLDER)
+    send(m.token.functions.mint(hostile.address, 1_000_000), m.admin)
+    send(hostile.functions.approveToken(m.token.address, m.settlement.address, MAX_UINT), m.bank_cn)
+    return hostile
+
+
+def test_reentrant_receiver_cannot_reenter_settlement(trading: Trading) -> None:
+    t, m = trading, trading.m
+    hostile = _hostile_buyer(t)
+    owner = t.account(m.bank_cn)
+    v1, _ = t.issue()
+    v2, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, hostile.address, v1)
+    buy_sig = t.sign(buy, signer=owner)
+    # the receiver tries to settle a second trade from inside onERC721Received
+    s2, b2 = t.pair(m.holder_cn, hostile.address, v2)
+    inner = calldata(m.settlement.functions.settle(s2.as_tuple(), t.sign(s2), b2.as_tuple(), t.sign(b2, signer=owner)))
+    send(hostile.functions.arm(m.settlement.address, inner, 1), m.bank_cn)
+    expect_revert(t.settle_fn(sell, buy, buy_sig=buy_sig), "ReentrancyGuardReentrantCall", sender=m.exchange)
+    # swallowing the failure: the outer trade settles, the re-entry did not
+    send(hostile.functions.arm(m.settlement.address, inner, 2), m.bank_cn)
+    send(t.settle_fn(sell, buy, buy_sig=buy_sig), m.exchange)
+    assert m.voucher.functions.ownerOf(v1).call() == hostile.address
+    assert m.voucher.functions.ownerOf(v2).call() == m.holder_cn
+    assert not hostile.functions.reentered().call()
+    assert bytes(hostile.functions.lastError().call())[:4] == keccak(text="ReentrancyGuardReentrantCall()")[:4]
+    # batch entry point is guarded as well
+    inner_batch = calldata(m.settlement.functions.settleBatch(
+        [(s2.as_tuple(), t.sign(s2), b2.as_tuple(), t.sign(b2, signer=owner))]))
+    v3, _ = t.issue()
+    s3, b3 = t.pair(m.holder_cn, hostile.address, v3)
+    send(hostile.functions.arm(m.settlement.address, inner_batch, 1), m.bank_cn)
+    expect_revert(t.settle_fn(s3, b3, buy_sig=t.sign(b3, signer=owner)), "ReentrancyGuardReentrantCall",
+                  sender=m.exchange)
+
+
+def test_gas_settle_vs_bare_dvp(trading: Trading) -> None:
+    """Steady-state gas (balances non-zero, nonce words touched): compliant settle vs BareDvP."""
+    t, m = trading, trading.m
+    nft, tok, dvp = t.deploy("BareVoucher"), t.deploy("BareToken"), None
+    dvp = t.deploy("BareDvP", nft.address)
+    for who in (m.holder_cn, m.bank_cn):
+        send(tok.functions.mint(who, 10**9), who)
+        send(tok.functions.approve(dvp.address, MAX_UINT), who)
+        send(nft.functions.setApprovalForAll(dvp.address, True), who)
+    for i in (1, 2, 3, 100):
+        send(nft.functions.mint(m.bank_cn if i == 100 else m.holder_cn, i), m.holder_cn)
+    bare = []
+    for i in (1, 2, 3):
+        sell = t.order(m.holder_cn, SELL, i, 10_000, paymentToken=tok.address)
+        buy = t.order(m.bank_cn, BUY, i, 10_000, paymentToken=tok.address)
+        s1 = sign_order(t.account(m.holder_cn), sell, t.chain_id, dvp.address, name="dataledger-bare-dvp")
+        s2 = sign_order(t.account(m.bank_cn), buy, t.chain_id, dvp.address, name="dataledger-bare-dvp")
+        bare.append(send(dvp.functions.settle(sell.as_tuple(), s1, buy.as_tuple(), s2), m.exchange)["gasUsed"])
+    vids = [t.issue()[0] for _ in range(3)]
+    t.issue(m.bank_cn)
+    ours = [t.settle(*t.pair(m.holder_cn, m.bank_cn, v, 10_000))["gasUsed"] for v in vids]
+    vids = [t.issue()[0] for _ in range(50)]
+    batch = send(m.settlement.functions.settleBatch([t.trade_tuple(*t.pair(m.holder_cn, m.bank_cn, v)) for v in vids]),
+                 m.exchange)["gasUsed"]
+    print(f"\nbare DvP {bare}  settle {ours}  ratio {ours[-1] / bare[-1]:.3f}  "
+          f"batch50/trade {batch / 50:.0f} ({batch / 50 / ours[-1]:.3f} of single)")
+    assert batch / 50 <= 0.75 * ours[-1]
+    assert ours[-1] <= 1.6 * bare[-1]
