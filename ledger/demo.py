@@ -24,6 +24,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from ledger.anvil import DEFAULT_MNEMONIC
+from ledger.contracts.models import cid_to_chain
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -140,7 +141,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
         source_name = ("public", "enterprise", "personal-derived")[source]
         body = _manifest_bytes(title, description, holder, level, source_name, keywords)
         cid = _store_manifest(state_dir, body)
-        receipt = _send(assets.functions.registerAsset(cid.encode(), sha256(body), level, source), holder)
+        receipt = _send(assets.functions.registerAsset(cid_to_chain(cid), sha256(body), level, source), holder)
         return int(_event_arg(assets, receipt, "AssetRegistered", "assetId"))
 
     tax_power = register(acct["operator"], "Foshan enterprise tax and power-use records 2025",
@@ -153,7 +154,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
 
     report = _store_manifest(state_dir, b"Valuation report: income approach, 2026 Q3")
     _send(assets.functions.recordValuation(line_data, 1_200_000_00, b"CNY", sha256("income-approach"),
-                                           report.encode()), acct["appraiser"])
+                                           cid_to_chain(report)), acct["appraiser"])
 
     # vouchers: primary market (public data by the authority), enterprise data by its holder
     def issue(issuer: str, to: str, asset_id: int, right: int, scope: str, max_uses: int, transferable: bool) -> int:
@@ -172,11 +173,11 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
 
     # data customs: clearance for the telemetry right to go to Hong Kong
     purpose = _store_manifest(state_dir, b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
-    receipt = _send(customs.functions.requestClearance(line_data, b"HK", acct["holder_hk"], purpose.encode()),
+    receipt = _send(customs.functions.requestClearance(line_data, b"HK", acct["holder_hk"], cid_to_chain(purpose)),
                     acct["holder_cn"])
     case_id = int(_event_arg(customs, receipt, "ClearanceRequested", "caseId"))
     conditions = _store_manifest(state_dir, b"Conditions: no onward transfer; aggregate outputs only")
-    _send(customs.functions.approveClearance(case_id, now + 90 * 24 * 3600, conditions.encode()), acct["customs"])
+    _send(customs.functions.approveClearance(case_id, now + 90 * 24 * 3600, cid_to_chain(conditions)), acct["customs"])
 
     # settlement: payment tokens, exchange fee, approvals, two trades (one with a broker, cross-border)
     for buyer in ("bank_cn", "holder_hk"):

@@ -1,0 +1,287 @@
+"""Domain values and result models shared by the typed clients (and the CLI's --json output)."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import IntEnum, IntFlag
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.errors import InvalidInput
+
+
+class Role(IntFlag):
+    """ParticipantRoles bits (contracts/src/interfaces/IParticipantRegistry.sol)."""
+
+    AUTHORITY = 1 << 0
+    OPERATOR = 1 << 1
+    EXCHANGE = 1 << 2
+    BROKER = 1 << 3
+    APPRAISER = 1 << 4
+    CUSTOMS = 1 << 5
+    REGULATOR = 1 << 6
+    HOLDER = 1 << 7
+
+
+LICENSED_ROLES = Role.OPERATOR | Role.EXCHANGE | Role.BROKER | Role.APPRAISER
+
+
+class Status(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+class SourceType(IntEnum):
+    PUBLIC = 0
+    ENTERPRISE = 1
+    PERSONAL_DERIVED = 2
+
+
+class AssetStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    FROZEN = 2
+    REVOKED = 3
+
+
+class CaseState(IntEnum):
+    NONE = 0
+    REQUESTED = 1
+    APPROVED = 2
+    REJECTED = 3
+    REVOKED = 4
+
+
+class RightType(IntEnum):
+    HOLDING = 0  # 持有权
+    USE = 1  # 加工使用权
+    OPERATING = 2  # 经营权
+
+
+class VoucherStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    FROZEN = 2
+    REVOKED = 3
+
+
+class Side(IntEnum):
+    SELL = 0
+    BUY = 1
+
+
+def parse_enum(enum: Any, value: Any) -> Any:
+    """Enum member from a member, an int, or a name (case-insensitive, '-' for '_')."""
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, int):
+        return enum(value)
+    text = str(value).strip().upper().replace("-", "_")
+    if text.isdigit():
+        return enum(int(text))
+    try:
+        return enum[text]
+    except KeyError:
+        names = ", ".join(m.name.lower().replace("_", "-") for m in enum)
+        raise InvalidInput(f"unknown {enum.__name__} {value!r} (one of: {names})") from None
+
+
+def parse_roles(value: Any) -> int:
+    """Role bits from an int or names like 'holder,exchange'."""
+    if isinstance(value, int):
+        roles = value
+    else:
+        text = str(value).strip()
+        if text.isdigit() or text.lower().startswith("0x"):
+            roles = int(text, 0)
+        else:
+            roles = 0
+            for part in text.replace("|", ",").split(","):
+                if part.strip():
+                    roles |= int(parse_enum(Role, part.strip()))
+    if roles <= 0 or roles > 0xFF:
+        raise InvalidInput(f"invalid roles {value!r}")
+    return roles
+
+
+def role_names(bits: int) -> list[str]:
+    return [r.name.lower() for r in Role if bits & r and r.name]
+
+
+def jurisdiction(code: str | bytes) -> bytes:
+    """bytes2 of a two-letter upper-case code ("CN", "HK", "MO", ISO-3166 alpha-2)."""
+    raw = code.encode("ascii") if isinstance(code, str) else bytes(code)
+    if len(raw) != 2 or not all(0x41 <= b <= 0x5A for b in raw):
+        raise InvalidInput(f"invalid jurisdiction {code!r}: two upper-case letters, e.g. CN, HK, MO, SG")
+    return raw
+
+
+def jurisdiction_str(raw: bytes) -> str:
+    return bytes(raw).rstrip(b"\0").decode("ascii", "replace")
+
+
+def org_id(value: str | bytes) -> bytes:
+    """bytes32 organisation id: 0x-hex of 32 bytes as is, else sha-256 of the unified social
+    credit code (统一社会信用代码)."""
+    if isinstance(value, bytes):
+        if len(value) != 32:
+            raise InvalidInput("an organisation id is 32 bytes")
+        return value
+    text = value.strip()
+    if text.startswith("0x") and len(text) == 66:
+        return bytes.fromhex(text[2:])
+    if not text:
+        raise InvalidInput("empty organisation code")
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def bytes32_tag(text: str | bytes) -> bytes:
+    """Right-padded bytes32 of a short tag (valuation method), or 0x-hex of 32 bytes."""
+    if isinstance(text, bytes):
+        raw = text
+    elif text.startswith("0x") and len(text) == 66:
+        return bytes.fromhex(text[2:])
+    else:
+        raw = text.encode("utf-8")
+    if len(raw) > 32:
+        raise InvalidInput(f"tag {text!r} is longer than 32 bytes")
+    return raw.ljust(32, b"\0")
+
+
+def hash32(text: str | bytes) -> bytes:
+    """A bytes32 value: 0x-hex of 32 bytes as is, else sha-256 of the text (scope, purpose)."""
+    if isinstance(text, bytes):
+        return text if len(text) == 32 else hashlib.sha256(text).digest()
+    if text.startswith("0x") and len(text) == 66:
+        return bytes.fromhex(text[2:])
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def cid_to_chain(cid: str) -> bytes:
+    """A CID string -> its binary form, as the registries store it."""
+    from ledger.ipfs import Cid
+
+    try:
+        return bytes(Cid.decode(cid).binary)
+    except Exception:  # noqa: BLE001 - any parse failure is an invalid input
+        raise InvalidInput(f"invalid CID {cid!r}") from None
+
+
+def cid_from_chain(raw: bytes) -> str:
+    """Bytes recorded on chain -> CID string (binary CIDs and CID text both occur)."""
+    raw = bytes(raw)
+    if not raw:
+        return ""
+    try:
+        text = raw.decode("ascii")
+        if text.isprintable() and (text.startswith(("Qm", "b", "z", "f"))):
+            return text
+    except UnicodeDecodeError:
+        pass
+    try:
+        from ledger.ipfs import Cid
+
+        return str(Cid.from_bytes(raw))
+    except Exception:  # noqa: BLE001
+        return "0x" + raw.hex()
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Participant(Model):
+    address: str
+    jurisdiction: str
+    roles: int
+    role_names: list[str]
+    licence_expiry: int
+    status: str
+    org_id: str
+    active: bool
+
+    @property
+    def registered(self) -> bool:
+        return self.status != "none"
+
+
+class Organisation(Model):
+    org_id: str
+    status: str
+    allowed_roles: int
+    jurisdiction: str
+    officer: str
+    account_count: int
+
+
+class ManifestVersion(Model):
+    version: int
+    content_hash: str
+    timestamp: int
+    cid: str
+
+
+class Valuation(Model):
+    index: int
+    appraiser: str
+    timestamp: int
+    currency: str
+    amount: int
+    method: str
+    report_cid: str
+
+
+class Asset(Model):
+    asset_id: int
+    holder: str
+    level: int
+    source_type: str
+    status: str
+    home_jurisdiction: str
+    version_count: int
+    manifest: Optional[ManifestVersion] = None
+    valuation_count: int = 0
+
+
+class Clearance(Model):
+    case_id: int
+    asset_id: int
+    requester: str
+    destination: str
+    state: str
+    requested_at: int
+    recipient: str
+    expiry: int
+    decided_by: str
+    decided_at: int
+    purpose_cid: str
+    conditions_cid: str
+
+
+class Voucher(Model):
+    token_id: int
+    owner: Optional[str]
+    asset_id: int
+    right: str
+    status: str
+    transferable: bool
+    valid_from: int
+    valid_until: int
+    max_uses: int
+    uses: int
+    issuer: str
+    scope_hash: str
+
+
+class Restriction(Model):
+    code: int
+    message: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.code == 0
