@@ -92,22 +92,38 @@ def _event_arg(contract: Contract, receipt: Any, event: str, arg: str) -> Any:
     raise RuntimeError(f"{event} not emitted")
 
 
-def _manifest_bytes(title: str, description: str, publisher: str, level: int, source: str,
-                    keywords: list[str]) -> bytes:
-    document = {
-        "@context": "https://www.w3.org/ns/dcat",
-        "title": title,
-        "description": description,
-        "publisher": publisher,
-        "keywords": keywords,
-        "classification_level": level,
-        "source_type": source,
-        "distributions": [],
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def _dataset_files(title: str, rows: int) -> dict[str, bytes]:
+    """Small deterministic CSV files standing in for the dataset's content."""
+    slug = hashlib.sha256(title.encode()).hexdigest()[:8]
+    data = "\n".join(["month,entity,value"] + [f"2025-{1 + i % 12:02d},E{slug}{i % 7},{(i * 7919) % 10007}"
+                                                for i in range(rows)]) + "\n"
+    readme = f"{title}\nSynthetic demo content; {rows} rows.\n"
+    return {"data/records.csv": data.encode(), "README.txt": readme.encode()}
 
 
-def _store_manifest(state_dir: Path | None, body: bytes) -> str:
+def _manifest_bytes(state_dir: Path | None, title: str, description: str, publisher: str, credit_code: str,
+                    level: int, source: str, keywords: list[str], rows: int = 240) -> bytes:
+    """A DCAT manifest (ledger.manifest.Manifest) whose distributions are stored in the IPFS store."""
+    from ledger.manifest import Agent, Distribution, Manifest, canonical_json
+
+    distributions = []
+    for path, body in sorted(_dataset_files(title, rows).items()):
+        cid = _store(state_dir, body)
+        distributions.append(Distribution(
+            path=path, media_type="text/csv" if path.endswith(".csv") else "text/plain",
+            byte_size=len(body), sha256=hashlib.sha256(body).hexdigest(), cid=cid,
+        ))
+    manifest = Manifest(
+        title=title, description=description,
+        publisher=Agent(name=publisher, identifier=credit_code),
+        keywords=keywords, spatial="CN-GD", license="proprietary",
+        rights="Use only within the purpose stated in the voucher scope.",
+        classification_level=level, source_type=source, distributions=distributions,
+    )
+    return canonical_json(manifest)
+
+
+def _store(state_dir: Path | None, body: bytes) -> str:
     from ledger.ipfs import open_store
 
     store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
@@ -137,10 +153,14 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
             _send(registry.functions.setLicenceExpiry(acct[p.key], now + year), authority)
 
     # datasets (确权登记) with manifests on IPFS
+    by_address = {acct[p.key]: p for p in PARTICIPANTS}
+
     def register(holder: str, title: str, description: str, level: int, source: int, keywords: list[str]) -> int:
         source_name = ("public", "enterprise", "personal-derived")[source]
-        body = _manifest_bytes(title, description, holder, level, source_name, keywords)
-        cid = _store_manifest(state_dir, body)
+        who = by_address[holder]
+        body = _manifest_bytes(state_dir, title, description, who.organisation, who.credit_code, level,
+                               source_name, keywords)
+        cid = _store(state_dir, body)
         receipt = _send(assets.functions.registerAsset(cid_to_chain(cid), sha256(body), level, source), holder)
         return int(_event_arg(assets, receipt, "AssetRegistered", "assetId"))
 
@@ -152,7 +172,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     design_data = register(acct["holder_cn"], "Precision part design library",
                            "CAD library of precision parts (important data).", 3, 1, ["cad", "design"])
 
-    report = _store_manifest(state_dir, b"Valuation report: income approach, 2026 Q3")
+    report = _store(state_dir, b"Valuation report: income approach, 2026 Q3")
     _send(assets.functions.recordValuation(line_data, 1_200_000_00, b"CNY", sha256("income-approach"),
                                            cid_to_chain(report)), acct["appraiser"])
 
@@ -172,11 +192,11 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     _send(vouchers.functions.redeem(foshan, sha256("SME loan decision #2026-118")), acct["bank_cn"])
 
     # data customs: clearance for the telemetry right to go to Hong Kong
-    purpose = _store_manifest(state_dir, b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
+    purpose = _store(state_dir, b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
     receipt = _send(customs.functions.requestClearance(line_data, b"HK", acct["holder_hk"], cid_to_chain(purpose)),
                     acct["holder_cn"])
     case_id = int(_event_arg(customs, receipt, "ClearanceRequested", "caseId"))
-    conditions = _store_manifest(state_dir, b"Conditions: no onward transfer; aggregate outputs only")
+    conditions = _store(state_dir, b"Conditions: no onward transfer; aggregate outputs only")
     _send(customs.functions.approveClearance(case_id, now + 90 * 24 * 3600, cid_to_chain(conditions)), acct["customs"])
 
     # settlement: payment tokens, exchange fee, approvals, two trades (one with a broker, cross-border)

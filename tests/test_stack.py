@@ -27,23 +27,33 @@ def _start(home: Path, rpc_port: int, gw_port: int) -> subprocess.Popen[str]:
     )
 
 
-def _wait_health(proc: subprocess.Popen[str], url: str, timeout: float = 120) -> dict:  # type: ignore[type-arg]
+def _wait_health(proc: subprocess.Popen[str], url: str, timeout: float = 120) -> tuple[dict, str]:  # type: ignore[type-arg]
+    """Wait until the stack says it is up (it prints that after its own health check), then ask /health."""
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # blocks until the stack prints; it exits (EOF) on failure
+        seen.append(line)
+        if line.startswith("Ctrl-C stops everything"):
+            break
+    else:
+        raise AssertionError("stack exited before it was up:\n" + "".join(seen))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"stack exited early:\n{proc.stdout.read() if proc.stdout else ''}"
         try:
             reply = httpx.get(url, timeout=1)
             if reply.status_code == 200:
-                return reply.json()  # type: ignore[no-any-return]
+                return reply.json(), "".join(seen)
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
     raise AssertionError("gateway /health did not answer")
 
 
-def _stop(proc: subprocess.Popen[str]) -> str:
+def _stop(proc: subprocess.Popen[str], before: str) -> str:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
+    out = before + out
     assert proc.returncode == 0, out
     return out
 
@@ -52,11 +62,11 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
     rpc_port, gw_port = free_port(), free_port()
     proc = _start(tmp_path, rpc_port, gw_port)
     try:
-        health = _wait_health(proc, f"http://127.0.0.1:{gw_port}/health")
+        health, before = _wait_health(proc, f"http://127.0.0.1:{gw_port}/health")
     except BaseException:
         proc.kill()
         raise
-    out = _stop(proc)
+    out = _stop(proc, before)
     assert health["status"] == "ok"
     assert health["chain_id"] == 31337
     assert health["head_block"] > 20  # deployment + seeded history
@@ -78,11 +88,11 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
     # a second `make up` keeps the chain (anvil --state) and reuses the deployment
     proc = _start(tmp_path, rpc_port, gw_port)
     try:
-        again = _wait_health(proc, f"http://127.0.0.1:{gw_port}/health")
+        again, before = _wait_health(proc, f"http://127.0.0.1:{gw_port}/health")
     except BaseException:
         proc.kill()
         raise
-    out = _stop(proc)
+    out = _stop(proc, before)
     assert "reusing deployment" in out
     assert again["contracts"] == health["contracts"]
     assert again["head_block"] >= health["head_block"]
