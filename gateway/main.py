@@ -3,38 +3,100 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from web3 import Web3
 
-from gateway.api.routes import health
+from gateway.api.routes import (
+    assets,
+    auth,
+    clearances,
+    health,
+    manifests,
+    participants,
+    relay,
+    search,
+    statistics,
+    trades,
+    tx,
+    uses,
+    verify,
+    vouchers,
+)
+from gateway.core import errors
 from gateway.core.config import Settings, get_settings
+from gateway.core.db import open_engine
+from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
+from gateway.core.ratelimit import RateLimitMiddleware
+from gateway.services.ipfs import ManifestVerifier
+
+API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
+               manifests, relay, verify)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def load_deployment(app: FastAPI, settings: Settings) -> None:
+    """Read the deployment record of the node's chain into app.state (None when unreachable)."""
+    w3: Web3 = app.state.web3
+    try:
+        chain_id = int(w3.eth.chain_id)
+        if settings.CHAIN_ID is not None and chain_id != settings.CHAIN_ID:
+            raise RuntimeError(f"node at {settings.RPC_URL} is chain {chain_id}, expected {settings.CHAIN_ID}")
+        app.state.chain_id = chain_id
+        record = settings.STATE_DIR / "deployments" / f"{chain_id}.json"
+        if record.exists():
+            app.state.deployment = json.loads(record.read_text())
+    except (OSError, ValueError):
+        pass  # /health reports the chain as unreachable
+
+
+def create_app(settings: Settings | None = None, run_migrations: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        w3 = Web3(Web3.HTTPProvider(settings.RPC_URL, request_kwargs={"timeout": 10}))
-        app.state.web3 = w3
-        app.state.deployment = None
-        try:
-            chain_id = w3.eth.chain_id
-            if settings.CHAIN_ID is not None and chain_id != settings.CHAIN_ID:
-                raise RuntimeError(f"node at {settings.RPC_URL} is chain {chain_id}, expected {settings.CHAIN_ID}")
-            record = settings.STATE_DIR / "deployments" / f"{chain_id}.json"
-            if record.exists():
-                app.state.deployment = json.loads(record.read_text())
-        except (OSError, ValueError):
-            pass  # /health reports the chain as unreachable
+        load_deployment(app, settings)
         yield
+        app.state.engine.dispose()
 
-    app = FastAPI(title="dataledger gateway", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="dataledger gateway",
+        version="0.1.0",
+        description="Queries over the indexed data element market (participants, assets, vouchers, trades, "
+                    "uses, customs), provenance with chain coordinates, statistics, Sign-In with Ethereum, "
+                    "and a gasless relay.",
+        lifespan=lifespan,
+    )
+    state: Any = app.state
+    state.settings = settings
+    state.web3 = Web3(Web3.HTTPProvider(settings.RPC_URL, request_kwargs={"timeout": 10}))
+    state.deployment = None
+    state.chain_id = None
+    state.engine = open_engine(settings.DATABASE_URL, run_migrations=run_migrations)
+    state.session_secret = (settings.SESSION_SECRET or secrets.token_hex(32)).encode()
+    state.manifests = ManifestVerifier(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
+    state.http_metrics = HttpMetrics()
+    state.relayer = None
+
+    errors.install(app)
     app.include_router(health.router)
+    for module in API_ROUTERS:
+        app.include_router(module.router)
+    from gateway.web import pages
+
+    pages.mount(app)
+    app.add_middleware(RateLimitMiddleware, settings=settings, secret_of=lambda: state.session_secret)
+    app.add_middleware(MetricsMiddleware, metrics=state.http_metrics)
     return app
 
 
-app = create_app()
+def __getattr__(name: str) -> Any:
+    """``gateway.main:app`` for uvicorn, built on first access (importing the module stays cheap)."""
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)

@@ -59,10 +59,14 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         state_file.unlink()
     node = AnvilNode(port=rpc_port, state_file=state_file, log_file=STATE / "anvil" / "anvil.log")
     gateway: subprocess.Popen[bytes] | None = None
+    indexer: subprocess.Popen[bytes] | None = None
     try:
         node.start()
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
         record = None if fresh else _existing_deployment(w3)
+        if record is None and "DATABASE_URL" not in os.environ:
+            for suffix in ("", "-wal", "-shm"):  # the old index belongs to a chain that is gone
+                (STATE / f"gateway.db{suffix}").unlink(missing_ok=True)
         if record is None:
             t0 = time.monotonic()
             deployer = demo.demo_accounts()["authority"]
@@ -78,6 +82,11 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         env = dict(os.environ, RPC_URL=node.rpc_url, CHAIN_ID=str(node.chain_id), STATE_DIR=str(STATE))
         env.setdefault("DATABASE_URL", f"sqlite:///{STATE / 'gateway.db'}")
         env.setdefault("IPFS_STORE_DIR", str(STATE / "ipfs"))
+        indexer = subprocess.Popen(
+            [sys.executable, "-m", "gateway.indexer", "--follow", "--json"],
+            cwd=ROOT, env=env, stdout=open(STATE / "indexer.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log = open(STATE / "gateway.log", "ab")
         gateway = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "gateway.main:app", "--host", "127.0.0.1",
@@ -104,7 +113,8 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         print()
         print("dataledger is up:")
         print(f"  chain    anvil  {node.rpc_url}  (chain id {node.chain_id}, state {state_file})")
-        print(f"  gateway  {url}  (health: {url}/health)")
+        print(f"  indexer  following the chain into the database (log {STATE / 'indexer.log'})")
+        print(f"  gateway  {url}  (explorer {url}/ , API {url}/docs , health {url}/health)")
         print(f"  database {env['DATABASE_URL']}")
         print(f"  ipfs     {env.get('IPFS_API') or 'embedded store: ' + env['IPFS_STORE_DIR']}")
         print(f"  record   {STATE / 'deployments' / (str(node.chain_id) + '.json')}")
@@ -122,6 +132,10 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
             if gateway.poll() is not None:
                 print(f"gateway exited ({gateway.returncode}); stopping", file=sys.stderr)
                 return 1
+            if indexer.poll() is not None:
+                print(f"indexer exited ({indexer.returncode}); see {STATE / 'indexer.log'}; stopping",
+                      file=sys.stderr)
+                return 1
             time.sleep(0.5)
         return 0
     except KeyboardInterrupt:
@@ -131,14 +145,15 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
-        if gateway and gateway.poll() is None:
-            gateway.terminate()
-            try:
-                gateway.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                gateway.kill()
+        for child in (gateway, indexer):
+            if child and child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
         node.stop()
-        print("stopped: gateway, anvil")
+        print("stopped: gateway, indexer, anvil")
 
 
 def main(argv: list[str] | None = None) -> int:

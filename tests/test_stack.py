@@ -66,11 +66,23 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
     except BaseException:
         proc.kill()
         raise
+    # the indexer follows the chain: the gateway serves the seeded market
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        health = httpx.get(f"http://127.0.0.1:{gw_port}/health", timeout=5).json()
+        if health.get("indexed_block") is not None and health["indexed_block"] >= health["head_block"]:
+            break
+        time.sleep(0.5)
+    assert health["indexed_block"] == health["head_block"], health
+    trades = httpx.get(f"http://127.0.0.1:{gw_port}/v1/trades", timeout=5).json()
+    vouchers = httpx.get(f"http://127.0.0.1:{gw_port}/v1/vouchers", timeout=5).json()
     out = _stop(proc, before)
+    assert vouchers["total"] == 4  # as ledger.demo seeds them
+    assert trades["total"] == 2
     assert health["status"] == "ok"
     assert health["chain_id"] == 31337
     assert health["head_block"] > 20  # deployment + seeded history
-    assert "dataledger is up" in out and "stopped: gateway, anvil" in out
+    assert "dataledger is up" in out and "stopped: gateway, indexer, anvil" in out
 
     record = json.loads((tmp_path / "deployments" / "31337.json").read_text())
     assert set(record["contracts"]) >= {"ParticipantRegistry", "DataVoucher", "TradeSettlement"}
