@@ -1,0 +1,486 @@
+"""SQL side of the indexer: engine, migrations, the writer lock, batch writes, rollback, dump.
+
+Every batch is ONE database transaction holding the blocks, the events, the projection changes,
+the undo pre-images and the checkpoint (``indexer_state.last_block`` / ``last_block_hash``): a
+crash at any point leaves either all of it or none of it, so a restart resumes exactly after the
+last committed block (no gap, and ``(block_number, log_index)`` / ``(block_hash, log_index)`` keys
+make a duplicate impossible anyway).
+
+Reorg rollback to a common ancestor ``A`` (same transaction again):
+
+- log tables, ``events`` and ``blocks``: delete the rows above ``A``;
+- state tables: restore the pre-images recorded in ``indexer_undo`` for blocks above ``A``, newest
+  first (one undo row per block and table: the keys first changed in that block and their rows
+  before the block, NULL for rows the block created). Pre-images are recorded only for blocks within ``undo_window`` blocks of the head (the
+  only ones a reorg can reach in practice; a backfill far behind the head writes none);
+- when the undo log does not reach down to ``A`` (a reorg deeper than the window), the state
+  tables are rebuilt by replaying the kept events from ``events``: slower, same result, because
+  projections are pure functions of the events.
+
+SQLite runs in WAL mode (readers never block the writer); on PostgreSQL one writer at a time is
+enforced with ``pg_advisory_lock`` held on a dedicated connection for the indexer's lifetime, and
+on SQLite with an ``flock`` on ``<db>.indexer.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, tuple_
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from gateway import models
+from gateway.indexer import projections
+from gateway.indexer.decode import DecodedEvent, canonical_json, loads
+
+GATEWAY_DIR = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = GATEWAY_DIR / "alembic.ini"
+MIGRATIONS_DIR = GATEWAY_DIR / "migrations"
+
+#: pg_advisory_lock key of the indexer writer: the first 8 bytes of sha256("dataledger-indexer").
+ADVISORY_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dataledger-indexer").digest()[:8], "big", signed=True)
+
+TABLES = {t.name: t for t in models.SQLModel.metadata.sorted_tables}
+
+EVENT_COLUMNS = ("block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "contract",
+                 "event", "args")
+BLOCK_COLUMNS = ("number", "hash", "parent_hash", "timestamp")
+
+
+class IndexerLockError(RuntimeError):
+    """Another indexer is writing this database."""
+
+
+class StateMismatch(RuntimeError):
+    """The database was built for another chain or another set of contracts."""
+
+
+# ---------------------------------------------------------------- engine and migrations
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """SQLAlchemy engine; SQLite gets WAL + NORMAL sync + a busy timeout (readers never block)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_engine(database_url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+            cur.execute("PRAGMA temp_store=MEMORY")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(database_url, **kwargs)
+
+
+def alembic_config(database_url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.exists() else Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def migrate(database_url: str) -> None:
+    """``alembic upgrade head`` on ``database_url`` (idempotent)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "head")
+
+
+# ---------------------------------------------------------------- writer lock
+
+
+@contextlib.contextmanager
+def writer_lock(engine: Engine, wait: bool = True, on_wait: Any = None,
+                poll: float = 1.0) -> Iterator[None]:
+    """Hold the single-writer lock of this database for the duration of the block.
+
+    ``wait=False`` raises :class:`IndexerLockError` at once when another indexer holds it;
+    ``on_wait(message)`` is called once when waiting starts.
+    """
+    if engine.dialect.name == "postgresql":
+        conn = engine.connect()
+        try:
+            told = False
+            while True:
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
+                conn.commit()
+                if got:
+                    break
+                message = (f"another indexer is writing this database (PostgreSQL advisory lock "
+                           f"{ADVISORY_LOCK_KEY} is held)")
+                if not wait:
+                    raise IndexerLockError(message + "; exiting")
+                if on_wait is not None and not told:
+                    on_wait(message + "; waiting for it to stop")
+                    told = True
+                time.sleep(poll)
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                conn.commit()
+            conn.close()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    path = Path(database + ".indexer.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                message = f"another indexer is writing this database (lock file {path} is held)"
+                if not wait:
+                    raise IndexerLockError(message + "; exiting") from None
+                if on_wait is not None and not told:
+                    on_wait(message + "; waiting for it to stop")
+                    told = True
+                time.sleep(poll)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+# ---------------------------------------------------------------- the batch row view
+
+
+class BatchRows:
+    """In-memory view of the state rows a batch touches (implements projections.Rows).
+
+    Loads declared rows in bulk, lazily loads any other, records per block the pre-image of each
+    row at its first change in that block (for the undo log), and collects appended log rows.
+    """
+
+    def __init__(self, conn: Connection, record_undo: bool) -> None:
+        self.conn = conn
+        self.record_undo = record_undo
+        self.rows: dict[str, dict[Any, Optional[dict[str, Any]]]] = {t: {} for t in projections.STATE_TABLES}
+        self.in_db: dict[str, set[Any]] = {t: set() for t in projections.STATE_TABLES}
+        self.dirty: dict[str, set[Any]] = {t: set() for t in projections.STATE_TABLES}
+        self.appended: dict[str, list[dict[str, Any]]] = {t: [] for t in projections.LOG_TABLES}
+        #: (block, table) -> ([keys], [pre-images or None]): one undo row per block and table
+        self.undo: dict[tuple[int, str], tuple[list[Any], list[Optional[dict[str, Any]]]]] = {}
+        self._undone: set[tuple[int, str, Any]] = set()
+        self.block = 0
+
+    def preload(self, wanted: dict[str, set[Any]]) -> None:
+        for table_name, keys in wanted.items():
+            cache = self.rows[table_name]
+            missing = [k for k in keys if k not in cache]
+            if missing:
+                self._load(table_name, missing)
+
+    def _load(self, table_name: str, keys: Sequence[Any]) -> None:
+        table = TABLES[table_name]
+        pk = [table.c[c] for c in projections.STATE_TABLES[table_name]]
+        cache = self.rows[table_name]
+        for k in keys:
+            cache[k] = None
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i : i + 500])
+            if len(pk) == 1:
+                cond = pk[0].in_([k[0] for k in chunk])
+            else:
+                cond = tuple_(*pk).in_(chunk)
+            for row in self.conn.execute(select(table).where(cond)).mappings():
+                d = dict(row)
+                key = tuple(d[c] for c in projections.STATE_TABLES[table_name])
+                cache[key] = d
+                self.in_db[table_name].add(key)
+
+    # projections.Rows
+    def get(self, table: str, key: Any) -> Optional[dict[str, Any]]:
+        cache = self.rows[table]
+        if key not in cache:
+            self._load(table, [key])
+        return cache[key]
+
+    def put(self, table: str, key: Any, row: dict[str, Any]) -> None:
+        cache = self.rows[table]
+        if key not in cache:
+            self._load(table, [key])
+        if self.record_undo:
+            marker = (self.block, table, key)
+            if marker not in self._undone:
+                self._undone.add(marker)
+                group = self.undo.get((self.block, table))
+                if group is None:
+                    group = self.undo[(self.block, table)] = ([], [])
+                group[0].append(list(key))
+                group[1].append(cache[key])
+        cache[key] = row
+        self.dirty[table].add(key)
+
+    def append(self, table: str, row: dict[str, Any]) -> None:
+        self.appended[table].append(row)
+
+
+# ---------------------------------------------------------------- the store
+
+
+@dataclass
+class State:
+    chain_id: int
+    last_block: int
+    last_block_hash: str
+    head_block: int = 0
+    reorgs: int = 0
+    events_total: int = 0
+    undo_from: Optional[int] = None
+    contracts: str = "{}"
+
+
+@dataclass
+class BatchResult:
+    events: int = 0
+    projected: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.ph = "?" if self.dialect == "sqlite" else "%s"
+        self._sql_cache: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    # -- state
+    def load_state(self, conn: Connection) -> Optional[State]:
+        row = conn.execute(select(TABLES["indexer_state"]).where(TABLES["indexer_state"].c.id == 1)).mappings().first()
+        if row is None:
+            return None
+        return State(chain_id=row["chain_id"], last_block=row["last_block"], last_block_hash=row["last_block_hash"],
+                     head_block=row["head_block"], reorgs=row["reorgs"], events_total=row["events_total"],
+                     undo_from=row["undo_from"], contracts=row["contracts"])
+
+    def init_state(self, conn: Connection, state: State) -> None:
+        conn.execute(TABLES["indexer_state"].insert().values(
+            id=1, chain_id=state.chain_id, last_block=state.last_block, last_block_hash=state.last_block_hash,
+            head_block=state.head_block, reorgs=0, events_total=0, undo_from=None, contracts=state.contracts,
+            updated_at=time.time()))
+
+    def save_state(self, conn: Connection, state: State) -> None:
+        conn.execute(TABLES["indexer_state"].update().where(TABLES["indexer_state"].c.id == 1).values(
+            last_block=state.last_block, last_block_hash=state.last_block_hash, head_block=state.head_block,
+            reorgs=state.reorgs, events_total=state.events_total, undo_from=state.undo_from,
+            updated_at=time.time()))
+
+    # -- raw SQL helpers (executemany with tuples: far cheaper than Core dict binds)
+    def _insert_sql(self, table: str, columns: tuple[str, ...]) -> str:
+        key = (table, columns)
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            sql = (f"INSERT INTO {_quote(table)} ({', '.join(_quote(c) for c in columns)}) "
+                   f"VALUES ({', '.join([self.ph] * len(columns))})")
+            self._sql_cache[key] = sql
+        return sql
+
+    def insert_many(self, conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.dialect == "postgresql" and len(rows) > 200:
+            self._copy(conn, table, columns, rows)
+            return
+        conn.exec_driver_sql(self._insert_sql(table, columns), rows)
+
+    def _copy(self, conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        dbapi = conn.connection.dbapi_connection
+        with dbapi.cursor() as cur:  # type: ignore[union-attr]
+            cols = ", ".join(_quote(c) for c in columns)
+            with cur.copy(f"COPY {_quote(table)} ({cols}) FROM STDIN") as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(row)
+
+    def _delete_keys(self, conn: Connection, table: str, pk: tuple[str, ...], keys: list[Any]) -> None:
+        if not keys:
+            return
+        where = " AND ".join(f"{_quote(c)} = {self.ph}" for c in pk)
+        conn.exec_driver_sql(f"DELETE FROM {_quote(table)} WHERE {where}", [tuple(k) for k in keys])
+
+    # -- batch
+    def write_batch(self, conn: Connection, blocks: list[tuple[int, str, str, int]], events: list[DecodedEvent],
+                    state: State, record_undo: bool) -> BatchResult:
+        """Blocks, events and projections of one batch; the caller saves the state and commits."""
+        t0 = time.perf_counter()
+        result = BatchResult(events=len(events))
+        self.insert_many(conn, "blocks", BLOCK_COLUMNS, blocks)
+        self.insert_many(conn, "events", EVENT_COLUMNS, [
+            (e.block_number, e.log_index, e.block_hash, e.tx_hash, e.tx_index, e.address, e.contract, e.name,
+             canonical_json(e.args)) for e in events])
+        t1 = time.perf_counter()
+        result.projected = self.project(conn, events, record_undo)
+        t2 = time.perf_counter()
+        result.timings = {"insert_events": t1 - t0, "projections": t2 - t1}
+        result.seconds = t2 - t0
+        return result
+
+    def project(self, conn: Connection, events: Sequence[DecodedEvent], record_undo: bool) -> int:
+        rows = BatchRows(conn, record_undo)
+        rows.preload(projections.reads_of(events))
+        projected = 0
+        apply = projections.apply
+        for ev in events:
+            rows.block = ev.block_number
+            if apply(ev, rows):
+                projected += 1
+        for table_name, pk in projections.STATE_TABLES.items():
+            dirty = rows.dirty[table_name]
+            if not dirty:
+                continue
+            table = TABLES[table_name]
+            columns = tuple(c.name for c in table.columns)
+            existing = [k for k in dirty if k in rows.in_db[table_name]]
+            self._delete_keys(conn, table_name, pk, existing)
+            final = [rows.rows[table_name][k] for k in dirty]
+            self.insert_many(conn, table_name, columns,
+                             [tuple(r[c] for c in columns) for r in final if r is not None])
+        for table_name, appended in rows.appended.items():
+            if appended:
+                columns = tuple(c.name for c in TABLES[table_name].columns)
+                self.insert_many(conn, table_name, columns, [tuple(r[c] for c in columns) for r in appended])
+        if rows.undo:
+            self.insert_many(conn, "indexer_undo", ("block_number", "table_name", "key", "row"), [
+                (block, table_name, canonical_json(keys), canonical_json(images))
+                for (block, table_name), (keys, images) in rows.undo.items()])
+        return projected
+
+    def prune_undo(self, conn: Connection, state: State, floor: int) -> None:
+        """Forget pre-images of blocks <= floor (they are beyond the reorg window)."""
+        if state.undo_from is None or floor < state.undo_from:
+            return
+        conn.exec_driver_sql(f"DELETE FROM indexer_undo WHERE block_number <= {self.ph}", (floor,))
+        state.undo_from = floor + 1
+
+    # -- reorgs
+    def stored_blocks_below(self, conn: Connection, below: int, limit: int) -> list[tuple[int, str]]:
+        table = TABLES["blocks"]
+        result = conn.execute(select(table.c.number, table.c.hash).where(table.c.number < below)
+                              .order_by(table.c.number.desc()).limit(limit))
+        return [(int(n), str(h)) for n, h in result]
+
+    def rollback(self, conn: Connection, state: State, ancestor: int, ancestor_hash: str) -> str:
+        """Remove everything above block ``ancestor``; returns "undo" or "replay" (method used)."""
+        method = "undo" if state.undo_from is not None and ancestor + 1 >= state.undo_from else "replay"
+        if method == "undo":
+            undo = conn.exec_driver_sql(
+                f"SELECT table_name, key, row FROM indexer_undo WHERE block_number > {self.ph} ORDER BY id DESC",
+                (ancestor,)).all()
+            for table_name, keys_json, rows_json in undo:  # newest group first
+                pk = projections.STATE_TABLES[table_name]
+                keys = [tuple(k) for k in loads(keys_json)]
+                images = loads(rows_json)
+                self._delete_keys(conn, table_name, pk, keys)
+                columns = tuple(c.name for c in TABLES[table_name].columns)
+                restore = [tuple(r[c] for c in columns) for r in images if r is not None]
+                if restore:
+                    conn.exec_driver_sql(self._insert_sql(table_name, columns), restore)
+            conn.exec_driver_sql(f"DELETE FROM indexer_undo WHERE block_number > {self.ph}", (ancestor,))
+            for table_name in projections.LOG_TABLES:
+                conn.exec_driver_sql(f"DELETE FROM {_quote(table_name)} WHERE block_number > {self.ph}", (ancestor,))
+        conn.exec_driver_sql(f"DELETE FROM events WHERE block_number > {self.ph}", (ancestor,))
+        conn.exec_driver_sql(f"DELETE FROM blocks WHERE number > {self.ph}", (ancestor,))
+        if method == "replay":
+            self.rebuild_projections(conn)
+            state.undo_from = None
+        state.last_block = ancestor
+        state.last_block_hash = ancestor_hash
+        state.events_total = int(conn.exec_driver_sql("SELECT COUNT(*) FROM events").scalar() or 0)
+        return method
+
+    def rebuild_projections(self, conn: Connection, chunk: int = 20000) -> int:
+        """Empty every projection table and replay all stored events into it (no undo recorded)."""
+        for table_name in projections.PROJECTION_TABLES:
+            conn.exec_driver_sql(f"DELETE FROM {_quote(table_name)}")
+        conn.exec_driver_sql("DELETE FROM indexer_undo")
+        total = 0
+        last = (-1, -1)
+        while True:
+            rows = conn.exec_driver_sql(
+                "SELECT e.block_number, e.log_index, e.block_hash, e.tx_hash, e.tx_index, e.address, e.contract, "
+                "e.event, e.args, b.timestamp FROM events e JOIN blocks b ON b.number = e.block_number "
+                f"WHERE e.block_number > {self.ph} OR (e.block_number = {self.ph} AND e.log_index > {self.ph}) "
+                f"ORDER BY e.block_number, e.log_index LIMIT {int(chunk)}", (last[0], last[0], last[1])).all()
+            if not rows:
+                return total
+            events = [DecodedEvent(block_number=r[0], log_index=r[1], block_hash=r[2], tx_hash=r[3], tx_index=r[4],
+                                   address=r[5], contract=r[6], name=r[7], args=loads(r[8]), timestamp=r[9])
+                      for r in rows]
+            self.project(conn, events, record_undo=False)
+            total += len(events)
+            last = (rows[-1][0], rows[-1][1])
+
+    # -- reads
+    def tx_events_block(self, conn: Connection, tx_hash: str) -> Optional[tuple[int, str]]:
+        row = conn.exec_driver_sql(
+            f"SELECT block_number, block_hash FROM events WHERE tx_hash = {self.ph} LIMIT 1", (tx_hash.lower(),)).first()
+        return (int(row[0]), str(row[1])) if row else None
+
+
+# ---------------------------------------------------------------- canonical dump
+
+
+def dump_lines(engine: Engine, include_volatile: bool = False) -> Iterator[str]:
+    """Every row of every non-volatile table, in primary-key order, one canonical JSON array per
+    row after a ``# table(columns)`` header line. Identical for SQLite and PostgreSQL."""
+    with engine.connect() as conn:
+        for name in sorted(TABLES):
+            if name in models.VOLATILE_TABLES and not include_volatile:
+                continue
+            table = TABLES[name]
+            columns = sorted(c.name for c in table.columns)
+            yield f"# {name}({','.join(columns)})"
+            order = [table.c[c.name] for c in table.primary_key.columns]
+            for row in conn.execute(select(*[table.c[c] for c in columns]).order_by(*order)):
+                yield canonical_json(list(row))
+
+
+def dump_hash(engine: Engine) -> str:
+    digest = hashlib.sha256()
+    for line in dump_lines(engine):
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def write_dump(engine: Engine, path: Path) -> str:
+    """Write the canonical dump to ``path``; returns its sha256 (the same as dump_hash)."""
+    digest = hashlib.sha256()
+    with open(path, "w", encoding="utf-8") as out:
+        for line in dump_lines(engine):
+            out.write(line + "\n")
+            digest.update(line.encode())
+            digest.update(b"\n")
+    return digest.hexdigest()

@@ -1,0 +1,469 @@
+"""The sync loop: block ranges, head following, reorgs, crash-safe checkpoints.
+
+One round:
+
+1. ask the node for its head; the target is ``head - confirmations`` (0 for instant-finality QBFT);
+2. fetch ``[a, b]`` ranges from the checkpoint on (``a = last_block + 1``). A fetch is
+   ``header(b)``, then ``eth_getLogs`` over every followed contract, then the headers of ``a``, ``b``
+   and every block with a log, in one batch. It is accepted only when ``header(b)`` did not change
+   during the fetch (so the logs are of one chain) and every log's ``blockHash`` is the header's;
+3. the batch continues the index only when ``header(a).parentHash`` is the checkpoint hash;
+   otherwise the chain reorganised below the checkpoint: walk back over the stored blocks to the
+   highest one whose hash the node still has (the common ancestor), roll back above it (events,
+   blocks, projections: see gateway.indexer.store) and go on from there;
+4. when idle at the head, the checkpoint block's hash is re-checked on each poll, so a reorg that
+   keeps the height (anvil_reorg) or shortens the chain (anvil_rollback, evm_revert) is seen too.
+
+Range size adapts: it doubles while a batch holds fewer than ``target_events`` logs (never above
+``max_range``, e.g. Besu's 1000 blocks), halves when a batch holds more than twice that, and
+halves and retries when the node answers "too many results" / "query returned more than" / a
+timeout. During a backfill a producer thread fetches and decodes the next ranges while the
+main thread writes the current one (SQLite and psycopg release the GIL while they work).
+
+Every batch commits in one transaction with its checkpoint, so a crash (even SIGKILL) resumes
+exactly after the last committed batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from sqlalchemy import Engine
+
+from gateway.indexer import metrics
+from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
+from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
+from gateway.indexer.store import State, StateMismatch, Store, writer_lock
+
+log = logging.getLogger("gateway.indexer")
+
+ZERO_HASH = "0x" + "00" * 32
+
+
+class ChainChanged(RuntimeError):
+    """The node's chain moved under a fetch (reorg mid-fetch or a shorter chain): refetch."""
+
+
+@dataclass
+class IndexerConfig:
+    #: index only blocks at least this deep below the head (0: instant finality, QBFT)
+    confirmations: int = 0
+    #: largest eth_getLogs block range (Besu's default limit is 1000)
+    max_range: int = 1000
+    initial_range: int = 10
+    #: logs per batch the range sizing aims at (bigger: fewer commits, more memory)
+    target_events: int = 20000
+    #: seconds between head polls when caught up
+    poll_interval: float = 0.1
+    #: blocks below the head for which projection pre-images are kept (deeper reorgs replay)
+    undo_window: int = 256
+    prefetch: bool = True
+    wait_for_lock: bool = True
+    #: give up after this many seconds of an unreachable node when not following (follow retries forever)
+    give_up_after: float = 60.0
+    rpc_timeout: float = 60.0
+
+
+@dataclass
+class Progress:
+    last_block: int
+    head_block: int
+    target_block: int
+    start_block: int
+    events_total: int
+    batch_events: int = 0
+    batch_blocks: int = 0
+    batch_seconds: float = 0.0
+    events_per_second: float = 0.0
+    reorgs: int = 0
+    message: str = ""
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head_block - self.last_block)
+
+
+@dataclass
+class FetchedBatch:
+    from_block: int
+    to_block: int
+    to_hash: str
+    first_parent_hash: str
+    blocks: list[tuple[int, str, str, int]]
+    events: list[DecodedEvent]
+    fetch_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def contracts_from_record(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """{name: {"address", "deployBlock"}} of a deployment record (ledger.deploy)."""
+    return {name: {"address": entry["address"], "deployBlock": int(entry.get("deployBlock", 0))}
+            for name, entry in record["contracts"].items()}
+
+
+def load_record(state_dir: Path, chain_id: int) -> dict[str, Any]:
+    from ledger.deploy import load_deployment
+
+    return load_deployment(Path(state_dir), chain_id)
+
+
+class Indexer:
+    def __init__(self, rpc_url: str, engine: Engine, contracts: Mapping[str, Mapping[str, Any]],
+                 config: Optional[IndexerConfig] = None,
+                 on_progress: Optional[Callable[[Progress], None]] = None) -> None:
+        self.config = config or IndexerConfig()
+        self.rpc = Rpc(rpc_url, timeout=self.config.rpc_timeout)
+        self.engine = engine
+        self.store = Store(engine)
+        self.contracts = {name: dict(c) for name, c in contracts.items()}
+        self.decoder = Decoder({name: c["address"] for name, c in self.contracts.items()})
+        self.addresses = self.decoder.addresses
+        self.start_block = min((int(c.get("deployBlock", 0)) for c in self.contracts.values()), default=0)
+        self.on_progress = on_progress
+        self.state: Optional[State] = None
+        self.range = max(1, min(self.config.initial_range, self.config.max_range))
+        self.chain_id: Optional[int] = None
+        self._stop = threading.Event()
+        self._reorg_pending = False
+        self._head = 0
+        self._rate_window: list[tuple[float, int]] = []
+
+    # ------------------------------------------------------------ lifecycle
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self.rpc.close()
+
+    def run(self, follow: bool = False, until_block: Optional[int] = None) -> State:
+        """Index up to the head (``until_block`` caps it); with ``follow`` keep following until stop()."""
+        on_wait = lambda message: self._emit(message=message)  # noqa: E731
+        with writer_lock(self.engine, wait=self.config.wait_for_lock, on_wait=on_wait):
+            self._init_state()
+            down_since: Optional[float] = None
+            delay = 0.1
+            while not self._stop.is_set():
+                try:
+                    progressed = self._round(until_block)
+                    down_since, delay = None, 0.1
+                except (NodeUnavailable, RpcError, ChainChanged) as exc:
+                    metrics.inc("rpc_retries")
+                    now = time.monotonic()
+                    if down_since is None:
+                        down_since = now
+                        log.warning("node error, retrying: %s", exc)
+                        self._emit(message=f"node error, retrying: {exc}")
+                    if not follow and now - down_since > self.config.give_up_after:
+                        raise
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                assert self.state is not None
+                if until_block is not None and self.state.last_block >= until_block:
+                    break
+                if not progressed:
+                    if not follow:
+                        break
+                    self._stop.wait(self.config.poll_interval)
+            assert self.state is not None
+            return self.state
+
+    # ------------------------------------------------------------ state
+
+    def _init_state(self) -> None:
+        self.chain_id = self.rpc.chain_id()
+        contracts_json = canonical_json({n: c["address"].lower() for n, c in self.contracts.items()})
+        with self.engine.begin() as conn:
+            state = self.store.load_state(conn)
+            if state is None:
+                base = self.start_block - 1
+                base_hash = ZERO_HASH
+                if base >= 0:
+                    header = self.rpc.header(base)
+                    if header is None:
+                        raise ChainChanged(f"node has no block {base} (below the first deployment)")
+                    base_hash = header["hash"]
+                state = State(chain_id=self.chain_id, last_block=base, last_block_hash=base_hash,
+                              contracts=contracts_json)
+                self.store.init_state(conn, state)
+            else:
+                if state.chain_id != self.chain_id:
+                    raise StateMismatch(f"the database indexes chain {state.chain_id}, the node is chain "
+                                        f"{self.chain_id}: use another DATABASE_URL")
+                if state.contracts != contracts_json:
+                    raise StateMismatch(
+                        f"the database indexes other contracts ({state.contracts}) than the deployment record "
+                        f"({contracts_json}): index into a fresh database")
+        self.state = state
+        metrics.set_gauge("indexed_block", state.last_block)
+
+    # ------------------------------------------------------------ rounds
+
+    def _round(self, until_block: Optional[int]) -> bool:
+        assert self.state is not None
+        head = self.rpc.block_number()
+        self._head = head
+        metrics.set_gauge("head_block", head)
+        target = head - self.config.confirmations
+        if until_block is not None:
+            target = min(target, until_block)
+        if target <= self.state.last_block:
+            if self.state.last_block >= 0:
+                header = self.rpc.header(self.state.last_block)
+                if header is None or header["hash"] != self.state.last_block_hash:
+                    self._reorg()
+                    return True
+            metrics.set_gauge("lag_blocks", max(0, head - self.state.last_block))
+            self._emit(target=target)
+            return False
+        self._catch_up(target, head)
+        return True
+
+    def _catch_up(self, target: int, head: int) -> None:
+        assert self.state is not None
+        start = self.state.last_block + 1
+        if self.config.prefetch and target - start + 1 > self.range:
+            self._catch_up_pipelined(start, target, head)
+            return
+        a = start
+        while a <= target and not self._stop.is_set():
+            batch = self._fetch_adaptive(a, target)
+            if not self._apply(batch, head):
+                break
+            a = batch.to_block + 1
+        if self._reorg_pending:
+            self._reorg()
+
+    def _catch_up_pipelined(self, start: int, target: int, head: int) -> None:
+        q: queue.Queue[Any] = queue.Queue(maxsize=2)
+        abort = threading.Event()
+
+        def produce() -> None:
+            a = start
+            try:
+                while a <= target and not abort.is_set() and not self._stop.is_set():
+                    batch = self._fetch_adaptive(a, target)
+                    q.put(batch)
+                    a = batch.to_block + 1
+                q.put(None)
+            except BaseException as exc:  # handed to the consumer
+                q.put(exc)
+
+        thread = threading.Thread(target=produce, name="indexer-fetch", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if not self._apply(item, head):
+                    break
+                if self._stop.is_set():
+                    break
+        finally:
+            abort.set()
+            while thread.is_alive():
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            thread.join()
+        if self._reorg_pending:
+            self._reorg()
+
+    # ------------------------------------------------------------ fetch
+
+    def _fetch_adaptive(self, a: int, target: int) -> FetchedBatch:
+        while True:
+            b = min(a + self.range - 1, target)
+            try:
+                batch = self._fetch(a, b)
+            except RpcError as exc:
+                if exc.range_too_large and b > a:
+                    self.range = max(1, (b - a + 1) // 2)
+                    metrics.inc("range_shrinks")
+                    log.info("range %d-%d too large (%s): now %d blocks", a, b, exc.message, self.range)
+                    continue
+                raise
+            n = len(batch.events)
+            size = b - a + 1
+            if n > 2 * self.config.target_events and size > 1:
+                # aim straight at target_events (a dense stretch of chain)
+                self.range = max(1, min(size // 2, size * self.config.target_events // n))
+            elif n < self.config.target_events // 2 and size == self.range:
+                self.range = min(self.config.max_range, self.range * 2)
+            metrics.set_gauge("range_blocks", self.range)
+            return batch
+
+    def _fetch(self, a: int, b: int) -> FetchedBatch:
+        t0 = time.perf_counter()
+        end = self.rpc.header(b)
+        if end is None:
+            raise ChainChanged(f"node has no block {b} any more")
+        logs = self.rpc.get_logs(self.addresses, a, b)
+        t1 = time.perf_counter()
+        numbers = {a, b}
+        for entry in logs:
+            numbers.add(int(entry["blockNumber"], 16))
+        headers = self.rpc.headers(numbers)
+        t2 = time.perf_counter()
+        if headers.get(b) is None or headers[b]["hash"] != end["hash"]:
+            raise ChainChanged(f"block {b} changed during the fetch")
+        first = headers.get(a)
+        if first is None:
+            raise ChainChanged(f"node has no block {a} any more")
+        for entry in logs:
+            if entry.get("removed"):
+                raise ChainChanged("removed log in eth_getLogs answer")
+        events = self.decoder.decode_many(logs)
+        timestamps: dict[int, int] = {}
+        blocks: list[tuple[int, str, str, int]] = []
+        for n in sorted({e.block_number for e in events}):
+            header = headers[n]
+            if header is None:
+                raise ChainChanged(f"node has no block {n} any more")
+            ts = int(header["timestamp"], 16)
+            timestamps[n] = ts
+            blocks.append((n, header["hash"].lower(), header["parentHash"].lower(), ts))
+        hashes = {n: h for n, h, _, _ in blocks}
+        for e in events:
+            if e.block_hash != hashes[e.block_number]:
+                raise ChainChanged(f"log of block {e.block_number} is from another chain")
+            e.timestamp = timestamps[e.block_number]
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        t3 = time.perf_counter()
+        return FetchedBatch(from_block=a, to_block=b, to_hash=end["hash"].lower(),
+                            first_parent_hash=first["parentHash"].lower(), blocks=blocks, events=events,
+                            fetch_seconds=t3 - t0,
+                            timings={"get_logs": t1 - t0, "headers": t2 - t1, "decode": t3 - t2})
+
+    # ------------------------------------------------------------ apply
+
+    def _apply(self, batch: FetchedBatch, head: int) -> bool:
+        """Commit one batch; False when it does not continue the index (a reorg was handled)."""
+        assert self.state is not None
+        if batch.from_block != self.state.last_block + 1:
+            return False
+        if batch.first_parent_hash != self.state.last_block_hash and self.state.last_block >= 0:
+            self._reorg_pending = True  # handled once the producer thread (if any) has stopped
+            return False
+        t0 = time.perf_counter()
+        new = dataclasses.replace(self.state)
+        # once started, pre-images are recorded for every later batch (no holes in the coverage)
+        record_undo = new.undo_from is not None or batch.to_block > head - self.config.undo_window
+        with self.engine.begin() as conn:
+            if record_undo and new.undo_from is None:
+                new.undo_from = batch.from_block
+            result = self.store.write_batch(conn, batch.blocks, batch.events, new, record_undo)
+            new.last_block = batch.to_block
+            new.last_block_hash = batch.to_hash
+            new.head_block = max(head, self._head)
+            new.events_total += len(batch.events)
+            if record_undo:
+                self.store.prune_undo(conn, new, head - self.config.undo_window)
+            self.store.save_state(conn, new)
+        self.state = new
+        seconds = time.perf_counter() - t0
+        metrics.observe_batch(seconds + batch.fetch_seconds)
+        metrics.inc("blocks_indexed", batch.to_block - batch.from_block + 1)
+        metrics.inc("events_indexed", len(batch.events))
+        metrics.set_gauge("indexed_block", new.last_block)
+        metrics.set_gauge("lag_blocks", max(0, new.head_block - new.last_block))
+        self._emit(target=head - self.config.confirmations, batch_events=len(batch.events),
+                   batch_blocks=batch.to_block - batch.from_block + 1, batch_seconds=seconds)
+        return True
+
+    # ------------------------------------------------------------ reorgs
+
+    def _find_ancestor(self) -> tuple[int, str]:
+        assert self.state is not None
+        candidates: list[tuple[int, str]] = [(self.state.last_block, self.state.last_block_hash)]
+        with self.engine.connect() as conn:
+            candidates += self.store.stored_blocks_below(conn, self.state.last_block, 63)
+            while candidates:
+                candidates = [(n, h) for n, h in candidates if n >= 0]
+                headers = self.rpc.headers(n for n, _ in candidates)
+                for n, h in candidates:
+                    header = headers.get(n)
+                    if header is not None and header["hash"].lower() == h:
+                        return n, h
+                lowest = min((n for n, _ in candidates), default=-1)
+                candidates = self.store.stored_blocks_below(conn, lowest, 64) if lowest > 0 else []
+        base = self.start_block - 1
+        if base < 0:
+            return base, ZERO_HASH
+        header = self.rpc.header(base)
+        if header is None:
+            raise ChainChanged(f"node has no block {base}")
+        return base, header["hash"].lower()
+
+    def _reorg(self) -> None:
+        assert self.state is not None
+        self._reorg_pending = False
+        old = self.state.last_block
+        ancestor, ancestor_hash = self._find_ancestor()
+        new = dataclasses.replace(self.state)
+        with self.engine.begin() as conn:
+            method = self.store.rollback(conn, new, ancestor, ancestor_hash)
+            new.reorgs += 1
+            self.store.save_state(conn, new)
+        self.state = new
+        metrics.inc("reorgs")
+        metrics.set_gauge("indexed_block", new.last_block)
+        message = f"reorg: rolled back blocks {ancestor + 1}..{old} ({method}), common ancestor {ancestor}"
+        log.warning(message)
+        self._emit(message=message)
+
+    # ------------------------------------------------------------ progress
+
+    def _emit(self, target: Optional[int] = None, batch_events: int = 0, batch_blocks: int = 0,
+              batch_seconds: float = 0.0, message: str = "") -> None:
+        if self.on_progress is None:
+            return
+        state = self.state
+        now = time.monotonic()
+        total = state.events_total if state else 0
+        self._rate_window.append((now, total))
+        while len(self._rate_window) > 2 and now - self._rate_window[0][0] > 5:
+            self._rate_window.pop(0)
+        t_first, e_first = self._rate_window[0]
+        rate = (total - e_first) / (now - t_first) if now > t_first else 0.0
+        self.on_progress(Progress(
+            last_block=state.last_block if state else -1, head_block=self._head,
+            target_block=target if target is not None else self._head, start_block=self.start_block,
+            events_total=total, batch_events=batch_events, batch_blocks=batch_blocks,
+            batch_seconds=batch_seconds, events_per_second=rate, reorgs=state.reorgs if state else 0,
+            message=message))
+
+
+def run_indexer(rpc_url: str, database_url: str, contracts: Mapping[str, Mapping[str, Any]],
+                config: Optional[IndexerConfig] = None, follow: bool = False,
+                until_block: Optional[int] = None, migrate: bool = True,
+                on_progress: Optional[Callable[[Progress], None]] = None) -> State:
+    """Migrate the database, then index (and follow) in the calling thread."""
+    from gateway.indexer.store import make_engine, migrate as run_migrations
+
+    if migrate:
+        run_migrations(database_url)
+    engine = make_engine(database_url)
+    indexer = Indexer(rpc_url, engine, contracts, config, on_progress=on_progress)
+    try:
+        return indexer.run(follow=follow, until_block=until_block)
+    finally:
+        indexer.close()
+        engine.dispose()
+
+
+def record_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True)

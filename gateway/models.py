@@ -1,0 +1,400 @@
+"""SQL schema of the gateway (SQLModel), written by the indexer and read by the API.
+
+Conventions (they make the index byte-comparable across SQLite and PostgreSQL):
+
+- addresses, hashes, bytesN and bytes values are lowercase ``0x`` hex strings;
+- jurisdictions (bytes2) and currencies (bytes3) are their ASCII text ("CN", "CNY");
+- uint256 *amounts* (balances, prices, fees, valuations) are exact decimal strings (SQLite has
+  no 256-bit numeric); counters and ids (asset, voucher, case ids) are BIGINT;
+- every row that comes from an event carries the block number (and tx hash / log index where
+  one event makes the row), so the API can hand a regulator the provenance to re-check.
+
+Families (``XBase`` fields, ``X`` table, ``XPublic`` API shape) exist where the API reads a
+table. Rows are only ever written by the indexer (gateway.indexer), never by the API, so there
+are no ``XCreate`` models for projections.
+
+Tables in the canonical dump (gateway.indexer.store.dump): everything except ``indexer_state``
+(progress counters, timestamps) and ``indexer_undo`` (reorg bookkeeping whose extent depends
+on how close to the head a block was indexed).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# ---------------------------------------------------------------- indexer bookkeeping
+
+
+class IndexerState(SQLModel, table=True):
+    """One row (id=1): where the index stands. Committed in the same transaction as the rows."""
+
+    __tablename__ = "indexer_state"
+
+    id: int = Field(default=1, primary_key=True)
+    chain_id: int = Field(sa_type=BigInteger)
+    #: last block fully indexed (every event at or below it is in ``events``), -1 before the first
+    last_block: int = Field(sa_type=BigInteger)
+    last_block_hash: str
+    #: node head seen at the last commit (lag = head_block - last_block)
+    head_block: int = Field(default=0, sa_type=BigInteger)
+    reorgs: int = Field(default=0)
+    #: canonical JSON {name: address} of the followed contracts (a different set needs a fresh index)
+    contracts: str = Field(default="{}", sa_type=Text)
+    events_total: int = Field(default=0, sa_type=BigInteger)
+    #: undo pre-images are complete for every block >= undo_from (NULL: none recorded yet)
+    undo_from: Optional[int] = Field(default=None, sa_type=BigInteger)
+    updated_at: float = Field(default=0.0)
+
+
+class IndexerUndo(SQLModel, table=True):
+    """Pre-images of state-table rows for blocks within the reorg window: one row per (block,
+    table) with the keys first changed in that block and their rows before it (null: absent)."""
+
+    __tablename__ = "indexer_undo"
+    __table_args__ = (Index("ix_indexer_undo_block", "block_number"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    block_number: int = Field(sa_type=BigInteger)
+    table_name: str
+    key: str = Field(sa_type=Text)  # canonical JSON list of primary keys (each a list of values)
+    row: str = Field(sa_type=Text)  # canonical JSON list of pre-images (objects, or null = absent)
+
+
+# ---------------------------------------------------------------- chain data
+
+
+class BlockBase(SQLModel):
+    number: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    hash: str = Field(unique=True)
+    parent_hash: str
+    timestamp: int = Field(sa_type=BigInteger)
+
+
+class Block(BlockBase, table=True):
+    """A block holding at least one event of the followed contracts."""
+
+    __tablename__ = "blocks"
+
+
+class BlockPublic(BlockBase):
+    pass
+
+
+class EventBase(SQLModel):
+    block_number: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    block_hash: str
+    tx_hash: str = Field(index=True)
+    tx_index: int
+    address: str
+    contract: str
+    #: event name from the ABI; "" when the log matched no event of the contract's ABI
+    event: str
+    #: canonical JSON of the decoded arguments (see gateway.indexer.decode)
+    args: str = Field(sa_type=Text)
+
+
+class Event(EventBase, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("block_hash", "log_index", name="uq_events_block_hash_log_index"),
+        Index("ix_events_contract_event", "contract", "event"),
+        {"sqlite_with_rowid": False},  # clustered on (block_number, log_index): one b-tree less
+    )
+
+
+class EventPublic(SQLModel):
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    address: str
+    contract: str
+    event: str
+    args: dict[str, Any]
+
+
+# ---------------------------------------------------------------- participants
+
+
+class OrganisationBase(SQLModel):
+    org_id: str = Field(primary_key=True)
+    jurisdiction: str
+    allowed_roles: int
+    officer: str
+    status: str  # active | suspended
+    registrar: str
+    registered_block: int = Field(sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class Organisation(OrganisationBase, table=True):
+    __tablename__ = "organisations"
+
+
+class OrganisationPublic(OrganisationBase):
+    pass
+
+
+class ParticipantBase(SQLModel):
+    account: str = Field(primary_key=True)
+    org_id: str = Field(index=True)
+    jurisdiction: str
+    roles: int
+    licence_expiry: int = Field(default=0, sa_type=BigInteger)
+    status: str  # active | suspended | removed
+    added_by: str
+    added_block: int = Field(sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class Participant(ParticipantBase, table=True):
+    __tablename__ = "participants"
+
+
+class ParticipantPublic(ParticipantBase):
+    pass
+
+
+# ---------------------------------------------------------------- assets
+
+
+class AssetBase(SQLModel):
+    asset_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    holder: str = Field(index=True)
+    content_hash: str
+    manifest_cid: str
+    #: latest manifest version (0 = the registration)
+    manifest_version: int
+    level: int
+    source_type: int
+    home_jurisdiction: str
+    status: str  # active | frozen | revoked
+    valuation_count: int = 0
+    registered_block: int = Field(sa_type=BigInteger)
+    registered_tx: str
+    registered_at: int = Field(sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class Asset(AssetBase, table=True):
+    __tablename__ = "assets"
+
+
+class AssetPublic(AssetBase):
+    pass
+
+
+class AssetManifestBase(SQLModel):
+    asset_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    manifest_cid: str
+    content_hash: str
+    holder: str
+    block_number: int = Field(sa_type=BigInteger)
+    tx_hash: str
+    log_index: int
+
+
+class AssetManifest(AssetManifestBase, table=True):
+    __tablename__ = "asset_manifests"
+
+
+class AssetManifestPublic(AssetManifestBase):
+    pass
+
+
+class ValuationBase(SQLModel):
+    asset_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    index: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    appraiser: str
+    amount: str  # decimal string
+    currency: str
+    method: str
+    report_cid: str
+    block_number: int = Field(sa_type=BigInteger)
+    tx_hash: str
+    log_index: int
+
+
+class Valuation(ValuationBase, table=True):
+    __tablename__ = "valuations"
+
+
+class ValuationPublic(ValuationBase):
+    pass
+
+
+# ---------------------------------------------------------------- vouchers
+
+
+class VoucherBase(SQLModel):
+    token_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    asset_id: int = Field(index=True, sa_type=BigInteger)
+    issuer: str
+    owner: str = Field(index=True)
+    right: int
+    scope_hash: str
+    valid_from: int = Field(sa_type=BigInteger)
+    valid_until: int = Field(sa_type=BigInteger)
+    max_uses: int = Field(sa_type=BigInteger)
+    uses: int = Field(default=0, sa_type=BigInteger)
+    transferable: bool
+    status: str  # active | frozen | revoked   (expiry is a function of time: the API compares valid_until)
+    issued_block: int = Field(sa_type=BigInteger)
+    issued_tx: str
+    issued_at: int = Field(sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class Voucher(VoucherBase, table=True):
+    __tablename__ = "vouchers"
+
+
+class VoucherPublic(VoucherBase):
+    pass
+
+
+class VoucherTransferBase(SQLModel):
+    """Every ownership change of a voucher (mint: from = 0x0; regulator recovery included)."""
+
+    block_number: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    token_id: int = Field(index=True, sa_type=BigInteger)
+    from_address: str
+    to_address: str
+    tx_hash: str
+
+
+class VoucherTransfer(VoucherTransferBase, table=True):
+    __tablename__ = "voucher_transfers"
+
+
+class VoucherTransferPublic(VoucherTransferBase):
+    pass
+
+
+class VoucherUserBase(SQLModel):
+    token_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    user: str = Field(primary_key=True)
+    holder: str
+    allowed: bool
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class VoucherUser(VoucherUserBase, table=True):
+    __tablename__ = "voucher_users"
+
+
+class VoucherUserPublic(VoucherUserBase):
+    pass
+
+
+class VoucherUseBase(SQLModel):
+    token_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    use_number: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    asset_id: int = Field(sa_type=BigInteger)
+    user: str
+    holder: str
+    purpose_hash: str
+    block_number: int = Field(sa_type=BigInteger)
+    tx_hash: str
+    log_index: int
+    used_at: int = Field(sa_type=BigInteger)
+
+
+class VoucherUse(VoucherUseBase, table=True):
+    __tablename__ = "voucher_uses"
+
+
+class VoucherUsePublic(VoucherUseBase):
+    pass
+
+
+# ---------------------------------------------------------------- customs, trades, payment
+
+
+class ClearanceBase(SQLModel):
+    case_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    asset_id: int = Field(index=True, sa_type=BigInteger)
+    requester: str
+    destination: str
+    recipient: str
+    purpose_cid: str
+    status: str  # requested | approved | rejected | revoked
+    officer: Optional[str] = None
+    expiry: Optional[int] = Field(default=None, sa_type=BigInteger)
+    conditions_cid: Optional[str] = None
+    reason: Optional[str] = None
+    requested_block: int = Field(sa_type=BigInteger)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class Clearance(ClearanceBase, table=True):
+    __tablename__ = "clearances"
+
+
+class ClearancePublic(ClearanceBase):
+    pass
+
+
+class TradeBase(SQLModel):
+    trade_id: str = Field(primary_key=True)
+    voucher_id: int = Field(index=True, sa_type=BigInteger)
+    asset_id: int = Field(sa_type=BigInteger)
+    seller: str
+    buyer: str
+    exchange: str
+    payment_token: str
+    price: str  # decimal string
+    fee: str  # decimal string
+    block_number: int = Field(sa_type=BigInteger)
+    tx_hash: str
+    log_index: int
+    settled_at: int = Field(sa_type=BigInteger)
+
+
+class Trade(TradeBase, table=True):
+    __tablename__ = "trades"
+
+
+class TradePublic(TradeBase):
+    pass
+
+
+class BrokerPaymentBase(SQLModel):
+    block_number: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    trade_id: str = Field(index=True)
+    broker: str
+    client: str
+    amount: str
+
+
+class BrokerPayment(BrokerPaymentBase, table=True):
+    __tablename__ = "broker_payments"
+
+
+class BrokerPaymentPublic(BrokerPaymentBase):
+    pass
+
+
+class PaymentBalanceBase(SQLModel):
+    account: str = Field(primary_key=True)
+    balance: str  # decimal string, token base units (2 decimals)
+    updated_block: int = Field(sa_type=BigInteger)
+
+
+class PaymentBalance(PaymentBalanceBase, table=True):
+    __tablename__ = "payment_balances"
+
+
+class PaymentBalancePublic(PaymentBalanceBase):
+    pass
+
+
+#: Tables left out of the canonical dump (volatile bookkeeping, see the module docstring).
+VOLATILE_TABLES = frozenset({"indexer_state", "indexer_undo"})

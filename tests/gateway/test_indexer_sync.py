@@ -1,0 +1,195 @@
+"""Backfill, idempotence, determinism across databases, adaptive ranges, read-your-writes,
+metrics, migrations and the single-writer lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import exc as sa_exc, text
+from sqlmodel import SQLModel
+
+from gateway.indexer import metrics
+from gateway.indexer.cli import index_command
+from gateway.indexer.rpc import RpcError
+from gateway.indexer.status import tx_status
+from gateway.indexer.store import IndexerLockError, Store, dump_hash, make_engine, writer_lock
+from gateway.indexer.sync import Indexer, IndexerConfig
+from ledger.deploy import write_deployment
+from tests.gateway.indexer_fixtures import (  # noqa: F401
+    Node,
+    contracts_of,
+    index_once,
+    new_db,
+    new_postgres_database,
+    node,
+)
+
+
+def count(url: str, table: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def test_backfill_every_event_once_and_rerun_is_noop(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(40)
+    url = new_db()
+    first = index_once(node, url, IndexerConfig(initial_range=3, max_range=7))
+    logs = node.rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest",
+                                    "address": [c["address"] for c in contracts_of(node).values()]})
+    assert count(url, "events") == len(logs)
+    assert index_once(node, url) == first  # nothing new: same rows
+    assert first == index_once(node, new_db(), IndexerConfig(initial_range=50))  # batch sizes do not matter
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM vouchers")).scalar() == len(node.market.vouchers)
+        owners = dict(conn.execute(text("SELECT token_id, owner FROM vouchers")).all())
+    engine.dispose()
+    for token, holder in node.market.vouchers.items():
+        assert owners[token] == node.market.addr[holder].lower()
+
+
+def test_same_range_twice_no_duplicates(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(10)
+    url = new_db()
+    engine = make_engine(url)
+    indexer = Indexer(node.rpc_url, engine, contracts_of(node))
+    indexer.run()
+    state = indexer.state
+    assert state is not None
+    before = dump_hash(engine)
+    batch = indexer._fetch(indexer.start_block, state.last_block)
+    assert batch.events
+    assert indexer._apply(batch, state.last_block) is False  # does not continue the checkpoint: skipped
+    store = Store(engine)
+    with pytest.raises(sa_exc.IntegrityError):  # and the keys refuse it anyway
+        with engine.begin() as conn:
+            store.write_batch(conn, [], batch.events, state, record_undo=False)
+    assert dump_hash(engine) == before
+    indexer.close()
+    engine.dispose()
+
+
+def test_sqlite_and_postgres_give_identical_dumps(node: Node, tmp_path: Path, postgres_url: str) -> None:
+    from gateway.indexer.store import migrate
+
+    node.market.activity(30)
+    sqlite_url = f"sqlite:///{tmp_path / 'a.db'}"
+    pg_url = new_postgres_database(postgres_url)
+    migrate(sqlite_url)
+    migrate(pg_url)
+    assert index_once(node, sqlite_url) == index_once(node, pg_url)
+
+
+def test_projections_are_a_pure_function_of_events(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(30)
+    url = new_db()
+    indexed = index_once(node, url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        Store(engine).rebuild_projections(conn)
+    assert dump_hash(engine) == indexed
+    engine.dispose()
+
+
+def test_range_shrinks_on_too_many_results(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(20)
+    url = new_db()
+    engine = make_engine(url)
+    indexer = Indexer(node.rpc_url, engine, contracts_of(node), IndexerConfig(initial_range=64, max_range=64))
+    real = indexer.rpc.get_logs
+
+    def limited(addresses: list[str], a: int, b: int) -> list[dict[str, Any]]:
+        if b - a + 1 > 4:
+            raise RpcError("eth_getLogs", -32005, "query returned more than 10000 results")
+        return real(addresses, a, b)
+
+    indexer.rpc.get_logs = limited  # type: ignore[method-assign]
+    shrinks = metrics.snapshot()["counters"]["range_shrinks"]
+    indexer.run()
+    assert metrics.snapshot()["counters"]["range_shrinks"] > shrinks
+    assert indexer.state is not None and indexer.state.last_block == node.head()[0]
+    indexer.close()
+    assert dump_hash(engine) == index_once(node, new_db())
+    engine.dispose()
+
+
+def test_tx_status_read_your_writes(node: Node, new_db: Callable[[], str]) -> None:
+    m = node.market
+    url = new_db()
+    engine = make_engine(url)
+    index_once(node, url)
+    assert tx_status(node.rpc_url, engine, "0x" + "ab" * 32).state == "unknown"
+    receipt = m.send(m.contracts["PaymentToken"].functions.mint(m.addr["holder_a"], 5), "authority")
+    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    status = tx_status(node.rpc_url, engine, tx_hash)
+    assert status.state == "pending" and status.block_number == receipt["blockNumber"]
+    index_once(node, url)
+    status = tx_status(node.rpc_url, engine, tx_hash)
+    assert (status.state, status.block_number) == ("indexed", receipt["blockNumber"])
+    bad = m.contracts["PaymentToken"].functions.transfer(m.addr["holder_b"], 10 ** 30).transact(
+        {"from": m.addr["holder_c"], "gas": 200_000})
+    node.w3.eth.wait_for_transaction_receipt(bad)
+    assert tx_status(node.rpc_url, engine, "0x" + bytes(bad).hex()).state == "reverted"
+    node.rpc("evm_setAutomine", False)
+    queued = m.contracts["PaymentToken"].functions.mint(m.addr["holder_a"], 5).transact({"from": m.addr["authority"],
+                                                                                         "gas": 200_000})
+    assert tx_status(node.rpc_url, engine, "0x" + bytes(queued).hex()).state == "pending"
+    node.rpc("evm_setAutomine", True)
+    engine.dispose()
+
+
+def test_metrics_render(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(5)
+    url = new_db()
+    index_once(node, url)
+    engine = make_engine(url)
+    body = metrics.render(engine)
+    engine.dispose()
+    for name in ("dataledger_indexer_events_indexed_total", "dataledger_indexer_reorgs_total",
+                 "dataledger_indexer_lag_blocks", "dataledger_indexer_batch_duration_seconds_bucket",
+                 "dataledger_index_last_block", "dataledger_index_lag_blocks"):
+        assert name in body
+    head = node.head()[0]
+    assert f"dataledger_index_last_block {head}" in body
+
+
+def test_migrations_match_models(new_db: Callable[[], str]) -> None:
+    url = new_db()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_single_writer(node: Node, new_db: Callable[[], str], tmp_path: Path) -> None:
+    url = new_db()
+    write_deployment(tmp_path, node.market.record)
+    engine = make_engine(url)
+    with writer_lock(engine, wait=False):
+        with pytest.raises(IndexerLockError, match="another indexer is writing this database"):
+            with writer_lock(make_engine(url), wait=False):
+                pass
+        assert index_command(node.rpc_url, url, tmp_path, json_output=True, wait_for_lock=False) == 3
+    # readers are never blocked, and once released the indexer runs
+    assert index_command(node.rpc_url, url, tmp_path, json_output=True, wait_for_lock=False) == 0
+    engine.dispose()
+
+
+def test_cli_json_and_missing_record(node: Node, new_db: Callable[[], str], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    url = new_db()
+    assert index_command(node.rpc_url, url, tmp_path / "nowhere", json_output=True) == 2
+    write_deployment(tmp_path, node.market.record)
+    assert index_command(node.rpc_url, url, tmp_path, json_output=True, max_range=5) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-1]["type"] == "done" and lines[-1]["last_block"] == node.head()[0]
