@@ -25,6 +25,24 @@ class Settings(BaseSettings):
     #: Where deployment records live (<STATE_DIR>/deployments/<chainId>.json).
     STATE_DIR: Path = ROOT / ".dataledger"
 
+    #: Private key of the gateway's relayer (pays gas of relayed ERC-2771 requests and settlements).
+    #: Default: anvil's default-mnemonic account 19 (local chains only; its key is public).
+    RELAYER_KEY: str | None = None
+    #: HMAC secret of session tokens; unset: a random secret per process (sessions end on restart).
+    SESSION_SECRET: str | None = None
+    #: Lifetime of a session token (seconds) and of a sign-in nonce.
+    SESSION_TTL: int = 8 * 3600
+    SIWE_NONCE_TTL: int = 600
+    #: EIP-4361 domain the gateway accepts; unset: the Host header of the request.
+    SIWE_DOMAIN: str | None = None
+    #: Token buckets: requests per second and burst, per client IP and per session.
+    RATE_LIMIT_IP_PER_SECOND: float = 20.0
+    RATE_LIMIT_IP_BURST: int = 60
+    RATE_LIMIT_SESSION_PER_SECOND: float = 40.0
+    RATE_LIMIT_SESSION_BURST: int = 120
+    #: Set false to disable rate limiting (benchmarks).
+    RATE_LIMIT_ENABLED: bool = True
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -1,0 +1,115 @@
+"""Registered datasets (确权登记): detail with manifest versions, valuations, IPFS verification."""
+
+from __future__ import annotations
+
+from typing import Literal, Annotated, Any, Optional
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import func
+from sqlmodel import select
+
+from gateway.api.common import ERRORS, AddressQuery, IdPath, Limit, Offset, Page
+from gateway.api.deps import EngineDep, SessionDep
+from gateway.api.routes.provenance_models import ProvenancePublic
+from gateway.core.errors import not_found
+from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
+from gateway.services import provenance
+from gateway.services.stats import LEVELS, SOURCE_TYPES
+from pydantic import BaseModel
+
+router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=ERRORS)
+
+
+class AssetOut(AssetPublic):
+    manifest_cid_text: str = ""
+    level_label: str = ""
+    source_type_label: str = ""
+
+
+class ManifestVersionOut(AssetManifestPublic):
+    manifest_cid_text: str = ""
+
+
+class ManifestVerification(BaseModel):
+    status: str  # verified | mismatch | unavailable | invalid
+    cid: str
+    expected_content_hash: str
+    actual_content_hash: Optional[str] = None
+    detail: str
+
+
+class AssetDetail(AssetOut):
+    manifests: list[ManifestVersionOut]
+    valuations: list[ValuationPublic]
+    vouchers: int
+    manifest_verification: Optional[ManifestVerification] = None
+
+
+def asset_out(request: Request, a: Asset) -> AssetOut:
+    verifier = request.app.state.manifests
+    return AssetOut(**a.model_dump(), manifest_cid_text=verifier.cid_text(a.manifest_cid),
+                    level_label=LEVELS.get(a.level, str(a.level)),
+                    source_type_label=SOURCE_TYPES.get(a.source_type, str(a.source_type)))
+
+
+@router.get("", response_model=Page[AssetOut])
+def list_assets(
+    request: Request,
+    db: SessionDep,
+    holder: AddressQuery = None,
+    level: Annotated[Optional[int], Query(ge=1, le=4)] = None,
+    source_type: Annotated[Optional[int], Query(ge=0, le=2)] = None,
+    jurisdiction: Annotated[Optional[str], Query(min_length=2, max_length=2)] = None,
+    status: Optional[Literal["active", "frozen", "revoked"]] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[AssetOut]:
+    query = select(Asset)
+    if holder is not None:
+        query = query.where(Asset.holder == holder.lower())
+    if level is not None:
+        query = query.where(Asset.level == level)
+    if source_type is not None:
+        query = query.where(Asset.source_type == source_type)
+    if jurisdiction is not None:
+        query = query.where(Asset.home_jurisdiction == jurisdiction.upper())
+    if status is not None:
+        query = query.where(Asset.status == status)
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(query.order_by(Asset.asset_id).offset(offset).limit(limit)).all()
+    return Page(items=[asset_out(request, a) for a in rows], total=total, limit=limit, offset=offset)
+
+
+def asset_detail(request: Request, db: Any, asset_id: int, verify: bool = True) -> AssetDetail:
+    a = db.get(Asset, asset_id)
+    if a is None:
+        raise not_found("asset", asset_id=asset_id)
+    verifier = request.app.state.manifests
+    manifests = db.exec(select(AssetManifest).where(AssetManifest.asset_id == asset_id)
+                        .order_by(AssetManifest.version)).all()
+    valuations = db.exec(select(Valuation).where(Valuation.asset_id == asset_id).order_by(Valuation.index)).all()
+    vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.asset_id == asset_id)).one()
+    check = ManifestVerification(**verifier.verify(a.manifest_cid, a.content_hash)) if verify else None
+    return AssetDetail(
+        **asset_out(request, a).model_dump(),
+        manifests=[ManifestVersionOut(**m.model_dump(), manifest_cid_text=verifier.cid_text(m.manifest_cid))
+                   for m in manifests],
+        valuations=[ValuationPublic(**v.model_dump()) for v in valuations],
+        vouchers=vouchers, manifest_verification=check)
+
+
+@router.get("/{asset_id}", response_model=AssetDetail)
+def get_asset(request: Request, asset_id: IdPath, db: SessionDep,
+              verify: Annotated[bool, Query(description="fetch the manifest from IPFS and re-hash it")] = True,
+              ) -> AssetDetail:
+    return asset_detail(request, db, asset_id, verify)
+
+
+@router.get("/{asset_id}/provenance", response_model=ProvenancePublic)
+def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep) -> dict[str, Any]:
+    a = db.get(Asset, asset_id)
+    if a is None:
+        raise not_found("asset", asset_id=asset_id)
+    events = provenance.asset_events(db.connection(), asset_id)
+    subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
+    return {"subject": subject, "events": events}

@@ -1,0 +1,97 @@
+"""Sign-In with Ethereum (EIP-4361) -> session token (bearer or dl_session cookie)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from gateway.api.common import AUTH_ERRORS, ERRORS
+from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep, SettingsDep, caller_for
+from gateway.core.errors import ApiError
+from gateway.core.security import COOKIE_NAME, SiweError, consume_nonce, issue_nonce, iso, make_token, verify_message
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERRORS)
+
+
+class NoncePublic(BaseModel):
+    nonce: str
+    expires_at: str
+    domain: str
+    chain_id: Optional[int]
+
+
+class LoginIn(BaseModel):
+    message: str = Field(max_length=4096, description="the EIP-4361 message the wallet signed")
+    signature: str = Field(max_length=200, description="0x-hex 65-byte personal_sign signature")
+
+
+class SessionPublic(BaseModel):
+    token: str
+    address: str
+    expires_at: int
+    roles: list[str]
+    status: str
+
+
+class MePublic(BaseModel):
+    address: str
+    roles: list[str]
+    status: str
+    jurisdiction: Optional[str] = None
+
+
+def domain_of(request: Request, settings: Any) -> str:
+    return settings.SIWE_DOMAIN or request.headers.get("host") or "localhost"
+
+
+def chain_id_of(request: Request) -> Optional[int]:
+    cid = getattr(request.app.state, "chain_id", None)
+    if cid is None:
+        try:
+            cid = int(request.app.state.web3.eth.chain_id)
+            request.app.state.chain_id = cid
+        except Exception:  # noqa: BLE001 - node down
+            return None
+    return int(cid)
+
+
+@router.get("/nonce", response_model=NoncePublic)
+def nonce(request: Request, engine: EngineDep, settings: SettingsDep) -> NoncePublic:
+    """A fresh single-use nonce to put in the EIP-4361 message (expires in SIWE_NONCE_TTL s)."""
+    value, expires = issue_nonce(engine, settings.SIWE_NONCE_TTL)
+    return NoncePublic(nonce=value, expires_at=iso(expires), domain=domain_of(request, settings),
+                       chain_id=chain_id_of(request))
+
+
+@router.post("/login", response_model=SessionPublic, responses=AUTH_ERRORS)
+def login(body: LoginIn, request: Request, response: Response, engine: EngineDep, db: SessionDep,
+          settings: SettingsDep) -> SessionPublic:
+    chain_id = chain_id_of(request)
+    if chain_id is None:
+        raise ApiError(503, "NodeUnavailable", "the chain node does not answer")
+    try:
+        msg = verify_message(body.message, body.signature, domain=domain_of(request, settings), chain_id=chain_id)
+        consume_nonce(engine, msg.nonce)
+    except SiweError as exc:
+        raise ApiError(401, exc.code, exc.reason) from None
+    token, session = make_token(request.app.state.session_secret, msg.address, settings.SESSION_TTL)
+    caller = caller_for(db, session.address)
+    response.set_cookie(COOKIE_NAME, token, max_age=settings.SESSION_TTL, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return SessionPublic(token=token, address=session.address, expires_at=session.expires_at,
+                         roles=caller.role_names, status=caller.status)
+
+
+@router.post("/logout", status_code=204)
+def logout(response: Response) -> Response:
+    response.delete_cookie(COOKIE_NAME)
+    response.status_code = 204
+    return response
+
+
+@router.get("/me", response_model=MePublic, responses=AUTH_ERRORS)
+def me(caller: AuthedCallerDep) -> MePublic:
+    return MePublic(address=str(caller.address), roles=caller.role_names, status=caller.status,
+                    jurisdiction=caller.jurisdiction)

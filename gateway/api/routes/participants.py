@@ -1,0 +1,73 @@
+"""Participants of the registry (organisations' accounts, roles, licences)."""
+
+from __future__ import annotations
+
+from typing import Literal, Annotated, Optional
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from gateway.api.common import ERRORS, AddressQuery, Limit, Offset, Page, address
+from gateway.api.deps import SessionDep
+from gateway.core.errors import not_found
+from gateway.models import Asset, Organisation, OrganisationPublic, Participant, ParticipantPublic, Voucher
+from ledger.contracts.models import Role
+
+router = APIRouter(prefix="/v1/participants", tags=["participants"], responses=ERRORS)
+
+ROLE_NAMES = [r.name.lower() for r in Role]
+RoleName = Literal["authority", "operator", "exchange", "broker", "appraiser", "customs", "regulator", "holder"]
+
+
+class ParticipantOut(ParticipantPublic):
+    role_names: list[str] = []
+
+
+class ParticipantDetail(ParticipantOut):
+    organisation: Optional[OrganisationPublic] = None
+    vouchers_held: int = 0
+    assets_held: int = 0
+
+
+def participant_out(p: Participant) -> ParticipantOut:
+    return ParticipantOut(**p.model_dump(), role_names=[r.name.lower() for r in Role if p.roles & int(r)])
+
+
+@router.get("", response_model=Page[ParticipantOut])
+def list_participants(
+    db: SessionDep,
+    role: Optional[RoleName] = None,
+    jurisdiction: Annotated[Optional[str], Query(min_length=2, max_length=2)] = None,
+    status: Optional[Literal["active", "suspended", "removed"]] = None,
+    org_id: Annotated[Optional[str], Query(pattern=r"^0x[0-9a-fA-F]{64}$")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[ParticipantOut]:
+    query = select(Participant)
+    if role is not None:
+        bit = int(Role[role.upper()])
+        query = query.where(col(Participant.roles).op("&")(bit) != 0)
+    if jurisdiction is not None:
+        query = query.where(Participant.jurisdiction == jurisdiction.upper())
+    if status is not None:
+        query = query.where(Participant.status == status)
+    if org_id is not None:
+        query = query.where(Participant.org_id == org_id.lower())
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(query.order_by(Participant.added_block, Participant.account).offset(offset).limit(limit)).all()
+    return Page(items=[participant_out(p) for p in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{account}", response_model=ParticipantDetail)
+def get_participant(account: str, db: SessionDep) -> ParticipantDetail:
+    acct = address(account)
+    p = db.get(Participant, acct)
+    if p is None:
+        raise not_found("participant", address=account)
+    org = db.get(Organisation, p.org_id)
+    vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.owner == acct)).one()
+    assets = db.exec(select(func.count()).select_from(Asset).where(Asset.holder == acct)).one()
+    return ParticipantDetail(**participant_out(p).model_dump(),
+                             organisation=OrganisationPublic(**org.model_dump()) if org else None,
+                             vouchers_held=vouchers, assets_held=assets)

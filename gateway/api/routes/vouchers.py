@@ -1,0 +1,127 @@
+"""Data asset vouchers (公共数据资产凭证): filters, detail, user authorisations, provenance."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal, Annotated, Any, Optional
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func
+from sqlmodel import or_, select
+
+from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdPath, IdQuery, Limit, Offset, Page
+from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep
+from gateway.api.routes.provenance_models import ProvenancePublic
+from gateway.core.errors import ApiError, not_found
+from gateway.models import (
+    Trade,
+    TradePublic,
+    Voucher,
+    VoucherPublic,
+    VoucherTransfer,
+    VoucherTransferPublic,
+    VoucherUser,
+    VoucherUserPublic,
+)
+from gateway.services import provenance
+from gateway.services.stats import RIGHTS
+
+router = APIRouter(prefix="/v1/vouchers", tags=["vouchers"], responses=ERRORS)
+
+RIGHT_BY_NAME = {v: k for k, v in RIGHTS.items()}
+
+
+class VoucherOut(VoucherPublic):
+    right_name: str = ""
+    effective_status: str = ""  # status, or "expired" when past valid_until
+
+
+class VoucherDetail(VoucherOut):
+    transfers: list[VoucherTransferPublic]
+    trades: list[TradePublic]
+
+
+def voucher_out(v: Voucher, now: Optional[float] = None) -> VoucherOut:
+    now = time.time() if now is None else now
+    effective = "expired" if v.status == "active" and v.valid_until < now else v.status
+    return VoucherOut(**v.model_dump(), right_name=RIGHTS.get(v.right, str(v.right)), effective_status=effective)
+
+
+@router.get("", response_model=Page[VoucherOut])
+def list_vouchers(
+    db: SessionDep,
+    holder: AddressQuery = None,
+    asset_id: IdQuery = None,
+    status: Optional[Literal["active", "frozen", "revoked", "expired"]] = None,
+    right: Optional[Literal["holding", "use", "operating"]] = None,
+    issuer: AddressQuery = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[VoucherOut]:
+    now = int(time.time())
+    query = select(Voucher)
+    if holder is not None:
+        query = query.where(Voucher.owner == holder.lower())
+    if issuer is not None:
+        query = query.where(Voucher.issuer == issuer.lower())
+    if asset_id is not None:
+        query = query.where(Voucher.asset_id == asset_id)
+    if status == "expired":
+        query = query.where(Voucher.status == "active", Voucher.valid_until < now)
+    elif status == "active":
+        query = query.where(Voucher.status == "active", Voucher.valid_until >= now)
+    elif status is not None:
+        query = query.where(Voucher.status == status)
+    if right is not None:
+        query = query.where(Voucher.right == RIGHT_BY_NAME[right])
+    total = db.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = db.exec(query.order_by(Voucher.token_id).offset(offset).limit(limit)).all()
+    return Page(items=[voucher_out(v, now) for v in rows], total=total, limit=limit, offset=offset)
+
+
+def voucher_detail(db: Any, token_id: int) -> VoucherDetail:
+    v = db.get(Voucher, token_id)
+    if v is None:
+        raise not_found("voucher", voucher_id=token_id)
+    transfers = db.exec(select(VoucherTransfer).where(VoucherTransfer.token_id == token_id)
+                        .order_by(VoucherTransfer.block_number, VoucherTransfer.log_index)).all()
+    trades = db.exec(select(Trade).where(Trade.voucher_id == token_id).order_by(Trade.block_number)).all()
+    return VoucherDetail(**voucher_out(v).model_dump(),
+                         transfers=[VoucherTransferPublic(**t.model_dump()) for t in transfers],
+                         trades=[TradePublic(**t.model_dump()) for t in trades])
+
+
+@router.get("/{token_id}", response_model=VoucherDetail)
+def get_voucher(token_id: IdPath, db: SessionDep) -> VoucherDetail:
+    return voucher_detail(db, token_id)
+
+
+@router.get("/{token_id}/users", response_model=list[VoucherUserPublic], responses=AUTH_ERRORS)
+def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserPublic]:
+    """Users the holder authorised to redeem uses: visible to the holder, the authorised users
+    themselves (their own row) and regulators."""
+    v = db.get(Voucher, token_id)
+    if v is None:
+        raise not_found("voucher", voucher_id=token_id)
+    rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id).order_by(VoucherUser.user)).all()
+    me = (caller.address or "").lower()
+    if caller.supervisor or me == v.owner:
+        return [VoucherUserPublic(**r.model_dump()) for r in rows]
+    mine = [VoucherUserPublic(**r.model_dump()) for r in rows if r.user == me]
+    if mine:
+        return mine
+    raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
+                   "user authorisations", {"voucher_id": token_id, "caller": caller.address})
+
+
+@router.get("/{token_id}/provenance", response_model=ProvenancePublic)
+def voucher_provenance(token_id: IdPath, db: SessionDep, engine: EngineDep) -> dict[str, Any]:
+    v = db.get(Voucher, token_id)
+    if v is None:
+        raise not_found("voucher", voucher_id=token_id)
+    events = provenance.voucher_events(db.connection(), token_id)
+    return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events}
+
+
+# a module-level alias used by the web pages
+__all__ = ["router", "voucher_detail", "voucher_out", "or_"]

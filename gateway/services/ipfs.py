@@ -1,0 +1,64 @@
+"""Manifests on IPFS: fetch by CID (embedded store or Kubo), re-hash, compare with the chain."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any
+
+from ledger.contracts.models import cid_from_chain
+from ledger.ipfs import IpfsStore, open_store
+from ledger.ipfs.errors import BlockNotFound, CidMismatch, IpfsError
+
+_CACHE_MAX = 4096
+
+
+class ManifestVerifier:
+    """Caches the sha-256 of fetched manifests per CID (content addressing makes that safe)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._store: IpfsStore | None = None
+        self._hashes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> IpfsStore:
+        if self._store is None:
+            self._store = open_store(self.target)
+        return self._store
+
+    def verify(self, manifest_cid_hex: str, content_hash: str) -> dict[str, Any]:
+        """{"status": verified|mismatch|unavailable|invalid, "cid", "expected_content_hash", "actual_content_hash", "detail"}"""
+        try:
+            cid = cid_from_chain(bytes.fromhex(manifest_cid_hex.removeprefix("0x")))
+        except ValueError:
+            cid = ""
+        out: dict[str, Any] = {"cid": cid, "expected_content_hash": content_hash, "actual_content_hash": None}
+        if not cid or cid.startswith("0x"):
+            return {**out, "status": "invalid", "detail": "the on-chain manifest CID does not parse as a CID"}
+        actual = self._hashes.get(cid)
+        if actual is None:
+            try:
+                data = self.store.cat(cid)
+            except CidMismatch as exc:
+                return {**out, "status": "mismatch", "detail": f"IPFS returned bytes that do not hash to the CID: {exc}"}
+            except BlockNotFound:
+                return {**out, "status": "unavailable", "detail": "the manifest is not held by the IPFS store"}
+            except (IpfsError, OSError, ValueError) as exc:
+                return {**out, "status": "unavailable", "detail": f"IPFS error: {exc}"}
+            actual = "0x" + hashlib.sha256(data).hexdigest()
+            with self._lock:
+                if len(self._hashes) > _CACHE_MAX:
+                    self._hashes.clear()
+                self._hashes[cid] = actual
+        out["actual_content_hash"] = actual
+        if actual == content_hash.lower():
+            return {**out, "status": "verified", "detail": "sha-256 of the IPFS bytes equals contentHash on chain"}
+        return {**out, "status": "mismatch", "detail": "sha-256 of the IPFS bytes differs from contentHash on chain"}
+
+    def cid_text(self, manifest_cid_hex: str) -> str:
+        try:
+            return cid_from_chain(bytes.fromhex(manifest_cid_hex.removeprefix("0x")))
+        except ValueError:
+            return manifest_cid_hex
