@@ -1,0 +1,125 @@
+"""Provenance verification in the API: is what this gateway serves what the chain says?
+
+    GET /v1/vouchers/{id}/verification   verdict of the voucher's history (gateway.verify.verify_history)
+    GET /v1/assets/{id}/verification     same for an asset
+    GET /v1/vouchers/{id}/bundle         proof bundle (canonical JSON bytes: save and check offline with
+    GET /v1/assets/{id}/bundle           ``dataledger verify --bundle FILE --trusted-head HASH``)
+
+The verdict compares the gateway's own database (the same selection the provenance endpoint
+serves, gateway.verify.selection.select_history) with the node at RPC_URL. A regulator should run
+``dataledger verify`` against a node of their own; this endpoint is the gateway checking itself
+(for the voucher page's "history verified" badge).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from gateway.api.deps import SettingsDep
+from gateway.core.config import Settings
+
+router = APIRouter(tags=["verification"])
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Any:
+    from gateway.indexer.store import make_engine
+
+    return make_engine(url)
+
+
+def _contracts(request: Request, settings: Settings) -> dict[str, dict[str, Any]]:
+    from gateway.verify.core import contracts_of
+
+    deployment = getattr(request.app.state, "deployment", None)
+    if deployment:
+        return contracts_of(deployment)
+    from gateway.indexer.rpc import Rpc
+    from gateway.verify.core import VerifyError, load_contracts
+
+    rpc = Rpc(settings.RPC_URL, timeout=10)
+    try:
+        return load_contracts(settings.STATE_DIR, rpc.chain_id())
+    except VerifyError as exc:
+        raise HTTPException(503, f"no deployment record: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - node down
+        raise HTTPException(503, f"chain unreachable: {exc}") from None
+    finally:
+        rpc.close()
+
+
+def _ipfs(settings: Settings) -> Any:
+    from gateway.verify.core import ipfs_fetcher
+
+    return ipfs_fetcher(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
+
+
+def _verification(kind: str, subject_id: int, request: Request, settings: Settings, manifests: bool) -> dict[str, Any]:
+    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from gateway.verify import SqlSource, VerifyError, verify_history
+
+    from gateway.verify.sources import api_reader
+
+    contracts = _contracts(request, settings)
+    engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)
+    try:
+        # through the provenance endpoint's own query code: what it serves is what gets verified
+        verdict = verify_history(settings.RPC_URL, kind, subject_id, source=SqlSource(engine, reader=api_reader()),
+                                 contracts=contracts, fetch=_ipfs(settings) if manifests else None,
+                                 manifests=manifests)
+    except (NodeUnavailable, RpcError) as exc:
+        raise HTTPException(503, f"chain unreachable: {exc}") from None
+    except VerifyError as exc:
+        raise HTTPException(503, str(exc)) from None
+    if verdict.counts.get("chain", 0) == 0 and verdict.counts.get("served", 0) == 0:
+        raise HTTPException(404, f"no {kind} {subject_id}")
+    return verdict.to_dict()
+
+
+def _bundle(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
+    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from gateway.verify import build_bundle, dumps
+
+    contracts = _contracts(request, settings)
+    try:
+        bundle = build_bundle(settings.RPC_URL, kind, subject_id, contracts, fetch=_ipfs(settings))
+    except (NodeUnavailable, RpcError) as exc:
+        raise HTTPException(503, f"chain unreachable: {exc}") from None
+    if not bundle["events"]:
+        raise HTTPException(404, f"no {kind} {subject_id}")
+    # the exact canonical bytes: a saved response verifies offline byte for byte
+    return Response(content=dumps(bundle), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{kind}-{subject_id}-proof.json"',
+        "X-Trusted-Head": bundle["head"]["hash"],
+    })
+
+
+@router.get("/v1/vouchers/{voucher_id}/verification")
+def voucher_verification(voucher_id: int, request: Request, settings: SettingsDep,
+                         manifests: bool = Query(True, description="also re-hash the asset's manifests from IPFS")
+                         ) -> dict[str, Any]:
+    """Whether the voucher's served history matches the chain (event by event, with proofs)."""
+    return _verification("voucher", voucher_id, request, settings, manifests)
+
+
+@router.get("/v1/assets/{asset_id}/verification")
+def asset_verification(asset_id: int, request: Request, settings: SettingsDep,
+                       manifests: bool = Query(True, description="also re-hash the manifests from IPFS")
+                       ) -> dict[str, Any]:
+    """Whether the asset's served history matches the chain (event by event, with proofs)."""
+    return _verification("asset", asset_id, request, settings, manifests)
+
+
+@router.get("/v1/vouchers/{voucher_id}/bundle")
+def voucher_bundle(voucher_id: int, request: Request, settings: SettingsDep) -> Response:
+    """Self-contained proof bundle of the voucher's history (check offline against its head)."""
+    return _bundle("voucher", voucher_id, request, settings)
+
+
+@router.get("/v1/assets/{asset_id}/bundle")
+def asset_bundle(asset_id: int, request: Request, settings: SettingsDep) -> Response:
+    """Self-contained proof bundle of the asset's history."""
+    return _bundle("asset", asset_id, request, settings)

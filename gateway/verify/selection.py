@@ -1,0 +1,244 @@
+"""Which events make up the history of a voucher or an asset: ONE definition shared by the chain
+rebuild (eth_getLogs topic filters), the offline bundle check (bloom + receipt scan) and the SQL
+reader of the gateway's ``events`` table (:func:`select_history`). It is the selection the
+provenance API serves (gateway.services.provenance), generated from the contract ABIs:
+
+Voucher ``V``:
+  every DataVoucher event with ``tokenId == V`` (VoucherIssued, ERC-721 Transfer and Approval,
+  UserAuthorized, VoucherUsed, VoucherFrozen / Unfrozen / Revoked / Recovered); TradeSettlement
+  ``TradeSettled`` with ``voucherId == V``, and ``BrokerPaid`` of those trades (``tradeId`` in the
+  settled trade ids).
+Asset ``A``:
+  every event of the market's contracts with ``assetId == A``: AssetRegistered, ManifestUpdated,
+  ValuationRecorded, AssetFrozen / Unfrozen / Revoked; the DataCustoms clearance cases of the
+  asset; the DataVoucher events over it (VoucherIssued, VoucherUsed, VoucherFrozen / Unfrozen /
+  Revoked / Recovered).
+
+Every key argument is indexed, so each rule is one topic filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from eth_utils.crypto import keccak
+
+from gateway.indexer.decode import abi_type
+from ledger.artifacts import load_artifact
+
+KINDS = ("voucher", "asset")
+
+MANIFEST_EVENTS = ("AssetRegistered", "ManifestUpdated")
+#: contracts whose events can belong to a history
+HISTORY_CONTRACTS = ("AssetRegistry", "DataCustoms", "DataVoucher", "TradeSettlement")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Events ``names`` of ``contract`` whose argument ``arg`` (topic number ``topic``) is the key."""
+
+    contract: str
+    names: tuple[str, ...]
+    arg: str
+    topic: int
+    #: "subject": the voucher/asset id; "trades": a trade id of the voucher's TradeSettled events
+    key: str = "subject"
+
+
+def _rules_for(arg: str, contracts: Sequence[str]) -> list[Rule]:
+    """One rule per (contract, topic position) of the events having an indexed input ``arg``."""
+    out = []
+    for contract in contracts:
+        groups: dict[int, list[str]] = {}
+        for entry in load_artifact(contract)["abi"]:
+            if entry.get("type") != "event" or entry.get("anonymous"):
+                continue
+            indexed = [i["name"] for i in entry["inputs"] if i.get("indexed")]
+            names = [i["name"] for i in entry["inputs"]]
+            if arg not in names:
+                continue
+            if arg not in indexed:
+                raise RuntimeError(f"{contract}.{entry['name']}: {arg} is not indexed (no topic filter)")
+            groups.setdefault(1 + indexed.index(arg), []).append(entry["name"])
+        for topic, names_ in sorted(groups.items()):
+            out.append(Rule(contract, tuple(sorted(set(names_))), arg, topic))
+    return out
+
+
+RULES: dict[str, tuple[Rule, ...]] = {
+    "voucher": (
+        *_rules_for("tokenId", ["DataVoucher"]),
+        *_rules_for("voucherId", ["TradeSettlement"]),
+        Rule("TradeSettlement", ("BrokerPaid",), "tradeId", 1, key="trades"),
+    ),
+    "asset": tuple(_rules_for("assetId", HISTORY_CONTRACTS)),
+}
+
+_TOPIC0: dict[tuple[str, str], str] = {}
+
+
+def topic0(contract: str, event: str) -> str:
+    """keccak of the event signature from the shipped ABI (0x hex)."""
+    key = (contract, event)
+    if key not in _TOPIC0:
+        for entry in load_artifact(contract)["abi"]:
+            if entry.get("type") == "event" and entry["name"] == event:
+                sig = f"{event}({','.join(abi_type(i) for i in entry['inputs'])})"
+                _TOPIC0[key] = "0x" + keccak(text=sig).hex()
+                break
+        else:
+            raise KeyError(f"{contract} has no event {event}")
+    return _TOPIC0[key]
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown history kind {kind!r} (voucher or asset)")
+    return kind
+
+
+def uint_topic(value: int) -> str:
+    return "0x" + int(value).to_bytes(32, "big").hex()
+
+
+def same_id(value: Any, wanted: int) -> bool:
+    try:
+        return int(str(value), 0) == wanted if isinstance(value, str) and value.startswith("0x") \
+            else int(value) == wanted
+    except (TypeError, ValueError):
+        return False
+
+
+def matches(kind: str, subject_id: int, contract: str, event: str, args: Mapping[str, Any],
+            trade_ids: Optional[set[str]] = None) -> bool:
+    """Whether a decoded event belongs to the history (``trade_ids``: the voucher's trades)."""
+    for rule in RULES[kind]:
+        if contract != rule.contract or event not in rule.names:
+            continue
+        value = args.get(rule.arg)
+        if rule.key == "trades":
+            if trade_ids is not None and isinstance(value, str) and value.lower() in trade_ids:
+                return True
+        elif same_id(value, subject_id):
+            return True
+    return False
+
+
+def filter_history(kind: str, subject_id: int, events: Iterable[Any]) -> list[Any]:
+    """Select, in the given order, the history of ``subject_id`` from decoded events (objects with
+    ``contract``, ``event`` (or ``name``) and ``args``). Trade ids are collected in a first pass."""
+    check_kind(kind)
+    items = list(events)
+
+    def parts(ev: Any) -> tuple[Any, Any, Any]:
+        if isinstance(ev, Mapping):
+            return ev["contract"], ev["event"], ev["args"]
+        return ev.contract, getattr(ev, "event", None) or getattr(ev, "name", ""), ev.args
+
+    trades: set[str] = set()
+    if kind == "voucher":
+        for ev in items:
+            contract, event, args = parts(ev)
+            if contract == "TradeSettlement" and event == "TradeSettled" and same_id(args.get("voucherId"), subject_id):
+                trades.add(str(args.get("tradeId", "")).lower())
+    return [ev for ev in items if matches(kind, subject_id, *parts(ev), trade_ids=trades)]
+
+
+def trade_ids_of(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    return sorted({str(e["args"]["tradeId"]).lower() for e in events
+                   if e["contract"] == "TradeSettlement" and e["event"] == "TradeSettled"})
+
+
+def log_filters(kind: str, subject_id: int, addresses: Mapping[str, str],
+                trade_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """eth_getLogs filters (without block range) of the history. With ``trade_ids`` empty the
+    BrokerPaid rule is left out (it needs the trade ids the first round returns)."""
+    out = []
+    for rule in RULES[check_kind(kind)]:
+        if rule.key == "trades":
+            if not trade_ids:
+                continue
+            value: Any = list(trade_ids)
+        else:
+            value = uint_topic(subject_id)
+        topics: list[Any] = [[topic0(rule.contract, n) for n in rule.names]]
+        topics += [None] * (rule.topic - 1)
+        topics.append(value)
+        out.append({"address": addresses[rule.contract], "topics": topics, "_rule": rule})
+    return out
+
+
+def sql_candidates(kind: str, subject_id: int, trade_ids: Sequence[str] = ()) -> list[tuple[str, tuple[str, ...], str]]:
+    """(contract, event names, LIKE pattern on the canonical args JSON) per rule: a prefilter the
+    exact :func:`matches` check follows (uint256 ids are JSON strings in canonical args)."""
+    out = []
+    for rule in RULES[check_kind(kind)]:
+        if rule.key == "trades":
+            for t in trade_ids:
+                out.append((rule.contract, rule.names, f'%"{rule.arg}":"{t.lower()}"%'))
+        else:
+            out.append((rule.contract, rule.names, f'%"{rule.arg}":"{int(subject_id)}"%'))
+    return out
+
+
+def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets: Mapping[int, int],
+             trade_vouchers: Mapping[str, int]) -> dict[str, Any]:
+    """Chain-side links of one event: asset_id, voucher_id, trade_id, case_id (None when n/a).
+    ``voucher_assets``: voucher id -> asset id (VoucherIssued); ``trade_vouchers``: trade -> voucher."""
+
+    def num(key: str) -> Optional[int]:
+        v = args.get(key)
+        try:
+            return int(v) if v is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    links: dict[str, Any] = {"asset_id": num("assetId"), "voucher_id": None, "trade_id": None, "case_id": None}
+    if contract == "DataVoucher":
+        links["voucher_id"] = num("tokenId")
+    elif contract == "TradeSettlement":
+        trade = args.get("tradeId")
+        links["trade_id"] = str(trade).lower() if trade is not None else None
+        links["voucher_id"] = num("voucherId")
+        if links["voucher_id"] is None and links["trade_id"] is not None:
+            links["voucher_id"] = trade_vouchers.get(links["trade_id"])
+    elif contract == "DataCustoms":
+        links["case_id"] = num("caseId")
+    if links["asset_id"] is None and links["voucher_id"] is not None:
+        links["asset_id"] = voucher_assets.get(links["voucher_id"])
+    return links
+
+
+def select_history(conn: Any, kind: str, subject_id: int) -> list[dict[str, Any]]:
+    """The history rows of the gateway's ``events`` table in chain order (block, log index), with
+    ``args`` parsed: for the provenance API and :class:`gateway.verify.sources.SqlSource`.
+    ``conn``: a SQLAlchemy Connection."""
+    from sqlalchemy import text
+
+    from gateway.indexer.decode import loads
+
+    def fetch(cands: list[tuple[str, tuple[str, ...], str]]) -> list[dict[str, Any]]:
+        rows: dict[tuple[int, int], dict[str, Any]] = {}
+        for contract, names, pattern in cands:
+            params: dict[str, Any] = {"contract": contract, "pattern": pattern}
+            marks = []
+            for i, n in enumerate(names):
+                params[f"e{i}"] = n
+                marks.append(f":e{i}")
+            sql = text("SELECT block_number, log_index, block_hash, tx_hash, tx_index, address, contract, "
+                       f"event, args FROM events WHERE contract = :contract AND event IN ({', '.join(marks)}) "
+                       "AND args LIKE :pattern")
+            for r in conn.execute(sql, params):
+                m = r._mapping
+                row = dict(m)
+                row["args"] = loads(m["args"])
+                rows[(int(m["block_number"]), int(m["log_index"]))] = row
+        return [rows[k] for k in sorted(rows)]
+
+    check_kind(kind)
+    first = fetch(sql_candidates(kind, subject_id))
+    trades = trade_ids_of([r for r in first if matches(kind, subject_id, r["contract"], r["event"], r["args"])]) \
+        if kind == "voucher" else []
+    rows = fetch(sql_candidates(kind, subject_id, trades)) if trades else first
+    return filter_history(kind, subject_id, rows)

@@ -1,0 +1,143 @@
+"""Where the history to verify comes from: the gateway's provenance API (``--gateway URL``) or the
+gateway's database read directly (``--database-url``). Both give the same shape as
+``GET /v1/{vouchers|assets}/{id}/provenance``: ``{"subject": {...}, "events": [...]}`` with events
+``{block_number, block_hash, tx_hash, log_index, contract, address, event, args, links}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
+
+from gateway.verify.selection import check_kind, select_history
+
+
+@dataclass
+class Served:
+    """What a gateway serves for one history."""
+
+    subject: dict[str, Any]
+    events: list[dict[str, Any]]
+    #: the gateway's indexed height when it says so (later chain events are "not yet indexed")
+    indexed_block: Optional[int] = None
+    origin: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SourceError(RuntimeError):
+    """The gateway (or its database) could not give the history."""
+
+
+@runtime_checkable
+class ProvenanceSource(Protocol):
+    name: str
+
+    def history(self, kind: str, subject_id: int) -> Served: ...
+
+
+def _plural(kind: str) -> str:
+    return {"voucher": "vouchers", "asset": "assets"}[check_kind(kind)]
+
+
+class HttpSource:
+    """The provenance endpoint of a running gateway."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, client: Any = None) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self.name = self.base_url
+        self._client = client or httpx.Client(timeout=timeout)
+
+    def history(self, kind: str, subject_id: int) -> Served:
+        import httpx
+
+        url = f"{self.base_url}/v1/{_plural(kind)}/{int(subject_id)}/provenance"
+        try:
+            reply = self._client.get(url)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"gateway {self.base_url} unreachable: {exc}") from exc
+        if reply.status_code == 404:
+            return Served(subject={}, events=[], origin=url, extra={"status": 404})
+        if reply.status_code != 200:
+            raise SourceError(f"{url}: HTTP {reply.status_code}: {reply.text[:200]}")
+        try:
+            body = reply.json()
+        except ValueError as exc:
+            raise SourceError(f"{url}: not JSON: {exc}") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise SourceError(f"{url}: no events list in the answer")
+        indexed = body.get("indexed_block")
+        if indexed is None and isinstance(body.get("meta"), dict):
+            indexed = body["meta"].get("indexed_block")
+        if indexed is None:
+            try:
+                health = self._client.get(f"{self.base_url}/health").json()
+                indexed = health.get("indexed_block")
+            except Exception:  # noqa: BLE001 - the height is optional
+                indexed = None
+        return Served(subject=body.get("subject") or {}, events=list(body["events"]),
+                      indexed_block=int(indexed) if indexed is not None else None, origin=url)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def api_reader() -> Optional[Callable[[Any, str, int], list[dict[str, Any]]]]:
+    """The provenance API's own query code (gateway.services.provenance), when installed: verifying
+    through it checks exactly what the endpoint serves."""
+    try:
+        from gateway.services import provenance
+    except ImportError:
+        return None
+
+    def read(conn: Any, kind: str, subject_id: int) -> list[dict[str, Any]]:
+        fn = provenance.voucher_events if kind == "voucher" else provenance.asset_events
+        return list(fn(conn, subject_id))
+
+    return read
+
+
+class SqlSource:
+    """The gateway's ``events`` table, read directly. ``reader(conn, kind, id)`` selects the rows:
+    by default :func:`gateway.verify.selection.select_history` (the same rule as the chain side);
+    :func:`api_reader` gives the provenance API's query."""
+
+    def __init__(self, engine_or_url: Any,
+                 reader: Optional[Callable[[Any, str, int], list[dict[str, Any]]]] = None) -> None:
+        self.reader = reader or select_history
+        from sqlalchemy import Engine
+
+        from gateway.indexer.store import make_engine
+
+        if isinstance(engine_or_url, Engine):
+            self.engine = engine_or_url
+            self._own = False
+        else:
+            self.engine = make_engine(str(engine_or_url))
+            self._own = True
+        self.name = f"sql:{self.engine.url.render_as_string(hide_password=True)}"
+
+    def history(self, kind: str, subject_id: int) -> Served:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            rows = self.reader(conn, check_kind(kind), int(subject_id))
+            try:
+                state = conn.execute(text("SELECT last_block FROM indexer_state WHERE id = 1")).first()
+            except Exception:  # noqa: BLE001 - no state table: height unknown
+                state = None
+        events = []
+        for r in rows:
+            ev: dict[str, Any] = {k: r[k] for k in ("block_number", "block_hash", "tx_hash", "log_index", "contract", "address",
+                                    "event", "args") if k in r}
+            for k in ("tx_index", "links"):
+                if r.get(k) is not None:
+                    ev[k] = r[k]
+            events.append(ev)
+        return Served(subject={"kind": kind, "id": int(subject_id)}, events=events,
+                      indexed_block=int(state[0]) if state is not None else None, origin=self.name)
+
+    def close(self) -> None:
+        if self._own:
+            self.engine.dispose()
