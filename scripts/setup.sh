@@ -44,5 +44,17 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   fi
 fi
 
-# 4. Kubo, built once from the Go module proxy and cached
+# 4. Chromium for the browser tests (Debian's package; Playwright drives it, never downloads one)
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    say "apt-get install chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing and this is not root: install Debian's chromium" >&2
+    exit 1
+  fi
+fi
+
+# 5. Kubo, built once from the Go module proxy and cached
 scripts/kubo.sh path >/dev/null

@@ -23,8 +23,31 @@ Account.enable_unaudited_hdwallet_features()
 N_ACCOUNTS = 20
 
 
+#: Run the chain tests against this JSON-RPC node instead of starting anvil (the coverage run's
+#: instrumented Hardhat node, scripts/coverage/run.js). It must serve anvil's default accounts.
+TEST_RPC_URL_ENV = "DATALEDGER_TEST_RPC_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "anvil_only: needs anvil itself (anvil_* RPC methods); deselected by the coverage run"
+    )
+    config.addinivalue_line("markers", "gas: asserts gas figures; deselected by the coverage run (instrumented code)")
+
+
+@dataclass
+class ExternalNode:
+    """A node this test run did not start (see TEST_RPC_URL_ENV)."""
+
+    rpc_url: str
+
+
 @pytest.fixture(scope="session")
-def anvil() -> Iterator[AnvilNode]:
+def anvil() -> Iterator[AnvilNode | ExternalNode]:
+    external = os.environ.get(TEST_RPC_URL_ENV)
+    if external:
+        yield ExternalNode(external)
+        return
     node = AnvilNode(accounts=N_ACCOUNTS)
     try:
         node.start()
@@ -35,9 +58,9 @@ def anvil() -> Iterator[AnvilNode]:
 
 
 @pytest.fixture(scope="session")
-def w3(anvil: AnvilNode) -> Web3:
+def w3(anvil: AnvilNode | ExternalNode) -> Web3:
     web3 = Web3(Web3.HTTPProvider(anvil.rpc_url, request_kwargs={"timeout": 60}))
-    assert web3.is_connected(), f"anvil at {anvil.rpc_url} does not answer"
+    assert web3.is_connected(), f"node at {anvil.rpc_url} does not answer"
     return web3
 
 
