@@ -108,6 +108,7 @@ def deploy_all(w3: Web3, deployer: Sender) -> dict[str, Contract]:
         "TradeSettlement",
         c["DataVoucher"].address,
         participants,
+        c["PaymentToken"].address,
         admin,
         c["LedgerForwarder"].address,
         sender=deployer,

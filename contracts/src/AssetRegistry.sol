@@ -203,9 +203,8 @@ contract AssetRegistry is Context, IAssetRegistry {
             if (currency[i] < 0x41 || currency[i] > 0x5A) revert InvalidCurrency(currency);
         }
         if (reportCid.length == 0) revert EmptyReport();
-        Valuation[] storage list = _valuations[assetId];
-        index = list.length;
-        list.push(
+        index = _valuations[assetId].length;
+        _valuations[assetId].push(
             Valuation({
                 appraiser: caller,
                 timestamp: uint64(block.timestamp),

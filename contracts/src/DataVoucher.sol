@@ -214,7 +214,8 @@ contract DataVoucher is ERC721, ERC2771Context {
     // ================================================================== use
 
     /// @notice Allow (or stop allowing) `user` to redeem uses of voucher `tokenId` (e.g. a bank
-    /// deciding a loan on the holder's data). Authorisations lapse when the voucher changes hands.
+    /// deciding a loan on the holder's data). Authorisations are kept per holder: a new holder starts
+    /// with none (and they apply again should the voucher return to the same holder).
     /// @dev Requirements: the caller holds `tokenId`.
     /// Emits {UserAuthorized}.
     function authorizeUser(uint256 tokenId, address user, bool allowed) external {
@@ -356,8 +357,8 @@ contract DataVoucher is ERC721, ERC2771Context {
 
     /// @dev The ONE compliance check, shared by {detectTransferRestriction} and {_update}.
     /// Fails closed: unknown vouchers, assets and participants are restricted. Cheap local checks
-    /// first; then one registry call per party on the happy path (`licenceValid` implies active),
-    /// one asset read, the recipient's jurisdiction, and customs only when a border is crossed.
+    /// first; then ONE registry call for both parties (standing and jurisdiction), one asset read,
+    /// and customs only when a border is crossed.
     /// Mint: the sender side is the asset's home (no sender checks). Recovery: no sender checks.
     function _restriction(address from, address to, VoucherCore memory v, bool recovery)
         internal
@@ -371,20 +372,20 @@ contract DataVoucher is ERC721, ERC2771Context {
         bool mint = from == address(0);
         if (!v.transferable && !mint && !recovery) return VOUCHER_NOT_TRANSFERABLE;
 
-        if (!mint && !recovery && !participants.licenceValid(from)) {
-            return participants.isActive(from) ? SENDER_LICENCE_EXPIRED : SENDER_NOT_ACTIVE;
+        (uint8 fromStanding, bytes2 jurFrom, uint8 toStanding, bytes2 jurTo) = participants.transferStanding(from, to);
+        if (!mint && !recovery && fromStanding != ParticipantRoles.STANDING_OK) {
+            return fromStanding == ParticipantRoles.STANDING_NOT_ACTIVE ? SENDER_NOT_ACTIVE : SENDER_LICENCE_EXPIRED;
         }
-        if (!participants.licenceValid(to)) {
-            return participants.isActive(to) ? RECIPIENT_LICENCE_EXPIRED : RECIPIENT_NOT_ACTIVE;
+        if (toStanding != ParticipantRoles.STANDING_OK) {
+            return toStanding == ParticipantRoles.STANDING_NOT_ACTIVE ? RECIPIENT_NOT_ACTIVE : RECIPIENT_LICENCE_EXPIRED;
         }
 
         IAssetRegistry.AssetCore memory a = assets.assetCore(v.assetId);
         if (a.status == IAssetRegistry.AssetStatus.Frozen) return ASSET_FROZEN;
         if (a.status != IAssetRegistry.AssetStatus.Active) return ASSET_REVOKED;
 
-        bytes2 jurTo = participants.jurisdictionOf(to);
         bool crossBorder = jurTo != a.homeJurisdiction;
-        if (!crossBorder && a.level >= 3 && !mint) crossBorder = participants.jurisdictionOf(from) != jurTo;
+        if (!crossBorder && a.level >= 3 && !mint) crossBorder = jurFrom != jurTo;
         if (crossBorder && !customs.isCleared(v.assetId, jurTo, to)) return CLEARANCE_REQUIRED;
         return SUCCESS;
     }

@@ -306,6 +306,31 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     }
 
     /// @inheritdoc IParticipantRegistry
+    function firstInactive(address account, address[] calldata others) external view returns (address) {
+        if (_standing(_accounts[account]) == ParticipantRoles.STANDING_NOT_ACTIVE) return account;
+        uint256 n = others.length;
+        for (uint256 i; i < n; ++i) {
+            address other = others[i];
+            if (_standing(_accounts[other]) == ParticipantRoles.STANDING_NOT_ACTIVE) return other;
+        }
+        return address(0);
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function transferStanding(address from, address to)
+        external
+        view
+        returns (uint8 fromStanding, bytes2 fromJurisdiction, uint8 toStanding, bytes2 toJurisdiction)
+    {
+        AccountRecord memory rec = _accounts[from];
+        fromStanding = _standing(rec);
+        fromJurisdiction = rec.jurisdiction;
+        rec = _accounts[to];
+        toStanding = _standing(rec);
+        toJurisdiction = rec.jurisdiction;
+    }
+
+    /// @inheritdoc IParticipantRegistry
     function jurisdictionOf(address account) external view returns (bytes2) {
         return _accounts[account].jurisdiction;
     }
@@ -326,6 +351,17 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev STANDING_OK, STANDING_NOT_ACTIVE or STANDING_LICENCE_EXPIRED (see ParticipantRoles).
+    function _standing(AccountRecord memory rec) private view returns (uint8) {
+        if (rec.status != Status.Active || _organisations[rec.orgIndex].status != Status.Active) {
+            return ParticipantRoles.STANDING_NOT_ACTIVE;
+        }
+        if (rec.roles & ParticipantRoles.LICENSED_ROLES != 0 && rec.licenceExpiry <= block.timestamp) {
+            return ParticipantRoles.STANDING_LICENCE_EXPIRED;
+        }
+        return ParticipantRoles.STANDING_OK;
+    }
 
     function _checkJurisdiction(bytes2 j) private pure {
         uint8 a = uint8(j[0]);

@@ -17,6 +17,7 @@ contract PaymentToken is ERC20, ERC20Permit {
 
     error InactiveParticipant(address account);
     error NotMinter(address caller);
+    error LengthMismatch(uint256 recipients, uint256 amounts);
 
     /// @param participants_ participant registry deciding who may hold the token
     /// @param admin_ account allowed to mint besides AUTHORITY participants
@@ -49,11 +50,49 @@ contract PaymentToken is ERC20, ERC20Permit {
         _burn(_msgSender(), amount);
     }
 
+    /// @notice Move `amounts[i]` from `from` to `recipients[i]` for every i, spending the caller's
+    /// allowance once for the total: one call for the legs of a settlement (seller, exchange, brokers).
+    /// @dev Requirements: equal lengths; `from` and every recipient non-zero and active participants
+    /// (one registry call for all); the caller's allowance from `from` covers the total; `from` holds it.
+    /// Emits one {Transfer} per non-zero leg.
+    function transferFromMany(address from, address[] calldata recipients, uint256[] calldata amounts) external {
+        uint256 n = recipients.length;
+        if (n != amounts.length) revert LengthMismatch(n, amounts.length);
+        // address(0) is firstInactive's "none" answer: reject it as a party first (else a leg to it
+        // would burn, like ERC20's transferFrom it is invalid)
+        if (from == address(0)) revert ERC20InvalidSender(address(0));
+        address inactive = participants.firstInactive(from, recipients);
+        if (inactive != address(0)) revert InactiveParticipant(inactive);
+        uint256 total = 0;
+        for (uint256 i; i < n; ++i) {
+            address to = recipients[i];
+            if (to == address(0)) revert ERC20InvalidReceiver(address(0));
+            uint256 amount = amounts[i];
+            if (amount == 0) continue;
+            super._update(from, to, amount); // parties checked above
+            total += amount;
+        }
+        _spendAllowance(from, _msgSender(), total);
+    }
+
     /// @dev The ONE override point: every party to a balance move must be an active participant
     /// (fails closed for unknown accounts). Reverts `InactiveParticipant(account)`.
     function _update(address from, address to, uint256 value) internal override {
-        if (from != address(0) && !participants.isActive(from)) revert InactiveParticipant(from);
-        if (to != address(0) && !participants.isActive(to)) revert InactiveParticipant(to);
+        if (from == address(0) || to == address(0)) {
+            address party = from == address(0) ? to : from; // mint or burn: one party
+            if (!participants.isActive(party)) revert InactiveParticipant(party);
+        } else {
+            _checkParties(from, to);
+        }
         super._update(from, to, value);
+    }
+
+    /// @dev Both parties of a move are active participants (one registry call).
+    function _checkParties(address from, address to) private view {
+        // jurisdictions are irrelevant to a payment: only the two standings are used
+        // slither-disable-next-line unused-return
+        (uint8 fromStanding,, uint8 toStanding,) = participants.transferStanding(from, to);
+        if (fromStanding == ParticipantRoles.STANDING_NOT_ACTIVE) revert InactiveParticipant(from);
+        if (toStanding == ParticipantRoles.STANDING_NOT_ACTIVE) revert InactiveParticipant(to);
     }
 }

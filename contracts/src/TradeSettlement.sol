@@ -12,6 +12,7 @@ import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol"
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
 import {DataVoucher} from "./DataVoucher.sol";
+import {PaymentToken} from "./PaymentToken.sol";
 
 /// @notice Side of an order.
 enum Side {
@@ -62,10 +63,10 @@ abstract contract OrderNonces {
 
     function _useNonce(address maker, uint256 nonce) internal {
         uint256 bit = 1 << (nonce & 0xff);
-        mapping(uint256 => uint256) storage words = nonceBitmap[maker];
-        uint256 bits = words[nonce >> 8];
+        uint256 word = nonce >> 8;
+        uint256 bits = nonceBitmap[maker][word];
         if (bits & bit != 0) revert NonceAlreadyUsed(maker, nonce);
-        words[nonce >> 8] = bits | bit;
+        nonceBitmap[maker][word] = bits | bit;
     }
 
     function _hashOrder(Order calldata o) internal pure returns (bytes32) {
@@ -85,6 +86,9 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
 
     DataVoucher public immutable vouchers;
     IParticipantRegistry public immutable participants;
+    /// @notice The market's settlement currency: its legs move in one call ({PaymentToken-transferFromMany}).
+    /// Orders may name another ERC-20; its legs then move one `transferFrom` each.
+    PaymentToken public immutable paymentToken;
 
     /// @notice Fee of each exchange in basis points of the price (paid out of the seller's proceeds).
     mapping(address exchange => uint16 bps) public exchangeFeeBps;
@@ -125,16 +129,19 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
 
     /// @param vouchers_ the DataVoucher contract (its transfer rules apply to every settlement)
     /// @param participants_ participant registry (exchange and broker licences)
+    /// @param paymentToken_ the market's settlement currency
     /// @param admin owner that sets exchange fees
     /// @param trustedForwarder the LedgerForwarder trusted for meta-transactions (e.g. cancelOrder)
     constructor(
         DataVoucher vouchers_,
         IParticipantRegistry participants_,
+        PaymentToken paymentToken_,
         address admin,
         address trustedForwarder
     ) EIP712("dataledger-settlement", "1") Ownable(admin) ERC2771Context(trustedForwarder) {
         vouchers = vouchers_;
         participants = participants_;
+        paymentToken = paymentToken_;
     }
 
     // ================================================================== admin
@@ -280,17 +287,33 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
         uint256 sellCommission = sell.commission;
         if (fee + sellCommission > price) revert FeesExceedPrice(price, fee, sellCommission);
         uint256 proceeds = price - fee - sellCommission;
-        if (proceeds != 0) token.safeTransferFrom(buyer, sell.maker, proceeds);
-        if (fee != 0) token.safeTransferFrom(buyer, exchange, fee);
-        if (sellCommission != 0) {
-            token.safeTransferFrom(buyer, sell.broker, sellCommission);
-            emit BrokerPaid(tradeId, sell.broker, sell.maker, sellCommission);
-        }
         uint256 buyCommission = buy.commission;
-        if (buyCommission != 0) {
-            token.safeTransferFrom(buyer, buy.broker, buyCommission);
-            emit BrokerPaid(tradeId, buy.broker, buyer, buyCommission);
+        if (address(token) == address(paymentToken)) {
+            // every non-zero leg in one call (a zero-price trade moves no payment at all)
+            uint256 legs = (proceeds != 0 ? 1 : 0) + (fee != 0 ? 1 : 0) + (sellCommission != 0 ? 1 : 0)
+                + (buyCommission != 0 ? 1 : 0);
+            if (legs != 0) {
+                address[] memory recipients = new address[](legs);
+                uint256[] memory amounts = new uint256[](legs);
+                uint256 leg = 0;
+                if (proceeds != 0) (recipients[leg], amounts[leg++]) = (sell.maker, proceeds);
+                if (fee != 0) (recipients[leg], amounts[leg++]) = (exchange, fee);
+                if (sellCommission != 0) (recipients[leg], amounts[leg++]) = (sell.broker, sellCommission);
+                if (buyCommission != 0) (recipients[leg], amounts[leg]) = (buy.broker, buyCommission);
+                paymentToken.transferFromMany(buyer, recipients, amounts);
+            }
+        } else {
+            // `buyer` is buy.maker, whose EIP-712 signature, nonce, deadline and exchange `_verify`
+            // checked; only that licensed exchange settles (docs/security.md, arbitrary-send-erc20).
+            // slither-disable-start arbitrary-send-erc20
+            if (proceeds != 0) token.safeTransferFrom(buyer, sell.maker, proceeds);
+            if (fee != 0) token.safeTransferFrom(buyer, exchange, fee);
+            if (sellCommission != 0) token.safeTransferFrom(buyer, sell.broker, sellCommission);
+            if (buyCommission != 0) token.safeTransferFrom(buyer, buy.broker, buyCommission);
+            // slither-disable-end arbitrary-send-erc20
         }
+        if (sellCommission != 0) emit BrokerPaid(tradeId, sell.broker, sell.maker, sellCommission);
+        if (buyCommission != 0) emit BrokerPaid(tradeId, buy.broker, buyer, buyCommission);
     }
 
     function _msgSender() internal view override(Context, ERC2771Context) returns (address) {

@@ -32,6 +32,19 @@ interface IParticipantRegistry {
     function licenceValid(address account) external view returns (bool);
 
     function jurisdictionOf(address account) external view returns (bytes2);
+
+    /// @notice The first of `account` and `others` (in that order) that is not an active participant,
+    /// or address(0) when all are active (one call for every party of a multi-leg payment).
+    function firstInactive(address account, address[] calldata others) external view returns (address);
+
+    /// @notice Both parties of a move in one call (the voucher and token transfer checks use it).
+    /// A standing is one of the STANDING_* constants of ParticipantRoles: 0 = active with every needed
+    /// licence valid, 1 = not an active participant (unknown, suspended, or organisation suspended),
+    /// 2 = active but a licensed role's licence expired.
+    function transferStanding(address from, address to)
+        external
+        view
+        returns (uint8 fromStanding, bytes2 fromJurisdiction, uint8 toStanding, bytes2 toJurisdiction);
 }
 
 library ParticipantRoles {
@@ -44,4 +57,8 @@ library ParticipantRoles {
     uint16 internal constant REGULATOR = 1 << 6; // supervision
     uint16 internal constant HOLDER = 1 << 7; // enterprise / holder
     uint16 internal constant LICENSED_ROLES = OPERATOR | EXCHANGE | BROKER | APPRAISER;
+
+    uint8 internal constant STANDING_OK = 0;
+    uint8 internal constant STANDING_NOT_ACTIVE = 1;
+    uint8 internal constant STANDING_LICENCE_EXPIRED = 2;
 }
