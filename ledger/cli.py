@@ -836,31 +836,16 @@ def deploy(force: bool = typer.Option(False, "--force", help="Replace an existin
     """Deploy the contract suite and write the deployment record."""
     from rich.progress import Progress
 
-    from ledger.deploy import SUITE, deploy_contract, deployment_record, write_deployment
+    from ledger.deploy import SUITE, deploy_all, deployment_record, write_deployment
 
     led = _ledger(need_deployment=False)
     path = led.state_dir / "deployments" / f"{led.chain_id}.json"
     if path.exists() and not force:
         raise InvalidInput(f"{path} exists (a market is already deployed on chain {led.chain_id}); use --force")
     account = led.require_account()
-    admin = account.address
-    c: dict[str, Any] = {}
-    args: dict[str, Callable[[], tuple[Any, ...]]] = {
-        "ParticipantRegistry": lambda: (admin,),
-        "AssetRegistry": lambda: (c["ParticipantRegistry"].address,),
-        "DataCustoms": lambda: (c["ParticipantRegistry"].address, c["AssetRegistry"].address),
-        "LedgerForwarder": lambda: (),
-        "DataVoucher": lambda: (c["ParticipantRegistry"].address, c["AssetRegistry"].address,
-                                c["DataCustoms"].address, c["LedgerForwarder"].address),
-        "PaymentToken": lambda: (c["ParticipantRegistry"].address, admin),
-        "TradeSettlement": lambda: (c["DataVoucher"].address, c["ParticipantRegistry"].address, admin,
-                                    c["LedgerForwarder"].address),
-    }
     with Progress(transient=True, console=err_console, disable=json_out or _opts().json) as progress:
         task = progress.add_task("deploying", total=len(SUITE))
-        for name in SUITE:
-            c[name] = deploy_contract(led.w3, name, *args[name](), sender=account)
-            progress.advance(task)
+        c = deploy_all(led.w3, account, progress=lambda _name: progress.advance(task))
     record = deployment_record(led.w3, c)
     written = write_deployment(led.state_dir, record)
     _emit(json_out, {"record": str(written), **record}, f"deployed {len(c)} contracts; record {written}")

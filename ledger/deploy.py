@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -82,38 +82,39 @@ def deploy_contract(w3: Web3, name: str, *args: Any, sender: Sender) -> Contract
     return contract
 
 
-def deploy_all(w3: Web3, deployer: Sender) -> dict[str, Contract]:
-    """Deploy one whole market; ``deployer`` becomes the registries' admin and registrar."""
+def constructor_args(name: str, deployed: dict[str, Contract], admin: str) -> tuple[Any, ...]:
+    """Constructor arguments of ``name`` given the contracts deployed before it (SUITE order)."""
+    def at(contract: str) -> str:
+        return str(deployed[contract].address)
+
+    wiring: dict[str, Callable[[], tuple[Any, ...]]] = {
+        "ParticipantRegistry": lambda: (admin,),
+        "AssetRegistry": lambda: (at("ParticipantRegistry"),),
+        "DataCustoms": lambda: (at("ParticipantRegistry"), at("AssetRegistry")),
+        "LedgerForwarder": lambda: (),
+        "DataVoucher": lambda: (at("ParticipantRegistry"), at("AssetRegistry"), at("DataCustoms"),
+                                at("LedgerForwarder")),
+        "PaymentToken": lambda: (at("ParticipantRegistry"), admin),
+        "TradeSettlement": lambda: (at("DataVoucher"), at("ParticipantRegistry"), at("PaymentToken"), admin,
+                                    at("LedgerForwarder")),
+    }
+    if name not in wiring:
+        raise DeploymentError(f"{name} is not part of the market suite {SUITE}")
+    return wiring[name]()
+
+
+def deploy_all(w3: Web3, deployer: Sender, progress: Callable[[str], None] | None = None) -> dict[str, Contract]:
+    """Deploy one whole market in SUITE order; ``deployer`` becomes the registries' admin and registrar.
+
+    ``progress`` (optional) is called with each contract's name once it is deployed.
+    """
     admin = _address(deployer)
-    c: dict[str, Contract] = {}
-    c["ParticipantRegistry"] = deploy_contract(w3, "ParticipantRegistry", admin, sender=deployer)
-    participants = c["ParticipantRegistry"].address
-    c["AssetRegistry"] = deploy_contract(w3, "AssetRegistry", participants, sender=deployer)
-    c["DataCustoms"] = deploy_contract(
-        w3, "DataCustoms", participants, c["AssetRegistry"].address, sender=deployer
-    )
-    c["LedgerForwarder"] = deploy_contract(w3, "LedgerForwarder", sender=deployer)
-    c["DataVoucher"] = deploy_contract(
-        w3,
-        "DataVoucher",
-        participants,
-        c["AssetRegistry"].address,
-        c["DataCustoms"].address,
-        c["LedgerForwarder"].address,
-        sender=deployer,
-    )
-    c["PaymentToken"] = deploy_contract(w3, "PaymentToken", participants, admin, sender=deployer)
-    c["TradeSettlement"] = deploy_contract(
-        w3,
-        "TradeSettlement",
-        c["DataVoucher"].address,
-        participants,
-        c["PaymentToken"].address,
-        admin,
-        c["LedgerForwarder"].address,
-        sender=deployer,
-    )
-    return c
+    deployed: dict[str, Contract] = {}
+    for name in SUITE:
+        deployed[name] = deploy_contract(w3, name, *constructor_args(name, deployed, admin), sender=deployer)
+        if progress is not None:
+            progress(name)
+    return deployed
 
 
 def deployment_record(w3: Web3, contracts: dict[str, Contract]) -> dict[str, Any]:

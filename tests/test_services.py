@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, Text, create_engine, insert, select
 from web3 import Web3
 
 from ledger.deploy import deploy_contract
@@ -17,24 +17,24 @@ def test_anvil_deploy_and_call(w3: Web3, chain: object, accounts: list) -> None:
     assert w3.eth.chain_id == 31337
 
 
-class ServiceProbe(SQLModel, table=True):
-    __tablename__ = "service_probe"
-    id: int | None = Field(default=None, primary_key=True)
-    name: str
-    payload: bytes
+#: its own MetaData: the gateway's models (SQLModel.metadata) must not see this probe table
+PROBE = Table(
+    "service_probe", MetaData(),
+    Column("id", Integer, primary_key=True), Column("name", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+)
 
 
 def test_postgres_table_round_trip(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     try:
         assert engine.dialect.name == "postgresql"
-        SQLModel.metadata.create_all(engine, tables=[ServiceProbe.__table__])  # type: ignore[list-item]
-        with Session(engine) as session:
-            session.add(ServiceProbe(name="资产凭证", payload=b"\x00\xff" * 8))
-            session.commit()
-        with Session(engine) as session:
-            row = session.exec(select(ServiceProbe)).one()
+        PROBE.create(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(PROBE).values(name="资产凭证", payload=b"\x00\xff" * 8))
+        with engine.connect() as conn:
+            row = conn.execute(select(PROBE.c.name, PROBE.c.payload)).one()
             assert (row.name, row.payload) == ("资产凭证", b"\x00\xff" * 8)
-        ServiceProbe.__table__.drop(engine)  # type: ignore[attr-defined]
+        PROBE.drop(engine)
     finally:
         engine.dispose()

@@ -357,10 +357,11 @@ def test_deploy_writes_record_once(cli: Any, tmp_path: Path) -> None:
     assert status["chainId"] == 31337 and status["poa"] is False
 
 
-def test_gateway_commands_fail_in_one_line_when_absent(cli: Any) -> None:
-    for command in ("verify", "stats"):
-        result = cli(command, expect=1)
-        assert "gateway." + command in one_line_error(result)
+def test_gateway_commands_refuse_bad_input_in_one_line(cli: Any, tmp_path: Path) -> None:
+    result = cli("verify", expect=2)  # nothing named to verify
+    assert "say what to verify" in one_line_error(result)
+    result = cli("stats", "--database-url", f"sqlite:///{tmp_path / 'none.db'}", expect=2)
+    assert "run `dataledger index` first" in one_line_error(result)
 
 
 def test_console_script_subprocess(sdk_market: SdkMarket, tmp_path: Path) -> None:
