@@ -3,8 +3,9 @@ value) by period, classification level, source type, jurisdiction, and cross-bor
 
 from __future__ import annotations
 
+import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any, Optional
 
 from sqlalchemy import Connection, text
@@ -106,3 +107,31 @@ def statistics(conn: Connection, period: str = "month", since: Optional[int] = N
         "by_right": [{"right": k, "label": RIGHTS.get(k, str(k)), "vouchers": v} for k, v in sorted(by_right.items())],
         "cross_border": [{"from": f, "to": t, **money(v)} for (f, t), v in sorted(flows.items())],
     }
+
+
+_CACHE: "OrderedDict[tuple[Any, ...], dict[str, Any]]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+
+
+def cached_statistics(conn: Connection, period: str = "month", since: Optional[int] = None,
+                      until: Optional[int] = None) -> dict[str, Any]:
+    """:func:`statistics`, memoised on the index position: the figures are a pure function of the
+    indexed events, so they are recomputed only when the indexer has moved (or rolled back)."""
+    try:
+        position = tuple(conn.execute(text(
+            "SELECT last_block, last_block_hash, events_total FROM indexer_state WHERE id = 1")).one())
+    except Exception:  # no index yet: nothing to key on
+        return statistics(conn, period, since, until)
+    key = (position, period, since, until)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    result = statistics(conn, period, since, until)
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result

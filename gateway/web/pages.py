@@ -22,7 +22,7 @@ from gateway.core.errors import ApiError
 from gateway.core.security import read_token
 from gateway.models import Asset, Clearance, Organisation, Participant, Trade, Voucher, VoucherUse
 from gateway.services import provenance
-from gateway.services.stats import statistics
+from gateway.services.stats import cached_statistics as statistics
 from gateway.web import charts
 
 HERE = Path(__file__).resolve().parent

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from gateway.api.common import ERRORS
 from gateway.api.deps import EngineDep
-from gateway.services.stats import statistics
+from gateway.services.stats import cached_statistics
 
 router = APIRouter(prefix="/v1/statistics", tags=["statistics"], responses=ERRORS)
 
@@ -24,4 +24,4 @@ def get_statistics(
     classification level, source type, jurisdiction and right type, and cross-border flows
     (voucher transfers and trades between jurisdictions). Values are token base units (2 decimals)."""
     with engine.connect() as conn:
-        return statistics(conn, period, since, until)
+        return cached_statistics(conn, period, since, until)
