@@ -276,6 +276,8 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     b.send(token.functions.approve(settlement.address, MAX_UINT), B)
     b.send(token.functions.approve(S, MAX_UINT), B)
     b.measure("PaymentToken", token.functions.transferFrom(B, S, 1_000), S, "infinite allowance")
+    b.measure("PaymentToken", token.functions.transferFromMany(B, [S, E], [900, 100]), S,
+              "two legs, infinite allowance (a settlement's seller + exchange legs)")
     b.measure("PaymentToken", token.functions.burn(1_000), S)
     owner_acct = accounts[7]  # holder_cn
     deadline = b.now() + DAY

@@ -52,25 +52,29 @@ contract PaymentToken is ERC20, ERC20Permit {
 
     /// @notice Move `amounts[i]` from `from` to `recipients[i]` for every i, spending the caller's
     /// allowance once for the total: one call for the legs of a settlement (seller, exchange, brokers).
-    /// @dev Requirements: equal lengths; `from` and every recipient non-zero and active participants
-    /// (one registry call for all); the caller's allowance from `from` covers the total; `from` holds it.
+    /// @dev Requirements: equal lengths; `from` and every recipient are active participants (one
+    /// registry call for all); no recipient of a non-zero amount is address(0); the caller's
+    /// allowance from `from` covers the total; `from` holds it.
     /// Emits one {Transfer} per non-zero leg.
     function transferFromMany(address from, address[] calldata recipients, uint256[] calldata amounts) external {
         uint256 n = recipients.length;
         if (n != amounts.length) revert LengthMismatch(n, amounts.length);
-        // address(0) is firstInactive's "none" answer: reject it as a party first (else a leg to it
-        // would burn, like ERC20's transferFrom it is invalid)
-        if (from == address(0)) revert ERC20InvalidSender(address(0));
         address inactive = participants.firstInactive(from, recipients);
         if (inactive != address(0)) revert InactiveParticipant(inactive);
+        // address(0) is also firstInactive's "none" answer, so it is rejected here: as a recipient it
+        // would burn. As `from` it would mint, but then the allowance check below reverts (nobody
+        // holds an allowance from address(0)) unless nothing moves.
         uint256 total = 0;
         for (uint256 i; i < n; ++i) {
-            address to = recipients[i];
-            if (to == address(0)) revert ERC20InvalidReceiver(address(0));
             uint256 amount = amounts[i];
             if (amount == 0) continue;
+            address to = recipients[i];
+            if (to == address(0)) revert ERC20InvalidReceiver(address(0));
             super._update(from, to, amount); // parties checked above
-            total += amount;
+            // cannot overflow: every leg was debited from `from`, so total <= its initial balance
+            unchecked {
+                total += amount;
+            }
         }
         _spendAllowance(from, _msgSender(), total);
     }

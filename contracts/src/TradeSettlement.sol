@@ -286,20 +286,29 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
         fee = (price * bps) / 10_000;
         uint256 sellCommission = sell.commission;
         if (fee + sellCommission > price) revert FeesExceedPrice(price, fee, sellCommission);
-        uint256 proceeds = price - fee - sellCommission;
+        uint256 proceeds;
+        unchecked {
+            proceeds = price - fee - sellCommission; // checked just above
+        }
         uint256 buyCommission = buy.commission;
         if (address(token) == address(paymentToken)) {
             // every non-zero leg in one call (a zero-price trade moves no payment at all)
-            uint256 legs = (proceeds != 0 ? 1 : 0) + (fee != 0 ? 1 : 0) + (sellCommission != 0 ? 1 : 0)
-                + (buyCommission != 0 ? 1 : 0);
+            uint256 legs;
+            unchecked {
+                // at most 4
+                legs = (proceeds != 0 ? 1 : 0) + (fee != 0 ? 1 : 0) + (sellCommission != 0 ? 1 : 0)
+                    + (buyCommission != 0 ? 1 : 0);
+            }
             if (legs != 0) {
                 address[] memory recipients = new address[](legs);
                 uint256[] memory amounts = new uint256[](legs);
                 uint256 leg = 0;
-                if (proceeds != 0) (recipients[leg], amounts[leg++]) = (sell.maker, proceeds);
-                if (fee != 0) (recipients[leg], amounts[leg++]) = (exchange, fee);
-                if (sellCommission != 0) (recipients[leg], amounts[leg++]) = (sell.broker, sellCommission);
-                if (buyCommission != 0) (recipients[leg], amounts[leg]) = (buy.broker, buyCommission);
+                unchecked {
+                    if (proceeds != 0) (recipients[leg], amounts[leg++]) = (sell.maker, proceeds);
+                    if (fee != 0) (recipients[leg], amounts[leg++]) = (exchange, fee);
+                    if (sellCommission != 0) (recipients[leg], amounts[leg++]) = (sell.broker, sellCommission);
+                    if (buyCommission != 0) (recipients[leg], amounts[leg]) = (buy.broker, buyCommission);
+                }
                 paymentToken.transferFromMany(buyer, recipients, amounts);
             }
         } else {

@@ -493,3 +493,40 @@ def test_expect_revert_checks_error_and_values(market, reg):
         expect_revert(reg.functions.isActive(market.holder_cn), "UnknownAccount")
     with pytest.raises(AssertionError, match="expected 2 values"):
         expect_revert(fn, "UnknownAccount", market.outsider, 5, sender=market.admin)
+
+
+def test_transfer_standing_and_first_inactive(market) -> None:
+    """The one-call views behind the voucher and payment checks: 0 ok, 1 not active, 2 licence expired."""
+    reg, m = market.participants, market
+    ok, inactive, expired = 0, 1, 2
+
+    def standing(a: str, b: str) -> list:
+        return list(reg.functions.transferStanding(a, b).call())
+
+    assert standing(m.holder_cn, m.broker) == [ok, jur("CN"), ok, jur("CN")]
+    assert standing(m.holder_hk, m.outsider) == [ok, jur("HK"), inactive, b"\x00\x00"]
+    assert standing(m.outsider, m.holder_mo) == [inactive, b"\x00\x00", ok, jur("MO")]
+    # licence expired: still active (standing 2), jurisdiction kept; an unlicensed role never expires
+    now = int(m.w3.eth.get_block("latest")["timestamp"])
+    send(reg.functions.setLicenceExpiry(m.broker, now + 5), m.admin)
+    m.chain.time_travel(10)
+    assert standing(m.broker, m.holder_cn) == [expired, jur("CN"), ok, jur("CN")]
+    assert standing(m.holder_cn, m.broker) == [ok, jur("CN"), expired, jur("CN")]
+    assert reg.functions.firstInactive(m.broker, [m.holder_cn]).call() == ZERO_ADDRESS
+    # organisation suspended: every account of it is not active (the jurisdiction is still reported)
+    send(reg.functions.suspendOrganisation(m.orgs["holder_hk"], "audit"), m.admin)
+    assert standing(m.holder_cn, m.holder_hk) == [ok, jur("CN"), inactive, jur("HK")]
+    assert standing(m.holder_hk, m.holder_cn) == [inactive, jur("HK"), ok, jur("CN")]
+    # account suspended
+    send(reg.functions.suspendAccount(m.bank_cn, "audit"), m.admin)
+    assert standing(m.bank_cn, m.bank_cn) == [inactive, jur("CN"), inactive, jur("CN")]
+    # firstInactive: the account first, then the others in order; address(0) when all are active
+    assert reg.functions.firstInactive(m.holder_cn, []).call() == ZERO_ADDRESS
+    assert reg.functions.firstInactive(m.holder_cn, [m.holder_mo, m.broker]).call() == ZERO_ADDRESS
+    assert reg.functions.firstInactive(m.holder_cn, [m.holder_mo, m.holder_hk, m.outsider]).call() == m.holder_hk
+    assert reg.functions.firstInactive(m.holder_cn, [m.outsider, m.bank_cn]).call() == m.outsider
+    assert reg.functions.firstInactive(m.bank_cn, [m.outsider]).call() == m.bank_cn
+    assert reg.functions.firstInactive(m.outsider, []).call() == m.outsider
+    # reinstated: active again
+    send(reg.functions.reinstateOrganisation(m.orgs["holder_hk"], "ok"), m.admin)
+    assert reg.functions.firstInactive(m.holder_hk, [m.holder_cn]).call() == ZERO_ADDRESS

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from tests.contracts.helpers import Roles, event, expect_revert, send
-from tests.contracts.trading import Trading, trading  # noqa: F401
+from tests.contracts.helpers import Roles, event, events, expect_revert, send
+from tests.contracts.trading import MAX_UINT, ZERO, Trading, trading  # noqa: F401
 
 
 def test_metadata(trading: Trading) -> None:
@@ -82,3 +84,70 @@ def test_permit_gasless_approval(trading: Trading) -> None:
     expect_revert(m.token.functions.permit(owner.address, spender, 1234, deadline, sig.v,
                                            sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")),
                   "ERC2612InvalidSigner", sender=m.accounts[16].address)
+
+
+# ------------------------------------------------------------------ transferFromMany
+
+
+def _token_transfers(m: Any, receipt: Any) -> list[dict[str, Any]]:
+    return events(m.token, receipt, "Transfer")
+
+
+def test_transfer_from_many_moves_every_leg_and_spends_allowance_once(trading: Trading) -> None:
+    t, m = trading, trading.m
+    payer, spender = m.holder_hk, m.exchange
+    send(m.token.functions.approve(spender, 1_000), payer)
+    parties = (payer, m.holder_cn, m.bank_cn, m.broker)
+    before = {w: t.balance(w) for w in parties}
+    receipt = send(m.token.functions.transferFromMany(payer, [m.holder_cn, m.bank_cn, m.broker], [300, 0, 200]),
+                   spender)
+    delta = {w: t.balance(w) - before[w] for w in parties}
+    assert delta == {payer: -500, m.holder_cn: 300, m.bank_cn: 0, m.broker: 200}
+    # one Transfer per non-zero leg (the zero leg is skipped), no Approval event for the allowance spend
+    assert _token_transfers(m, receipt) == [{"from": payer, "to": m.holder_cn, "value": 300},
+                                            {"from": payer, "to": m.broker, "value": 200}]
+    assert events(m.token, receipt, "Approval") == []
+    assert m.token.functions.allowance(payer, spender).call() == 500  # the total, spent once
+    # the same recipient twice: two legs, the allowance covers their sum
+    send(m.token.functions.transferFromMany(payer, [m.bank_cn, m.bank_cn], [100, 150]), spender)
+    assert t.balance(m.bank_cn) == before[m.bank_cn] + 250
+    assert m.token.functions.allowance(payer, spender).call() == 250
+    # the total exceeds what is left of the allowance
+    expect_revert(m.token.functions.transferFromMany(payer, [m.holder_cn, m.bank_cn], [200, 51]),
+                  "ERC20InsufficientAllowance", spender, 250, 251, sender=spender)
+    # nothing to move: nothing spent, no event
+    receipt = send(m.token.functions.transferFromMany(payer, [], []), spender)
+    assert _token_transfers(m, receipt) == []
+    assert m.token.functions.allowance(payer, spender).call() == 250
+    # an infinite allowance is not decreased (the spender itself need not be a participant)
+    other = m.spare[2]
+    send(m.token.functions.approve(other, MAX_UINT), payer)
+    send(m.token.functions.transferFromMany(payer, [m.holder_cn], [5]), other)
+    assert m.token.functions.allowance(payer, other).call() == MAX_UINT
+
+
+def test_transfer_from_many_rejections(trading: Trading) -> None:
+    t, m = trading, trading.m
+    payer, spender = m.holder_hk, m.exchange
+    send(m.token.functions.approve(spender, 10**12), payer)
+    f = m.token.functions.transferFromMany
+    expect_revert(f(payer, [m.holder_cn, m.bank_cn], [1]), "LengthMismatch", 2, 1, sender=spender)
+    expect_revert(f(payer, [m.holder_cn], [1, 2]), "LengthMismatch", 1, 2, sender=spender)
+    # an inactive recipient, even for a zero leg (all parties are checked in one registry call)
+    expect_revert(f(payer, [m.holder_cn, m.outsider], [1, 1]), "InactiveParticipant", m.outsider, sender=spender)
+    expect_revert(f(payer, [m.holder_cn, m.outsider], [1, 0]), "InactiveParticipant", m.outsider, sender=spender)
+    # address(0) is not a party (no burn, no mint through this path)
+    expect_revert(f(payer, [m.holder_cn, ZERO], [1, 1]), "ERC20InvalidReceiver", ZERO, sender=spender)
+    # from address(0) would mint, but nobody holds an allowance from it
+    expect_revert(f(ZERO, [m.holder_cn], [1]), "ERC20InsufficientAllowance", spender, 0, 1, sender=spender)
+    expect_revert(f(payer, [m.holder_cn], [10**12]), "ERC20InsufficientBalance", payer, 100_000_000, 10**12,
+                  sender=spender)
+    # a recipient whose licence expired is still an active participant: it may be paid
+    send(m.participants.functions.setLicenceExpiry(m.broker, t.now() + 5), m.admin)
+    m.chain.time_travel(10)
+    send(f(payer, [m.broker], [7]), spender)
+    # a suspended recipient's organisation, then a suspended payer
+    send(m.participants.functions.suspendOrganisation(m.orgs["bank_cn"], "audit"), m.admin)
+    expect_revert(f(payer, [m.holder_cn, m.bank_cn], [1, 1]), "InactiveParticipant", m.bank_cn, sender=spender)
+    send(m.participants.functions.suspendAccount(payer, "audit"), m.admin)
+    expect_revert(f(payer, [m.holder_cn, m.bank_cn], [1, 1]), "InactiveParticipant", payer, sender=spender)

@@ -270,16 +270,21 @@ class Model:
         if fee + sell.commission > price:
             return ("FeesExceedPrice", price, fee, sell.commission)
         buyer = buy.maker
-        for to, amount in (
+        legs = [(to, amount) for to, amount in (
             (sell.maker, price - fee - sell.commission),
             (self.exchange, fee),
             (sell.broker, sell.commission),
             (buy.broker, buy.commission),
-        ):
-            if amount:
-                err = self.token_move(buyer, to, amount)
-                if err:
-                    return err
+        ) if amount]  # zero legs are skipped (a zero-price trade makes no payment call)
+        # PaymentToken.transferFromMany (only called when some leg is non-zero): every party's
+        # standing first (buyer, then the recipients in leg order: one registry call), then the legs
+        for party in ([buyer] + [to for to, _ in legs]) if legs else []:
+            if not self.active(party):
+                return ("InactiveParticipant", party)
+        for to, amount in legs:
+            err = self.token_move(buyer, to, amount)
+            if err:
+                return err
         v = self.vouchers[sell.voucherId]
         owner = v["owner"]
         code = self.restriction(owner, buyer, sell.voucherId)
