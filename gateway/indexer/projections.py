@@ -108,10 +108,8 @@ def _update(rows: Rows, table: str, key: Key, ev: DecodedEvent, **changes: Any) 
     row = rows.get(table, key)
     if row is None:  # an event about an entity we never saw created: nothing to update
         return
-    row = dict(row)
-    row.update(changes)
-    row["updated_block"] = ev.block_number
-    rows.put(table, key, row)
+    # a new dict: the old one may be the pre-image the undo log keeps
+    rows.put(table, key, {**row, **changes, "updated_block": ev.block_number})
 
 
 # ---------------------------------------------------------------- ParticipantRegistry

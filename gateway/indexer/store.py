@@ -30,9 +30,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from operator import attrgetter, itemgetter
+from typing import Any, Callable, Iterator, Optional, Sequence
 
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, tuple_
+from sqlalchemy import Boolean, Connection, Engine, Integer, create_engine, event, select, text, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -52,6 +53,28 @@ TABLES = {t.name: t for t in models.SQLModel.metadata.sorted_tables}
 EVENT_COLUMNS = ("block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "contract",
                  "event", "args")
 BLOCK_COLUMNS = ("number", "hash", "parent_hash", "timestamp")
+
+#: table -> its column names (model order) and a C-level row dict -> tuple getter
+COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(c.name for c in t.columns) for name, t in TABLES.items()}
+
+
+def _tuple_getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(columns) == 1:
+        one = itemgetter(columns[0])
+        return lambda row: (one(row),)
+    return itemgetter(*columns)
+
+
+#: table -> boolean columns (SQLite hands them back as 0/1 at the driver level) / integer columns
+BOOL_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in t.columns if isinstance(c.type, Boolean)) for name, t in TABLES.items()}
+INT_COLUMNS: dict[str, frozenset[str]] = {
+    name: frozenset(c.name for c in t.columns if isinstance(c.type, Integer)) for name, t in TABLES.items()}
+
+ROW_TUPLE: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
+    name: _tuple_getter(cols) for name, cols in COLUMNS.items()}
+_EVENT_FIELDS = attrgetter("block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "contract",
+                           "name")
 
 
 class IndexerLockError(RuntimeError):
@@ -203,17 +226,47 @@ class BatchRows:
         cache = self.rows[table_name]
         for k in keys:
             cache[k] = None
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i : i + 500])
-            if len(pk) == 1:
-                cond = pk[0].in_([k[0] for k in chunk])
-            else:
-                cond = tuple_(*pk).in_(chunk)
+        if len(pk) == 1:
+            self._load_single(table_name, keys)
+            return
+        for i in range(0, len(keys), 500):  # composite keys (voucher_users)
+            cond = tuple_(*pk).in_(list(keys[i : i + 500]))
             for row in self.conn.execute(select(table).where(cond)).mappings():
                 d = dict(row)
                 key = tuple(d[c] for c in projections.STATE_TABLES[table_name])
                 cache[key] = d
                 self.in_db[table_name].add(key)
+
+    def _load_single(self, table_name: str, keys: Sequence[Any]) -> None:
+        """Single-column keys: driver-level SQL, no Core compilation per chunk (PostgreSQL: one
+        ``= ANY(array)`` query; SQLite: ``IN`` lists of up to 500 values)."""
+        columns = COLUMNS[table_name]
+        pk_name = projections.STATE_TABLES[table_name][0]
+        pk_at = columns.index(pk_name)
+        bools = BOOL_COLUMNS[table_name]
+        cache = self.rows[table_name]
+        in_db = self.in_db[table_name]
+        cols = ", ".join(_quote(c) for c in columns)
+        values = [k[0] for k in keys]
+        if self.conn.dialect.name == "postgresql":
+            array_type = "bigint" if pk_name in INT_COLUMNS[table_name] else "text"
+            chunks = [(f"SELECT {cols} FROM {_quote(table_name)} WHERE {_quote(pk_name)} = ANY(%s::{array_type}[])",
+                       (values,))]
+        else:
+            chunks = []
+            for i in range(0, len(values), 500):
+                chunk = values[i : i + 500]
+                chunks.append((f"SELECT {cols} FROM {_quote(table_name)} WHERE {_quote(pk_name)} "
+                               f"IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
+        for sql, params in chunks:
+            for row in self.conn.exec_driver_sql(sql, params):
+                d = dict(zip(columns, row))
+                for c in bools:
+                    if d[c] is not None:
+                        d[c] = bool(d[c])
+                key = (row[pk_at],)
+                cache[key] = d
+                in_db.add(key)
 
     # projections.Rows
     def get(self, table: str, key: Any) -> Optional[dict[str, Any]]:
@@ -336,10 +389,13 @@ class Store:
         """Blocks, events and projections of one batch; the caller saves the state and commits."""
         t0 = time.perf_counter()
         result = BatchResult(events=len(events))
+        if self.dialect == "postgresql":
+            # the commit does not wait for the WAL flush. A PostgreSQL crash can lose the last
+            # batches, but only whole (rows + checkpoint together): the indexer refetches them.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self.insert_many(conn, "blocks", BLOCK_COLUMNS, blocks)
-        self.insert_many(conn, "events", EVENT_COLUMNS, [
-            (e.block_number, e.log_index, e.block_hash, e.tx_hash, e.tx_index, e.address, e.contract, e.name,
-             canonical_json(e.args)) for e in events])
+        fields = _EVENT_FIELDS
+        self.insert_many(conn, "events", EVENT_COLUMNS, [fields(e) + (canonical_json(e.args),) for e in events])
         t1 = time.perf_counter()
         result.projected = self.project(conn, events, record_undo)
         t2 = time.perf_counter()
@@ -360,17 +416,17 @@ class Store:
             dirty = rows.dirty[table_name]
             if not dirty:
                 continue
-            table = TABLES[table_name]
-            columns = tuple(c.name for c in table.columns)
-            existing = [k for k in dirty if k in rows.in_db[table_name]]
-            self._delete_keys(conn, table_name, pk, existing)
-            final = [rows.rows[table_name][k] for k in dirty]
-            self.insert_many(conn, table_name, columns,
-                             [tuple(r[c] for c in columns) for r in final if r is not None])
+            in_db = rows.in_db[table_name]
+            if in_db:
+                self._delete_keys(conn, table_name, pk, [k for k in dirty if k in in_db])
+            cache = rows.rows[table_name]
+            as_tuple = ROW_TUPLE[table_name]
+            final = [cache[k] for k in dirty]
+            self.insert_many(conn, table_name, COLUMNS[table_name], [as_tuple(r) for r in final if r is not None])
         for table_name, appended in rows.appended.items():
             if appended:
-                columns = tuple(c.name for c in TABLES[table_name].columns)
-                self.insert_many(conn, table_name, columns, [tuple(r[c] for c in columns) for r in appended])
+                as_tuple = ROW_TUPLE[table_name]
+                self.insert_many(conn, table_name, COLUMNS[table_name], [as_tuple(r) for r in appended])
         if rows.undo:
             self.insert_many(conn, "indexer_undo", ("block_number", "table_name", "key", "row"), [
                 (block, table_name, canonical_json(keys), canonical_json(images))
@@ -403,10 +459,10 @@ class Store:
                 keys = [tuple(k) for k in loads(keys_json)]
                 images = loads(rows_json)
                 self._delete_keys(conn, table_name, pk, keys)
-                columns = tuple(c.name for c in TABLES[table_name].columns)
-                restore = [tuple(r[c] for c in columns) for r in images if r is not None]
+                as_tuple = ROW_TUPLE[table_name]
+                restore = [as_tuple(r) for r in images if r is not None]
                 if restore:
-                    conn.exec_driver_sql(self._insert_sql(table_name, columns), restore)
+                    conn.exec_driver_sql(self._insert_sql(table_name, COLUMNS[table_name]), restore)
             conn.exec_driver_sql(f"DELETE FROM indexer_undo WHERE block_number > {self.ph}", (ancestor,))
             for table_name in projections.LOG_TABLES:
                 conn.exec_driver_sql(f"DELETE FROM {_quote(table_name)} WHERE block_number > {self.ph}", (ancestor,))

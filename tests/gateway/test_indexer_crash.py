@@ -52,8 +52,14 @@ def test_sigkill_during_backfill_resumes_exactly(node: Node, new_db: Callable[[]
     # one block per batch: many commits, so a kill lands anywhere (before, inside, after a commit)
     args = ("--max-range", "1", "--initial-range", "1")
     for _ in range(5):
+        before = checkpoint(url)
         proc = indexer_process(node, url, tmp_path, *args)
-        time.sleep(rng.uniform(1.0, 3.0))  # includes interpreter start-up
+        # kill at a random moment shortly after the first new commit (the indexer is fast: a fixed
+        # sleep would often land after the end of the backfill)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and checkpoint(url) <= before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.03))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
