@@ -127,7 +127,10 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
             nonlocal stop
             stop = True
 
+        # Ctrl-C (SIGINT) and SIGTERM both stop the stack; set explicitly, since a stack started in
+        # the background by a non-interactive shell inherits SIGINT as ignored
         signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
         while not stop:
             if gateway.poll() is not None:
                 print(f"gateway exited ({gateway.returncode}); stopping", file=sys.stderr)
