@@ -104,7 +104,7 @@ def _dataset_files(title: str, rows: int) -> dict[str, bytes]:
 def _manifest_bytes(state_dir: Path | None, title: str, description: str, publisher: str, credit_code: str,
                     level: int, source: str, keywords: list[str], rows: int = 240) -> bytes:
     """A DCAT manifest (ledger.manifest.Manifest) whose distributions are stored in the IPFS store."""
-    from ledger.manifest import Agent, Distribution, Manifest, canonical_json
+    from ledger.manifest import Agent, ClassificationLevel, Distribution, Manifest, SourceType, canonical_json
 
     distributions = []
     for path, body in sorted(_dataset_files(title, rows).items()):
@@ -118,7 +118,8 @@ def _manifest_bytes(state_dir: Path | None, title: str, description: str, publis
         publisher=Agent(name=publisher, identifier=credit_code),
         keywords=keywords, spatial="CN-GD", license="proprietary",
         rights="Use only within the purpose stated in the voucher scope.",
-        classification_level=level, source_type=source, distributions=distributions,
+        classification_level=ClassificationLevel(level), source_type=SourceType(source),
+        distributions=distributions,
     )
     return canonical_json(manifest)
 
@@ -153,7 +154,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
             _send(registry.functions.setLicenceExpiry(acct[p.key], now + year), authority)
 
     # datasets (确权登记) with manifests on IPFS
-    by_address = {acct[p.key]: p for p in PARTICIPANTS}
+    by_address: dict[str, DemoParticipant] = {acct[p.key]: p for p in PARTICIPANTS}
 
     def register(holder: str, title: str, description: str, level: int, source: int, keywords: list[str]) -> int:
         source_name = ("public", "enterprise", "personal-derived")[source]
