@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
@@ -25,6 +24,7 @@ from web3.logs import DISCARD
 
 from ledger.anvil import DEFAULT_MNEMONIC
 from ledger.contracts.models import cid_to_chain
+from ledger.wallet import ORDER_FIELDS, sign_order
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -207,7 +207,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     _send(settlement.functions.setExchangeFee(acct["exchange"], 100), authority)
     _send(vouchers.functions.setApprovalForAll(settlement.address, True), acct["holder_cn"])
 
-    domain = _settlement_domain(w3, settlement)
+    chain_id = w3.eth.chain_id
 
     def order(maker: str, side: int, voucher_id: int, price: int, nonce: int, broker: str, commission: int) -> tuple[dict[str, Any], bytes]:
         message = {
@@ -215,8 +215,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
             "paymentToken": token.address, "exchange": acct["exchange"], "broker": broker,
             "commission": commission, "nonce": nonce, "deadline": now + 7 * 24 * 3600,
         }
-        signed = keys[maker].sign_message(encode_typed_data(domain, ORDER_TYPES, message))
-        return message, signed.signature
+        return message, sign_order(keys[maker], message, chain_id, settlement.address)
 
     zero = "0x" + "00" * 20
     sell, sell_sig = order("holder_cn", 0, line_use_2, 80_000_00, 1, acct["broker"], 1_600_00)
@@ -231,29 +230,8 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
             f"(head block {w3.eth.block_number})")
 
 
-ORDER_TYPES = {
-    "Order": [
-        {"name": "maker", "type": "address"},
-        {"name": "side", "type": "uint8"},
-        {"name": "voucherId", "type": "uint256"},
-        {"name": "price", "type": "uint256"},
-        {"name": "paymentToken", "type": "address"},
-        {"name": "exchange", "type": "address"},
-        {"name": "broker", "type": "address"},
-        {"name": "commission", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ]
-}
-
-
-def _settlement_domain(w3: Web3, settlement: Contract) -> dict[str, Any]:
-    fields = settlement.functions.eip712Domain().call()
-    return {"name": fields[1], "version": fields[2], "chainId": fields[3], "verifyingContract": fields[4]}
-
-
 def _order_tuple(message: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(message[f["name"]] for f in ORDER_TYPES["Order"])
+    return tuple(message[name] for name, _type in ORDER_FIELDS)
 
 
 def write_demo_file(state_dir: Path, w3: Web3, contracts: dict[str, Contract]) -> Path:

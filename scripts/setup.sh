@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # Install what the stack and the tests need; fast (stamp checks only) when already set up.
 #   scripts/setup.sh up     node packages + Python venv (enough for `make up`)
-#   scripts/setup.sh test   + PostgreSQL server (Debian) + Kubo (built from the Go module proxy)
+#   scripts/setup.sh test   + PostgreSQL server and Chromium (Debian) + Kubo (built from the Go module proxy)
 #   scripts/setup.sh bench  same as test
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 what=${1:-test}
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+# apt_install PACKAGE WHAT: Debian's package, as root (a non-root user is told what to install)
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "$2 is missing and this is not root: install Debian's $1" >&2
+    exit 1
+  fi
+  say "apt-get install $1"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
 
 # 1. npm packages (hardhat 2, solc, OpenZeppelin, anvil) — pinned by package-lock.json
 if [ ! -f node_modules/.stamp ] || [ package-lock.json -nt node_modules/.stamp ]; then
@@ -34,27 +44,11 @@ fi
 
 # 3. PostgreSQL server binaries from Debian's packages (the cluster itself is per test run)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    say "apt-get install postgresql"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "PostgreSQL server binaries are missing and this is not root: install Debian's postgresql" >&2
-    exit 1
-  fi
+  apt_install postgresql "PostgreSQL's server binaries"
 fi
 
 # 4. Chromium for the browser tests (Debian's package; Playwright drives it, never downloads one)
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    say "apt-get install chromium"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "chromium is missing and this is not root: install Debian's chromium" >&2
-    exit 1
-  fi
-fi
+command -v chromium >/dev/null 2>&1 || apt_install chromium "chromium"
 
 # 5. Kubo, built once from the Go module proxy and cached
 scripts/kubo.sh path >/dev/null
