@@ -9,7 +9,9 @@
    (minting 10^6 real events takes too long here); the query is the API's
    ``gateway.services.provenance.voucher_events`` over the expression indexes the API creates.
 
-Env: BENCH_API_SECONDS (load duration), BENCH_API_CLIENTS (100), BENCH_API_SIZES ("100000,1000000").
+Env: BENCH_API_SECONDS (load duration), BENCH_API_CLIENTS (100), BENCH_API_SIZES ("100000,1000000";
+empty to skip), BENCH_API_WORKERS ("1,2": one load run per uvicorn worker count), BENCH_API_HTTP
+("raw": keep-alive asyncio streams; "httpx": the old, CPU-heavy client).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import io
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics as st
@@ -53,48 +56,107 @@ def _pct(values: list[float], p: float) -> float:
 # ---------------------------------------------------------------- 1. load
 
 
-async def _clients(base: str, seconds: float, n: int, paths: list[str]) -> tuple[list[float], int, int]:
+class _Conn:
+    """One keep-alive HTTP/1.1 connection on bare asyncio streams. The load generator shares the
+    2 cores with the gateway: httpx costs ~5 ms of client CPU per request and saturated the client
+    (not the gateway) at ~100-200 req/s, so the default client is this one (BENCH_API_HTTP=httpx
+    for the old one)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: Any = None
+        self.writer: Any = None
+
+    async def get(self, path: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode())
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            status = int(lines[0].split(b" ", 2)[1])
+            headers = {}
+            for line in lines[1:]:
+                k, _, v = line.partition(b":")
+                headers[k.strip().lower()] = v.strip()
+            if b"content-length" in headers:
+                await self.reader.readexactly(int(headers[b"content-length"]))
+            elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+                while True:
+                    size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    await self.reader.readexactly(size + 2)
+                    if size == 0:
+                        break
+            if headers.get(b"connection", b"").lower() == b"close":
+                self.close()
+            return status
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _clients(base: str, seconds: float, n: int, paths: list[str]
+                   ) -> tuple[list[float], int, int, dict[str, list[float]]]:
     latencies: list[float] = []
+    per_path: dict[str, list[float]] = {p: [] for p in paths}
     errors = 0
     statuses: dict[int, int] = {}
     first_error: dict[str, str] = {}
     deadline = time.monotonic() + seconds
+    use_httpx = os.environ.get("BENCH_API_HTTP", "raw") == "httpx"
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    host, _, port = base.removeprefix("http://").partition(":")
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         async def worker(i: int) -> None:
             nonlocal errors
             rnd = random.Random(i)
+            conn = _Conn(host, int(port))
             while time.monotonic() < deadline:
                 path = rnd.choice(paths)
                 t0 = time.perf_counter()
                 try:
-                    r = await client.get(path)
-                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-                    if r.status_code >= 500 or r.status_code == 429:
+                    if use_httpx:
+                        code = (await client.get(path)).status_code
+                    else:
+                        code = await asyncio.wait_for(conn.get(path), 30)
+                    statuses[code] = statuses.get(code, 0) + 1
+                    if code >= 500 or code == 429:
                         errors += 1
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, OSError, ValueError, IndexError, asyncio.TimeoutError,
+                        asyncio.IncompleteReadError) as exc:
                     errors += 1
                     first_error.setdefault("error", repr(exc))
-                latencies.append((time.perf_counter() - t0) * 1000)
+                ms = (time.perf_counter() - t0) * 1000
+                latencies.append(ms)
+                per_path[path].append(ms)
+            conn.close()
 
         await asyncio.gather(*(worker(i) for i in range(n)))
     if first_error:
         print("first client error:", first_error["error"], file=sys.stderr)
-    return latencies, errors, sum(statuses.values())
+    return latencies, errors, sum(statuses.values()), per_path
 
 
-def load_test(seconds: float, n_clients: int) -> dict[str, Any]:
+def load_test(seconds: float, n_clients: int, workers: int = 1) -> dict[str, Any]:
     from tests.gateway.api_fixtures import get_market
 
     market = get_market()
     port = _free_port()
     env = dict(os.environ, RPC_URL=market.rpc_url, DATABASE_URL=market.database_url,
                STATE_DIR=str(market.state_dir), IPFS_STORE_DIR=str(market.state_dir / "ipfs"),
-               RATE_LIMIT_ENABLED="false", PYTHONPATH=str(ROOT))
+               RATE_LIMIT_ENABLED="false", PYTHONPATH=str(ROOT),
+               # one secret for every worker process: a session signed by one must verify in another
+               SESSION_SECRET=os.environ.get("SESSION_SECRET") or secrets.token_hex(32))
     indexer = subprocess.Popen([sys.executable, "-m", "gateway.indexer", "--follow", "--json"], env=env,
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     gateway = subprocess.Popen([sys.executable, "-m", "uvicorn", "gateway.main:app", "--host", "127.0.0.1",
-                                "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                                "--port", str(port), "--log-level", "warning", "--no-access-log",
+                                *(["--workers", str(workers)] if workers > 1 else [])],
                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=open(market.tmp / "bench-gateway.log", "w"))
     stop = threading.Event()
@@ -134,7 +196,7 @@ def load_test(seconds: float, n_clients: int) -> dict[str, Any]:
         thread = threading.Thread(target=writer, daemon=True)
         thread.start()
         t0 = time.monotonic()
-        latencies, errors, total = asyncio.run(_clients(base, seconds, n_clients, paths))
+        latencies, errors, total, per_path = asyncio.run(_clients(base, seconds, n_clients, paths))
         elapsed = time.monotonic() - t0
         stop.set()
         thread.join(10)
@@ -148,11 +210,14 @@ def load_test(seconds: float, n_clients: int) -> dict[str, Any]:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    return {"requests": total, "errors": errors, "seconds": round(elapsed, 1),
+    routes = {p: {"n": len(v), "p50_ms": round(_pct(v, 50), 2), "p95_ms": round(_pct(v, 95), 2)}
+              for p, v in per_path.items()}
+    return {"workers": workers, "http_client": os.environ.get("BENCH_API_HTTP", "raw"),
+            "requests": total, "errors": errors, "seconds": round(elapsed, 1),
             "rps": round(total / elapsed, 1) if elapsed else 0,
             "p50_ms": round(_pct(latencies, 50), 2), "p95_ms": round(_pct(latencies, 95), 2),
             "p99_ms": round(_pct(latencies, 99), 2), "vouchers_issued_during_run": written["n"],
-            "index_lag_at_end": health.get("lag")}
+            "index_lag_at_end": health.get("lag"), "routes": routes}
 
 
 # ---------------------------------------------------------------- 2. provenance at scale
@@ -236,20 +301,30 @@ def run() -> None:
     seconds = float(os.environ.get("BENCH_API_SECONDS", "60"))
     clients = int(os.environ.get("BENCH_API_CLIENTS", "100"))
     sizes = [int(s) for s in os.environ.get("BENCH_API_SIZES", "100000,1000000").split(",") if s.strip()]
-    load = load_test(seconds, clients)
-    prov = provenance_scale(sizes)
-    rows: list[list[Any]] = [[f"load: {clients} clients x {load['seconds']} s (indexer following)",
-                              load["requests"], load["errors"], load["p50_ms"], load["p95_ms"], load["p99_ms"]]]
+    worker_counts = [int(w) for w in os.environ.get("BENCH_API_WORKERS", "1,2").split(",") if w.strip()]
+    loads = [load_test(seconds, clients, w) for w in worker_counts]
+    prov = provenance_scale(sizes) if sizes else []
+    rows: list[list[Any]] = []
+    notes: list[str] = []
+    for load in loads:
+        w = load["workers"]
+        rows.append([f"load: {clients} clients x {load['seconds']} s, {w} uvicorn worker{'s' if w > 1 else ''} "
+                     f"(indexer following)", load["requests"], load["errors"], load["p50_ms"], load["p95_ms"],
+                     load["p99_ms"]])
+        notes.append(f"load, {w} worker(s): {load['rps']} req/s; {load['vouchers_issued_during_run']} vouchers "
+                     f"issued during the run; index lag at end {load['index_lag_at_end']} blocks; per-route p50 ms: "
+                     + ", ".join(f"{p} {r['p50_ms']}" for p, r in load["routes"].items()))
     for p in prov:
         rows.append([f"provenance query, PostgreSQL, {p['events']:,} events", 1000, 0, p["p50_ms"], p["p95_ms"],
                      p["p99_ms"]])
+    notes += ["load client: keep-alive HTTP/1.1 on bare asyncio streams, one connection per client "
+              "(BENCH_API_HTTP=httpx for httpx, whose client CPU was the bottleneck); rate limits are off in the "
+              "bench, and with several workers they would be per process",
+              "provenance at scale: SYNTHETIC events bulk-inserted into the events table (COPY) for this "
+              "measurement only; goal p95 <= 20 ms"]
     report("bench_api", "Gateway API: load and provenance latency",
            ["scenario", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"], rows,
-           figures={"load": load, "provenance": prov},
-           notes=[f"load: {load['rps']} req/s; {load['vouchers_issued_during_run']} vouchers issued during the run; "
-                  f"index lag at end {load['index_lag_at_end']} blocks",
-                  "provenance at scale: SYNTHETIC events bulk-inserted into the events table (COPY) for this "
-                  "measurement only; goal p95 <= 20 ms"])
+           figures={"load": loads[0] if loads else None, "loads": loads, "provenance": prov}, notes=notes)
 
 
 if __name__ == "__main__":

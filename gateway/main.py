@@ -32,6 +32,7 @@ from gateway.core.config import Settings, get_settings
 from gateway.core.db import open_engine
 from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
 from gateway.core.ratelimit import RateLimitMiddleware
+from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.services.ipfs import ManifestVerifier
 
 API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     from gateway.web import pages
 
     pages.mount(app)
+    # innermost first: cache hits still pass the rate limiter and are counted by the metrics
+    app.add_middleware(ResponseCacheMiddleware, engine_of=lambda: state.engine,
+                       ttl=settings.RESPONSE_CACHE_SECONDS, enabled=settings.RESPONSE_CACHE_SECONDS > 0)
     app.add_middleware(RateLimitMiddleware, settings=settings, secret_of=lambda: state.session_secret)
     app.add_middleware(MetricsMiddleware, metrics=state.http_metrics)
     return app

@@ -18,7 +18,9 @@ from gateway.models import Organisation, Participant
 from ledger.contracts.models import LICENSED_ROLES, Role
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
+    # the trivial dependencies are ``async def`` so FastAPI calls them on the event loop: a sync
+    # dependency costs a threadpool round trip per request
     settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
     return settings
 
@@ -26,7 +28,7 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_web3(request: Request) -> Web3:
+async def get_web3(request: Request) -> Web3:
     w3: Web3 = request.app.state.web3
     return w3
 
@@ -34,7 +36,7 @@ def get_web3(request: Request) -> Web3:
 Web3Dep = Annotated[Web3, Depends(get_web3)]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -117,7 +119,7 @@ def get_caller(request: Request, db: SessionDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_session(caller: CallerDep) -> Caller:
+async def require_session(caller: CallerDep) -> Caller:
     if not caller.authenticated:
         raise ApiError(401, "Unauthorized", "sign in with Ethereum first (GET /v1/auth/nonce, POST /v1/auth/login)",
                        headers={"WWW-Authenticate": "Bearer"})
@@ -127,7 +129,7 @@ def require_session(caller: CallerDep) -> Caller:
 AuthedCallerDep = Annotated[Caller, Depends(require_session)]
 
 
-def require_participant(caller: AuthedCallerDep) -> Caller:
+async def require_participant(caller: AuthedCallerDep) -> Caller:
     if caller.roles == 0:
         raise ApiError(403, "NotAParticipant",
                        f"{caller.address} is not an active registered participant ({caller.status})",

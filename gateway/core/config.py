@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     RATE_LIMIT_SESSION_BURST: int = 120
     #: Set false to disable rate limiting (benchmarks).
     RATE_LIMIT_ENABLED: bool = True
+    #: Anonymous read responses are re-served while the index position is unchanged, for at most
+    #: this many seconds (gateway.core.respcache); 0 disables.
+    RESPONSE_CACHE_SECONDS: float = 1.0
+    #: /health re-uses the node's chain id and head block for this many seconds (one RPC round trip
+    #: per probe otherwise).
+    HEALTH_CHAIN_CACHE_SECONDS: float = 1.0
 
 
 @lru_cache

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -47,8 +50,46 @@ def _ipfs_status(request: Request) -> ComponentStatus:
         return ComponentStatus(status="down", detail=str(exc)[:300])
 
 
+_CHAIN_LOCK = threading.Lock()
+
+
+def _chain_position(request: Request, w3: Any, ttl: float) -> tuple[Optional[int], Optional[int], Optional[str]]:
+    """(chain id, head block, error) from the node, re-used for ``ttl`` seconds (one RPC round trip
+    per probe otherwise; under load /health was the slowest route). Failures are not cached."""
+    state = request.app.state
+    cached = getattr(state, "health_chain", None)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1], cached[2], None
+    with _CHAIN_LOCK:  # one probe of the node at a time; the others wait and re-use its answer
+        cached = getattr(state, "health_chain", None)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2], None
+        try:
+            chain_id = int(w3.eth.chain_id)
+            head = int(w3.eth.block_number)
+        except Exception as exc:  # noqa: BLE001 - the node is down: say so, with 200 so probes see the body
+            return None, None, f"chain unreachable: {exc}"
+        if ttl > 0:
+            state.health_chain = (now + ttl, chain_id, head)
+        return chain_id, head, None
+
+
 @router.get("/health", response_model=HealthPublic)
-def health(request: Request, w3: Web3Dep, settings: SettingsDep, engine: EngineDep) -> HealthPublic:
+async def health(request: Request, w3: Web3Dep, settings: SettingsDep, engine: EngineDep) -> HealthPublic:
+    """On the event loop when nothing can block (SQLite, the embedded IPFS store already open, a fresh
+    chain head); otherwise in the threadpool (a probe per request of a busy gateway waited ~100 ms
+    for threadpool threads and the GIL)."""
+    cached = getattr(request.app.state, "health_chain", None)
+    if (cached is not None and cached[0] > time.monotonic() and engine.dialect.name == "sqlite"
+            and not settings.IPFS_API and request.app.state.manifests._store is not None):
+        return _health(request, w3, settings, engine, chain=(cached[1], cached[2], None))
+    return await run_in_threadpool(_health, request, w3, settings, engine)
+
+
+def _health(request: Request, w3: Any, settings: Any, engine: Any,
+            chain: Optional[tuple[Optional[int], Optional[int], Optional[str]]] = None) -> HealthPublic:
     deployment = getattr(request.app.state, "deployment", None) or {}
     contracts = {name: entry["address"] for name, entry in deployment.get("contracts", {}).items()}
     database = settings.DATABASE_URL.split(":", 1)[0]
@@ -70,13 +111,9 @@ def health(request: Request, w3: Web3Dep, settings: SettingsDep, engine: EngineD
     ipfs_status = _ipfs_status(request)
     if ipfs_status.status != "ok":
         errors.append("IPFS unavailable")
-    chain_id: Optional[int] = None
-    head: Optional[int] = None
-    try:
-        chain_id = int(w3.eth.chain_id)
-        head = int(w3.eth.block_number)
-    except Exception as exc:  # noqa: BLE001 - the node is down: say so, with 200 so probes see the body
-        errors.append(f"chain unreachable: {exc}")
+    chain_id, head, chain_error = chain or _chain_position(request, w3, settings.HEALTH_CHAIN_CACHE_SECONDS)
+    if chain_error:
+        errors.append(chain_error)
     lag = max(0, head - indexed) if head is not None and indexed is not None else None
     return HealthPublic(status="ok" if not errors else "degraded", chain_id=chain_id, head_block=head,
                         indexed_block=indexed, lag=lag, events_indexed=events, database=database,
