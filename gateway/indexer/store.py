@@ -447,6 +447,11 @@ class Store:
                               .order_by(table.c.number.desc()).limit(limit))
         return [(int(n), str(h)) for n, h in result]
 
+    def lowest_stored_block(self, conn: Connection) -> list[tuple[int, str]]:
+        table = TABLES["blocks"]
+        result = conn.execute(select(table.c.number, table.c.hash).order_by(table.c.number).limit(1))
+        return [(int(n), str(h)) for n, h in result]
+
     def rollback(self, conn: Connection, state: State, ancestor: int, ancestor_hash: str) -> str:
         """Remove everything above block ``ancestor``; returns "undo" or "replay" (method used)."""
         method = "undo" if state.undo_from is not None and ancestor + 1 >= state.undo_from else "replay"

@@ -52,6 +52,14 @@ def test_every_emitted_event_decodes_like_web3(node: Node) -> None:
         spec = decoder.by_address[event.address][(entry["topics"][0], len(entry["topics"]))]
         assert spec.decode_args_bytes(entry["topics"], entry["data"]) == event.args
         assert event.block_number == w3log["blockNumber"] and event.log_index == w3log["logIndex"]
+    # the batch path (memoised routes, direct decoder calls) gives the same events, also for
+    # upper-case hex, unknown topics, malformed data and logs without topics
+    odd = [dict(raw[0], address=raw[0]["address"].upper().replace("0X", "0x"),
+                topics=[t.upper().replace("0X", "0x") for t in raw[0]["topics"]]),
+           dict(raw[1], topics=["0x" + "ab" * 32] + raw[1]["topics"][1:]),
+           dict(raw[2], data="0x12"), dict(raw[3], topics=[])]
+    logs = raw + odd + raw[:5]
+    assert decoder.decode_many(logs) == [decoder.decode(entry) for entry in logs]
     # ERC-20 and ERC-721 Transfer share topic0: each decoded by its own contract's ABI
     assert ("DataVoucher", "Transfer") in names and ("PaymentToken", "Transfer") in names
     assert ("DataVoucher", "VoucherFrozen") in names and ("AssetRegistry", "AssetFrozen") in names
