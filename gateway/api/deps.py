@@ -95,7 +95,7 @@ def caller_for(db: Session, address: str) -> Caller:
     roles = effective_roles(participant, organisation, time.time())
     status = participant.status if roles or participant.status != "active" else "active"
     return Caller(address=address, roles=roles, status=status, jurisdiction=participant.jurisdiction,
-                  role_names=[r.name.lower() for r in Role if roles & int(r)])
+                  role_names=[r.name.lower() for r in Role if r.name is not None and roles & int(r)])
 
 
 def session_token(request: Request) -> Optional[str]:

@@ -43,7 +43,7 @@ class TokenBuckets:
 def _token_of(scope: Scope) -> Optional[str]:
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            v = value.decode("latin-1")
+            v: str = value.decode("latin-1")
             if v.lower().startswith("bearer "):
                 return v[7:].strip()
         elif name == b"cookie":

@@ -71,7 +71,7 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
     reporter = _JsonReporter() if json_output else _RichReporter(follow)
     indexer = Indexer(rpc_url, engine, contracts_from_record(record), cfg, on_progress=reporter.update)
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, _frame: Any) -> None:
         indexer.stop()

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional
+from types import ModuleType
+from typing import Any, Callable, Iterable, Mapping, Optional, cast
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 
 from ledger.artifacts import load_artifact
 
+_orjson: Optional[ModuleType]
 try:  # optional speed-up; same output bytes as the json fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised when orjson is absent
@@ -47,7 +49,7 @@ def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8 (not ASCII-escaped). Byte-identical with or without orjson."""
     if _orjson is not None:
         try:
-            return _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS).decode()
+            return cast(str, _orjson.dumps(value, option=_orjson.OPT_SORT_KEYS).decode())
         except TypeError:  # e.g. an int beyond 64 bits inside a raw structure
             pass
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Iterable, Optional, Sequence
+from types import ModuleType
+from typing import Any, Iterable, Optional, Sequence, cast
 
 import httpx
 
 from gateway.indexer.decode import loads
 
+_orjson: Optional[ModuleType]
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover
@@ -50,7 +52,7 @@ class NodeUnavailable(RuntimeError):
 
 def _dumps(payload: Any) -> bytes:
     if _orjson is not None:
-        return _orjson.dumps(payload)
+        return cast(bytes, _orjson.dumps(payload))
     return json.dumps(payload).encode()
 
 

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from sqlalchemy import Boolean, Connection, Engine, Integer, create_engine, event, select, text, tuple_
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from sqlmodel import SQLModel
 
 from gateway import models
 from gateway.indexer import projections
@@ -48,7 +49,7 @@ MIGRATIONS_DIR = GATEWAY_DIR / "migrations"
 #: pg_advisory_lock key of the indexer writer: the first 8 bytes of sha256("dataledger-indexer").
 ADVISORY_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dataledger-indexer").digest()[:8], "big", signed=True)
 
-TABLES = {t.name: t for t in models.SQLModel.metadata.sorted_tables}
+TABLES = {t.name: t for t in SQLModel.metadata.sorted_tables}
 
 EVENT_COLUMNS = ("block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "contract",
                  "event", "args")

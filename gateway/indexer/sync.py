@@ -371,7 +371,8 @@ class Indexer:
             numbers.add(int(entry["blockNumber"], 16))
         headers = self.rpc.headers(numbers)
         t2 = time.perf_counter()
-        if headers.get(b) is None or headers[b]["hash"] != end["hash"]:
+        last = headers.get(b)
+        if last is None or last["hash"] != end["hash"]:
             raise ChainChanged(f"block {b} changed during the fetch")
         first = headers.get(a)
         if first is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Sequence
+from typing import Any, Sequence
 
 from markupsafe import Markup
 
@@ -88,7 +88,7 @@ def line_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460,
     return Markup("".join(parts))
 
 
-def flow_chart(flows: Sequence[dict], title: str, width: int = 460, height: int = 220, chart_id: str = "") -> Markup:
+def flow_chart(flows: Sequence[dict[str, Any]], title: str, width: int = 460, height: int = 220, chart_id: str = "") -> Markup:
     """Cross-border flows: one arrow per (from -> to) pair, thickness by count."""
     juris = sorted({f["from"] for f in flows} | {f["to"] for f in flows})
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart flow-chart" id="{escape(chart_id)}" '

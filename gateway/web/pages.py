@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gateway.api.deps import caller_for, session_token
 from gateway.api.routes.assets import asset_detail
@@ -125,7 +125,7 @@ def asset_page(request: Request, asset_id: int) -> HTMLResponse:
         except (ApiError, OverflowError):
             return not_found_page(request, f"asset {asset_id}")
         vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.asset_id == asset_id)
-                                                     .order_by(Voucher.token_id)).all()]
+                                                     .order_by(col(Voucher.token_id))).all()]
         events = provenance.asset_events(db.connection(), asset_id)
         return render(request, "asset.html", a=detail, vouchers=vouchers, events=events)
 
@@ -216,7 +216,7 @@ def customs_page(request: Request) -> HTMLResponse:
         from gateway.api.deps import Caller
 
         who = caller or Caller()
-        cases = [clearance_out(c, who) for c in db.exec(select(Clearance).order_by(Clearance.case_id)).all()]
+        cases = [clearance_out(c, who) for c in db.exec(select(Clearance).order_by(col(Clearance.case_id))).all()]
         return render(request, "customs.html", cases=cases, caller=caller,
                       full=bool(caller and caller.supervisor))
 

@@ -6,7 +6,7 @@ from typing import Literal, Annotated, Any, Optional
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, AddressQuery, IdPath, Limit, Offset, Page
 from gateway.api.deps import EngineDep, SessionDep
@@ -76,7 +76,7 @@ def list_assets(
     if status is not None:
         query = query.where(Asset.status == status)
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(Asset.asset_id).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(Asset.asset_id)).offset(offset).limit(limit)).all()
     return Page(items=[asset_out(request, a) for a in rows], total=total, limit=limit, offset=offset)
 
 
@@ -86,8 +86,8 @@ def asset_detail(request: Request, db: Any, asset_id: int, verify: bool = True) 
         raise not_found("asset", asset_id=asset_id)
     verifier = request.app.state.manifests
     manifests = db.exec(select(AssetManifest).where(AssetManifest.asset_id == asset_id)
-                        .order_by(AssetManifest.version)).all()
-    valuations = db.exec(select(Valuation).where(Valuation.asset_id == asset_id).order_by(Valuation.index)).all()
+                        .order_by(col(AssetManifest.version))).all()
+    valuations = db.exec(select(Valuation).where(Valuation.asset_id == asset_id).order_by(col(Valuation.index))).all()
     vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.asset_id == asset_id)).one()
     check = ManifestVerification(**verifier.verify(a.manifest_cid, a.content_hash)) if verify else None
     return AssetDetail(

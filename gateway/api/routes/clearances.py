@@ -10,7 +10,7 @@ from typing import Literal, Annotated, Optional, Union
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, IdPath, IdQuery, Limit, Offset, Page
 from gateway.api.deps import Caller, CallerDep, SessionDep
@@ -63,7 +63,7 @@ def list_clearances(
     if destination is not None:
         query = query.where(Clearance.destination == destination.upper())
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(Clearance.case_id).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(Clearance.case_id)).offset(offset).limit(limit)).all()
     return Page(items=[clearance_out(c, caller) for c in rows], total=total, limit=limit, offset=offset)
 
 

@@ -16,7 +16,7 @@ from ledger.contracts.models import Role
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"], responses=ERRORS)
 
-ROLE_NAMES = [r.name.lower() for r in Role]
+ROLE_NAMES = [r.name.lower() for r in Role if r.name is not None]
 RoleName = Literal["authority", "operator", "exchange", "broker", "appraiser", "customs", "regulator", "holder"]
 
 
@@ -31,7 +31,7 @@ class ParticipantDetail(ParticipantOut):
 
 
 def participant_out(p: Participant) -> ParticipantOut:
-    return ParticipantOut(**p.model_dump(), role_names=[r.name.lower() for r in Role if p.roles & int(r)])
+    return ParticipantOut(**p.model_dump(), role_names=[r.name.lower() for r in Role if r.name is not None and p.roles & int(r)])
 
 
 @router.get("", response_model=Page[ParticipantOut])
@@ -55,7 +55,7 @@ def list_participants(
     if org_id is not None:
         query = query.where(Participant.org_id == org_id.lower())
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(Participant.added_block, Participant.account).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(Participant.added_block), col(Participant.account)).offset(offset).limit(limit)).all()
     return Page(items=[participant_out(p) for p in rows], total=total, limit=limit, offset=offset)
 
 

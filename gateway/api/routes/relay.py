@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional
 
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 

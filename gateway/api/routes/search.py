@@ -51,7 +51,7 @@ def search(db: Session, q: str) -> list[SearchHit]:
             hits.append(SearchHit(kind="tx", id=h, label="transaction", url=f"/tx/{h}"))
         return hits
     m = _PREFIXED.fullmatch(q)
-    kinds = ("asset", "voucher")
+    kinds: tuple[str, ...] = ("asset", "voucher")
     number = None
     if m:
         letter = m.group(1)[0].lower()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import func
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select
 
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdQuery, Limit, Offset, Page
 from gateway.api.deps import AuthedCallerDep, SessionDep
@@ -40,5 +40,5 @@ def list_uses(
     if holder is not None:
         query = query.where(VoucherUse.holder == holder.lower())
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(VoucherUse.block_number, VoucherUse.log_index).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(VoucherUse.block_number), col(VoucherUse.log_index)).offset(offset).limit(limit)).all()
     return Page(items=[VoucherUsePublic(**u.model_dump()) for u in rows], total=total, limit=limit, offset=offset)

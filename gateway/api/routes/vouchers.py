@@ -7,7 +7,7 @@ from typing import Literal, Annotated, Any, Optional
 
 from fastapi import APIRouter, Query
 from sqlalchemy import func
-from sqlmodel import or_, select
+from sqlmodel import col, or_, select
 
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdPath, IdQuery, Limit, Offset, Page
 from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep
@@ -75,7 +75,7 @@ def list_vouchers(
     if right is not None:
         query = query.where(Voucher.right == RIGHT_BY_NAME[right])
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(Voucher.token_id).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(Voucher.token_id)).offset(offset).limit(limit)).all()
     return Page(items=[voucher_out(v, now) for v in rows], total=total, limit=limit, offset=offset)
 
 
@@ -84,8 +84,8 @@ def voucher_detail(db: Any, token_id: int) -> VoucherDetail:
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
     transfers = db.exec(select(VoucherTransfer).where(VoucherTransfer.token_id == token_id)
-                        .order_by(VoucherTransfer.block_number, VoucherTransfer.log_index)).all()
-    trades = db.exec(select(Trade).where(Trade.voucher_id == token_id).order_by(Trade.block_number)).all()
+                        .order_by(col(VoucherTransfer.block_number), col(VoucherTransfer.log_index))).all()
+    trades = db.exec(select(Trade).where(Trade.voucher_id == token_id).order_by(col(Trade.block_number))).all()
     return VoucherDetail(**voucher_out(v).model_dump(),
                          transfers=[VoucherTransferPublic(**t.model_dump()) for t in transfers],
                          trades=[TradePublic(**t.model_dump()) for t in trades])
