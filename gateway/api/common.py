@@ -52,3 +52,9 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic, "description": "Not signed in"},
     403: {"model": ErrorPublic, "description": "Not allowed for this caller's roles"},
 }
+
+
+#: ?bundle=true on the provenance endpoints
+BundleQuery = Annotated[bool, Query(
+    description="return the self-contained proof bundle (dataledger-proof-bundle/1: headers, receipts, events, "
+                "manifests) instead; `dataledger verify --bundle FILE --trusted-head HASH` checks it offline")]

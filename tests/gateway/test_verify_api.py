@@ -68,3 +68,21 @@ def test_http_source(client: TestClient, market: Market) -> None:
     served.events[0]["links"]["asset_id"] = 3  # a wrong link is an altered field too
     verdict = verify_history(market.rpc_url, "asset", 2, served=served, state_dir=market.state_dir)
     assert [(v.status, v.fields) for v in verdict.events if v.status != "ok"] == [("altered", ["links.asset_id"])]
+
+
+def test_provenance_endpoint_returns_the_bundle(market: Market, tmp_path: Path) -> None:  # noqa: F811
+    """GET /v1/{vouchers,assets}/{id}/provenance?bundle=true: the proof bundle, checked offline."""
+    from gateway.main import create_app
+
+    settings = Settings(RPC_URL=market.rpc_url, DATABASE_URL=index_into(market, f"sqlite:///{tmp_path / 'gw.db'}"),
+                        STATE_DIR=market.state_dir, IPFS_STORE_DIR=market.state_dir / "ipfs",
+                        RATE_LIMIT_ENABLED=False, SESSION_SECRET="t")
+    with TestClient(create_app(settings)) as app_client:
+        for path in ("/v1/vouchers/4/provenance?bundle=true", "/v1/assets/2/provenance?bundle=true"):
+            reply = app_client.get(path)
+            assert reply.status_code == 200, reply.text
+            result = verify_bundle(reply.content, reply.headers["X-Trusted-Head"])
+            assert result["ok"], result["problems"]
+        plain = app_client.get("/v1/vouchers/4/provenance")
+        assert plain.status_code == 200 and "events" in plain.json()
+        assert app_client.get("/v1/vouchers/999/provenance?bundle=true").status_code == 404

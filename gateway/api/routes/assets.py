@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from gateway.api.common import ERRORS, AddressQuery, IdPath, Limit, Offset, Page
+from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page
 from gateway.api.deps import EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic
 from gateway.core.errors import not_found
@@ -106,10 +106,15 @@ def get_asset(request: Request, asset_id: IdPath, db: SessionDep,
 
 
 @router.get("/{asset_id}/provenance", response_model=ProvenancePublic)
-def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep) -> dict[str, Any]:
+def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep,
+                     bundle: BundleQuery = False) -> Any:
     a = db.get(Asset, asset_id)
     if a is None:
         raise not_found("asset", asset_id=asset_id)
+    if bundle:
+        from gateway.api.routes.verify import _bundle
+
+        return _bundle("asset", asset_id, request, request.app.state.settings)
     events = provenance.asset_events(db.connection(), asset_id)
     subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
     return {"subject": subject, "events": events}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Literal, Annotated, Any, Optional
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import func
 from sqlmodel import col, or_, select
 
-from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdPath, IdQuery, Limit, Offset, Page
+from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, BundleQuery, IdPath, IdQuery, Limit, Offset, Page
 from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic
 from gateway.core.errors import ApiError, not_found
@@ -115,10 +115,15 @@ def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> 
 
 
 @router.get("/{token_id}/provenance", response_model=ProvenancePublic)
-def voucher_provenance(token_id: IdPath, db: SessionDep, engine: EngineDep) -> dict[str, Any]:
+def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engine: EngineDep,
+                       bundle: BundleQuery = False) -> Any:
     v = db.get(Voucher, token_id)
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
+    if bundle:
+        from gateway.api.routes.verify import _bundle
+
+        return _bundle("voucher", token_id, request, request.app.state.settings)
     events = provenance.voucher_events(db.connection(), token_id)
     return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events}
 
