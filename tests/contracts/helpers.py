@@ -26,6 +26,7 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from ledger.artifacts import available, load_artifact
+from ledger.contracts import models as _models
 
 # ------------------------------------------------------------------ domain constants
 
@@ -45,35 +46,8 @@ class Roles:
     ALL = 0xFF
 
 
-class Status(IntEnum):
-    """IParticipantRegistry.Status."""
-
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-
-
-class SourceType(IntEnum):
-    PUBLIC = 0
-    ENTERPRISE = 1
-    PERSONAL_DERIVED = 2
-
-
-class AssetStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    FROZEN = 2
-    REVOKED = 3
-
-
-class CaseState(IntEnum):
-    """DataCustoms.CaseState."""
-
-    NONE = 0
-    REQUESTED = 1
-    APPROVED = 2
-    REJECTED = 3
-    REVOKED = 4
+# the contracts' enums, as the SDK defines them
+Status, SourceType, AssetStatus, CaseState = _models.Status, _models.SourceType, _models.AssetStatus, _models.CaseState
 
 
 REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
