@@ -41,21 +41,17 @@ def _address(sender: Sender) -> str:
 def send_transaction(w3: Web3, sender: Sender, tx: dict[str, Any], timeout: float = 120) -> Any:
     """Send ``tx`` from ``sender`` and wait for its receipt; raise when it reverted.
 
-    A LocalAccount signs locally; a plain address must be unlocked on the node (anvil's are).
+    A LocalAccount goes through :class:`ledger.tx.TxSender` (gas estimated first so a revert is
+    decoded before anything is sent, signed once, retries never send twice). A plain address must be
+    unlocked on the node (anvil's are).
     """
+    if not isinstance(sender, str):
+        from ledger.tx import TxSender
+
+        return TxSender(w3, sender, timeout=timeout).send(tx).receipt
     tx = dict(tx)
-    tx.setdefault("from", _address(sender))
-    if isinstance(sender, str):
-        tx_hash = w3.eth.send_transaction(tx)  # type: ignore[arg-type]
-    else:
-        tx.setdefault("nonce", w3.eth.get_transaction_count(sender.address, "pending"))
-        tx.setdefault("chainId", w3.eth.chain_id)
-        if "gas" not in tx:
-            tx["gas"] = w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
-        if "gasPrice" not in tx and "maxFeePerGas" not in tx:
-            tx["gasPrice"] = w3.eth.gas_price
-        signed = sender.sign_transaction(tx)
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    tx.setdefault("from", sender)
+    tx_hash = w3.eth.send_transaction(tx)  # type: ignore[arg-type]
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
     if receipt["status"] != 1:
         raise DeploymentError(f"transaction {tx_hash.hex()} reverted")
