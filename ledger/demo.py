@@ -23,17 +23,17 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from ledger.anvil import DEFAULT_MNEMONIC
-from ledger.contracts.models import cid_to_chain
+from ledger.contracts.models import LICENSED_ROLES, Role, cid_to_chain
+from ledger.ipfs import IpfsStore, open_store
 from ledger.wallet import ORDER_FIELDS, sign_order
 
 Account.enable_unaudited_hdwallet_features()
 
 # role bits, as in contracts/src/interfaces/IParticipantRegistry.sol (ParticipantRoles)
-AUTHORITY, OPERATOR, EXCHANGE, BROKER, APPRAISER, CUSTOMS, REGULATOR, HOLDER = (1 << i for i in range(8))
-ROLE_NAMES = {
-    AUTHORITY: "authority", OPERATOR: "operator", EXCHANGE: "exchange", BROKER: "broker",
-    APPRAISER: "appraiser", CUSTOMS: "customs", REGULATOR: "regulator", HOLDER: "holder",
-}
+# plain ints (web3 would treat an IntFlag, which is iterable, as a list)
+AUTHORITY, OPERATOR, EXCHANGE, BROKER, APPRAISER, CUSTOMS, REGULATOR, HOLDER = (int(role) for role in (
+    Role.AUTHORITY, Role.OPERATOR, Role.EXCHANGE, Role.BROKER, Role.APPRAISER, Role.CUSTOMS, Role.REGULATOR,
+    Role.HOLDER))
 
 
 @dataclass(frozen=True)
@@ -101,18 +101,17 @@ def _dataset_files(title: str, rows: int) -> dict[str, bytes]:
     return {"data/records.csv": data.encode(), "README.txt": readme.encode()}
 
 
-def _manifest_bytes(state_dir: Path | None, title: str, description: str, publisher: str, credit_code: str,
+def _manifest_bytes(store: IpfsStore, title: str, description: str, publisher: str, credit_code: str,
                     level: int, source: str, keywords: list[str], rows: int = 240) -> bytes:
     """A DCAT manifest (ledger.manifest.Manifest) whose distributions are stored in the IPFS store."""
-    from ledger.manifest import Agent, ClassificationLevel, Distribution, Manifest, SourceType, canonical_json
+    from ledger.manifest import (Agent, ClassificationLevel, Distribution, Manifest, SourceType, canonical_json,
+                                 media_type_for)
 
-    distributions = []
-    for path, body in sorted(_dataset_files(title, rows).items()):
-        cid = _store(state_dir, body)
-        distributions.append(Distribution(
-            path=path, media_type="text/csv" if path.endswith(".csv") else "text/plain",
-            byte_size=len(body), sha256=hashlib.sha256(body).hexdigest(), cid=cid,
-        ))
+    distributions = [
+        Distribution(path=path, media_type=media_type_for(path), byte_size=len(body),
+                     sha256=hashlib.sha256(body).hexdigest(), cid=store.add(body))
+        for path, body in sorted(_dataset_files(title, rows).items())
+    ]
     manifest = Manifest(
         title=title, description=description,
         publisher=Agent(name=publisher, identifier=credit_code),
@@ -124,15 +123,9 @@ def _manifest_bytes(state_dir: Path | None, title: str, description: str, publis
     return canonical_json(manifest)
 
 
-def _store(state_dir: Path | None, body: bytes) -> str:
-    from ledger.ipfs import open_store
-
-    store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
-    return store.add(body)
-
-
 def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None) -> str:
     """Populate a freshly deployed market; returns a one-line summary."""
+    store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
     acct = {k: a.address for k, a in demo_accounts().items()}
     keys = demo_accounts()
     registry = contracts["ParticipantRegistry"]
@@ -150,7 +143,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
         oid = org_id(p.credit_code)
         _send(registry.functions.registerOrganisation(oid, p.jurisdiction.encode(), p.roles, acct[p.key]), authority)
         _send(registry.functions.addAccount(oid, acct[p.key], p.roles), acct[p.key])
-        if p.roles & (OPERATOR | EXCHANGE | BROKER | APPRAISER):
+        if p.roles & LICENSED_ROLES:
             _send(registry.functions.setLicenceExpiry(acct[p.key], now + year), authority)
 
     # datasets (确权登记) with manifests on IPFS
@@ -159,9 +152,9 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     def register(holder: str, title: str, description: str, level: int, source: int, keywords: list[str]) -> int:
         source_name = ("public", "enterprise", "personal-derived")[source]
         who = by_address[holder]
-        body = _manifest_bytes(state_dir, title, description, who.organisation, who.credit_code, level,
+        body = _manifest_bytes(store, title, description, who.organisation, who.credit_code, level,
                                source_name, keywords)
-        cid = _store(state_dir, body)
+        cid = store.add(body)
         receipt = _send(assets.functions.registerAsset(cid_to_chain(cid), sha256(body), level, source), holder)
         return int(_event_arg(assets, receipt, "AssetRegistered", "assetId"))
 
@@ -173,7 +166,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     design_data = register(acct["holder_cn"], "Precision part design library",
                            "CAD library of precision parts (important data).", 3, 1, ["cad", "design"])
 
-    report = _store(state_dir, b"Valuation report: income approach, 2026 Q3")
+    report = store.add(b"Valuation report: income approach, 2026 Q3")
     _send(assets.functions.recordValuation(line_data, 1_200_000_00, b"CNY", sha256("income-approach"),
                                            cid_to_chain(report)), acct["appraiser"])
 
@@ -193,11 +186,11 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     _send(vouchers.functions.redeem(foshan, sha256("SME loan decision #2026-118")), acct["bank_cn"])
 
     # data customs: clearance for the telemetry right to go to Hong Kong
-    purpose = _store(state_dir, b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
+    purpose = store.add(b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
     receipt = _send(customs.functions.requestClearance(line_data, b"HK", acct["holder_hk"], cid_to_chain(purpose)),
                     acct["holder_cn"])
     case_id = int(_event_arg(customs, receipt, "ClearanceRequested", "caseId"))
-    conditions = _store(state_dir, b"Conditions: no onward transfer; aggregate outputs only")
+    conditions = store.add(b"Conditions: no onward transfer; aggregate outputs only")
     _send(customs.functions.approveClearance(case_id, now + 90 * 24 * 3600, cid_to_chain(conditions)), acct["customs"])
 
     # settlement: payment tokens, exchange fee, approvals, two trades (one with a broker, cross-border)
@@ -249,7 +242,7 @@ def write_demo_file(state_dir: Path, w3: Web3, contracts: dict[str, Contract]) -
                 "organisation": p.organisation,
                 "creditCode": p.credit_code,
                 "jurisdiction": p.jurisdiction,
-                "roles": [name for bit, name in ROLE_NAMES.items() if p.roles & bit],
+                "roles": [str(role.name).lower() for role in Role if p.roles & role],
             }
             for p in PARTICIPANTS
         ],
