@@ -78,10 +78,10 @@ def history_verification(kind: str, subject_id: int, request: Request) -> dict[s
     block, in its receipt, the receipts root recomputed; manifests re-hashed."""
     from fastapi import HTTPException
 
-    from gateway.api.routes.verify import _verification
+    from gateway.api.routes.verify import history_verdict
 
     try:
-        verdict = _verification(kind, subject_id, request, request.app.state.settings, manifests=True)
+        verdict = history_verdict(kind, subject_id, request, request.app.state.settings, manifests=True)
     except HTTPException as exc:
         return {"status": "not verified", "detail": str(exc.detail)[:300]}
     except Exception as exc:  # noqa: BLE001 - a failing check is shown on the page, not raised

@@ -112,9 +112,9 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
     if a is None:
         raise not_found("asset", asset_id=asset_id)
     if bundle:
-        from gateway.api.routes.verify import _bundle
+        from gateway.api.routes.verify import bundle_response
 
-        return _bundle("asset", asset_id, request, request.app.state.settings)
+        return bundle_response("asset", asset_id, request, request.app.state.settings)
     events = provenance.asset_events(db.connection(), asset_id)
     subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
     return {"subject": subject, "events": events}

@@ -57,7 +57,7 @@ def _ipfs(settings: Settings) -> Any:
     return ipfs_fetcher(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
 
 
-def _verification(kind: str, subject_id: int, request: Request, settings: Settings, manifests: bool) -> dict[str, Any]:
+def history_verdict(kind: str, subject_id: int, request: Request, settings: Settings, manifests: bool) -> dict[str, Any]:
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify import SqlSource, VerifyError, verify_history
 
@@ -79,7 +79,7 @@ def _verification(kind: str, subject_id: int, request: Request, settings: Settin
     return verdict.to_dict()
 
 
-def _bundle(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
+def bundle_response(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify import build_bundle, dumps
 
@@ -102,7 +102,7 @@ def voucher_verification(voucher_id: int, request: Request, settings: SettingsDe
                          manifests: bool = Query(True, description="also re-hash the asset's manifests from IPFS")
                          ) -> dict[str, Any]:
     """Whether the voucher's served history matches the chain (event by event, with proofs)."""
-    return _verification("voucher", voucher_id, request, settings, manifests)
+    return history_verdict("voucher", voucher_id, request, settings, manifests)
 
 
 @router.get("/v1/assets/{asset_id}/verification")
@@ -110,16 +110,16 @@ def asset_verification(asset_id: int, request: Request, settings: SettingsDep,
                        manifests: bool = Query(True, description="also re-hash the manifests from IPFS")
                        ) -> dict[str, Any]:
     """Whether the asset's served history matches the chain (event by event, with proofs)."""
-    return _verification("asset", asset_id, request, settings, manifests)
+    return history_verdict("asset", asset_id, request, settings, manifests)
 
 
 @router.get("/v1/vouchers/{voucher_id}/bundle")
 def voucher_bundle(voucher_id: int, request: Request, settings: SettingsDep) -> Response:
     """Self-contained proof bundle of the voucher's history (check offline against its head)."""
-    return _bundle("voucher", voucher_id, request, settings)
+    return bundle_response("voucher", voucher_id, request, settings)
 
 
 @router.get("/v1/assets/{asset_id}/bundle")
 def asset_bundle(asset_id: int, request: Request, settings: SettingsDep) -> Response:
     """Self-contained proof bundle of the asset's history."""
-    return _bundle("asset", asset_id, request, settings)
+    return bundle_response("asset", asset_id, request, settings)

@@ -121,9 +121,9 @@ def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engin
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
     if bundle:
-        from gateway.api.routes.verify import _bundle
+        from gateway.api.routes.verify import bundle_response
 
-        return _bundle("voucher", token_id, request, request.app.state.settings)
+        return bundle_response("voucher", token_id, request, request.app.state.settings)
     events = provenance.voucher_events(db.connection(), token_id)
     return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events}
 
