@@ -129,7 +129,8 @@ class HttpSource:
                     out[tbl] = [dict(r, _origin=f"{path} {key}") for r in detail[key] if isinstance(r, dict)]
             rows.append({k: v for k, v in detail.items() if k not in nested and k != "manifest_verification"}
                         | {"_origin": path})
-        out[table] = rows
+        if rows:  # neither route serves it (a 404 of the provenance route itself shows as missing events)
+            out[table] = rows
         if kind == "voucher":
             uses = self._page(f"/v1/uses?voucher_id={subject_id}&limit=500")
             if uses is not None:
