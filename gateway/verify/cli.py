@@ -78,6 +78,10 @@ def _render(verdict: dict[str, Any], offline: bool = False) -> None:
         console.print(f"manifest asset {m['asset_id']} v{m['version']} {m['cid']}: [{style}]{m['status']}[/{style}]"
                       + (f" ({m['detail']})" if m.get("detail") else ""))
     checks = verdict.get("state") or []
+    if isinstance(checks, dict):  # offline bundle: the proven record
+        console.print("proven by storage proofs at block " + str(checks.get("block")) + ": "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(checks.items()) if k != "block"), highlight=False)
+        checks = []
     if checks:
         by: dict[str, int] = {}
         for c in checks:
