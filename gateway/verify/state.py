@@ -373,3 +373,18 @@ def check_state(kind: str, subject_id: int, served: Mapping[str, Sequence[Mappin
                                          served=None, chain="on chain", against=f"on chain at {at}, not served",
                                          origin=table))
     return checks, problems
+
+
+def latest_manifest(w3: Any, registry: str, asset_id: int) -> Optional[dict[str, Any]]:
+    """``AssetRegistry.latestManifest(asset_id)`` at the node's head, by ``eth_call``:
+    ``{"block", "version", "manifest_cid" (0x hex), "content_hash"}``; None when the node is
+    unreachable or the asset unknown (the call reverts)."""
+    try:
+        block = int(w3.eth.block_number)
+        raw = w3.eth.call({"to": w3.to_checksum_address(registry),
+                           "data": call_data("AssetRegistry", "latestManifest", (int(asset_id),))}, block)
+        out = decode_return("AssetRegistry", "latestManifest", "0x" + bytes(raw).hex())
+    except Exception:  # noqa: BLE001 - unreachable node, revert (unknown asset): not verified
+        return None
+    return {"block": block, "version": int(out["version"]), "manifest_cid": out["manifest"]["cid"],
+            "content_hash": out["manifest"]["contentHash"]}
