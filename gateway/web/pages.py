@@ -95,7 +95,7 @@ def history_verification(kind: str, subject_id: int, request: Request) -> dict[s
     unverified = sorted({c["field"] for c in checks if c["status"] in ("unverified", "redacted")})
     block = verdict.get("block")
     scope = (f"checked against the node at block {block}: {counts.get('served', 0)} events of the history "
-             f"(block hashes, receipts roots, logs in their receipts), {states.get("ok", 0)} served fields "
+             f"(block hashes, receipts roots, logs in their receipts), {states.get('ok', 0)} served fields "
              f"(against the events replayed and the contracts' state by eth_call at block {block})"
              + (f"; {len(verdict.get('manifests', []))} manifest(s) re-hashed from IPFS" if verdict.get("manifests") else "")
              + (f". Not checked: {', '.join(unverified)}" if unverified else ""))
