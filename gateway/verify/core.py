@@ -854,6 +854,8 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
                        f"(events replayed, contract views by eth_call at block {head_n})"
                        + (f"; {n_unv} presentation fields unverified" if n_unv else "")
                        + (f"; {n_red} redacted fields not served, not checked" if n_red else ""))
+        if notes and verdict != "unknown":
+            summary += " (note: " + "; ".join(notes) + ")"
         node.timings["total"] = time.perf_counter() - t_start
         return Verdict(kind=kind, id=int(subject_id), chain_id=history.chain_id, ok=ok, summary=summary,
                        head=history.head, compared_to_block=compared_to,

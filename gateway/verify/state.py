@@ -381,10 +381,13 @@ def latest_manifest(w3: Any, registry: str, asset_id: int) -> Optional[dict[str,
     unreachable or the asset unknown (the call reverts)."""
     try:
         block = int(w3.eth.block_number)
+    except Exception:  # noqa: BLE001 - node unreachable: not verified
+        return None
+    try:
         raw = w3.eth.call({"to": w3.to_checksum_address(registry),
                            "data": call_data("AssetRegistry", "latestManifest", (int(asset_id),))}, block)
         out = decode_return("AssetRegistry", "latestManifest", "0x" + bytes(raw).hex())
-    except Exception:  # noqa: BLE001 - unreachable node, revert (unknown asset): not verified
-        return None
+    except Exception as exc:  # noqa: BLE001 - a revert (unknown asset) or a failed call: said, not verified
+        return {"block": block, "error": f"{type(exc).__name__}: {str(exc)[:120]}"}
     return {"block": block, "version": int(out["version"]), "manifest_cid": out["manifest"]["cid"],
             "content_hash": out["manifest"]["contentHash"]}

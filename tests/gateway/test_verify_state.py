@@ -237,3 +237,44 @@ def test_redacted_fields_are_reported_not_checked(market: Market, indexed_db: Ca
     case["destination"] = "SG"
     assert named(verify_history(market.rpc_url, "asset", ASSET, served=served, state_dir=market.state_dir)) == {
         (f"clearance {case['case_id']}", "destination")}
+
+
+def test_event_hidden_above_a_lowered_height_still_fails_on_state(market: Market,
+                                                                  indexed_db: Callable[[], str]) -> None:
+    """The newest transfer put above the claimed height: the event is "not yet served", and the
+    owner the gateway serves is not the chain's owner at that height -> mismatch, named."""
+    url = indexed_db()
+    t = one(url, "SELECT block_number, log_index FROM voucher_transfers WHERE token_id = :t "
+                 "ORDER BY block_number DESC, log_index DESC LIMIT 1", t=VOUCHER)
+    execute(url, "DELETE FROM events WHERE block_number = :b AND log_index = :l", b=t[0], l=t[1])
+    execute(url, "DELETE FROM voucher_transfers WHERE block_number = :b AND log_index = :l", b=t[0], l=t[1])
+    execute(url, "UPDATE indexer_state SET last_block = :b", b=t[0] - 1)
+    verdict = verify(market, url)
+    assert ("not_indexed", t[0], t[1]) in {(v.status, v.block_number, v.log_index) for v in verdict.events}
+    assert (f"voucher {VOUCHER}", "owner") in named(verdict)
+    assert verdict.verdict == "mismatch" and verdict.exit_code == 1
+
+
+def test_verifier_block_below_the_gateway(market: Market, indexed_db: Callable[[], str]) -> None:
+    """--block below the gateway's height: events after it are left out (said so), never "missing"."""
+    url = indexed_db()
+    issued = next(r for r in rows(url) if r["event"] == "VoucherIssued")["block_number"]
+    verdict = verify(market, url, block=issued)
+    assert verdict.block == issued and verdict.counts["chain"] == 2  # VoucherIssued + the mint Transfer
+    assert verdict.verdict == "verified", verdict.mismatches()
+    assert "served events after it and the served state are not checked" in verdict.summary
+    assert not verdict.state or all(c.status != "ok" for c in verdict.state)
+
+
+def test_dataledger_cli_refuses_out_of_range_ids() -> None:
+    """Through the installed ``dataledger`` entry point: one error line, exit 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "dataledger"
+    for bad in ("-1", str(2**256)):
+        proc = subprocess.run([str(exe), "verify", "voucher", bad, "--rpc", "http://127.0.0.1:9"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, (bad, proc.stdout, proc.stderr)
+        assert proc.stderr.strip().splitlines() == [f"error: id {bad} is outside uint256 (0 .. 2**256-1)"]
