@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", default=".dataledger", help="holds deployments/<chainId>.json and ipfs/")
     p.add_argument("--chain-id", type=int, default=None)
     p.add_argument("--gateway", default=None, help="gateway base URL whose provenance API is checked")
+    p.add_argument("--token", default=None,
+                   help="bearer token of a signed-in caller (regulators see every use); default anonymous")
     p.add_argument("--database-url", default=None, help="check the gateway's database directly instead")
     p.add_argument("--ipfs", default=None, help="Kubo RPC API URL (default IPFS_API, else <state-dir>/ipfs)")
     p.add_argument("--no-manifests", action="store_true", help="skip the IPFS manifest check")
@@ -167,7 +169,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     node = Node(args.rpc)
     try:
         if args.gateway:
-            source = HttpSource(args.gateway)
+            source = HttpSource(args.gateway, token=args.token)
         elif args.database_url:
             source = SqlSource(args.database_url)
         chain_id = int(node.call("eth_chainId", []), 16)

@@ -805,7 +805,8 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
             if served is not None and gateway_block is not None and gateway_block > head_n:
                 served_state = {}
             checks, chain_problems = st.check_state(kind, int(subject_id), served_state, expected, expected_head,
-                                                    views, head_n, compared_to)
+                                                    views, head_n, compared_to,
+                                                    served.partial if served is not None else ())
             problems += chain_problems
             if served is not None and served.state is None:
                 notes.append("this source serves no state rows: only the event list was compared")
@@ -833,6 +834,7 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
         gap = [v for v in verdicts if v.status == "not_indexed"]
         n_ok = sum(1 for c in checks if c.status == "ok")
         n_unv = sum(1 for c in checks if c.status == "unverified")
+        n_ns = sum(1 for c in checks if c.status == "not_served")
         n_red = sum(1 for c in checks if c.status == "redacted") + sum(len(v.redacted) for v in verdicts)
         if verdict == "unknown":
             summary = f"{kind} {subject_id}: UNKNOWN: no such {kind} on chain at block {head_n} (and none served)"
@@ -853,7 +855,8 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
                        f"the chain (proven by headers and receipts roots); {n_ok} served fields equal the chain "
                        f"(events replayed, contract views by eth_call at block {head_n})"
                        + (f"; {n_unv} presentation fields unverified" if n_unv else "")
-                       + (f"; {n_red} redacted fields not served, not checked" if n_red else ""))
+                       + (f"; {n_red} redacted fields not served, not checked" if n_red else "")
+                       + (f"; {n_ns} chain rows not served by this source, not checked" if n_ns else ""))
         if notes and verdict != "unknown":
             summary += " (note: " + "; ".join(notes) + ")"
         node.timings["total"] = time.perf_counter() - t_start

@@ -26,6 +26,9 @@ class Served:
     #: the API's fields, optionally ``_origin`` (where served) and ``redacted`` (withheld fields).
     #: None: this source serves no state (only the event list is compared)
     state: Optional[dict[str, list[dict[str, Any]]]] = None
+    #: tables this caller may see only a subset of (a signed-in non-supervisor sees its own uses):
+    #: chain rows it does not serve are "not served to this caller", not a mismatch
+    partial: set[str] = field(default_factory=set)
 
 
 class SourceError(RuntimeError):
@@ -46,12 +49,17 @@ def _plural(kind: str) -> str:
 class HttpSource:
     """The provenance endpoint of a running gateway."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, client: Any = None) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, client: Any = None, page_size: int = 500,
+                 token: Optional[str] = None) -> None:
+        """``token``: a bearer token (Sign-In with Ethereum) for the routes only signed-in callers
+        get (uses); a regulator / customs officer sees all of them."""
         import httpx
 
+        self.page_size = page_size
         self.base_url = base_url.rstrip("/")
         self.name = self.base_url
         self._client = client or httpx.Client(timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def history(self, kind: str, subject_id: int) -> Served:
         import httpx
@@ -81,9 +89,12 @@ class HttpSource:
             except Exception:  # noqa: BLE001 - the height is optional
                 indexed = None
         subject = body.get("subject") or {}
+        me = self._get("/v1/auth/me") if self._headers else None
+        roles = set(me.get("roles") or []) if isinstance(me, dict) else set()
         return Served(subject=subject, events=list(body["events"]),
                       indexed_block=int(indexed) if indexed is not None else None, origin=url,
-                      state=self.state(kind, int(subject_id), subject))
+                      state=self.state(kind, int(subject_id), subject),
+                      partial=set() if roles & {"regulator", "customs", "authority"} else {"voucher_uses"})
 
     def _get(self, path: str) -> Optional[Any]:
         """JSON of ``path``; None when the gateway does not serve it to an anonymous caller (401/403/404)."""
@@ -91,7 +102,7 @@ class HttpSource:
 
         url = f"{self.base_url}{path}"
         try:
-            reply = self._client.get(url)
+            reply = self._client.get(url, headers=self._headers)
         except httpx.HTTPError as exc:
             raise SourceError(f"gateway {self.base_url} unreachable: {exc}") from exc
         if reply.status_code in (401, 403, 404):
@@ -103,11 +114,19 @@ class HttpSource:
         except ValueError as exc:
             raise SourceError(f"{url}: not JSON: {exc}") from exc
 
-    def _page(self, path: str) -> Optional[list[dict[str, Any]]]:
-        body = self._get(path)
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            return None
-        return [dict(r, _origin=path) for r in body["items"] if isinstance(r, dict)]
+    def _page(self, path: str, max_items: int = 1_000_000) -> Optional[list[dict[str, Any]]]:
+        """Every item of a paged list route (``items``/``total``), following ``offset``."""
+        limit = self.page_size
+        out: list[dict[str, Any]] = []
+        while True:
+            body = self._get(f"{path}&limit={limit}&offset={len(out)}")
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                return None if not out else out
+            items = [dict(r, _origin=path) for r in body["items"] if isinstance(r, dict)]
+            out += items
+            total = body.get("total")
+            if not items or not isinstance(total, int) or len(out) >= total or len(out) >= max_items:
+                return out
 
     def state(self, kind: str, subject_id: int, subject: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         """The state the gateway serves about the subject: its detail route, the provenance
@@ -132,14 +151,14 @@ class HttpSource:
         if rows:  # neither route serves it (a 404 of the provenance route itself shows as missing events)
             out[table] = rows
         if kind == "voucher":
-            uses = self._page(f"/v1/uses?voucher_id={subject_id}&limit=500")
+            uses = self._page(f"/v1/uses?voucher_id={subject_id}")
             if uses is not None:
                 out["voucher_uses"] = uses
         else:
-            uses = self._page(f"/v1/uses?asset_id={subject_id}&limit=500")
+            uses = self._page(f"/v1/uses?asset_id={subject_id}")
             if uses is not None:
                 out["voucher_uses"] = uses
-            cases = self._page(f"/v1/clearances?asset_id={subject_id}&limit=500")
+            cases = self._page(f"/v1/clearances?asset_id={subject_id}")
             if cases is not None:
                 out["clearances"] = cases
         return out

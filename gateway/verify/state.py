@@ -316,7 +316,7 @@ def check_state(kind: str, subject_id: int, served: Mapping[str, Sequence[Mappin
                 expected: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]],
                 expected_head: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]],
                 views: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]], block: int,
-                compared_to: int) -> tuple[list[FieldCheck], list[str]]:
+                compared_to: int, partial: Iterable[str] = ()) -> tuple[list[FieldCheck], list[str]]:
     """Field checks of what the gateway serves (``served``: table -> rows, each optionally with
     ``_origin`` and ``redacted``) against the replayed rows ``expected`` (at ``compared_to``) and
     the views (at ``block``). Returns (checks, chain problems: events vs views disagreeing)."""
@@ -338,8 +338,12 @@ def check_state(kind: str, subject_id: int, served: Mapping[str, Sequence[Mappin
     for table, _ in TABLES[kind]:
         want = expected.get(table, {})
         rows = served.get(table)
-        if rows is None:
-            continue  # this source does not serve the table at all (reported by the caller)
+        if rows is None:  # this source does not serve these rows at all (to this caller): listed, not checked
+            for erow in want.values():
+                checks.append(FieldCheck(subject_name(kind, subject_id, table, erow), "(row)", "not_served",
+                                         chain="on chain", against="not served by this source — not checked",
+                                         origin=table))
+            continue
         seen: set[tuple[str, ...]] = set()
         for row in rows:
             origin = str(row.get("_origin", table))
@@ -368,7 +372,11 @@ def check_state(kind: str, subject_id: int, served: Mapping[str, Sequence[Mappin
                     checks.append(FieldCheck(name, f, "unverified", served=value,
                                              against="presentation field: no chain counterpart", origin=origin))
         for key, erow in want.items():
-            if key not in seen:
+            if key not in seen and table in set(partial):
+                checks.append(FieldCheck(subject_name(kind, subject_id, table, erow), "(row)", "not_served",
+                                         chain="on chain", against="not served to this caller — not checked",
+                                         origin=table))
+            elif key not in seen:
                 checks.append(FieldCheck(subject_name(kind, subject_id, table, erow), "(row)", "mismatch",
                                          served=None, chain="on chain", against=f"on chain at {at}, not served",
                                          origin=table))

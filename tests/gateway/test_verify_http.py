@@ -28,7 +28,8 @@ def _settings(market: Market, tmp_path: Path) -> Settings:
     url = index_into(market, f"sqlite:///{tmp_path / 'gw.db'}")
     return Settings(RPC_URL=market.rpc_url, DATABASE_URL=url, STATE_DIR=market.state_dir,
                     IPFS_STORE_DIR=market.state_dir / "ipfs", IPFS_API=None, RATE_LIMIT_ENABLED=False,
-                    RESPONSE_CACHE_SECONDS=0, SESSION_SECRET="t")
+                    RESPONSE_CACHE_SECONDS=0, SESSION_SECRET="t", SIWE_DOMAIN="gateway.test",
+                    CHAIN_ID=market.w3.eth.chain_id)
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ REWRITES: list[tuple[str, str, Callable[[Any], None], str, int, tuple[str, str]]
      ("trade", "fee")),
     ("manifest", f"/v1/assets/{ASSET}?verify=false", lambda b: b.update(content_hash="0x" + "00" * 32),
      "asset", ASSET, (f"asset {ASSET}", "content_hash")),
-    ("clearance", f"/v1/clearances?asset_id={ASSET}&limit=500", lambda b: b["items"][0].update(status="rejected"),
+    ("clearance", f"/v1/clearances?asset_id={ASSET}&limit=500&offset=0", lambda b: b["items"][0].update(status="rejected"),
      "asset", ASSET, ("clearance", "status")),
 ]
 
@@ -203,3 +204,26 @@ def test_routes_refuse_bad_ids_and_name_unknown_ones(market: Market, tmp_path: P
         body = client.get(f"/v1/vouchers/{VOUCHER}/verification").json()
         assert body["verdict"] == "verified" and body["exit_code"] == 0
         assert any(c["field"] == "owner" and c["status"] == "ok" for c in body["state"])
+
+
+def test_paged_routes_and_a_regulators_view(market: Market, gateway: str) -> None:
+    """One item per page, signed in as the regulator (who sees every use): every use / clearance is
+    read and checked; anonymous, the uses are not served (reported, not a mismatch)."""
+    from tests.gateway.api_fixtures import login
+    from ledger import demo
+
+    with httpx.Client(base_url=gateway) as client:
+        token = login(client, demo.demo_accounts()["regulator"], market.w3.eth.chain_id)
+    for kind, subject in (("asset", 1), ("asset", ASSET), ("voucher", VOUCHER)):
+        source = HttpSource(gateway, page_size=1, token=token)
+        try:
+            verdict = verify_history(market.rpc_url, kind, subject, source=source, state_dir=market.state_dir)
+        finally:
+            source.close()
+        assert verdict.verdict == "verified", verdict.mismatches()
+        if subject == 1:
+            uses = {c.subject for c in verdict.state if c.subject.startswith("use ") and c.status == "ok"}
+            assert uses and all(c.origin.startswith("/v1/uses") for c in verdict.state if c.subject in uses)
+    anonymous = verify_over(market, gateway, "asset", 1)
+    assert anonymous.verdict == "verified"
+    assert {c.status for c in anonymous.state if c.subject.startswith("use ")} == {"not_served"}
