@@ -220,11 +220,14 @@ def build_bundle(rpc: Any, kind: str, subject_id: int, contracts: Mapping[str, M
 
 def build_state(node: Node, kind: str, subject_id: int, addresses: Mapping[str, str], block: int) -> dict[str, Any]:
     """eth_getProof of the subject's records (gateway.verify.proofs.STATE_RECORDS) at ``block``."""
-    from gateway.verify.proofs import STATE_RECORDS, record_slots
+    from gateway.verify.proofs import STATE_RECORDS, ProofError, record_slots
 
     slots: dict[str, list[int]] = {}
-    for contract, variable in STATE_RECORDS[kind]:
-        slots.setdefault(contract, []).extend(record_slots(contract, variable, subject_id).slots)
+    try:
+        for contract, variable in STATE_RECORDS[kind]:
+            slots.setdefault(contract, []).extend(record_slots(contract, variable, subject_id).slots)
+    except ProofError as exc:  # e.g. artifacts without storageLayout, a renamed state variable
+        raise rc.EncodingError(f"cannot derive the state slots: {exc}") from None
     accounts: dict[str, Any] = {}
     for contract, wanted in slots.items():
         reply = node.call("eth_getProof", [addresses[contract], ["0x" + s.to_bytes(32, "big").hex() for s in wanted],

@@ -163,6 +163,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify.bundle import build_bundle, write_bundle
     from gateway.verify.core import Node, VerifyError, load_contracts, verify_history
+    from gateway.verify.receipts import EncodingError
     from gateway.verify.sources import HttpSource, SourceError, SqlSource
 
     source: Any = None
@@ -190,7 +191,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             path = write_bundle(bundle, args.export)
             out["bundle"] = {"path": str(path), "head": bundle["head"], "headers": len(bundle["headers"]),
                              "blocks": len(bundle["blocks"])}
-    except (VerifyError, SourceError, NodeUnavailable, RpcError) as exc:
+    except (VerifyError, SourceError, NodeUnavailable, RpcError, EncodingError, OSError) as exc:
         return _error(str(exc), args.json)
     finally:
         node.close()

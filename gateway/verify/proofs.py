@@ -66,7 +66,7 @@ def mpt_get(root: bytes, key: bytes, proof: Sequence[bytes]) -> Optional[bytes]:
             used += 1
             try:
                 node = rlp.decode(raw)
-            except rlp.exceptions.DecodingError as exc:
+            except rlp.exceptions.RLPException as exc:
                 raise ProofError(f"proof node {used - 1} is not RLP: {exc}") from None
         else:
             node = ref  # embedded (< 32 bytes) node, already decoded inside its parent
@@ -114,7 +114,10 @@ def account_state(state_root: bytes, address: bytes, proof: Sequence[bytes]) -> 
     raw = mpt_get(state_root, keccak(address), proof)
     if raw is None:
         return None
-    fields = rlp.decode(raw)
+    try:
+        fields = rlp.decode(raw)
+    except rlp.exceptions.RLPException as exc:
+        raise ProofError(f"the account leaf is not RLP: {exc}") from None
     if not isinstance(fields, list) or len(fields) != 4:
         raise ProofError("the account leaf is not [nonce, balance, storageRoot, codeHash]")
     return Account(int.from_bytes(fields[0], "big"), int.from_bytes(fields[1], "big"), fields[2], fields[3])
@@ -124,7 +127,10 @@ def storage_value(storage_root: bytes, slot: int, proof: Sequence[bytes]) -> int
     raw = mpt_get(storage_root, keccak(slot.to_bytes(32, "big")), proof)
     if raw is None:
         return 0
-    value = rlp.decode(raw)
+    try:
+        value = rlp.decode(raw)
+    except rlp.exceptions.RLPException as exc:
+        raise ProofError(f"a storage leaf is not RLP: {exc}") from None
     if not isinstance(value, bytes) or (value and value[0] == 0):
         raise ProofError("a storage leaf is not a minimal RLP integer")
     return int.from_bytes(value, "big")
