@@ -116,6 +116,10 @@ def test_real_gateway_over_http(market: Market, gateway: str) -> None:
             assert {"right_name", "effective_status"} <= unverified  # listed, never claimed verified
         else:
             assert f"/v1/assets/{subject}?verify=false manifests" in origins
+    # the provenance response itself says it is the gateway's word and where it is checked
+    body = httpx.get(f"{gateway}/v1/vouchers/{VOUCHER}/provenance").json()
+    assert body["verification"] == {"status": "unverified", "check": f"/v1/vouchers/{VOUCHER}/verification",
+                                    "offline": f"/v1/vouchers/{VOUCHER}/bundle"}
     asset = verify_over(market, gateway, "asset", ASSET)
     assert any(c.origin.startswith("/v1/clearances") and c.field == "status" and c.status == "ok" for c in asset.state)
 

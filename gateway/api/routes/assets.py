@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page
 from gateway.api.deps import EngineDep, SessionDep
-from gateway.api.routes.provenance_models import ProvenancePublic
+from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
 from gateway.core.errors import not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
 from gateway.services import provenance
@@ -128,4 +128,4 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
         return bundle_response("asset", asset_id, request, request.app.state.settings)
     events = provenance.asset_events(db.connection(), asset_id)
     subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
-    return {"subject": subject, "events": events}
+    return {"subject": subject, "events": events, "verification": provenance_verification("assets", asset_id)}
