@@ -1,9 +1,9 @@
 """Self-contained proof bundles: build one from a node, check one OFFLINE against a trusted head.
 
-Format ``dataledger-proof-bundle/1``: canonical JSON (sorted keys, no whitespace, UTF-8; written
+Format ``dataledger-proof-bundle/2``: canonical JSON (sorted keys, no whitespace, UTF-8; written
 exactly as :func:`gateway.indexer.decode.canonical_json` prints it, all hex lowercase)::
 
-    {"format": "dataledger-proof-bundle/1", "kind": "voucher"|"asset", "id": 5, "chain_id": 31337,
+    {"format": "dataledger-proof-bundle/2", "kind": "voucher"|"asset", "id": 5, "chain_id": 31337,
      "contracts": {name: address},            # the contracts the history's rules read
      "deployments": {name: {"block": n, "tx_index": i}},  # their creation transactions
      "from_block": n,                          # lowest deployment block of those contracts
