@@ -69,8 +69,9 @@ class HttpSource:
             reply = self._client.get(url)
         except httpx.HTTPError as exc:
             raise SourceError(f"gateway {self.base_url} unreachable: {exc}") from exc
-        if reply.status_code == 404:
-            return Served(subject={}, events=[], origin=url, extra={"status": 404})
+        if reply.status_code == 404 or (reply.status_code == 422 and int(subject_id) > 2**63 - 1):
+            # nothing served (an id past the gateway's BIGINT id type cannot be served at all)
+            return Served(subject={}, events=[], origin=url, extra={"status": reply.status_code}, state={})
         if reply.status_code != 200:
             raise SourceError(f"{url}: HTTP {reply.status_code}: {reply.text[:200]}")
         try:

@@ -231,3 +231,11 @@ def test_paged_routes_and_a_regulators_view(market: Market, gateway: str) -> Non
     anonymous = verify_over(market, gateway, "asset", 1)
     assert anonymous.verdict == "verified"
     assert {c.status for c in anonymous.state if c.subject.startswith("use ")} == {"not_served"}
+
+
+def test_unknown_and_huge_ids_over_http(market: Market, gateway: str) -> None:
+    base = ["--rpc", market.rpc_url, "--state-dir", str(market.state_dir), "--gateway", gateway]
+    assert main(base + ["voucher", "999999"]) == 3
+    assert main(base + ["voucher", str(2**256 - 1)]) == 3  # valid uint256, past the gateway's id type
+    assert main(base + ["asset", str(2**63)]) == 3
+    assert main(base + ["voucher", str(2**256)]) == 2
