@@ -27,6 +27,11 @@ COMPILER_JSON = CONTRACTS_DIR / "compiler.json"
 ADAPTER = ROOT / "scripts" / "solcjs-standard-json.js"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 STAMP = ARTIFACTS_DIR / "_build.json"
+#: outputs added to compiler.json's outputSelection: the storage layout lets the verifier derive the
+#: slots of a contract's state (eth_getProof in proof bundles) instead of hard-coding them
+EXTRA_OUTPUTS = ("storageLayout",)
+#: bumped when the artifact format changes (part of the fingerprint: old artifacts read as stale)
+ARTIFACT_FORMAT = "2"
 
 
 class BuildError(RuntimeError):
@@ -56,6 +61,7 @@ def sources_fingerprint() -> str:
     OpenZeppelin's version stands for its sources; package-lock.json pins it.
     """
     digest = hashlib.sha256()
+    digest.update(f"artifact-format {ARTIFACT_FORMAT} {','.join(EXTRA_OUTPUTS)}\0".encode())
     digest.update(COMPILER_JSON.read_bytes())
     lock = ROOT / "package-lock.json"
     if lock.exists():
@@ -70,6 +76,9 @@ def sources_fingerprint() -> str:
 
 def standard_json_input() -> dict[str, Any]:
     config = json.loads(COMPILER_JSON.read_text())
+    for per_file in config["settings"].get("outputSelection", {}).values():
+        for outputs in per_file.values():
+            outputs.extend(o for o in EXTRA_OUTPUTS if o not in outputs)
     return {
         "language": "Solidity",
         "sources": {_source_name(p): {"content": p.read_text()} for p in _source_files()},
@@ -112,6 +121,7 @@ def artifacts_from_output(output: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "deployedBytecode": "0x" + evm.get("deployedBytecode", {}).get("object", ""),
                 "immutableReferences": evm.get("deployedBytecode", {}).get("immutableReferences", {}),
                 "methodIdentifiers": evm.get("methodIdentifiers", {}),
+                "storageLayout": data.get("storageLayout", {"storage": [], "types": None}),
             }
     return artifacts
 

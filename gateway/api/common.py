@@ -56,5 +56,5 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 
 #: ?bundle=true on the provenance endpoints
 BundleQuery = Annotated[bool, Query(
-    description="return the self-contained proof bundle (dataledger-proof-bundle/1: headers, receipts, events, "
+    description="return the self-contained proof bundle (dataledger-proof-bundle/2: headers, receipts, events, state proofs, "
                 "manifests) instead; `dataledger verify --bundle FILE --trusted-head HASH` checks it offline")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
+from typing import Any, Optional
 
 from ledger.contracts.models import cid_from_chain
 from ledger.ipfs import IpfsStore, open_store
@@ -28,13 +28,51 @@ class ManifestVerifier:
             self._store = open_store(self.target)
         return self._store
 
-    def verify(self, manifest_cid_hex: str, content_hash: str) -> dict[str, Any]:
-        """{"status": verified|mismatch|unavailable|invalid, "cid", "expected_content_hash", "actual_content_hash", "detail"}"""
+    def verify(self, manifest_cid_hex: str, content_hash: str, chain: Optional[dict[str, Any]] = None,
+               version: Optional[int] = None) -> dict[str, Any]:
+        """Check the SERVED manifest (CID, content hash, version) against the chain's
+        ``latestManifest`` (``chain``: gateway.verify.state.latest_manifest, read by eth_call at a
+        block), then re-hash the chain's manifest bytes from IPFS against the chain's contentHash.
+        Without ``chain`` (node unreachable) the status is ``unverified``: the bytes are compared
+        with the gateway's own indexed hash only, and the detail says so.
+
+        {"status": verified|mismatch|unverified|unavailable|invalid, "cid", "expected_content_hash",
+         "actual_content_hash", "detail", "chain_block"}"""
+        if chain is not None and "error" in chain:
+            out = self._verify_bytes(manifest_cid_hex, content_hash)
+            return {**out, "status": "unverified", "chain_block": chain["block"],
+                    "detail": f"NOT checked against the chain: AssetRegistry.latestManifest at block {chain['block']} "
+                              f"failed ({chain['error']})"}
+        if chain is not None:
+            diffs = [name for name, served, onchain in (
+                ("manifest CID", manifest_cid_hex, chain["manifest_cid"]),
+                ("content hash", content_hash, chain["content_hash"]),
+                ("version", version, chain["version"])) if served is not None and str(served).lower() != str(onchain).lower()]
+            out = self._verify_bytes(chain["manifest_cid"], chain["content_hash"])
+            out["chain_block"] = chain["block"]
+            where = f"AssetRegistry.latestManifest at block {chain['block']} (eth_call)"
+            if diffs:
+                return {**out, "status": "mismatch",
+                        "detail": f"the served {', '.join(diffs)} differ(s) from {where}"}
+            if out["status"] == "verified":
+                out["detail"] = (f"the served manifest CID, version and content hash equal {where}; sha-256 of the "
+                                 "IPFS bytes of that CID equals that contentHash")
+            return out
+        out = self._verify_bytes(manifest_cid_hex, content_hash)
+        if out["status"] in ("verified", "mismatch"):
+            same = "equals" if out["status"] == "verified" else "differs from"
+            return {**out, "status": "unverified",
+                    "detail": f"NOT checked against the chain (node unreachable): sha-256 of the IPFS bytes {same} "
+                              "the content hash this gateway indexed"}
+        return out
+
+    def _verify_bytes(self, manifest_cid_hex: str, content_hash: str) -> dict[str, Any]:
         try:
             cid = cid_from_chain(bytes.fromhex(manifest_cid_hex.removeprefix("0x")))
         except ValueError:
             cid = ""
-        out: dict[str, Any] = {"cid": cid, "expected_content_hash": content_hash, "actual_content_hash": None}
+        out: dict[str, Any] = {"cid": cid, "expected_content_hash": content_hash, "actual_content_hash": None,
+                               "chain_block": None}
         if not cid or cid.startswith("0x"):
             return {**out, "status": "invalid", "detail": "the on-chain manifest CID does not parse as a CID"}
         actual = self._hashes.get(cid)

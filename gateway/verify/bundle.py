@@ -1,9 +1,9 @@
 """Self-contained proof bundles: build one from a node, check one OFFLINE against a trusted head.
 
-Format ``dataledger-proof-bundle/1``: canonical JSON (sorted keys, no whitespace, UTF-8; written
+Format ``dataledger-proof-bundle/2``: canonical JSON (sorted keys, no whitespace, UTF-8; written
 exactly as :func:`gateway.indexer.decode.canonical_json` prints it, all hex lowercase)::
 
-    {"format": "dataledger-proof-bundle/1", "kind": "voucher"|"asset", "id": 5, "chain_id": 31337,
+    {"format": "dataledger-proof-bundle/2", "kind": "voucher"|"asset", "id": 5, "chain_id": 31337,
      "contracts": {name: address},            # the contracts the history's rules read
      "deployments": {name: {"block": n, "tx_index": i}},  # their creation transactions
      "from_block": n,                          # lowest deployment block of those contracts
@@ -13,7 +13,15 @@ exactly as :func:`gateway.indexer.decode.canonical_json` prints it, all hex lowe
      "blocks": {"<n>": {"receipts": [...], "transactions": ["0x<raw EIP-2718 tx>", ...]}},
      "events": [event, ...],                   # the history, API shape, with links
      "manifest_events": [event, ...],          # AssetRegistered / ManifestUpdated of the asset
-     "manifests": [{"cid": "b...", "data": "<base64>"}]}
+     "manifests": [{"cid": "b...", "data": "<base64>"}],
+     "state": {"block": n,                     # = head: eth_getProof at the head
+               "accounts": {name: {"address": "0x..", "proof": ["0x<rlp node>", ...],
+                                   "storage": [{"slot": "0x..", "value": "0x..", "proof": [...]}]}}}}
+
+``state`` proves the subject's record at the head (gateway.verify.proofs): for a voucher
+DataVoucher ``_owners[id]`` (holder), ``_cores[id]`` (asset, right, status, transferable, validity,
+max uses, uses) and ``_metas[id]`` (issuer, scope hash); for an asset AssetRegistry ``_cores[id]``.
+The slots are derived from the compiler's storageLayout in the shipped artifacts, in that order.
 
 ``blocks`` holds every block whose header's logs bloom may contain a log of the history (so
 completeness is provable: a block whose bloom excludes the history cannot hold one of its logs),
@@ -31,7 +39,11 @@ The offline check (:func:`verify_bundle`) trusts nothing but the head hash it is
    transaction (sender recovered from the signature), which binds the chain id too;
 5. the history rebuilt from the receipts (bloom-selected blocks, the same rules as the online
    check) equals ``events`` exactly, and likewise ``manifest_events``;
-6. each manifest's bytes hash to its CID (UnixFS, as Kubo) and to the on-chain contentHash.
+6. each manifest's bytes hash to its CID (UnixFS, as Kubo) and to the on-chain contentHash;
+7. the state proofs: the account proof against the head header's stateRoot, each storage proof
+   against the account's storageRoot, the slots exactly those the storage layout gives; the
+   proven record equals the record the history's events replay to ("holder X, status S, uses U
+   at block N").
 
 A production version would anchor a far shorter chain: a QBFT checkpoint signed by the validator
 set (or the validators' seals on the head itself) instead of every header down to the deployment.
@@ -63,9 +75,9 @@ from gateway.verify.core import (
 )
 from gateway.verify.selection import MANIFEST_EVENTS, RULES, check_kind, filter_history, topic0, uint_topic
 
-FORMAT = "dataledger-proof-bundle/1"
+FORMAT = "dataledger-proof-bundle/2"
 TOP_KEYS = frozenset({"format", "kind", "id", "chain_id", "contracts", "deployments", "from_block", "head",
-                      "headers", "blocks", "events", "manifest_events", "manifests"})
+                      "headers", "blocks", "events", "manifest_events", "manifests", "state"})
 RECEIPT_KEYS = frozenset({"type", "status", "root", "cumulativeGasUsed", "logsBloom", "logs", "transactionHash",
                           "transactionIndex"})
 
@@ -192,17 +204,43 @@ def build_bundle(rpc: Any, kind: str, subject_id: int, contracts: Mapping[str, M
                 manifests.append({"cid": cid, "data": base64.b64encode(getter(cid)).decode("ascii")})
         manifest_events = [dict(e) for e in history.manifest_events]
         add_links(manifest_events, history.events)
+        state = build_state(node, kind, subject_id, addresses, head_n)
         return {
             "format": FORMAT, "kind": kind, "id": int(subject_id), "chain_id": history.chain_id,
             "contracts": addresses, "deployments": deployments, "from_block": from_block,
             "head": {"number": head_n, "hash": headers[head_n]["hash"].lower()},
             "headers": [_lower(rc.minimal_header(headers[n])) for n in numbers],
             "blocks": blocks, "events": history.events, "manifest_events": manifest_events,
-            "manifests": manifests,
+            "manifests": manifests, "state": state,
         }
     finally:
         if not isinstance(rpc, Node):
             node.close()
+
+
+def build_state(node: Node, kind: str, subject_id: int, addresses: Mapping[str, str], block: int) -> dict[str, Any]:
+    """eth_getProof of the subject's records (gateway.verify.proofs.STATE_RECORDS) at ``block``."""
+    from gateway.verify.proofs import STATE_RECORDS, ProofError, record_slots
+
+    slots: dict[str, list[int]] = {}
+    try:
+        for contract, variable in STATE_RECORDS[kind]:
+            slots.setdefault(contract, []).extend(record_slots(contract, variable, subject_id).slots)
+    except ProofError as exc:  # e.g. artifacts without storageLayout, a renamed state variable
+        raise rc.EncodingError(f"cannot derive the state slots: {exc}") from None
+    accounts: dict[str, Any] = {}
+    for contract, wanted in slots.items():
+        reply = node.call("eth_getProof", [addresses[contract], ["0x" + s.to_bytes(32, "big").hex() for s in wanted],
+                                           hex(block)], phase="rpc_proofs")
+        storage = []
+        for slot, entry in zip(wanted, reply["storageProof"]):
+            if int(entry["key"], 16) != slot:
+                raise rc.EncodingError(f"eth_getProof answered slot {entry['key']} for {hex(slot)}")
+            storage.append({"slot": hex(slot), "value": hex(int(entry["value"], 16)),
+                            "proof": [str(x).lower() for x in entry["proof"]]})
+        accounts[contract] = {"address": addresses[contract], "proof": [str(x).lower() for x in reply["accountProof"]],
+                              "storage": storage}
+    return {"block": block, "accounts": accounts}
 
 
 def _lower(obj: Any) -> Any:
@@ -537,12 +575,118 @@ def _verify(b: dict[str, Any], trusted_head: str, expected_contracts: Optional[M
     if set(data_by_cid) != used_cids:
         problems.append("the bundle carries manifests no event refers to")
 
+    # 6. state proofs at the head, against the events
+    proven = _verify_state(b, kind, subject_id, by_number[int(last["number"], 16)], rebuilt, problems)
+
     ok = not problems and all(v.status == "ok" for v in verdicts)
+    what = ""
+    if kind == "voucher" and proven:
+        what = (f"; holder {proven['owner']}, status {proven['status']}, uses {proven['uses']} of "
+                f"{proven['max_uses']} at block {proven['block']} (storage proofs)")
+    elif proven:
+        what = (f"; holder {proven['holder']}, status {proven['status']}, manifest v{proven['manifest_version']} "
+                f"at block {proven['block']} (storage proofs)")
     summary = (f"{kind} {subject_id}: {len(rebuilt)} events proven offline against head {trusted} "
-               f"({len(headers)} headers, {len(blocks)} blocks' receipts, {len(manifest_checks)} manifests)"
+               f"({len(headers)} headers, {len(blocks)} blocks' receipts, {len(manifest_checks)} manifests){what}"
                if ok else f"{kind} {subject_id}: bundle FAILED: " + "; ".join(problems[:5] or
                                                                             [f"{v.status} event" for v in verdicts if v.status != 'ok'][:5]))
     return {"ok": ok, "summary": summary, "problems": problems, "kind": kind, "id": subject_id,
             "chain_id": b["chain_id"], "head": b["head"], "trusted_head": trusted,
             "events": [v.__dict__ for v in verdicts], "manifests": [m.__dict__ for m in manifest_checks],
-            "headers": len(headers), "blocks": len(blocks)}
+            "headers": len(headers), "blocks": len(blocks), "state": proven}
+
+
+def _verify_state(b: Mapping[str, Any], kind: str, subject_id: int, head: Mapping[str, Any],
+                  events: Sequence[Mapping[str, Any]], problems: list[str]) -> Optional[dict[str, Any]]:
+    """Check the state proofs; the proven record (column names of the gateway's rows) or None."""
+    from gateway.indexer.projections import text_of
+    from gateway.verify import proofs as pf
+    from gateway.verify.state import norm, replay
+    from ledger.contracts.models import AssetStatus, VoucherStatus
+
+    state = b["state"]
+    if not isinstance(state, dict) or set(state) != {"block", "accounts"} or not isinstance(state["accounts"], dict):
+        raise BundleError("state must be {block, accounts}")
+    block = int(head["number"], 16)
+    if state["block"] != block:
+        raise BundleError(f"state is at block {state['block']}, not the head {block}")
+    records = [pf.record_slots(c, v, subject_id) for c, v in pf.STATE_RECORDS[kind]]
+    wanted: dict[str, list[int]] = {}
+    for r in records:
+        wanted.setdefault(r.contract, []).extend(r.slots)
+    if sorted(state["accounts"]) != sorted(wanted):
+        raise BundleError(f"state accounts must be exactly {sorted(wanted)}")
+    state_root = _canon_hex(head["stateRoot"], "head stateRoot")
+    values: dict[str, dict[int, int]] = {}
+    for contract, slots in wanted.items():
+        acc = state["accounts"][contract]
+        if not isinstance(acc, dict) or set(acc) != {"address", "proof", "storage"}:
+            raise BundleError(f"state account {contract}: needs address, proof, storage")
+        if acc["address"] != b["contracts"].get(contract):
+            raise BundleError(f"state account {contract}: not the bundle's {contract} address")
+        address = _canon_hex(acc["address"], f"state {contract} address")
+        nodes = [_canon_hex(x, f"state {contract} account proof") for x in _list(acc["proof"])]
+        try:
+            account = pf.account_state(state_root, address, nodes)
+        except pf.ProofError as exc:
+            problems.append(f"state {contract}: account proof: {exc}")
+            return None
+        if account is None:
+            problems.append(f"state {contract}: the account proof shows no account at {acc['address']}")
+            return None
+        entries = _list(acc["storage"])
+        if len(entries) != len(slots):
+            raise BundleError(f"state {contract}: {len(entries)} storage proofs, the layout gives {len(slots)} slots")
+        got: dict[int, int] = {}
+        for slot, e in zip(slots, entries):
+            if not isinstance(e, dict) or set(e) != {"slot", "value", "proof"}:
+                raise BundleError(f"state {contract}: storage entries need slot, value, proof")
+            _canon_hex(e["slot"], f"state {contract} slot", "i")
+            _canon_hex(e["value"], f"state {contract} value", "i")
+            if int(e["slot"], 16) != slot:
+                problems.append(f"state {contract}: slot {e['slot']} is not the layout's {hex(slot)}")
+                return None
+            try:
+                proven_value = pf.storage_value(account.storage_root,
+                                                slot, [_canon_hex(x, f"state {contract} storage proof")
+                                                       for x in _list(e["proof"])])
+            except pf.ProofError as exc:
+                problems.append(f"state {contract} slot {e['slot']}: storage proof: {exc}")
+                return None
+            if proven_value != int(e["value"], 16):
+                problems.append(f"state {contract} slot {e['slot']}: value {e['value']} is not the proven {hex(proven_value)}")
+                return None
+            got[slot] = proven_value
+        values[contract] = got
+    decoded = {r.variable: pf.decode_record(r, values[r.contract]) for r in records}
+    stamps = {n: int(h["timestamp"], 16) for n, h in ((int(h["number"], 16), h) for h in b["headers"])}
+    rows = replay(events, stamps)
+    if kind == "voucher":
+        core, meta = decoded["_cores"], decoded["_metas"]
+        proven = {"owner": decoded["_owners"]["value"], "asset_id": core["assetId"], "right": core["right"],
+                  "status": VoucherStatus(core["status"]).name.lower() if core["status"] < 4 else core["status"],
+                  "transferable": core["transferable"], "valid_from": core["validFrom"],
+                  "valid_until": core["validUntil"], "max_uses": core["maxUses"], "uses": core["uses"],
+                  "issuer": meta["issuer"], "scope_hash": meta["scopeHash"]}
+        row = rows.get("vouchers", (subject_id,))
+    else:
+        core = decoded["_cores"]
+        proven = {"holder": core["holder"], "level": core["level"], "source_type": core["sourceType"],
+                  "status": AssetStatus(core["status"]).name.lower() if core["status"] < 4 else core["status"],
+                  "home_jurisdiction": text_of(core["homeJurisdiction"]),
+                  "manifest_version": int(core["versionCount"]) - 1}
+        row = rows.get("assets", (subject_id,))
+    if row is None:
+        problems.append(f"state: no event of the history creates {kind} {subject_id}")
+        return None
+    for f, v in proven.items():
+        if norm(row.get(f)) != norm(v):
+            problems.append(f"state: {kind} {subject_id} {f} proven {v} at block {block}, the events give {row.get(f)}")
+    proven["block"] = block
+    return proven
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise BundleError("a proof is not a list")
+    return value

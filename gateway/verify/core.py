@@ -50,6 +50,9 @@ CONTENT_FIELDS = ("address", "contract", "event", "args")
 
 FAIL_STATUSES = frozenset({"missing", "extra", "altered", "reordered", "non_canonical", "unproven"})
 
+#: verdict -> process exit code of ``dataledger verify`` (2: could not run / bad arguments)
+EXIT_CODES = {"verified": 0, "mismatch": 1, "unknown": 3, "behind": 4}
+
 
 class VerifyError(RuntimeError):
     """The verification could not run (node unreachable, no deployment record, bad input)."""
@@ -84,6 +87,27 @@ class Node:
             self.requests += 1
             self._timed(phase, t0)
 
+    def try_batch(self, calls: Sequence[tuple[str, Sequence[Any]]], phase: str = "rpc") -> list[tuple[bool, Any]]:
+        """One batch whose items may fail on their own (a reverted eth_call): (ok, result or error)."""
+        if not calls:
+            return []
+        t0 = time.perf_counter()
+        try:
+            payload = [{"jsonrpc": "2.0", "id": i + 1, "method": m, "params": list(p)} for i, (m, p) in enumerate(calls)]
+            replies = self.rpc._post(payload)
+            self.requests += 1
+            self.calls += len(calls)
+            if isinstance(replies, dict):
+                raise VerifyError(f"the node rejected a batch: {replies.get('error')}")
+            by_id = {r.get("id"): r for r in replies}
+            out: list[tuple[bool, Any]] = []
+            for i in range(len(calls)):
+                r = by_id.get(i + 1) or {"error": "no reply"}
+                out.append((False, r["error"]) if "error" in r else (True, r.get("result")))
+            return out
+        finally:
+            self._timed(phase, t0)
+
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]], phase: str = "rpc", chunk: int = 200) -> list[Any]:
         out: list[Any] = []
         t0 = time.perf_counter()
@@ -115,6 +139,7 @@ class EventVerdict:
     detail: str = ""
     proof: str = ""  # chain-side proof of the log: ok / what failed
     manifest: str = ""  # ok / what failed, for manifest events
+    redacted: list[str] = field(default_factory=list)  # fields the gateway withholds: not checked
 
     @property
     def failed(self) -> bool:
@@ -165,9 +190,38 @@ class Verdict:
     timings: dict[str, float] = field(default_factory=dict)
     rpc_calls: int = 0
     rpc_requests: int = 0
+    #: verified | mismatch | behind | unknown  (exit codes 0 | 1 | 4 | 3, see EXIT_CODES)
+    verdict: str = "verified"
+    #: the block the verifier chose (node head or --block): the chain side is read up to it
+    block: int = 0
+    #: the gateway's claimed indexed height (None: not said / no gateway)
+    gateway_block: Optional[int] = None
+    behind_by: int = 0
+    #: one check per served field (gateway.verify.state.FieldCheck)
+    state: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def mismatches(self) -> list[str]:
+        """Every named difference: state fields first, then events."""
+        out = [c.describe() for c in self.state if c.failed]
+        out += [f"{self.kind} {self.id} event {v.contract}.{v.event} at block {v.block_number} log {v.log_index}: "
+                f"{v.status}" + (f" ({', '.join(v.fields)})" if v.fields else "") + (f": {v.detail}" if v.detail else "")
+                for v in self.events if v.failed]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["exit_code"] = self.exit_code
+        out["mismatches"] = self.mismatches()
+        counts: dict[str, int] = {}
+        for c in self.state:
+            counts[c.status] = counts.get(c.status, 0) + 1
+        out["state_counts"] = counts
+        return out
 
 
 @dataclass
@@ -429,6 +483,10 @@ def _diff_fields(served: Mapping[str, Any], chain: Mapping[str, Any]) -> list[st
             continue
         if f == "args":
             sa, ca = served.get("args"), chain.get("args")
+            hidden = redacted_args(served)
+            if hidden and isinstance(sa, dict) and isinstance(ca, dict):
+                sa = {k: v for k, v in sa.items() if k not in hidden}
+                ca = {k: v for k, v in ca.items() if k not in hidden}
             if canonical_json(sa) != canonical_json(ca):
                 if isinstance(sa, dict) and isinstance(ca, dict):
                     keys = sorted(set(sa) | set(ca))
@@ -448,6 +506,14 @@ def _diff_fields(served: Mapping[str, Any], chain: Mapping[str, Any]) -> list[st
             if theirs is not None and mine is not None and str(theirs).lower() != str(mine).lower():
                 out.append(f"links.{k}")
     return out
+
+
+def redacted_args(served: Mapping[str, Any]) -> set[str]:
+    """Arguments a served event says it withholds (``"redacted": ["args.requester", ...]``)."""
+    r = served.get("redacted")
+    if not isinstance(r, list):
+        return set()
+    return {str(x)[5:] for x in r if str(x).startswith("args.")}
 
 
 def _lis_positions(seq: list[int]) -> set[int]:
@@ -522,6 +588,7 @@ def compare(chain_events: Sequence[Mapping[str, Any]], served: Sequence[Mapping[
                 v.status, v.detail = "extra", "no such event of this history on chain"
             continue
         v.chain_position = chain[0]
+        v.redacted = sorted(f"args.{k}" for k in redacted_args(s))
         diff = _diff_fields(s, chain[1])
         if diff:
             other = chain_by_content.get(_content(s))
@@ -547,7 +614,7 @@ def compare(chain_events: Sequence[Mapping[str, Any]], served: Sequence[Mapping[
         status = "missing"
         detail = "on chain, not served"
         if compared_to is not None and int(e["block_number"]) > compared_to:
-            status, detail = "not_indexed", f"after the gateway's indexed block {compared_to}"
+            status, detail = "not_indexed", f"not yet served: after the gateway's indexed block {compared_to}"
         verdicts.append(EventVerdict(status, int(e["block_number"]), int(e["log_index"]), tx_hash=e["tx_hash"],
                                      contract=e["contract"], event=e["event"], chain_position=i, detail=detail))
 
@@ -626,14 +693,20 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
                    contracts: Optional[Mapping[str, Mapping[str, Any]]] = None,
                    state_dir: Optional[Path | str] = None, chain_id: Optional[int] = None,
                    ipfs: Optional[str] = None, fetch: Any = None, manifests: bool = True,
-                   max_range: int = 0) -> Verdict:
-    """Rebuild the history from the node, compare it with ``source``'s (or ``served``), prove each
-    event's block and receipt and check the manifests. Without a source: chain-side only.
+                   max_range: int = 0, block: Optional[int] = None, state: bool = True) -> Verdict:
+    """Rebuild the history from the node up to ``block`` (default: the node's head; never the
+    gateway's claimed height), compare it with ``source``'s (or ``served``), prove each event's
+    block and receipt, check the manifests, and check every served state field against the events
+    and the contracts' views at that block (gateway.verify.state). Without a source: chain-side only.
 
     ``contracts``: {name: {"address", "deployBlock"}}; default: the deployment record in
     ``state_dir`` for the node's chain. ``fetch``: ``cid -> bytes`` (default: IPFS, see
     :func:`ipfs_fetcher`)."""
+    from gateway.verify import state as st
+
     check_kind(kind)
+    if not 0 <= int(subject_id) < 2**256:
+        raise VerifyError(f"{kind} id {subject_id} is outside uint256")
     t_start = time.perf_counter()
     node = rpc if isinstance(rpc, Node) else Node(rpc)
     try:
@@ -648,15 +721,29 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
             t0 = time.perf_counter()
             served = source.history(kind, subject_id)
             node.timings["source"] = time.perf_counter() - t0
-        history = rebuild(node, kind, subject_id, contracts, max_range=max_range)
-        compared_to = history.head["number"]
-        if served is not None and served.indexed_block is not None:
-            compared_to = min(compared_to, served.indexed_block)
+        history = rebuild(node, kind, subject_id, contracts, to_block=block, max_range=max_range)
+        head_n = int(history.head["number"])
+        compared_to = head_n
+        notes: list[str] = []
+        gateway_block = served.indexed_block if served is not None else None
+        behind_by = 0
+        served_events: list[dict[str, Any]] = list(served.events) if served is not None else []
+        if served is not None:
+            if gateway_block is None:
+                notes.append("the gateway does not say its indexed height: every unserved event counts as missing")
+            elif gateway_block < head_n:
+                behind_by = head_n - gateway_block
+                compared_to = gateway_block
+            elif gateway_block > head_n:
+                later = [e for e in served_events if _safe_block(e) > head_n]
+                served_events = [e for e in served_events if _safe_block(e) <= head_n]
+                notes.append(f"the gateway is at block {gateway_block}, past the verified block {head_n}: "
+                             f"{len(later)} served events after it and the served state are not checked")
         problems = list(history.problems)
 
         if served is not None:
             served_blocks = set()
-            for e in served.events:
+            for e in served_events:
                 try:
                     served_blocks.add(int(e["block_number"]))
                 except (KeyError, TypeError, ValueError):
@@ -666,7 +753,7 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
             if missing:
                 got = node.batch([("eth_getBlockByNumber", [hex(n), False]) for n in missing], phase="rpc_headers")
                 node_hashes.update({n: (h["hash"] if h else None) for n, h in zip(missing, got)})
-            verdicts = compare(history.events, served.events, node_hashes, compared_to)
+            verdicts = compare(history.events, served_events, node_hashes, compared_to)
         else:
             verdicts = [EventVerdict("ok", e["block_number"], e["log_index"], tx_hash=e["tx_hash"],
                                      contract=e["contract"], event=e["event"], chain_position=i)
@@ -696,27 +783,108 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
             if not b.ok:
                 problems.append(f"block {b.number}: {b.detail}")
 
-        counts: dict[str, int] = {"chain": len(history.events), "served": len(served.events) if served else 0}
+        # ---- state: replayed events + the contracts' views at the verified block
+        checks: list[Any] = []
+        exists_on_chain = bool(history.events)
+        if state:
+            t0 = time.perf_counter()
+            stamps = {n: int(h["timestamp"], 16) for n, h in history.headers.items()}
+            expected_head = st.expected_rows(kind, int(subject_id), st.replay(history.events, stamps))
+            addresses = {n: str(c["address"]).lower() for n, c in contracts.items()}
+            views = st.view_values(kind, int(subject_id), st.read_views(node, kind, int(subject_id), addresses, head_n,
+                                                                        expected_head))
+            exists_on_chain = exists_on_chain or bool(views.get("vouchers") or views.get("assets"))
+            if kind == "asset":
+                _add_voucher_count(expected_head, history.events, int(subject_id), head_n)
+            expected = expected_head
+            if compared_to < head_n:
+                expected = st.expected_rows(kind, int(subject_id), st.replay(history.events, stamps, upto=compared_to))
+                if kind == "asset":
+                    _add_voucher_count(expected, history.events, int(subject_id), compared_to)
+            served_state = served.state if served is not None and served.state is not None else {}
+            if served is not None and gateway_block is not None and gateway_block > head_n:
+                served_state = {}
+            checks, chain_problems = st.check_state(kind, int(subject_id), served_state, expected, expected_head,
+                                                    views, head_n, compared_to,
+                                                    served.partial if served is not None else ())
+            problems += chain_problems
+            if served is not None and served.state is None:
+                notes.append("this source serves no state rows: only the event list was compared")
+            node.timings["state"] = time.perf_counter() - t0
+
+        counts: dict[str, int] = {"chain": len(history.events), "served": len(served_events)}
         for v in verdicts:
             counts[v.status] = counts.get(v.status, 0) + 1
         failed = [v for v in verdicts if v.failed]
-        ok = not failed and not problems and all(b.ok for b in history.blocks)
-        kinds = sorted({v.status for v in failed})
-        if served is None:
-            what = f"chain-side history of {kind} {subject_id}: {len(history.events)} events"
-            summary = (f"{what}, every block and receipt proven" if ok else f"{what}: FAILED ({'; '.join(problems or kinds)})")
+        state_failed = [c for c in checks if c.failed]
+        served_anything = served is not None and (bool(served_events) or any(served_state_rows(served)))
+        if not exists_on_chain and not served_anything and not problems:
+            verdict = "unknown"
+        elif failed or problems or state_failed or not all(b.ok for b in history.blocks):
+            verdict = "mismatch"
+        elif behind_by:
+            verdict = "behind"
         else:
-            summary = (f"{kind} {subject_id}: the {len(served.events)} served events match the chain "
-                       f"({len(history.events)} events, proven by headers and receipts roots)" if ok else
-                       f"{kind} {subject_id}: MISMATCH: " + ", ".join(f"{counts[k]} {k}" for k in kinds)
-                       + (f"; {len(problems)} other problems" if problems else ""))
+            verdict = "verified"
+        if not exists_on_chain and served_anything:
+            problems.append(f"{kind} {subject_id} does not exist on chain at block {head_n}, yet the gateway serves it")
+            verdict = "mismatch"
+        ok = verdict == "verified"
+        kinds = sorted({v.status for v in failed})
+        gap = [v for v in verdicts if v.status == "not_indexed"]
+        n_ok = sum(1 for c in checks if c.status == "ok")
+        n_unv = sum(1 for c in checks if c.status == "unverified")
+        n_ns = sum(1 for c in checks if c.status == "not_served")
+        n_red = sum(1 for c in checks if c.status == "redacted") + sum(len(v.redacted) for v in verdicts)
+        if verdict == "unknown":
+            summary = f"{kind} {subject_id}: UNKNOWN: no such {kind} on chain at block {head_n} (and none served)"
+        elif served is None:
+            what = f"chain-side history of {kind} {subject_id} at block {head_n}: {len(history.events)} events"
+            summary = (f"{what}, every block and receipt proven; events agree with the contracts' state" if ok
+                       else f"{what}: FAILED ({'; '.join(problems or kinds)})")
+        elif verdict == "mismatch":
+            named = [c.describe() for c in state_failed][:3]
+            summary = (f"{kind} {subject_id}: MISMATCH at block {head_n}: "
+                       + "; ".join(named + [f"{counts[k]} {k} event(s)" for k in kinds] + problems[:3]))
+        elif verdict == "behind":
+            summary = (f"{kind} {subject_id}: gateway behind by {behind_by} blocks; events after block {compared_to} "
+                       f"not yet served ({len(gap)} of this {kind}'s events); what it serves up to block "
+                       f"{compared_to} matches the chain")
+        else:
+            summary = (f"{kind} {subject_id}: VERIFIED at block {head_n}: the {len(served_events)} served events match "
+                       f"the chain (proven by headers and receipts roots); {n_ok} served fields equal the chain "
+                       f"(events replayed, contract views by eth_call at block {head_n})"
+                       + (f"; {n_unv} presentation fields unverified" if n_unv else "")
+                       + (f"; {n_red} redacted fields not served, not checked" if n_red else "")
+                       + (f"; {n_ns} chain rows not served by this source, not checked" if n_ns else ""))
+        if notes and verdict != "unknown":
+            summary += " (note: " + "; ".join(notes) + ")"
         node.timings["total"] = time.perf_counter() - t_start
         return Verdict(kind=kind, id=int(subject_id), chain_id=history.chain_id, ok=ok, summary=summary,
                        head=history.head, compared_to_block=compared_to,
                        source=(served.origin or (source.name if source else "served")) if served else None,
                        counts=counts, events=verdicts, blocks=history.blocks, manifests=manifest_checks,
                        problems=problems, timings={k: round(v, 6) for k, v in node.timings.items()},
-                       rpc_calls=node.calls, rpc_requests=node.requests)
+                       rpc_calls=node.calls, rpc_requests=node.requests, verdict=verdict, block=head_n,
+                       gateway_block=gateway_block, behind_by=behind_by, state=checks, notes=notes)
     finally:
         if not isinstance(rpc, Node):
             node.close()
+
+
+def served_state_rows(served: Served) -> list[Any]:
+    """Every state row the source serves (empty when it serves none)."""
+    return [r for rows in (served.state or {}).values() for r in rows]
+
+
+def _safe_block(e: Mapping[str, Any]) -> int:
+    try:
+        return int(e["block_number"])
+    except (KeyError, TypeError, ValueError):
+        return -1
+
+
+def _add_voucher_count(expected: dict[str, Any], events: Sequence[Mapping[str, Any]], asset_id: int, upto: int) -> None:
+    """The asset detail's ``vouchers`` (vouchers issued over it) from its VoucherIssued events."""
+    for row in expected.get("assets", {}).values():
+        row["vouchers"] = sum(1 for e in events if e["event"] == "VoucherIssued" and int(e["block_number"]) <= upto)

@@ -22,6 +22,13 @@ class Served:
     indexed_block: Optional[int] = None
     origin: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the state rows it serves, by projection table ("vouchers", "trades", ...): each row a dict of
+    #: the API's fields, optionally ``_origin`` (where served) and ``redacted`` (withheld fields).
+    #: None: this source serves no state (only the event list is compared)
+    state: Optional[dict[str, list[dict[str, Any]]]] = None
+    #: tables this caller may see only a subset of (a signed-in non-supervisor sees its own uses):
+    #: chain rows it does not serve are "not served to this caller", not a mismatch
+    partial: set[str] = field(default_factory=set)
 
 
 class SourceError(RuntimeError):
@@ -42,12 +49,17 @@ def _plural(kind: str) -> str:
 class HttpSource:
     """The provenance endpoint of a running gateway."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, client: Any = None) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, client: Any = None, page_size: int = 500,
+                 token: Optional[str] = None) -> None:
+        """``token``: a bearer token (Sign-In with Ethereum) for the routes only signed-in callers
+        get (uses); a regulator / customs officer sees all of them."""
         import httpx
 
+        self.page_size = page_size
         self.base_url = base_url.rstrip("/")
         self.name = self.base_url
         self._client = client or httpx.Client(timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def history(self, kind: str, subject_id: int) -> Served:
         import httpx
@@ -57,8 +69,9 @@ class HttpSource:
             reply = self._client.get(url)
         except httpx.HTTPError as exc:
             raise SourceError(f"gateway {self.base_url} unreachable: {exc}") from exc
-        if reply.status_code == 404:
-            return Served(subject={}, events=[], origin=url, extra={"status": 404})
+        if reply.status_code == 404 or (reply.status_code == 422 and int(subject_id) > 2**63 - 1):
+            # nothing served (an id past the gateway's BIGINT id type cannot be served at all)
+            return Served(subject={}, events=[], origin=url, extra={"status": reply.status_code}, state={})
         if reply.status_code != 200:
             raise SourceError(f"{url}: HTTP {reply.status_code}: {reply.text[:200]}")
         try:
@@ -76,8 +89,80 @@ class HttpSource:
                 indexed = health.get("indexed_block")
             except Exception:  # noqa: BLE001 - the height is optional
                 indexed = None
-        return Served(subject=body.get("subject") or {}, events=list(body["events"]),
-                      indexed_block=int(indexed) if indexed is not None else None, origin=url)
+        subject = body.get("subject") or {}
+        me = self._get("/v1/auth/me") if self._headers else None
+        roles = set(me.get("roles") or []) if isinstance(me, dict) else set()
+        return Served(subject=subject, events=list(body["events"]),
+                      indexed_block=int(indexed) if indexed is not None else None, origin=url,
+                      state=self.state(kind, int(subject_id), subject),
+                      partial=set() if roles & {"regulator", "customs", "authority"} else {"voucher_uses"})
+
+    def _get(self, path: str) -> Optional[Any]:
+        """JSON of ``path``; None when the gateway does not serve it to an anonymous caller (401/403/404)."""
+        import httpx
+
+        url = f"{self.base_url}{path}"
+        try:
+            reply = self._client.get(url, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"gateway {self.base_url} unreachable: {exc}") from exc
+        if reply.status_code in (401, 403, 404):
+            return None
+        if reply.status_code != 200:
+            raise SourceError(f"{url}: HTTP {reply.status_code}: {reply.text[:200]}")
+        try:
+            return reply.json()
+        except ValueError as exc:
+            raise SourceError(f"{url}: not JSON: {exc}") from exc
+
+    def _page(self, path: str, max_items: int = 1_000_000) -> Optional[list[dict[str, Any]]]:
+        """Every item of a paged list route (``items``/``total``), following ``offset``."""
+        limit = self.page_size
+        out: list[dict[str, Any]] = []
+        while True:
+            body = self._get(f"{path}&limit={limit}&offset={len(out)}")
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                return None if not out else out
+            items = [dict(r, _origin=path) for r in body["items"] if isinstance(r, dict)]
+            out += items
+            total = body.get("total")
+            if not items or not isinstance(total, int) or len(out) >= total or len(out) >= max_items:
+                return out
+
+    def state(self, kind: str, subject_id: int, subject: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The state the gateway serves about the subject: its detail route, the provenance
+        subject, and the list routes of its uses / clearances (every field is then checked)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        p = _plural(kind)
+        prov = {k: v for k, v in subject.items() if k not in ("kind", "id")}
+        table = "vouchers" if kind == "voucher" else "assets"
+        rows: list[dict[str, Any]] = []
+        if prov:
+            rows.append(dict(prov, _origin=f"/v1/{p}/{subject_id}/provenance subject"))
+        path = f"/v1/{p}/{subject_id}" + ("?verify=false" if kind == "asset" else "")
+        detail = self._get(path)
+        if isinstance(detail, dict):
+            nested = {"transfers": "voucher_transfers", "trades": "trades", "manifests": "asset_manifests",
+                      "valuations": "valuations"}
+            for key, tbl in nested.items():
+                if isinstance(detail.get(key), list):
+                    out[tbl] = [dict(r, _origin=f"{path} {key}") for r in detail[key] if isinstance(r, dict)]
+            rows.append({k: v for k, v in detail.items() if k not in nested and k != "manifest_verification"}
+                        | {"_origin": path})
+        if rows:  # neither route serves it (a 404 of the provenance route itself shows as missing events)
+            out[table] = rows
+        if kind == "voucher":
+            uses = self._page(f"/v1/uses?voucher_id={subject_id}")
+            if uses is not None:
+                out["voucher_uses"] = uses
+        else:
+            uses = self._page(f"/v1/uses?asset_id={subject_id}")
+            if uses is not None:
+                out["voucher_uses"] = uses
+            cases = self._page(f"/v1/clearances?asset_id={subject_id}")
+            if cases is not None:
+                out["clearances"] = cases
+        return out
 
     def close(self) -> None:
         self._client.close()
@@ -135,9 +220,31 @@ class SqlSource:
                 if r.get(k) is not None:
                     ev[k] = r[k]
             events.append(ev)
+        with self.engine.connect() as conn:
+            tables = sql_state(conn, kind, int(subject_id))
         return Served(subject={"kind": kind, "id": int(subject_id)}, events=events,
-                      indexed_block=int(state[0]) if state is not None else None, origin=self.name)
+                      indexed_block=int(state[0]) if state is not None else None, origin=self.name, state=tables)
 
     def close(self) -> None:
         if self._own:
             self.engine.dispose()
+
+
+def sql_state(conn: Any, kind: str, subject_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The projection rows of the subject in the gateway's database (what its routes serve)."""
+    from sqlalchemy import text
+
+    from gateway.verify.state import TABLES
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, column in TABLES[kind]:
+        if subject_id > 2**63 - 1:  # no such row can exist (BIGINT keys)
+            out[table] = []
+            continue
+        if table == "broker_payments":
+            sql = ("SELECT * FROM broker_payments WHERE trade_id IN "
+                   "(SELECT trade_id FROM trades WHERE voucher_id = :id)")
+        else:
+            sql = f"SELECT * FROM {table} WHERE {column} = :id"
+        out[table] = [dict(r._mapping, _origin=f"table {table}") for r in conn.execute(text(sql), {"id": subject_id})]
+    return out

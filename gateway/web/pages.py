@@ -74,8 +74,10 @@ def not_found_page(request: Request, what: str) -> HTMLResponse:
 
 
 def history_verification(kind: str, subject_id: int, request: Request) -> dict[str, Any]:
-    """Re-check the served history against the node (gateway.verify): every event in a canonical
-    block, in its receipt, the receipts root recomputed; manifests re-hashed."""
+    """Re-check what this gateway serves about the subject against the node (gateway.verify): every
+    event in a canonical block and in its receipt (receipts root recomputed), every served state
+    field against the events replayed and the contracts' views (eth_call), manifests re-hashed.
+    ``scope`` says exactly what was checked against what; ``detail`` names the first differences."""
     from fastapi import HTTPException
 
     from gateway.api.routes.verify import history_verdict
@@ -83,15 +85,28 @@ def history_verification(kind: str, subject_id: int, request: Request) -> dict[s
     try:
         verdict = history_verdict(kind, subject_id, request, request.app.state.settings, manifests=True)
     except HTTPException as exc:
-        return {"status": "not verified", "detail": str(exc.detail)[:300]}
+        return {"status": "not verified", "detail": str(exc.detail)[:300], "scope": "nothing was checked"}
     except Exception as exc:  # noqa: BLE001 - a failing check is shown on the page, not raised
-        return {"status": "verification failed", "detail": str(exc)[:300]}
-    ok = bool(verdict.get("ok"))
+        return {"status": "verification failed", "detail": str(exc)[:300], "scope": "nothing was checked"}
+    name = verdict.get("verdict", "mismatch")
     counts = verdict.get("counts", {})
-    detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no events"
-    if not ok:
-        detail = "; ".join(str(p) for p in verdict.get("problems", [])[:3]) or detail
-    return {"status": "history verified" if ok else "history NOT verified", "detail": detail[:300]}
+    states: dict[str, int] = verdict.get("state_counts", {})
+    checks = verdict.get("state", [])
+    unverified = sorted({c["field"] for c in checks if c["status"] in ("unverified", "redacted")})
+    block = verdict.get("block")
+    scope = (f"checked against the node at block {block}: {counts.get('served', 0)} events of the history "
+             f"(block hashes, receipts roots, logs in their receipts), {states.get('ok', 0)} served fields "
+             f"(against the events replayed and the contracts' state by eth_call at block {block})"
+             + (f"; {len(verdict.get('manifests', []))} manifest(s) re-hashed from IPFS" if verdict.get("manifests") else "")
+             + (f". Not checked: {', '.join(unverified)}" if unverified else ""))
+    if name == "verified":
+        status, detail = "history verified", scope
+    elif name == "behind":
+        status, detail = "gateway behind", verdict.get("summary", "")
+    else:
+        status = "history NOT verified"
+        detail = "; ".join(verdict.get("mismatches", [])[:3] + [str(p) for p in verdict.get("problems", [])[:2]])
+    return {"status": status, "detail": detail[:600], "scope": scope}
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -82,7 +82,8 @@ def test_vouchers_filters_and_pagination(client: Any, market: Any) -> None:
 
 
 def _check_shape(doc: dict[str, Any]) -> None:
-    assert set(doc) == {"subject", "events"}
+    assert set(doc) == {"subject", "events", "verification"}
+    assert doc["verification"]["status"] == "unverified"  # the gateway's word: checked by /verification
     keys = {"block_number", "block_hash", "tx_hash", "log_index", "contract", "address", "event", "args", "links"}
     order = [(e["block_number"], e["log_index"]) for e in doc["events"]]
     assert order == sorted(order) and len(set(order)) == len(order)

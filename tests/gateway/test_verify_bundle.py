@@ -129,3 +129,89 @@ def test_receipt_encoding_per_type() -> None:
     assert rc.ordered_trie_root([]) == rc.EMPTY_TRIE_ROOT
     # one-entry trie of the yellow paper's shape: leaf [hp(key), value]
     assert rc.trie_root([(b"\x01", b"x" * 40)]).startswith("0x") and len(rc.trie_root([(b"\x01", b"y")])) == 66
+
+
+def test_bundle_proves_the_voucher_state_offline(market: Market, bundle: dict[str, Any],
+                                                 asset_bundle: dict[str, Any]) -> None:
+    """holder, status, uses at the head, from eth_getProof account + storage proofs; the slots come
+    from the storageLayout in the artifacts (the bundle's own slot list is checked against it)."""
+    from gateway.verify.proofs import record_slots
+
+    result = verify_bundle(dumps(bundle), bundle["head"]["hash"])
+    proven = result["state"]
+    w3 = market.w3
+    voucher = w3.eth.contract(address=market.record["contracts"]["DataVoucher"]["address"],
+                              abi=__import__("ledger.artifacts", fromlist=["x"]).load_artifact("DataVoucher")["abi"])
+    block = bundle["head"]["number"]
+    assert proven["block"] == block
+    assert proven["owner"] == voucher.functions.ownerOf(4).call(block_identifier=block).lower()
+    core = voucher.functions.voucherCore(4).call(block_identifier=block)
+    assert (proven["asset_id"], proven["max_uses"], proven["uses"]) == (core[0], core[6], core[7])
+    assert proven["status"] == "active"
+    assert f"holder {proven['owner']}, status active, uses {proven['uses']}" in result["summary"]
+    slots = [int(s["slot"], 16) for s in bundle["state"]["accounts"]["DataVoucher"]["storage"]]
+    assert slots == [*record_slots("DataVoucher", "_owners", 4).slots, *record_slots("DataVoucher", "_cores", 4).slots,
+                     *record_slots("DataVoucher", "_metas", 4).slots]
+    asset = verify_bundle(dumps(asset_bundle), asset_bundle["head"]["hash"])
+    assert asset["ok"] and asset["state"]["status"] == "active" and asset["state"]["manifest_version"] == 0
+
+
+def test_one_changed_byte_of_the_state_proofs_fails(bundle: dict[str, Any]) -> None:
+    data = dumps(bundle)
+    text = data.decode()
+    head = bundle["head"]["hash"]
+    start = text.index('"state":{')
+    section = text[start:]
+    rng = random.Random(1010)
+    positions = [start + section.index('"value":"0x') + 11, start + section.index('"slot":"0x') + 10,
+                 start + section.index('"proof":["0x') + 14, start + section.index('"address":"0x') + 13,
+                 start + section.index('"block":') + 8]
+    # every hex digit of the first storage proof node, plus random bytes of the whole section
+    node = start + section.index('"proof":["0x', section.index('"storage"')) + 12
+    positions += list(range(node, node + 80))
+    positions += [start + rng.randrange(len(section)) for _ in range(60)]
+    for i in positions:
+        result = verify_bundle(_flip(data, i), head)
+        assert not result["ok"], f"byte {i} ({text[i - 10:i + 10]!r}) changed and the bundle still verified"
+    # a forged value together with a consistent-looking claim still fails: the proof decides
+    forged = json.loads(data)
+    entry = forged["state"]["accounts"]["DataVoucher"]["storage"][0]
+    entry["value"] = "0xdead"
+    assert "not the proven" in " ".join(verify_bundle(dumps(forged), head)["problems"])
+    # a proof for another slot (voucher 3's owner) in place of voucher 4's
+    other = json.loads(data)
+    entry = other["state"]["accounts"]["DataVoucher"]["storage"][0]
+    entry["slot"] = hex(__import__("gateway.verify.proofs", fromlist=["x"]).record_slots("DataVoucher", "_owners", 3).slots[0])
+    assert not verify_bundle(dumps(other), head)["ok"]
+
+
+def test_merkle_patricia_proofs(market: Market) -> None:
+    """mpt_get against anvil's eth_getProof: present, absent, wrong root, extra node."""
+    from eth_utils.crypto import keccak
+
+    from gateway.verify import proofs as pf
+
+    rpc = Rpc(market.rpc_url)
+    try:
+        head = rpc.header(int(rpc.call("eth_blockNumber"), 16))
+        assert head is not None
+        root = bytes.fromhex(head["stateRoot"][2:])
+        address = market.record["contracts"]["DataVoucher"]["address"]
+        reply = rpc.call("eth_getProof", [address, ["0x" + "00" * 32, "0x" + "ff" * 32], head["number"]])
+        nodes = [bytes.fromhex(x[2:]) for x in reply["accountProof"]]
+        account = pf.account_state(root, bytes.fromhex(address[2:]), nodes)
+        assert account is not None and account.storage_root.hex() == reply["storageHash"][2:].lower()
+        for entry in reply["storageProof"]:
+            value = pf.storage_value(account.storage_root, int(entry["key"], 16),
+                                     [bytes.fromhex(x[2:]) for x in entry["proof"]])
+            assert value == int(entry["value"], 16)
+        with pytest.raises(pf.ProofError):
+            pf.account_state(keccak(b"other root"), bytes.fromhex(address[2:]), nodes)
+        with pytest.raises(pf.ProofError):
+            pf.account_state(root, bytes.fromhex(address[2:]), nodes + [nodes[-1]])
+        # an address with no account: proven absent by the same kind of proof
+        nobody = "0x" + "ab" * 20
+        absent = rpc.call("eth_getProof", [nobody, [], head["number"]])
+        assert pf.account_state(root, bytes.fromhex(nobody[2:]), [bytes.fromhex(x[2:]) for x in absent["accountProof"]]) is None
+    finally:
+        rpc.close()

@@ -117,13 +117,16 @@ def test_voucher_page_timeline_and_verification_slot(server: Any, browser: Any) 
     slot = page.text_content("#history-check") or ""
     # the page re-checks the served history against the node (gateway.verify): untouched, it verifies
     assert slot.strip() == "history verified", page.get_attribute("#history-check", "title")
+    assert "checked against the node at block" in (page.text_content("#history-check-scope") or "")
     # the JS filter buttons hide an event kind
     page.wait_for_selector("#timeline-filters button")
     page.click("#timeline-filters button[data-event='Transfer']")
     assert page.locator("#timeline li.ev.hidden").count() >= 1
     _shot(page, "voucher")
     page.goto(base + "/assets/2")
-    assert "verified" in (page.text_content("#manifest-check") or "")
+    manifest_line = " ".join((page.text_content("#manifest-check") or "").split())
+    # checked against the chain's latestManifest (eth_call), not against the gateway's own rows
+    assert manifest_line.startswith("verified") and "AssetRegistry.latestManifest at block" in manifest_line
     _shot(page, "asset")
     page.goto(base + "/vouchers/999")
     assert "Not found" in page.text_content("h1")

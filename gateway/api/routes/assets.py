@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page
 from gateway.api.deps import EngineDep, SessionDep
-from gateway.api.routes.provenance_models import ProvenancePublic
+from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
 from gateway.core.errors import not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
 from gateway.services import provenance
@@ -31,11 +31,12 @@ class ManifestVersionOut(AssetManifestPublic):
 
 
 class ManifestVerification(BaseModel):
-    status: str  # verified | mismatch | unavailable | invalid
+    status: str  # verified | mismatch | unverified (node unreachable) | unavailable | invalid
     cid: str
     expected_content_hash: str
     actual_content_hash: Optional[str] = None
     detail: str
+    chain_block: Optional[int] = None  # block of the eth_call the served manifest was checked against
 
 
 class AssetDetail(AssetOut):
@@ -80,6 +81,15 @@ def list_assets(
     return Page(items=[asset_out(request, a) for a in rows], total=total, limit=limit, offset=offset)
 
 
+def _chain_manifest(request: Request, asset_id: int) -> Optional[dict[str, Any]]:
+    """The chain's latest manifest of the asset (eth_call), or None when the node is unreachable."""
+    from gateway.verify.state import latest_manifest
+
+    deployment = getattr(request.app.state, "deployment", None) or {}
+    registry = deployment.get("contracts", {}).get("AssetRegistry", {}).get("address")
+    return latest_manifest(request.app.state.web3, registry, asset_id) if registry else None
+
+
 def asset_detail(request: Request, db: Any, asset_id: int, verify: bool = True) -> AssetDetail:
     a = db.get(Asset, asset_id)
     if a is None:
@@ -89,7 +99,8 @@ def asset_detail(request: Request, db: Any, asset_id: int, verify: bool = True) 
                         .order_by(col(AssetManifest.version))).all()
     valuations = db.exec(select(Valuation).where(Valuation.asset_id == asset_id).order_by(col(Valuation.index))).all()
     vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.asset_id == asset_id)).one()
-    check = ManifestVerification(**verifier.verify(a.manifest_cid, a.content_hash)) if verify else None
+    check = ManifestVerification(**verifier.verify(a.manifest_cid, a.content_hash, _chain_manifest(request, asset_id),
+                                                   a.manifest_version)) if verify else None
     return AssetDetail(
         **asset_out(request, a).model_dump(),
         manifests=[ManifestVersionOut(**m.model_dump(), manifest_cid_text=verifier.cid_text(m.manifest_cid))
@@ -117,4 +128,4 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
         return bundle_response("asset", asset_id, request, request.app.state.settings)
     events = provenance.asset_events(db.connection(), asset_id)
     subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
-    return {"subject": subject, "events": events}
+    return {"subject": subject, "events": events, "verification": provenance_verification("assets", asset_id)}

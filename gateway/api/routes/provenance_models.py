@@ -26,6 +26,20 @@ class ProvenanceEvent(BaseModel):
     links: ProvenanceLinks
 
 
+class ProvenanceVerification(BaseModel):
+    """What this response is: the gateway's word, not checked against the chain in this response."""
+
+    status: str = "unverified"
+    check: str  # the route that checks every event and served field against the chain
+    offline: str  # the proof bundle to check offline
+
+
 class ProvenancePublic(BaseModel):
     subject: dict[str, Any]
     events: list[ProvenanceEvent]
+    verification: Optional[ProvenanceVerification] = None
+
+
+def provenance_verification(plural: str, subject_id: int) -> ProvenanceVerification:
+    return ProvenanceVerification(check=f"/v1/{plural}/{subject_id}/verification",
+                                  offline=f"/v1/{plural}/{subject_id}/bundle")

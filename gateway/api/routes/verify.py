@@ -18,10 +18,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
+from gateway.api.common import ERRORS, IdPath
 from gateway.api.deps import SettingsDep
 from gateway.core.config import Settings
 
-router = APIRouter(tags=["verification"])
+router = APIRouter(tags=["verification"], responses=ERRORS)
 
 
 @lru_cache(maxsize=4)
@@ -58,6 +59,8 @@ def _ipfs(settings: Settings) -> Any:
 
 
 def history_verdict(kind: str, subject_id: int, request: Request, settings: Settings, manifests: bool) -> dict[str, Any]:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify import SqlSource, VerifyError, verify_history
 
@@ -74,20 +77,25 @@ def history_verdict(kind: str, subject_id: int, request: Request, settings: Sett
         raise HTTPException(503, f"chain unreachable: {exc}") from None
     except VerifyError as exc:
         raise HTTPException(503, str(exc)) from None
-    if verdict.counts.get("chain", 0) == 0 and verdict.counts.get("served", 0) == 0:
-        raise HTTPException(404, f"no {kind} {subject_id}")
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
+    if verdict.verdict == "unknown":
+        raise HTTPException(404, f"unknown {kind} {subject_id}: none on chain at block {verdict.block}, none served")
     return verdict.to_dict()
 
 
 def bundle_response(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify import build_bundle, dumps
+    from gateway.verify.receipts import EncodingError
 
     contracts = _contracts(request, settings)
     try:
         bundle = build_bundle(settings.RPC_URL, kind, subject_id, contracts, fetch=_ipfs(settings))
     except (NodeUnavailable, RpcError) as exc:
         raise HTTPException(503, f"chain unreachable: {exc}") from None
+    except EncodingError as exc:
+        raise HTTPException(503, f"could not build the bundle: {exc}") from None
     if not bundle["events"]:
         raise HTTPException(404, f"no {kind} {subject_id}")
     # the exact canonical bytes: a saved response verifies offline byte for byte
@@ -98,7 +106,7 @@ def bundle_response(kind: str, subject_id: int, request: Request, settings: Sett
 
 
 @router.get("/v1/vouchers/{voucher_id}/verification")
-def voucher_verification(voucher_id: int, request: Request, settings: SettingsDep,
+def voucher_verification(voucher_id: IdPath, request: Request, settings: SettingsDep,
                          manifests: bool = Query(True, description="also re-hash the asset's manifests from IPFS")
                          ) -> dict[str, Any]:
     """Whether the voucher's served history matches the chain (event by event, with proofs)."""
@@ -106,7 +114,7 @@ def voucher_verification(voucher_id: int, request: Request, settings: SettingsDe
 
 
 @router.get("/v1/assets/{asset_id}/verification")
-def asset_verification(asset_id: int, request: Request, settings: SettingsDep,
+def asset_verification(asset_id: IdPath, request: Request, settings: SettingsDep,
                        manifests: bool = Query(True, description="also re-hash the manifests from IPFS")
                        ) -> dict[str, Any]:
     """Whether the asset's served history matches the chain (event by event, with proofs)."""
@@ -114,12 +122,12 @@ def asset_verification(asset_id: int, request: Request, settings: SettingsDep,
 
 
 @router.get("/v1/vouchers/{voucher_id}/bundle")
-def voucher_bundle(voucher_id: int, request: Request, settings: SettingsDep) -> Response:
+def voucher_bundle(voucher_id: IdPath, request: Request, settings: SettingsDep) -> Response:
     """Self-contained proof bundle of the voucher's history (check offline against its head)."""
     return bundle_response("voucher", voucher_id, request, settings)
 
 
 @router.get("/v1/assets/{asset_id}/bundle")
-def asset_bundle(asset_id: int, request: Request, settings: SettingsDep) -> Response:
+def asset_bundle(asset_id: IdPath, request: Request, settings: SettingsDep) -> Response:
     """Self-contained proof bundle of the asset's history."""
     return bundle_response("asset", asset_id, request, settings)

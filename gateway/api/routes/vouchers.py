@@ -11,7 +11,7 @@ from sqlmodel import col, or_, select
 
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, BundleQuery, IdPath, IdQuery, Limit, Offset, Page
 from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep
-from gateway.api.routes.provenance_models import ProvenancePublic
+from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
 from gateway.core.errors import ApiError, not_found
 from gateway.models import (
     Trade,
@@ -125,7 +125,8 @@ def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engin
 
         return bundle_response("voucher", token_id, request, request.app.state.settings)
     events = provenance.voucher_events(db.connection(), token_id)
-    return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events}
+    return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events,
+            "verification": provenance_verification("vouchers", token_id)}
 
 
 # a module-level alias used by the web pages
