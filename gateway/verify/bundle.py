@@ -19,7 +19,8 @@ exactly as :func:`gateway.indexer.decode.canonical_json` prints it, all hex lowe
 completeness is provable: a block whose bloom excludes the history cannot hold one of its logs),
 every block with a manifest event, and the contracts' deployment blocks.
 
-The offline check (:func:`verify_bundle`) trusts nothing but the head hash it is given:
+The offline check (:func:`verify_bundle`) trusts nothing but the head hash it is given (or the
+validator set whose commit seals the head must carry, see "Anchor" below):
 
 1. the file is canonical JSON (any changed byte either breaks the parse, the canonical form, or
    a value that is checked below), every hex string canonical;
