@@ -121,7 +121,7 @@ def check_profile(p: dict[str, Any]) -> None:
         else:
             assert toml["data-storage-format"] == "FOREST", "RPC nodes keep all state (eth_getProof)"
             assert toml["rpc-max-logs-range"] == 0
-            assert {"ETH", "NET"} <= set(toml["rpc-http-api"]) and "ADMIN" not in toml["rpc-http-api"]
+            assert {"ETH", "NET", "DEBUG"} <= set(toml["rpc-http-api"]) and "ADMIN" not in toml["rpc-http-api"]
             assert "PERM" not in toml["rpc-http-api"]
 
 

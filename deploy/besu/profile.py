@@ -179,7 +179,8 @@ def node_toml(node: Identity, host: str, validator: bool, peers: list[tuple[Iden
         lines += [
             "# the indexer, the gateways and the verifier connect here (private network only)",
             f'rpc-http-host="{host}"',
-            'rpc-http-api=["ETH","NET","WEB3","QBFT","TXPOOL"]',
+            "# DEBUG: debug_getRawTransaction, how proof bundles read raw transactions from Besu",
+            'rpc-http-api=["ETH","NET","WEB3","QBFT","TXPOOL","DEBUG"]',
             'host-allowlist=["*"]',
             "# no block-range cap on eth_getLogs (the indexer and the verifier page their own ranges)",
             "rpc-max-logs-range=0",

@@ -53,6 +53,7 @@ from eth_utils.crypto import keccak
 
 from gateway.indexer.decode import Decoder, canonical_json
 from gateway.verify import qbft
+from gateway.verify.rawtx import raw_transactions
 from gateway.verify import receipts as rc
 from gateway.verify.core import (
     ChainHistory,
@@ -167,11 +168,7 @@ def build_bundle(rpc: Any, kind: str, subject_id: int, contracts: Mapping[str, M
         wanted_set |= {int(c["deployBlock"]) for c in used.values()}
         wanted = sorted(wanted_set)
         rcpts = node.batch([("eth_getBlockReceipts", [hex(n)]) for n in wanted], phase="rpc_receipts")
-        raw_calls = []
-        for n, block_receipts in zip(wanted, rcpts):
-            count = len(block_receipts or [])
-            raw_calls += [("eth_getRawTransactionByBlockNumberAndIndex", [hex(n), hex(i)]) for i in range(count)]
-        raws = node.batch(raw_calls, phase="rpc_transactions")
+        raws = raw_transactions(node, wanted, rcpts)  # by block and index, or by hash (Besu)
         blocks: dict[str, Any] = {}
         pos = 0
         for n, receipts in zip(wanted, rcpts):
