@@ -280,6 +280,9 @@ def check_seals(header: Mapping[str, Any], validators: Iterable[str]) -> SealChe
         return SealCheck(-1, None, None, vset, quorum(len(vset)),
                          problems=[("malformed_extra_data", "header has no readable number")])
     check = SealCheck(number, None, None, vset, quorum(len(vset)))
+    if not vset:
+        check.problems.append(("validators_mismatch", "no validator set given"))
+        return check
     if number == 0:
         check.problems.append(("genesis_not_sealed", "the genesis block carries no commit seals"))
         return check

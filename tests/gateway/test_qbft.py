@@ -298,6 +298,11 @@ def test_genesis_and_unreadable_headers_are_named(real: dict[str, Any]) -> None:
     assert qbft.check_seals(broken, VALIDATORS_7528).reasons == ["malformed_extra_data"]
 
 
+def test_empty_validator_set_never_passes(real: dict[str, Any]) -> None:
+    unsealed = _with_extra(real, validators=(), seals=())
+    assert qbft.check_seals(unsealed, []).reasons == ["validators_mismatch"]
+
+
 def test_quorum_is_ceil_two_thirds() -> None:
     assert [qbft.quorum(n) for n in range(1, 11)] == [1, 2, 2, 3, 4, 4, 5, 6, 6, 7]
 

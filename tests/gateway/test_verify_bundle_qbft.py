@@ -172,3 +172,13 @@ def test_cli_validators_anchor(sealed: dict[str, Any], tmp_path: Path, market: M
     capsys.readouterr()
     assert main(offline) == 2
     assert "--validators FILE" in capsys.readouterr().err
+
+
+def test_both_anchors_must_hold(anvil_bundle: dict[str, Any]) -> None:
+    weak = as_qbft(anvil_bundle, head_signers=VALIDATORS[:2])
+    # the right head hash does not excuse missing seals, nor the seals a wrong head hash
+    assert not verify_bundle(dumps(weak), weak["head"]["hash"], validators=VALIDATORS)["ok"]
+    assert verify_bundle(dumps(weak), weak["head"]["hash"])["ok"]
+    strong = as_qbft(anvil_bundle)
+    result = verify_bundle(dumps(strong), "0x" + "44" * 32, validators=VALIDATORS)
+    assert not result["ok"] and "trusted head" in result["summary"]
