@@ -463,3 +463,14 @@ def test_genesis_extra_data_matches_besu_layout() -> None:
     # Besu's createGenesisExtraDataString: [32 zero bytes, validators, [], 0x80, []]
     extra = qbft.genesis_extra_data(["0x" + "00" * 19 + "01"])
     assert extra == "0xf83aa0" + "00" * 32 + "d5940000000000000000000000000000000000000001c080c0"
+
+
+def test_online_check_accepts_qbft_headers() -> None:
+    from gateway.verify.core import check_block
+
+    v = sorted(ADDR[:4])
+    b1 = seal(block0(genesis_for(v)), v[0], v, v[:3])
+    check = check_block(b1, [])
+    assert check.header_hash_ok and check.receipts_root_ok and check.ok
+    assert not check_block(dict(b1, stateRoot="0x" + "cd" * 32), []).header_hash_ok
+    assert not check_block(dict(b1, hash=rc.header_hash(dict(b1, stateRoot="0x" + "cd" * 32))), []).header_hash_ok
