@@ -53,7 +53,6 @@ from eth_utils.crypto import keccak
 
 from gateway.indexer.decode import Decoder, canonical_json
 from gateway.verify import qbft
-from gateway.verify.rawtx import raw_transactions
 from gateway.verify import receipts as rc
 from gateway.verify.core import (
     ChainHistory,
@@ -67,6 +66,7 @@ from gateway.verify.core import (
     ipfs_fetcher,
     rebuild,
 )
+from gateway.verify.rawtx import raw_transactions
 from gateway.verify.selection import MANIFEST_EVENTS, RULES, check_kind, filter_history, topic0, uint_topic
 
 FORMAT = "dataledger-proof-bundle/1"
