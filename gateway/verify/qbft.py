@@ -20,7 +20,8 @@ The rules follow Hyperledger Besu (read from its sources: ``QbftExtraDataCodec``
 - validator set changes (block-header mode): the genesis ``extraData`` lists the first set; a
   non-epoch block's vote (proposer = coinbase) is tallied and a candidate is added / removed once
   ``|V| // 2 + 1`` validators voted for it; epoch blocks (number % epochlength == 0) discard the
-  outstanding votes. :class:`ValidatorTracker` follows a header chain from an epoch block.
+  outstanding votes, add and drop alike (as Besu does since 26.2.0, PR 9870; older releases kept
+  drop votes across an epoch). :class:`ValidatorTracker` follows a header chain from an epoch block.
 
 Not supported (rejected with a reason, never guessed): validator selection by contract
 (``validatorcontractaddress`` / ``validatorselectionmode`` transitions), ``transitions`` that
