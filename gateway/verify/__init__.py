@@ -7,6 +7,8 @@
 - :func:`build_bundle` / :func:`verify_bundle` (gateway.verify.bundle): a self-contained JSON proof
   bundle, checked offline against a trusted head hash.
 - gateway.verify.receipts: RLP, Merkle-Patricia trie roots, receipt and header encodings.
+- gateway.verify.qbft: Besu QBFT extraData, block hashing, commit seals against a validator set
+  (bundles anchored with ``validators=`` / ``--validators FILE``).
 - gateway.verify.selection: which events make up a history (shared with the provenance API).
 - :func:`main` (gateway.verify.cli): ``dataledger verify`` / ``python -m gateway.verify``.
 """

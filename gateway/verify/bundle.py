@@ -27,7 +27,8 @@ The slots are derived from the compiler's storageLayout in the shipped artifacts
 completeness is provable: a block whose bloom excludes the history cannot hold one of its logs),
 every block with a manifest event, and the contracts' deployment blocks.
 
-The offline check (:func:`verify_bundle`) trusts nothing but the head hash it is given:
+The offline check (:func:`verify_bundle`) trusts nothing but the head hash it is given (or the
+validator set whose commit seals the head must carry, see "Anchor" below):
 
 1. the file is canonical JSON (any changed byte either breaks the parse, the canonical form, or
    a value that is checked below), every hex string canonical;
@@ -45,8 +46,11 @@ The offline check (:func:`verify_bundle`) trusts nothing but the head hash it is
    proven record equals the record the history's events replay to ("holder X, status S, uses U
    at block N").
 
-A production version would anchor a far shorter chain: a QBFT checkpoint signed by the validator
-set (or the validators' seals on the head itself) instead of every header down to the deployment.
+Anchor: either a trusted head hash, or a validator set (``validators=``, a Besu QBFT chain): the
+head header's commit seals must then satisfy that set (gateway.verify.qbft.check_seals: the
+listed validators equal the set, proposer in it, at least ceil(2n/3) distinct validator seals,
+no unknown signer, no duplicate) and its hash is recomputed by Besu's rule. Headers hash by the
+rule they match: Ethereum's keccak(rlp) or Besu QBFT's (seals and round removed from extraData).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from typing import Any, Mapping, Optional, Sequence
 from eth_utils.crypto import keccak
 
 from gateway.indexer.decode import Decoder, canonical_json
+from gateway.verify import qbft
 from gateway.verify import receipts as rc
 from gateway.verify.core import (
     ChainHistory,
@@ -73,6 +78,7 @@ from gateway.verify.core import (
     ipfs_fetcher,
     rebuild,
 )
+from gateway.verify.rawtx import raw_transactions
 from gateway.verify.selection import MANIFEST_EVENTS, RULES, check_kind, filter_history, topic0, uint_topic
 
 FORMAT = "dataledger-proof-bundle/2"
@@ -174,11 +180,7 @@ def build_bundle(rpc: Any, kind: str, subject_id: int, contracts: Mapping[str, M
         wanted_set |= {int(c["deployBlock"]) for c in used.values()}
         wanted = sorted(wanted_set)
         rcpts = node.batch([("eth_getBlockReceipts", [hex(n)]) for n in wanted], phase="rpc_receipts")
-        raw_calls = []
-        for n, block_receipts in zip(wanted, rcpts):
-            count = len(block_receipts or [])
-            raw_calls += [("eth_getRawTransactionByBlockNumberAndIndex", [hex(n), hex(i)]) for i in range(count)]
-        raws = node.batch(raw_calls, phase="rpc_transactions")
+        raws = raw_transactions(node, wanted, rcpts)  # by block and index, or by hash (Besu)
         blocks: dict[str, Any] = {}
         pos = 0
         for n, receipts in zip(wanted, rcpts):
@@ -365,13 +367,15 @@ def load_bundle(data: bytes | str | Path) -> dict[str, Any]:
     return bundle
 
 
-def verify_bundle(data: bytes | str | Path | Mapping[str, Any], trusted_head: str,
-                  expected_contracts: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
-    """Check a bundle offline (no RPC). Returns ``{"ok", "summary", "problems", "events", ...}``;
+def verify_bundle(data: bytes | str | Path | Mapping[str, Any], trusted_head: Optional[str],
+                  expected_contracts: Optional[Mapping[str, str]] = None, *,
+                  validators: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    """Check a bundle offline (no RPC), anchored on ``trusted_head`` and/or on the QBFT commit
+    seals of its head by ``validators``. Returns ``{"ok", "summary", "problems", "events", ...}``;
     never raises for a bad bundle (a malformed one is a failed check with its reason)."""
     try:
         bundle = data if isinstance(data, Mapping) else load_bundle(data)
-        return _verify(dict(bundle), trusted_head, expected_contracts)
+        return _verify(dict(bundle), trusted_head, expected_contracts, validators)
     except BundleError as exc:
         return {"ok": False, "summary": f"bundle rejected: {exc}", "problems": [str(exc)], "events": []}
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -379,7 +383,8 @@ def verify_bundle(data: bytes | str | Path | Mapping[str, Any], trusted_head: st
         return {"ok": False, "summary": f"bundle rejected: {msg}", "problems": [msg], "events": []}
 
 
-def _verify(b: dict[str, Any], trusted_head: str, expected_contracts: Optional[Mapping[str, str]]) -> dict[str, Any]:
+def _verify(b: dict[str, Any], trusted_head: Optional[str], expected_contracts: Optional[Mapping[str, str]],
+            validators: Optional[Sequence[str]] = None) -> dict[str, Any]:
     problems: list[str] = []
     if set(b) != TOP_KEYS:
         raise BundleError(f"fields {sorted(set(b) ^ TOP_KEYS)} unexpected or missing")
@@ -389,8 +394,10 @@ def _verify(b: dict[str, Any], trusted_head: str, expected_contracts: Optional[M
     subject_id = b["id"]
     if not isinstance(subject_id, int) or isinstance(subject_id, bool):
         raise BundleError("id is not an integer")
-    trusted = trusted_head.lower()
-    if not trusted.startswith("0x"):
+    if trusted_head is None and validators is None:
+        raise BundleError("no anchor: give a trusted head hash or a validator set")
+    trusted = None if trusted_head is None else trusted_head.lower()
+    if trusted is not None and not trusted.startswith("0x"):
         trusted = "0x" + trusted
 
     # 1. header chain
@@ -404,7 +411,7 @@ def _verify(b: dict[str, Any], trusted_head: str, expected_contracts: Optional[M
         n = int(h["number"], 16)
         if n != b["from_block"] + i:
             raise BundleError(f"header #{i} is block {n}, expected {b['from_block'] + i} (headers must be contiguous)")
-        computed = rc.header_hash(h)
+        computed = qbft.matching_hash(h)
         if computed != h["hash"]:
             problems.append(f"block {n}: header fields hash to {computed}, not {h['hash']}")
         if prev_hash is not None and h["parentHash"] != prev_hash:
@@ -414,8 +421,16 @@ def _verify(b: dict[str, Any], trusted_head: str, expected_contracts: Optional[M
     last = headers[-1]
     if b["head"] != {"number": int(last["number"], 16), "hash": last["hash"]}:
         problems.append("head is not the last header")
-    if prev_hash != trusted:
+    if trusted is not None and prev_hash != trusted:
         problems.append(f"the header chain ends at {prev_hash}, not the trusted head {trusted}")
+    seals: Optional[qbft.SealCheck] = None
+    if validators is not None:
+        seals = qbft.check_seals(last, validators)
+        if not seals.ok:
+            problems.append(f"head not sealed by the validator set: {seals.summary()}")
+    anchor = " and ".join(([f"head {trusted}"] if trusted else []) + (
+        [f"head {prev_hash} sealed by {len({s for s in seals.signers if s})} of {len(seals.validators)} validators"]
+        if seals is not None else []))
 
     # 2. contracts: deployment transactions prove the addresses (and the chain id)
     contracts = b["contracts"]
@@ -586,12 +601,13 @@ def _verify(b: dict[str, Any], trusted_head: str, expected_contracts: Optional[M
     elif proven:
         what = (f"; holder {proven['holder']}, status {proven['status']}, manifest v{proven['manifest_version']} "
                 f"at block {proven['block']} (storage proofs)")
-    summary = (f"{kind} {subject_id}: {len(rebuilt)} events proven offline against head {trusted} "
+    summary = (f"{kind} {subject_id}: {len(rebuilt)} events proven offline against {anchor} "
                f"({len(headers)} headers, {len(blocks)} blocks' receipts, {len(manifest_checks)} manifests){what}"
                if ok else f"{kind} {subject_id}: bundle FAILED: " + "; ".join(problems[:5] or
                                                                             [f"{v.status} event" for v in verdicts if v.status != 'ok'][:5]))
     return {"ok": ok, "summary": summary, "problems": problems, "kind": kind, "id": subject_id,
             "chain_id": b["chain_id"], "head": b["head"], "trusted_head": trusted,
+            "seals": None if seals is None else seals.to_dict(),
             "events": [v.__dict__ for v in verdicts], "manifests": [m.__dict__ for m in manifest_checks],
             "headers": len(headers), "blocks": len(blocks), "state": proven}
 

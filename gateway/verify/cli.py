@@ -4,6 +4,7 @@ and the user's arguments to :func:`main`).
     dataledger verify voucher 5 [--gateway URL | --database-url URL] [--export FILE] [--json]
     dataledger verify asset 2 --rpc URL --gateway http://127.0.0.1:8000
     dataledger verify --bundle FILE --trusted-head 0xHASH           (offline: no RPC)
+    dataledger verify --bundle FILE --validators genesis.json       (offline, Besu QBFT: head's seals)
 
 Exit codes (:data:`gateway.verify.core.EXIT_CODES`, docs/verify.md):
 
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--export", metavar="FILE", default=None, help="write a proof bundle of the history")
     p.add_argument("--bundle", metavar="FILE", default=None, help="check a proof bundle offline")
     p.add_argument("--trusted-head", metavar="HASH", default=None, help="block hash the bundle must end at")
+    p.add_argument("--validators", metavar="FILE", default=None,
+                   help="QBFT validator set (Besu genesis, JSON list or one address per line): "
+                        "the bundle's head must carry a quorum of their commit seals")
     p.add_argument("--json", action="store_true", help="JSON verdict on stdout")
     return p
 
@@ -211,8 +215,17 @@ def main(argv: Optional[list[str]] = None) -> int:
 def _offline(args: argparse.Namespace) -> int:
     from gateway.verify.bundle import load_bundle, verify_bundle
 
-    if not args.trusted_head:
-        return _error("--bundle needs --trusted-head HASH (the block hash you trust)", args.json)
+    from gateway.verify.qbft import QbftError, load_validators
+
+    if not args.trusted_head and not args.validators:
+        return _error("--bundle needs --trusted-head HASH (the block hash you trust) "
+                      "or --validators FILE (the QBFT validator set)", args.json)
+    validators = None
+    if args.validators:
+        try:
+            validators = load_validators(args.validators)
+        except (OSError, UnicodeDecodeError, QbftError) as exc:
+            return _error(f"cannot read the validator set {args.validators}: {exc}", args.json)
     try:
         data = Path(args.bundle).read_bytes()
     except OSError as exc:
@@ -223,7 +236,7 @@ def _offline(args: argparse.Namespace) -> int:
         expected = _expected_contracts(args.state_dir, chain_id)
     except Exception:  # noqa: BLE001 - verify_bundle reports the same failure
         pass
-    result = verify_bundle(data, args.trusted_head, expected)
+    result = verify_bundle(data, args.trusted_head, expected, validators=validators)
     if expected is None:
         result["note"] = "contract addresses proven by their deployment transactions (no local deployment record)"
     if args.json:

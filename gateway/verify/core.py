@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from gateway.indexer.decode import Decoder, canonical_json
 from gateway.indexer.rpc import Rpc
+from gateway.verify import qbft
 from gateway.verify import receipts as rc
 from gateway.verify.selection import (
     MANIFEST_EVENTS,
@@ -388,7 +389,7 @@ def check_block(header: Mapping[str, Any], receipts: Optional[Sequence[Mapping[s
     number = int(header["number"], 16)
     detail = []
     try:
-        hash_ok = rc.header_hash(header) == header["hash"].lower()
+        hash_ok = qbft.matching_hash(header) == header["hash"].lower()  # Ethereum or Besu QBFT rule
         if not hash_ok:
             detail.append("header fields do not hash to the block hash")
     except rc.EncodingError as exc:

@@ -13,8 +13,9 @@ same JSON stored in a proof bundle, with no other state.
   ``keccak(rlp(root node))`` (the empty trie: keccak(rlp(b""))).
 - header: ``keccak(rlp([...]))`` over the fields up to the fork the header has: London adds
   ``baseFeePerGas``, Shanghai ``withdrawalsRoot``, Cancun ``blobGasUsed``, ``excessBlobGas``,
-  ``parentBeaconBlockRoot``, Prague ``requestsHash``. (A QBFT network hashes the header with the
-  commit seals removed from ``extraData``: :func:`header_hash` is the Ethereum/anvil rule.)
+  ``parentBeaconBlockRoot``, Prague ``requestsHash``. (:func:`header_hash` is the Ethereum/anvil
+  rule; Besu QBFT's, with the commit seals and round removed from ``extraData``, is in
+  gateway.verify.qbft.)
 """
 
 from __future__ import annotations
