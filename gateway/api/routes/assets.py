@@ -11,11 +11,11 @@ from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page
 from gateway.api.common import AUTH_ERRORS
-from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep
+from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic
 from gateway.core.errors import ApiError, not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
-from gateway.services import data_access, provenance
+from gateway.services import data_access, provenance, redaction
 from gateway.services.stats import LEVELS, SOURCE_TYPES
 from pydantic import BaseModel
 
@@ -108,8 +108,11 @@ def get_asset(request: Request, asset_id: IdPath, db: SessionDep,
 
 
 @router.get("/{asset_id}/provenance", response_model=ProvenancePublic)
-def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep,
+def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
                      bundle: BundleQuery = False) -> Any:
+    """Every event naming the asset; fields hidden from the caller are null and listed in each
+    event's ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
+    ``RedactedHistory``) when the history has events hidden from the caller."""
     a = db.get(Asset, asset_id)
     if a is None:
         raise not_found("asset", asset_id=asset_id)
@@ -117,7 +120,8 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
         from gateway.api.routes.verify import bundle_response
 
         return bundle_response("asset", asset_id, request, request.app.state.settings)
-    events = provenance.asset_events(db.connection(), asset_id)
+    conn = db.connection()
+    events = redaction.redact_events(provenance.asset_events(conn, asset_id), redaction.viewer_of(caller, conn), conn)
     subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
     return {"subject": subject, "events": events}
 

@@ -83,6 +83,10 @@ def bundle_response(kind: str, subject_id: int, request: Request, settings: Sett
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify import build_bundle, dumps
 
+    from gateway.services.redaction import guard_bundle
+
+    # raw receipts would serve fields hidden from the caller (gateway.services.redaction)
+    guard_bundle(kind, subject_id, request, getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL))
     contracts = _contracts(request, settings)
     try:
         bundle = build_bundle(settings.RPC_URL, kind, subject_id, contracts, fetch=_ipfs(settings))

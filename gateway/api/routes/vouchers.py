@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, or_, select
 
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, BundleQuery, IdPath, IdQuery, Limit, Offset, Page
-from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep
+from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic
 from gateway.core.errors import ApiError, not_found
 from gateway.models import (
@@ -23,7 +23,7 @@ from gateway.models import (
     VoucherUser,
     VoucherUserPublic,
 )
-from gateway.services import provenance
+from gateway.services import provenance, redaction
 from gateway.services.stats import RIGHTS
 
 router = APIRouter(prefix="/v1/vouchers", tags=["vouchers"], responses=ERRORS)
@@ -104,10 +104,12 @@ def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> 
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
     rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id).order_by(VoucherUser.user)).all()
-    me = (caller.address or "").lower()
-    if caller.supervisor or me == v.owner:
+    conn = db.connection()
+    viewer = redaction.viewer_of(caller, conn)
+    if caller.supervisor or redaction.viewer_is_party(viewer, [v.owner], conn):
         return [VoucherUserPublic(**r.model_dump()) for r in rows]
-    mine = [VoucherUserPublic(**r.model_dump()) for r in rows if r.user == me]
+    mine = [VoucherUserPublic(**r.model_dump()) for r in rows
+            if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
     if mine:
         return mine
     raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
@@ -115,8 +117,11 @@ def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> 
 
 
 @router.get("/{token_id}/provenance", response_model=ProvenancePublic)
-def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engine: EngineDep,
+def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
                        bundle: BundleQuery = False) -> Any:
+    """The voucher's events; fields hidden from the caller are null and listed in each event's
+    ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
+    ``RedactedHistory``) when the history has events hidden from the caller."""
     v = db.get(Voucher, token_id)
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
@@ -124,7 +129,8 @@ def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engin
         from gateway.api.routes.verify import bundle_response
 
         return bundle_response("voucher", token_id, request, request.app.state.settings)
-    events = provenance.voucher_events(db.connection(), token_id)
+    conn = db.connection()
+    events = redaction.redact_events(provenance.voucher_events(conn, token_id), redaction.viewer_of(caller, conn), conn)
     return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events}
 
 
