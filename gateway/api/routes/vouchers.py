@@ -96,22 +96,32 @@ def get_voucher(token_id: IdPath, db: SessionDep) -> VoucherDetail:
     return voucher_detail(db, token_id)
 
 
-@router.get("/{token_id}/users", response_model=list[VoucherUserPublic], responses=AUTH_ERRORS)
-def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserPublic]:
-    """Users the holder authorised to redeem uses: visible to the holder, the authorised users
-    themselves (their own row) and regulators."""
+class VoucherUserOut(VoucherUserPublic):
+    #: the chain's ``isAuthorizedUser`` for this row: allowed by the CURRENT holder (an
+    #: authorisation of an earlier holder has lapsed; it applies again if the voucher returns)
+    live: bool = False
+
+
+def user_rows(v: Voucher, rows: list[VoucherUser]) -> list[VoucherUserOut]:
+    return [VoucherUserOut(**r.model_dump(), live=bool(r.allowed) and r.holder == v.owner) for r in rows]
+
+
+@router.get("/{token_id}/users", response_model=list[VoucherUserOut], responses=AUTH_ERRORS)
+def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserOut]:
+    """User authorisations of the voucher, one row per (holder, user) as on chain, ``live`` when
+    the current holder's authorisation allows the user now. Visible (gateway.services.redaction)
+    to regulators and customs (all rows), and to the parties of a row: the holder that gave it and
+    the user (and accounts of their organisations). The current holder with no row gets ``[]``."""
     v = db.get(Voucher, token_id)
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
-    rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id).order_by(VoucherUser.user)).all()
+    rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id)
+                   .order_by(col(VoucherUser.user), col(VoucherUser.holder))).all()
     conn = db.connection()
     viewer = redaction.viewer_of(caller, conn)
-    if caller.supervisor or redaction.viewer_is_party(viewer, [v.owner], conn):
-        return [VoucherUserPublic(**r.model_dump()) for r in rows]
-    mine = [VoucherUserPublic(**r.model_dump()) for r in rows
-            if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
-    if mine:
-        return mine
+    visible = [r for r in rows if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
+    if visible or redaction.viewer_is_party(viewer, [v.owner], conn):
+        return user_rows(v, visible)
     raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
                    "user authorisations", {"voucher_id": token_id, "caller": caller.address})
 
