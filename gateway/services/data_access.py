@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from gateway.core.errors import ApiError
 from gateway.models import AssetManifest, Valuation, Voucher, VoucherUser
 from ledger.ipfs.errors import BlockNotFound, CidMismatch, InvalidCid, IpfsError
-from ledger.ipfs.unixfs import Cid
+from ledger.ipfs.unixfs import CODEC_DAG_PB, CODEC_RAW, Cid, PBNode, UnixFSData
 from ledger.manifest import Distribution, ManifestError, parse_manifest
 
 #: largest document the public route serves (a manifest is small; the POST route caps it at 1 MiB)
@@ -68,6 +68,26 @@ def _cat(store: Any, cid: Cid) -> bytes:
         raise ApiError(502, "IpfsUnavailable", str(exc)) from None
 
 
+def _size(store: Any, cid: Cid) -> Optional[int]:
+    """The file size from the root block alone (raw leaf: its length; dag-pb: UnixFS filesize),
+    so the public route never reads a large dataset file to find out it is not a manifest.
+    None when the root block is not held or not a UnixFS file."""
+    try:
+        block: bytes = store.block_get(cid.encode())
+    except (BlockNotFound, InvalidCid, IpfsError, OSError, ValueError):
+        return None
+    if cid.codec == CODEC_RAW:
+        return len(block)
+    if cid.codec != CODEC_DAG_PB:
+        return None
+    try:
+        node = PBNode.decode(block)
+        size = UnixFSData.decode(node.data or b"").filesize
+    except (ValueError, IndexError):
+        return None
+    return int(size) if size is not None else None
+
+
 def public_document(db: Session, store: Any, text: str) -> bytes:
     """Bytes of a public document (see module doc), else 404 ``NotPublic`` (also for dataset files:
     the answer does not say whether the store holds the CID)."""
@@ -83,6 +103,9 @@ def public_document(db: Session, store: Any, text: str) -> bytes:
                        "served by GET /v1/assets/{asset_id}/data/{cid} to entitled callers", {"cid": text})
     if on_chain:
         return _cat(store, cid)
+    size = _size(store, cid)
+    if size is None or size > MAX_PUBLIC_BYTES:
+        raise refusal
     try:
         data = _cat(store, cid)
     except ApiError as exc:

@@ -68,6 +68,16 @@ def test_public_manifest_route_serves_no_dataset_file(dclient: Any, dmarket: Any
         b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
     r = dclient.get(f"/v1/manifests/{purpose}")
     assert r.status_code == 404 and r.json()["error"] == "NotPublic"
+    # a large file (multi-block dag-pb): refused from its root block's size, and a CID the store
+    # does not hold answers the same (the route does not tell what the store holds)
+    big = open_store(str(dmarket.state_dir / "ipfs")).add(b"month,entity,value\n" + b"x" * (3 << 20))
+    assert big.startswith("bafy")
+    r = dclient.get(f"/v1/manifests/{big}")
+    assert r.status_code == 404 and r.json()["error"] == "NotPublic"
+    from ledger.ipfs.unixfs import file_cid
+
+    r = dclient.get(f"/v1/manifests/{file_cid(b'never stored')}")
+    assert r.status_code == 404 and r.json()["error"] == "NotPublic"
 
 
 def _get(client: Any, asset_id: int, cid: str, headers: Any = None) -> Any:
