@@ -212,3 +212,5 @@ def test_each_role_sees_what_the_policy_says_everywhere(dclient: Any, dmarket: A
     assert (scene.secrets["purposeCid"][2:] in page) == case
     page = dclient.get(f"/tx/{scene.txs['ClearanceRequested']}", headers=h).text
     assert (scene.secrets["purposeCid"][2:] in page) == case
+    page = dclient.get("/customs", headers=h).text.lower()
+    assert (dmarket.address("holder_hk").lower()[:10] in page) == case
