@@ -63,6 +63,22 @@ def sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _sqlite_at_head(raw: Any) -> bool:
+    """The database is already at the target head: nothing to do, and no write lock taken
+    (BEGIN IMMEDIATE would wait for an indexer batch in progress). A lock-free autocommit read."""
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    target = context.get_revision_argument()
+    if target not in ("head", "heads") and not (isinstance(target, str) and target in heads):
+        return False
+    try:
+        current = {str(r[0]) for r in raw.execute("SELECT version_num FROM alembic_version").fetchall()}
+    except Exception:  # noqa: BLE001 - no version table yet
+        return False
+    return current == heads
+
+
 def _run(connection: Connection) -> None:
     """The whole upgrade in ONE transaction (PostgreSQL and SQLite have transactional DDL)."""
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
@@ -85,8 +101,10 @@ def run_migrations_online() -> None:
         with engine.connect() as connection:
             # before the first table only (a no-op afterwards), outside any transaction: 8 KiB
             # pages, fewer B-tree pages per batch, fewer WAL frames to checkpoint
-            connection.connection.driver_connection.execute("PRAGMA page_size=8192")  # type: ignore[union-attr]
-            _run(connection)
+            raw = connection.connection.driver_connection
+            raw.execute("PRAGMA page_size=8192")
+            if not _sqlite_at_head(raw):
+                _run(connection)
         engine.dispose()
         return
     engine = create_engine(url, poolclass=pool.NullPool)

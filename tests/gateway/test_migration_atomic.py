@@ -132,3 +132,22 @@ def test_concurrent_first_starts_both_succeed(fresh_url: Callable[[], str]) -> N
         assert p.stdout.readline().strip() == "done"
         assert p.wait(timeout=60) == 0
     _complete(url)
+
+
+def test_sqlite_start_at_head_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """The one-transaction upgrade takes SQLite's write lock; a database already at head must not
+    need it (the API starting while the indexer writes a batch)."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'head.db'}"
+    migrate(url)
+    writer = sqlite3.connect(str(tmp_path / "head.db"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        migrate(url)
+        assert time.monotonic() - started < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    _complete(url)
