@@ -116,6 +116,7 @@ def test_kill_9_during_the_first_migration_never_breaks_the_next_start(fresh_url
         migrate(url)  # the next start
         _complete(url)
         assert time.monotonic() < deadline, f"bounded time: {outcomes}"
+    print(f"migration window {window:.2f} s, outcomes after kill -9: {outcomes}")
     # the kills did land inside the migration (some before its commit)
     assert outcomes.get("empty", 0) >= 2, outcomes
 
