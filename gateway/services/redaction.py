@@ -207,6 +207,8 @@ def hidden_args(event: dict[str, Any], viewer: Viewer, conn: Optional[Connection
     names = EVENT_HIDDEN.get((str(event.get("contract")), str(event.get("event"))))
     if not names or viewer.supervisor:
         return ()
+    if viewer.anonymous:
+        return names  # no lookups: nobody anonymous is a party
     args = event.get("args") or {}
     if event.get("contract") == "DataCustoms":
         requester = args.get("requester") or (requesters or _Requesters(conn))(args.get("caseId"))
@@ -283,3 +285,31 @@ def guard_bundle(kind: str, subject_id: int, request: Request, engine: Any) -> N
         events = (provenance.voucher_events(conn, subject_id) if kind == "voucher"
                   else provenance.asset_events(conn, subject_id))
         refuse_bundle(events, viewer, conn, kind, subject_id)
+
+
+def guard_bundle_logs(bundle: dict[str, Any], request: Request, engine: Any, contracts: dict[str, str]) -> None:
+    """Refuse a built bundle when ANY log in its receipts (not only the history's own events: a
+    block's receipts carry every transaction's logs) is hidden, in part, from the caller.
+    ``contracts``: name -> address of the deployment (to name the logs)."""
+    from gateway.indexer.decode import Decoder
+
+    decoder = Decoder(contracts)
+    logs = []
+    for number, block in (bundle.get("blocks") or {}).items():
+        for receipt in block.get("receipts") or []:
+            for i, log in enumerate(receipt.get("logs") or []):
+                logs.append({**log, "blockNumber": hex(int(number)), "blockHash": "0x",
+                             "transactionHash": receipt.get("transactionHash", "0x"),
+                             "transactionIndex": receipt.get("transactionIndex", "0x0"), "logIndex": hex(i)})
+    events = []
+    for ev in decoder.decode_many(logs):
+        if (ev.contract, ev.name) in EVENT_HIDDEN:
+            events.append({"contract": ev.contract, "event": ev.name, "args": ev.args,
+                           "block_number": ev.block_number, "log_index": ev.log_index})
+    if not events:
+        return
+    with engine.connect() as conn:
+        viewer = viewer_from_request(request, conn)
+        if viewer.supervisor:
+            return
+        refuse_bundle(events, viewer, conn, str(bundle.get("kind", "history")), int(bundle.get("id", 0) or 0))

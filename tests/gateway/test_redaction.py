@@ -214,3 +214,37 @@ def test_each_role_sees_what_the_policy_says_everywhere(dclient: Any, dmarket: A
     assert (scene.secrets["purposeCid"][2:] in page) == case
     page = dclient.get("/customs", headers=h).text.lower()
     assert (dmarket.address("holder_hk").lower()[:10] in page) == case
+
+
+def test_bundle_refused_when_an_included_block_carries_a_hidden_log(dclient: Any, dmarket: Any,  # noqa: F811
+                                                                    scene: Scene) -> None:
+    """A public history (issue and transfer of a new voucher) mined in the SAME block as another
+    voucher's redeem: the bundle's receipts would carry that VoucherUsed (user, purpose hash)."""
+    from tests.gateway.data_market import issue
+
+    m = dmarket
+    v = issue(m, "holder_cn", "holder_cn", 2)
+    secret = hashlib.sha256(b"another secret purpose").digest()
+    w3 = m.w3
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        dv = m.contracts["DataVoucher"].functions
+        t1 = dv.transferFrom(m.address("holder_cn"), m.address("operator"), v).transact({"from": m.address("holder_cn")})
+        t2 = dv.redeem(1, secret).transact({"from": m.address("bank_cn")})
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    r1, r2 = w3.eth.wait_for_transaction_receipt(t1), w3.eth.wait_for_transaction_receipt(t2)
+    assert r1["status"] == r2["status"] == 1 and r1["blockNumber"] == r2["blockNumber"]
+    m.index()
+    history = dclient.get(f"/v1/vouchers/{v}/provenance").json()["events"]
+    assert all(e["redacted"] == [] for e in history)  # nothing of its own history is hidden
+    for role, status in (("anonymous", 401), ("holder_mo", 403), ("operator", 403)):
+        h = headers_for(dclient, m, scene, role)
+        for path in (f"/v1/vouchers/{v}/bundle", f"/v1/vouchers/{v}/provenance?bundle=true"):
+            r = dclient.get(path, headers=h)
+            assert r.status_code == status, (role, path, r.status_code, r.text[:200])
+            assert r.json()["error"] == "RedactedHistory" and secret.hex() not in r.text
+    for role in ("regulator", "holder_cn"):  # holder_cn: holder of voucher 1, a party to the use
+        r = dclient.get(f"/v1/vouchers/{v}/bundle", headers=headers_for(dclient, m, scene, role))
+        assert r.status_code == 200, (role, r.text[:300])

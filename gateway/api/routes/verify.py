@@ -83,15 +83,18 @@ def bundle_response(kind: str, subject_id: int, request: Request, settings: Sett
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify import build_bundle, dumps
 
-    from gateway.services.redaction import guard_bundle
+    from gateway.services.redaction import guard_bundle, guard_bundle_logs
 
     # raw receipts would serve fields hidden from the caller (gateway.services.redaction)
-    guard_bundle(kind, subject_id, request, getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL))
+    engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)
+    guard_bundle(kind, subject_id, request, engine)
     contracts = _contracts(request, settings)
     try:
         bundle = build_bundle(settings.RPC_URL, kind, subject_id, contracts, fetch=_ipfs(settings))
     except (NodeUnavailable, RpcError) as exc:
         raise HTTPException(503, f"chain unreachable: {exc}") from None
+    # and every other log the included blocks' receipts carry
+    guard_bundle_logs(bundle, request, engine, {n: str(c["address"]) for n, c in contracts.items()})
     if not bundle["events"]:
         raise HTTPException(404, f"no {kind} {subject_id}")
     # the exact canonical bytes: a saved response verifies offline byte for byte
