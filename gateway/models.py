@@ -280,7 +280,9 @@ class VoucherTransferPublic(VoucherTransferBase):
 class VoucherUserBase(SQLModel):
     token_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     user: str = Field(primary_key=True)
-    holder: str
+    #: the holder that gave the authorisation: on chain it belongs to that holder, lapses when the
+    #: voucher leaves it and applies again when the voucher returns (migration 0002)
+    holder: str = Field(primary_key=True)
     allowed: bool
     updated_block: int = Field(sa_type=BigInteger)
 

@@ -38,7 +38,7 @@ STATE_TABLES: dict[str, tuple[str, ...]] = {
     "participants": ("account",),
     "assets": ("asset_id",),
     "vouchers": ("token_id",),
-    "voucher_users": ("token_id", "user"),
+    "voucher_users": ("token_id", "user", "holder"),  # as the chain: _users[tokenId][holder][user]
     "clearances": ("case_id",),
     "payment_balances": ("account",),
 }
@@ -371,11 +371,11 @@ def voucher_transfer(ev: DecodedEvent, rows: Rows) -> None:
     })
 
 
-@handles(DV, "UserAuthorized", lambda a: [("voucher_users", (as_int(a["tokenId"]), a["user"]))])
+@handles(DV, "UserAuthorized", lambda a: [("voucher_users", (as_int(a["tokenId"]), a["user"], a["holder"]))])
 def user_authorized(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
     token_id = as_int(a["tokenId"])
-    rows.put("voucher_users", (token_id, a["user"]), {
+    rows.put("voucher_users", (token_id, a["user"], a["holder"]), {
         "token_id": token_id, "user": a["user"], "holder": a["holder"], "allowed": a["allowed"],
         "updated_block": ev.block_number,
     })

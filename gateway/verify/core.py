@@ -694,7 +694,9 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
                    contracts: Optional[Mapping[str, Mapping[str, Any]]] = None,
                    state_dir: Optional[Path | str] = None, chain_id: Optional[int] = None,
                    ipfs: Optional[str] = None, fetch: Any = None, manifests: bool = True,
-                   max_range: int = 0, block: Optional[int] = None, state: bool = True) -> Verdict:
+                   max_range: int = 0, block: Optional[int] = None, state: bool = True,
+                   withhold: frozenset[str] = frozenset(),
+                   withhold_events: frozenset[tuple[str, str]] = frozenset()) -> Verdict:
     """Rebuild the history from the node up to ``block`` (default: the node's head; never the
     gateway's claimed height), compare it with ``source``'s (or ``served``), prove each event's
     block and receipt, check the manifests, and check every served state field against the events
@@ -702,7 +704,9 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
 
     ``contracts``: {name: {"address", "deployBlock"}}; default: the deployment record in
     ``state_dir`` for the node's chain. ``fetch``: ``cid -> bytes`` (default: IPFS, see
-    :func:`ipfs_fetcher`)."""
+    :func:`ipfs_fetcher`). ``withhold`` (state tables) and ``withhold_events`` ((contract, event)
+    pairs): still checked, but the verdict shows no value of them (the gateway's redaction policy
+    for a caller who may not see them)."""
     from gateway.verify import state as st
 
     check_kind(kind)
@@ -755,6 +759,9 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
                 got = node.batch([("eth_getBlockByNumber", [hex(n), False]) for n in missing], phase="rpc_headers")
                 node_hashes.update({n: (h["hash"] if h else None) for n, h in zip(missing, got)})
             verdicts = compare(history.events, served_events, node_hashes, compared_to)
+            for v in verdicts:  # an event whose arguments the caller may not see: named, values withheld
+                if v.detail and (v.contract, v.event) in withhold_events:
+                    v.detail = "values withheld from this caller"
         else:
             verdicts = [EventVerdict("ok", e["block_number"], e["log_index"], tx_hash=e["tx_hash"],
                                      contract=e["contract"], event=e["event"], chain_position=i)
@@ -807,7 +814,7 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
                 served_state = {}
             checks, chain_problems = st.check_state(kind, int(subject_id), served_state, expected, expected_head,
                                                     views, head_n, compared_to,
-                                                    served.partial if served is not None else ())
+                                                    served.partial if served is not None else (), withhold)
             problems += chain_problems
             if served is not None and served.state is None:
                 notes.append("this source serves no state rows: only the event list was compared")

@@ -56,12 +56,16 @@ class FieldCheck:
     view: Any = None  # the contract's own state at the verified block (None: no view for it)
     against: str = ""  # what it was checked against
     origin: str = ""  # where the gateway serves it (route or table)
+    #: the values are withheld from this caller (redaction policy): checked, but not shown
+    withheld: bool = False
 
     @property
     def failed(self) -> bool:
         return self.status in FAIL
 
     def describe(self) -> str:
+        if self.status == "mismatch" and self.withheld:
+            return f"{self.subject} {self.field}: served value differs from the chain (values withheld from this caller)"
         if self.status == "mismatch":
             return f"{self.subject} {self.field}: served {_show(self.served)}, chain {_show(self.chain)}" + \
                 (f" ({self.against})" if self.against else "")
@@ -150,9 +154,20 @@ def row_key(table: str, row: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(norm(row.get(k))) for k in KEYS[table])
 
 
-def subject_name(kind: str, subject_id: int, table: str, row: Mapping[str, Any]) -> str:
+#: the values of these tables are withheld from callers the redaction policy hides them from
+WITHHELD_NAMES = {"voucher_users": "a user authorisation of voucher {token_id}",
+                  "voucher_uses": "use {use_number} of voucher {token_id}",
+                  "clearances": "clearance {case_id}"}
+
+
+def subject_name(kind: str, subject_id: int, table: str, row: Mapping[str, Any],
+                 withhold: frozenset[str] = frozenset()) -> str:
+    """How a check names its subject; for a ``withhold`` table a name that carries no hidden value."""
     def g(k: str) -> Any:
         return row.get(k)
+
+    if table in withhold:
+        return WITHHELD_NAMES.get(table, table).format_map({k: row.get(k) for k in ("token_id", "use_number", "case_id")})
 
     if table == "vouchers":
         return f"voucher {g('token_id')}"
@@ -316,71 +331,88 @@ def check_state(kind: str, subject_id: int, served: Mapping[str, Sequence[Mappin
                 expected: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]],
                 expected_head: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]],
                 views: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]], block: int,
-                compared_to: int, partial: Iterable[str] = ()) -> tuple[list[FieldCheck], list[str]]:
+                compared_to: int, partial: Iterable[str] = (),
+                withhold: frozenset[str] = frozenset()) -> tuple[list[FieldCheck], list[str]]:
     """Field checks of what the gateway serves (``served``: table -> rows, each optionally with
     ``_origin`` and ``redacted``) against the replayed rows ``expected`` (at ``compared_to``) and
-    the views (at ``block``). Returns (checks, chain problems: events vs views disagreeing)."""
+    the views (at ``block``). Returns (checks, chain problems: events vs views disagreeing).
+
+    ``withhold``: tables whose values the caller may not see (gateway.services.redaction): their
+    fields are still checked, but the checks and problems name them without values."""
     checks: list[FieldCheck] = []
     problems: list[str] = []
-    at = f"block {compared_to}"
     # the chain against itself: replayed events vs views, at the verified block
     for table, by_key in views.items():
         for key, vrow in by_key.items():
             erow = expected_head.get(table, {}).get(key)
-            name = subject_name(kind, subject_id, table, erow or dict(zip(KEYS[table], key)))
+            name = subject_name(kind, subject_id, table, erow or dict(zip(KEYS[table], key)), withhold)
             if erow is None:
                 problems.append(f"{name}: in the contract's state at block {block} but no event of the history creates it")
                 continue
             for f, v in vrow.items():
-                if norm(erow.get(f)) != norm(v):
+                if norm(erow.get(f)) != norm(v) and table in withhold:
+                    problems.append(f"{name} {f}: events and contract state at block {block} disagree")
+                elif norm(erow.get(f)) != norm(v):
                     problems.append(f"{name} {f}: events give {_show(erow.get(f))}, contract state at block {block} "
                                     f"{_show(v)}")
     for table, _ in TABLES[kind]:
-        want = expected.get(table, {})
-        rows = served.get(table)
-        if rows is None:  # this source does not serve these rows at all (to this caller): listed, not checked
-            for erow in want.values():
-                checks.append(FieldCheck(subject_name(kind, subject_id, table, erow), "(row)", "not_served",
-                                         chain="on chain", against="not served by this source — not checked",
-                                         origin=table))
-            continue
-        seen: set[tuple[str, ...]] = set()
-        for row in rows:
-            origin = str(row.get("_origin", table))
-            key = row_key(table, row)
-            name = subject_name(kind, subject_id, table, row)
-            erow = want.get(key)
-            if erow is None:
-                checks.append(FieldCheck(name, "(row)", "mismatch", served="served", chain=None,
-                                         against=f"no such {table[:-1].replace('_', ' ')} on chain at {at}",
-                                         origin=origin))
-                continue
-            seen.add(key)
-            hidden = redacted_fields(row)
-            vrow = views.get(table, {}).get(key, {}) if compared_to == block else {}
-            for f, value in row.items():
-                if f.startswith("_"):
-                    continue
-                if f in hidden:
-                    checks.append(FieldCheck(name, f, "redacted", against="not served — not checked", origin=origin))
-                elif f in erow:
-                    ok = norm(value) == norm(erow[f])
-                    against = f"events to {at}" + (f" + eth_call at block {block}" if f in vrow else "")
-                    checks.append(FieldCheck(name, f, "ok" if ok else "mismatch", served=value, chain=erow[f],
-                                             view=vrow.get(f), against=against, origin=origin))
-                else:
-                    checks.append(FieldCheck(name, f, "unverified", served=value,
-                                             against="presentation field: no chain counterpart", origin=origin))
-        for key, erow in want.items():
-            if key not in seen and table in set(partial):
-                checks.append(FieldCheck(subject_name(kind, subject_id, table, erow), "(row)", "not_served",
-                                         chain="on chain", against="not served to this caller — not checked",
-                                         origin=table))
-            elif key not in seen:
-                checks.append(FieldCheck(subject_name(kind, subject_id, table, erow), "(row)", "mismatch",
-                                         served=None, chain="on chain", against=f"on chain at {at}, not served",
-                                         origin=table))
+        first = len(checks)
+        _check_table(kind, subject_id, table, served.get(table), expected.get(table, {}), views, block, compared_to,
+                     partial, withhold, checks)
+        if table in withhold:
+            for c in checks[first:]:
+                c.served = c.chain = c.view = None
+                c.withheld = True
     return checks, problems
+
+
+def _check_table(kind: str, subject_id: int, table: str, rows: Optional[Sequence[Mapping[str, Any]]],
+                 want: Mapping[tuple[str, ...], Mapping[str, Any]],
+                 views: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Any]]], block: int, compared_to: int,
+                 partial: Iterable[str], withhold: frozenset[str], checks: list[FieldCheck]) -> None:
+    at = f"block {compared_to}"
+    if rows is None:  # this source does not serve these rows at all (to this caller): listed, not checked
+        for wrow in want.values():
+            checks.append(FieldCheck(subject_name(kind, subject_id, table, wrow, withhold), "(row)", "not_served",
+                                     chain="on chain", against="not served by this source — not checked",
+                                     origin=table))
+        return
+    seen: set[tuple[str, ...]] = set()
+    for row in rows:
+        origin = str(row.get("_origin", table))
+        key = row_key(table, row)
+        name = subject_name(kind, subject_id, table, row, withhold)
+        erow = want.get(key)
+        if erow is None:
+            checks.append(FieldCheck(name, "(row)", "mismatch", served="served", chain=None,
+                                     against=f"no such {table[:-1].replace('_', ' ')} on chain at {at}",
+                                     origin=origin))
+            continue
+        seen.add(key)
+        hidden = redacted_fields(row)
+        vrow = views.get(table, {}).get(key, {}) if compared_to == block else {}
+        for f, value in row.items():
+            if f.startswith("_"):
+                continue
+            if f in hidden:
+                checks.append(FieldCheck(name, f, "redacted", against="not served — not checked", origin=origin))
+            elif f in erow:
+                ok = norm(value) == norm(erow[f])
+                against = f"events to {at}" + (f" + eth_call at block {block}" if f in vrow else "")
+                checks.append(FieldCheck(name, f, "ok" if ok else "mismatch", served=value, chain=erow[f],
+                                         view=vrow.get(f), against=against, origin=origin))
+            else:
+                checks.append(FieldCheck(name, f, "unverified", served=value,
+                                         against="presentation field: no chain counterpart", origin=origin))
+    for key, erow in want.items():
+        if key not in seen and table in set(partial):
+            checks.append(FieldCheck(subject_name(kind, subject_id, table, erow, withhold), "(row)", "not_served",
+                                     chain="on chain", against="not served to this caller — not checked",
+                                     origin=table))
+        elif key not in seen:
+            checks.append(FieldCheck(subject_name(kind, subject_id, table, erow, withhold), "(row)", "mismatch",
+                                     served=None, chain="on chain", against=f"on chain at {at}, not served",
+                                     origin=table))
 
 
 def latest_manifest(w3: Any, registry: str, asset_id: int) -> Optional[dict[str, Any]]:

@@ -21,7 +21,7 @@ from gateway.api.routes.vouchers import voucher_detail, voucher_out
 from gateway.core.errors import ApiError
 from gateway.core.security import read_token
 from gateway.models import Asset, Clearance, Organisation, Participant, Trade, Voucher, VoucherUse
-from gateway.services import provenance
+from gateway.services import provenance, redaction
 from gateway.services.stats import cached_statistics as statistics
 from gateway.web import charts
 
@@ -63,6 +63,11 @@ def _caller(request: Request, db: Session) -> Any:
     token = session_token(request)
     session = read_token(request.app.state.session_secret, token) if token else None
     return caller_for(db, session.address) if session else None
+
+
+def _viewer(request: Request, db: Session) -> redaction.Viewer:
+    """Who is looking (session cookie or bearer token), for the redaction policy."""
+    return redaction.viewer_of(_caller(request, db), db.connection())
 
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -141,7 +146,8 @@ def asset_page(request: Request, asset_id: int) -> HTMLResponse:
             return not_found_page(request, f"asset {asset_id}")
         vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.asset_id == asset_id)
                                                      .order_by(col(Voucher.token_id))).all()]
-        events = provenance.asset_events(db.connection(), asset_id)
+        conn = db.connection()
+        events = redaction.redact_events(provenance.asset_events(conn, asset_id), _viewer(request, db), conn)
         return render(request, "asset.html", a=detail, vouchers=vouchers, events=events)
 
 
@@ -152,7 +158,8 @@ def voucher_page(request: Request, token_id: int) -> HTMLResponse:
             v = voucher_detail(db, token_id)
         except (ApiError, OverflowError):
             return not_found_page(request, f"voucher {token_id}")
-        events = provenance.voucher_events(db.connection(), token_id)
+        conn = db.connection()
+        events = redaction.redact_events(provenance.voucher_events(conn, token_id), _viewer(request, db), conn)
         check = history_verification("voucher", token_id, request)
         asset = db.get(Asset, v.asset_id)
         return render(request, "voucher.html", v=v, events=events, check=check, asset=asset)
@@ -176,11 +183,12 @@ def tx_page(request: Request, tx_hash: str) -> HTMLResponse:
     from sqlalchemy import text
 
     h = tx_hash.lower()
-    with request.app.state.engine.connect() as conn:
+    with _db(request) as db:
+        conn = db.connection()
         rows = conn.execute(text("SELECT block_number, block_hash, tx_hash, log_index, contract, address, event, "
                                  "args FROM events WHERE tx_hash = :h ORDER BY block_number, log_index"),
                             {"h": h}).all()
-    events = [provenance.event_out(r) for r in rows]
+        events = redaction.redact_events([provenance.event_out(r) for r in rows], _viewer(request, db), conn)
     return render(request, "tx.html", tx_hash=h, events=events)
 
 
@@ -230,8 +238,10 @@ def customs_page(request: Request) -> HTMLResponse:
         caller = _caller(request, db)
         from gateway.api.deps import Caller
 
-        who = caller or Caller()
-        cases = [clearance_out(c, who) for c in db.exec(select(Clearance).order_by(col(Clearance.case_id))).all()]
+        conn = db.connection()
+        viewer = redaction.viewer_of(caller or Caller(), conn)
+        cases = [clearance_out(c, viewer, conn)
+                 for c in db.exec(select(Clearance).order_by(col(Clearance.case_id))).all()]
         return render(request, "customs.html", cases=cases, caller=caller,
                       full=bool(caller and caller.supervisor))
 

@@ -70,30 +70,36 @@ _market: Optional[Market] = None
 _market_lock = threading.Lock()
 
 
+def build_market(database_url: Optional[str] = None) -> Market:
+    """A new market on its own anvil (stopped at exit), indexed into ``database_url`` (default: a
+    new SQLite file). Tests that write to the chain use their own, so the shared one stays as seeded."""
+    tmp = Path(tempfile.mkdtemp(prefix="dl-api-"))
+    node = AnvilNode(accounts=20)
+    try:
+        node.start()
+    except AnvilError as exc:
+        pytest.fail(f"anvil could not start: {exc}", pytrace=False)
+    atexit.register(node.stop)
+    atexit.register(shutil.rmtree, tmp, True)
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 60}))
+    state_dir = tmp / "state"
+    state_dir.mkdir()
+    accounts = demo.demo_accounts()
+    contracts = deploy_all(w3, accounts["authority"].address)
+    record = deployment_record(w3, contracts)
+    write_deployment(state_dir, record)
+    demo.seed(w3, load_contracts(w3, record), state_dir)
+    database_url = database_url or f"sqlite:///{tmp / 'gateway.db'}"
+    market = Market(node, w3, tmp, state_dir, database_url, record, load_contracts(w3, record), accounts)
+    market.index()
+    return market
+
+
 def get_market() -> Market:
     global _market
     with _market_lock:
-        if _market is not None:
-            return _market
-        tmp = Path(tempfile.mkdtemp(prefix="dl-api-"))
-        node = AnvilNode(accounts=20)
-        try:
-            node.start()
-        except AnvilError as exc:
-            pytest.fail(f"anvil could not start: {exc}", pytrace=False)
-        atexit.register(node.stop)
-        atexit.register(shutil.rmtree, tmp, True)
-        w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 60}))
-        state_dir = tmp / "state"
-        state_dir.mkdir()
-        accounts = demo.demo_accounts()
-        contracts = deploy_all(w3, accounts["authority"].address)
-        record = deployment_record(w3, contracts)
-        write_deployment(state_dir, record)
-        demo.seed(w3, load_contracts(w3, record), state_dir)
-        database_url = f"sqlite:///{tmp / 'gateway.db'}"
-        _market = Market(node, w3, tmp, state_dir, database_url, record, load_contracts(w3, record), accounts)
-        _market.index()
+        if _market is None:
+            _market = build_market()
         return _market
 
 

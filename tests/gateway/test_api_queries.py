@@ -84,13 +84,16 @@ def test_vouchers_filters_and_pagination(client: Any, market: Any) -> None:
 def _check_shape(doc: dict[str, Any]) -> None:
     assert set(doc) == {"subject", "events", "verification"}
     assert doc["verification"]["status"] == "unverified"  # the gateway's word: checked by /verification
-    keys = {"block_number", "block_hash", "tx_hash", "log_index", "contract", "address", "event", "args", "links"}
+    keys = {"block_number", "block_hash", "tx_hash", "log_index", "contract", "address", "event", "args", "links",
+            "redacted"}
     order = [(e["block_number"], e["log_index"]) for e in doc["events"]]
     assert order == sorted(order) and len(set(order)) == len(order)
     for e in doc["events"]:
         assert set(e) == keys
         assert set(e["links"]) == {"asset_id", "voucher_id", "trade_id", "case_id"}
         assert e["block_hash"].startswith("0x") and len(e["tx_hash"]) == 66
+        # hidden fields (gateway.services.redaction) are null and named in "redacted"
+        assert all(p.startswith("args.") and e["args"][p[5:]] is None for p in e["redacted"])
 
 
 def test_voucher_provenance_matches_the_node(client: Any, market: Any) -> None:
@@ -147,21 +150,22 @@ def test_trades_match_settled_events(client: Any, market: Any) -> None:
 
 def test_customs_queue_redacted_for_others_full_for_customs(client: Any, market: Any) -> None:
     anon = client.get("/v1/clearances").json()["items"]
-    assert len(anon) == 1 and anon[0]["redacted"] is True and "recipient" not in anon[0]
+    hidden = ["requester", "recipient", "purpose_cid", "officer", "conditions_cid", "reason"]
+    assert len(anon) == 1 and anon[0]["redacted"] == hidden and all(anon[0][k] is None for k in hidden)
     chain_id = market.w3.eth.chain_id
     holder_hk = login(client, market.accounts["holder_hk"], chain_id)
     other = client.get("/v1/clearances", headers=bearer(holder_hk)).json()["items"]
-    assert other[0]["redacted"] is True
+    assert other[0]["redacted"] == hidden and other[0]["recipient"] is None
     for key in ("customs", "regulator"):
         token = login(client, market.accounts[key], chain_id)
         full = client.get("/v1/clearances", headers=bearer(token)).json()["items"]
-        assert full[0]["redacted"] is False
+        assert full[0]["redacted"] == []
         assert full[0]["recipient"] == market.address("holder_hk").lower()
         assert full[0]["officer"] == market.address("customs").lower()
     requester = login(client, market.accounts["holder_cn"], chain_id)
     own = client.get("/v1/clearances/1", headers=bearer(requester)).json()
-    assert own["redacted"] is False
-    assert client.get("/v1/clearances/1").json()["redacted"] is True
+    assert own["redacted"] == [] and own["recipient"] == market.address("holder_hk").lower()
+    assert client.get("/v1/clearances/1").json()["redacted"] == hidden
     assert client.get("/v1/clearances/5").status_code == 404
     assert client.get("/v1/clearances", params={"status": "approved"}).json()["total"] == 1
 

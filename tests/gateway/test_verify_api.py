@@ -77,9 +77,18 @@ def test_provenance_endpoint_returns_the_bundle(market: Market, tmp_path: Path) 
     settings = Settings(RPC_URL=market.rpc_url, DATABASE_URL=index_into(market, f"sqlite:///{tmp_path / 'gw.db'}"),
                         STATE_DIR=market.state_dir, IPFS_STORE_DIR=market.state_dir / "ipfs",
                         RATE_LIMIT_ENABLED=False, SESSION_SECRET="t")
+    from gateway.core.security import make_token
+    from ledger.demo import demo_accounts
+
+    regulator = {"Authorization": "Bearer " + make_token(b"t", demo_accounts()["regulator"].address, 600)[0]}
     with TestClient(create_app(settings)) as app_client:
-        for path in ("/v1/vouchers/4/provenance?bundle=true", "/v1/assets/2/provenance?bundle=true"):
-            reply = app_client.get(path)
+        # asset 2's history has customs events hidden from anonymous callers (gateway.services.redaction):
+        # its bundle (raw receipts) is refused to them and served to a regulator
+        refused = app_client.get("/v1/assets/2/provenance?bundle=true")
+        assert refused.status_code == 401 and refused.json()["error"] == "RedactedHistory"
+        for path, headers in (("/v1/vouchers/4/provenance?bundle=true", {}),
+                              ("/v1/assets/2/provenance?bundle=true", regulator)):
+            reply = app_client.get(path, headers=headers)
             assert reply.status_code == 200, reply.text
             result = verify_bundle(reply.content, reply.headers["X-Trusted-Head"])
             assert result["ok"], result["problems"]

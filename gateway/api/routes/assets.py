@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Literal, Annotated, Any, Optional
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page
-from gateway.api.deps import EngineDep, SessionDep
+from gateway.api.common import AUTH_ERRORS
+from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
-from gateway.core.errors import not_found
+from gateway.core.errors import ApiError, not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
-from gateway.services import provenance
+from gateway.services import data_access, provenance, redaction
 from gateway.services.stats import LEVELS, SOURCE_TYPES
 from pydantic import BaseModel
 
@@ -117,8 +119,11 @@ def get_asset(request: Request, asset_id: IdPath, db: SessionDep,
 
 
 @router.get("/{asset_id}/provenance", response_model=ProvenancePublic)
-def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep,
+def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
                      bundle: BundleQuery = False) -> Any:
+    """Every event naming the asset; fields hidden from the caller are null and listed in each
+    event's ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
+    ``RedactedHistory``) when the history has events hidden from the caller."""
     a = db.get(Asset, asset_id)
     if a is None:
         raise not_found("asset", asset_id=asset_id)
@@ -126,6 +131,47 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
         from gateway.api.routes.verify import bundle_response
 
         return bundle_response("asset", asset_id, request, request.app.state.settings)
-    events = provenance.asset_events(db.connection(), asset_id)
+    conn = db.connection()
+    events = redaction.redact_events(provenance.asset_events(conn, asset_id), redaction.viewer_of(caller, conn), conn)
     subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
     return {"subject": subject, "events": events, "verification": provenance_verification("assets", asset_id)}
+
+
+def chain_contracts(request: Request) -> dict[str, Any]:
+    """web3 contract objects of the deployment on the gateway's node (503 without a record)."""
+    from ledger.deploy import load_contracts
+
+    record = getattr(request.app.state, "deployment", None)
+    if not record:
+        raise ApiError(503, "NoDeployment", "no deployment record for the node's chain")
+    cached: Optional[dict[str, Any]] = getattr(request.app.state, "chain_contracts", None)
+    if cached is None:
+        cached = load_contracts(request.app.state.web3, record)
+        request.app.state.chain_contracts = cached
+    return cached
+
+
+@router.get("/{asset_id}/data/{cid}", response_class=Response, responses={
+    **AUTH_ERRORS, 200: {"content": {"application/octet-stream": {}}}})
+def asset_data(request: Request, asset_id: IdPath,
+               cid: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{10,120}$")], db: SessionDep,
+               caller: AuthedCallerDep) -> Response:
+    """One file of the dataset (a distribution of the asset's current on-chain manifest), to a
+    signed-in holder of a live voucher on the asset or a user its holder authorised, where the
+    chain's cross-border rule admits the caller (``detectTransferRestriction(0, caller, voucher)``).
+    Every condition is read from the node, not from the index."""
+    from web3.exceptions import Web3Exception
+
+    contracts = chain_contracts(request)
+    try:
+        grant, data = data_access.authorise_download(db, request.app.state.web3, contracts,
+                                                     request.app.state.manifests.store, asset_id,
+                                                     str(caller.address), cid)
+    except (Web3Exception, OSError) as exc:
+        raise ApiError(503, "NodeUnavailable", f"the chain node does not answer: {exc}") from None
+    d = grant.distribution
+    return Response(data, media_type=d.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{data_access.download_filename(d.path)}"',
+        "Cache-Control": "private, no-store",
+        "X-Voucher-Id": str(grant.voucher_id),
+    })

@@ -1,11 +1,12 @@
 """The customs queue (数据海关): cross-border clearance cases.
 
 Customs officers and regulators see every case in full; a case's requester sees its own in full;
-everyone else sees a redacted queue (case, asset, destination, status, blocks)."""
+everyone else sees a redacted queue (case, asset, destination, status, expiry, blocks; the rest null
+and named in ``redacted``), decided by gateway.services.redaction."""
 
 from __future__ import annotations
 
-from typing import Literal, Annotated, Optional, Union
+from typing import Literal, Annotated, Optional
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -13,36 +14,38 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, IdPath, IdQuery, Limit, Offset, Page
-from gateway.api.deps import Caller, CallerDep, SessionDep
+from gateway.api.deps import CallerDep, SessionDep
 from gateway.core.errors import not_found
-from gateway.models import Clearance, ClearancePublic
+from gateway.models import Clearance
+from gateway.services import redaction
+from gateway.services.redaction import Viewer
+from sqlalchemy import Connection
 
 router = APIRouter(prefix="/v1/clearances", tags=["customs"], responses=ERRORS)
 
 
-class ClearanceRedacted(BaseModel):
+class ClearanceOut(BaseModel):
+    """A customs case; fields hidden from the caller are null and named in ``redacted``
+    (gateway.services.redaction: the one policy)."""
+
     case_id: int
     asset_id: int
+    requester: Optional[str] = None
     destination: str
+    recipient: Optional[str] = None
+    purpose_cid: Optional[str] = None
     status: str
+    officer: Optional[str] = None
     expiry: Optional[int] = None
+    conditions_cid: Optional[str] = None
+    reason: Optional[str] = None
     requested_block: int
     updated_block: int
-    redacted: bool = True
+    redacted: list[str] = []
 
 
-class ClearanceFull(ClearancePublic):
-    redacted: bool = False
-
-
-ClearanceOut = Union[ClearanceFull, ClearanceRedacted]
-
-
-def clearance_out(c: Clearance, caller: Caller) -> ClearanceOut:
-    if caller.supervisor or (caller.address is not None and caller.address.lower() == c.requester):
-        return ClearanceFull(**c.model_dump())
-    return ClearanceRedacted(case_id=c.case_id, asset_id=c.asset_id, destination=c.destination, status=c.status,
-                             expiry=c.expiry, requested_block=c.requested_block, updated_block=c.updated_block)
+def clearance_out(c: Clearance, viewer: Viewer, conn: Optional[Connection] = None) -> ClearanceOut:
+    return ClearanceOut(**redaction.redact_clearance(c.model_dump(), viewer, conn))
 
 
 @router.get("", response_model=Page[ClearanceOut])
@@ -64,7 +67,9 @@ def list_clearances(
         query = query.where(Clearance.destination == destination.upper())
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Clearance.case_id)).offset(offset).limit(limit)).all()
-    return Page(items=[clearance_out(c, caller) for c in rows], total=total, limit=limit, offset=offset)
+    conn = db.connection()
+    viewer = redaction.viewer_of(caller, conn)
+    return Page(items=[clearance_out(c, viewer, conn) for c in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{case_id}", response_model=ClearanceOut)
@@ -72,4 +77,5 @@ def get_clearance(case_id: IdPath, db: SessionDep, caller: CallerDep) -> Clearan
     c = db.get(Clearance, case_id)
     if c is None:
         raise not_found("clearance case", case_id=case_id)
-    return clearance_out(c, caller)
+    conn = db.connection()
+    return clearance_out(c, redaction.viewer_of(caller, conn), conn)

@@ -11,9 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from gateway.api.common import AUTH_ERRORS, ERRORS
-from gateway.api.deps import ParticipantCallerDep
+from gateway.api.deps import ParticipantCallerDep, SessionDep
 from gateway.core.errors import ApiError
-from ledger.ipfs.errors import BlockNotFound, InvalidCid, IpfsError
+from gateway.services.data_access import public_document
+from ledger.ipfs.errors import IpfsError
 from ledger.manifest import ManifestError, parse_manifest
 
 router = APIRouter(prefix="/v1/manifests", tags=["manifests"], responses=ERRORS)
@@ -60,15 +61,11 @@ def upload_manifest(request: Request, caller: ParticipantCallerDep,
 
 
 @router.get("/{cid}", response_class=Response, responses={200: {"content": {"application/json": {}}}})
-def get_manifest(request: Request, cid: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{10,120}$")]) -> Response:
-    """The manifest bytes (verified against the CID while read)."""
-    store = request.app.state.manifests.store
-    try:
-        data = store.cat(cid)
-    except (InvalidCid, ValueError) as exc:
-        raise ApiError(422, "InvalidCid", str(exc)) from None
-    except BlockNotFound:
-        raise ApiError(404, "NotFound", "manifest not held by the IPFS store", {"cid": cid}) from None
-    except (IpfsError, OSError) as exc:
-        raise ApiError(502, "IpfsUnavailable", str(exc)) from None
+def get_manifest(request: Request, cid: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{10,120}$")],
+                 db: SessionDep) -> Response:
+    """A public document: a manifest (or valuation report) recorded on chain, or a manifest
+    uploaded here (gateway.services.data_access.public_document). Anything else of the IPFS store,
+    dataset files above all, is 404 ``NotPublic``: files are served by
+    ``GET /v1/assets/{asset_id}/data/{cid}`` to entitled callers only."""
+    data = public_document(db, request.app.state.manifests.store, cid)
     return Response(data, media_type="application/json")

@@ -24,6 +24,8 @@ class ProvenanceEvent(BaseModel):
     event: str
     args: dict[str, Any]
     links: ProvenanceLinks
+    #: argument paths hidden from this caller (their values are null): gateway.services.redaction
+    redacted: list[str] = []
 
 
 class ProvenanceVerification(BaseModel):

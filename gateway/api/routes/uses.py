@@ -9,7 +9,7 @@ from sqlmodel import col, or_, select
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdQuery, Limit, Offset, Page
 from gateway.api.deps import AuthedCallerDep, SessionDep
 from gateway.models import VoucherUse, VoucherUsePublic
-from ledger.contracts.models import Role
+from gateway.services import redaction
 
 router = APIRouter(prefix="/v1/uses", tags=["uses"], responses={**ERRORS, **AUTH_ERRORS})
 
@@ -26,11 +26,15 @@ def list_uses(
     offset: Offset = 0,
 ) -> Page[VoucherUsePublic]:
     """Signed-in callers only. Regulators, customs and the data authority see every use; anyone
-    else sees the uses where they are the holder or the user."""
+    else sees the uses where they (or an account of their organisation) are the holder or the user
+    (gateway.services.redaction)."""
     query = select(VoucherUse)
-    if not (caller.supervisor or caller.has(Role.AUTHORITY)):
-        me = (caller.address or "").lower()
-        query = query.where(or_(VoucherUse.holder == me, VoucherUse.user == me))
+    conn = db.connection()
+    viewer = redaction.viewer_of(caller, conn)
+    if not (viewer.supervisor or viewer.authority):
+        # the policy's "party": the holder or user, or an account of the same organisation
+        mine = redaction.party_accounts(viewer, conn)
+        query = query.where(or_(col(VoucherUse.holder).in_(mine), col(VoucherUse.user).in_(mine)))
     if voucher_id is not None:
         query = query.where(VoucherUse.token_id == voucher_id)
     if asset_id is not None:

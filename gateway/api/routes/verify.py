@@ -66,13 +66,21 @@ def history_verdict(kind: str, subject_id: int, request: Request, settings: Sett
 
     from gateway.verify.sources import api_reader
 
+    from gateway.services.redaction import EVENT_HIDDEN, WITHHELD_TABLES, viewer_from_request
+
     contracts = _contracts(request, settings)
     engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)
     try:
+        with engine.connect() as conn:
+            viewer = viewer_from_request(request, conn)
+        # the gateway checks every field, but shows the values of uses, user authorisations and
+        # clearances only to supervisors (one redaction policy; a party reads its rows elsewhere)
+        hide = not viewer.supervisor
         # through the provenance endpoint's own query code: what it serves is what gets verified
         verdict = verify_history(settings.RPC_URL, kind, subject_id, source=SqlSource(engine, reader=api_reader()),
                                  contracts=contracts, fetch=_ipfs(settings) if manifests else None,
-                                 manifests=manifests)
+                                 manifests=manifests, withhold=WITHHELD_TABLES if hide else frozenset(),
+                                 withhold_events=frozenset(EVENT_HIDDEN) if hide else frozenset())
     except (NodeUnavailable, RpcError) as exc:
         raise HTTPException(503, f"chain unreachable: {exc}") from None
     except VerifyError as exc:
@@ -87,8 +95,12 @@ def history_verdict(kind: str, subject_id: int, request: Request, settings: Sett
 def bundle_response(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify import build_bundle, dumps
+    from gateway.services.redaction import guard_bundle, guard_bundle_logs
     from gateway.verify.receipts import EncodingError
 
+    # raw receipts would serve fields hidden from the caller (gateway.services.redaction)
+    engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)
+    guard_bundle(kind, subject_id, request, engine)
     contracts = _contracts(request, settings)
     try:
         bundle = build_bundle(settings.RPC_URL, kind, subject_id, contracts, fetch=_ipfs(settings))
@@ -96,6 +108,8 @@ def bundle_response(kind: str, subject_id: int, request: Request, settings: Sett
         raise HTTPException(503, f"chain unreachable: {exc}") from None
     except EncodingError as exc:
         raise HTTPException(503, f"could not build the bundle: {exc}") from None
+    # and every other log the included blocks' receipts carry
+    guard_bundle_logs(bundle, request, engine, {n: str(c["address"]) for n, c in contracts.items()})
     if not bundle["events"]:
         raise HTTPException(404, f"no {kind} {subject_id}")
     # the exact canonical bytes: a saved response verifies offline byte for byte

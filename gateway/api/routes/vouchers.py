@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, or_, select
 
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, BundleQuery, IdPath, IdQuery, Limit, Offset, Page
-from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep
+from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
 from gateway.core.errors import ApiError, not_found
 from gateway.models import (
@@ -23,7 +23,7 @@ from gateway.models import (
     VoucherUser,
     VoucherUserPublic,
 )
-from gateway.services import provenance
+from gateway.services import provenance, redaction
 from gateway.services.stats import RIGHTS
 
 router = APIRouter(prefix="/v1/vouchers", tags=["vouchers"], responses=ERRORS)
@@ -96,27 +96,42 @@ def get_voucher(token_id: IdPath, db: SessionDep) -> VoucherDetail:
     return voucher_detail(db, token_id)
 
 
-@router.get("/{token_id}/users", response_model=list[VoucherUserPublic], responses=AUTH_ERRORS)
-def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserPublic]:
-    """Users the holder authorised to redeem uses: visible to the holder, the authorised users
-    themselves (their own row) and regulators."""
+class VoucherUserOut(VoucherUserPublic):
+    #: the chain's ``isAuthorizedUser`` for this row: allowed by the CURRENT holder (an
+    #: authorisation of an earlier holder has lapsed; it applies again if the voucher returns)
+    live: bool = False
+
+
+def user_rows(v: Voucher, rows: list[VoucherUser]) -> list[VoucherUserOut]:
+    return [VoucherUserOut(**r.model_dump(), live=bool(r.allowed) and r.holder == v.owner) for r in rows]
+
+
+@router.get("/{token_id}/users", response_model=list[VoucherUserOut], responses=AUTH_ERRORS)
+def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserOut]:
+    """User authorisations of the voucher, one row per (holder, user) as on chain, ``live`` when
+    the current holder's authorisation allows the user now. Visible (gateway.services.redaction)
+    to regulators and customs (all rows), and to the parties of a row: the holder that gave it and
+    the user (and accounts of their organisations). The current holder with no row gets ``[]``."""
     v = db.get(Voucher, token_id)
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
-    rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id).order_by(VoucherUser.user)).all()
-    me = (caller.address or "").lower()
-    if caller.supervisor or me == v.owner:
-        return [VoucherUserPublic(**r.model_dump()) for r in rows]
-    mine = [VoucherUserPublic(**r.model_dump()) for r in rows if r.user == me]
-    if mine:
-        return mine
+    rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id)
+                   .order_by(col(VoucherUser.user), col(VoucherUser.holder))).all()
+    conn = db.connection()
+    viewer = redaction.viewer_of(caller, conn)
+    visible = [r for r in rows if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
+    if visible or redaction.viewer_is_party(viewer, [v.owner], conn):
+        return user_rows(v, visible)
     raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
                    "user authorisations", {"voucher_id": token_id, "caller": caller.address})
 
 
 @router.get("/{token_id}/provenance", response_model=ProvenancePublic)
-def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engine: EngineDep,
+def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
                        bundle: BundleQuery = False) -> Any:
+    """The voucher's events; fields hidden from the caller are null and listed in each event's
+    ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
+    ``RedactedHistory``) when the history has events hidden from the caller."""
     v = db.get(Voucher, token_id)
     if v is None:
         raise not_found("voucher", voucher_id=token_id)
@@ -124,7 +139,8 @@ def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engin
         from gateway.api.routes.verify import bundle_response
 
         return bundle_response("voucher", token_id, request, request.app.state.settings)
-    events = provenance.voucher_events(db.connection(), token_id)
+    conn = db.connection()
+    events = redaction.redact_events(provenance.voucher_events(conn, token_id), redaction.viewer_of(caller, conn), conn)
     return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events,
             "verification": provenance_verification("vouchers", token_id)}
 

@@ -1,0 +1,95 @@
+"""Issue 11 Low: the index keys user authorisations as the chain does, (voucher, holder, user).
+
+On chain ``_users[tokenId][holder][user]``: an authorisation belongs to the holder that gave it,
+lapses when the voucher is transferred away and applies again when it comes back. The API's
+``live`` must equal the contract's ``isAuthorizedUser`` at every step. SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from sqlalchemy import create_engine, inspect
+
+from gateway.indexer.store import alembic_config, dump_hash, make_engine
+from tests.gateway.data_market import dclient, dmarket, issue, send, token  # noqa: F401
+
+LINE = 2  # holder_cn's level-2 CN asset
+
+
+def _rows(client: Any, headers: dict[str, str], v: int) -> list[dict[str, Any]]:
+    r = client.get(f"/v1/vouchers/{v}/users", headers=headers)
+    assert r.status_code == 200, r.text
+    rows: list[dict[str, Any]] = r.json()
+    return rows
+
+
+def _agree(client: Any, market: Any, headers: dict[str, str], v: int, users: list[str]) -> list[dict[str, Any]]:
+    """The API's answer for every user equals the contract's view function."""
+    rows = _rows(client, headers, v)
+    view = market.contracts["DataVoucher"].functions.isAuthorizedUser
+    for user in users:
+        chain = bool(view(v, market.w3.to_checksum_address(user)).call())
+        served = any(r["live"] for r in rows if r["user"] == user.lower())
+        assert served == chain, (user, chain, rows)
+    return rows
+
+
+def test_authorisation_lapses_on_transfer_and_returns_with_the_voucher(dclient: Any, dmarket: Any) -> None:  # noqa: F811
+    m = dmarket
+    reg = token(dclient, m, "regulator")
+    cn, op, bank = (m.address(k).lower() for k in ("holder_cn", "operator", "bank_cn"))
+    v = issue(m, "holder_cn", "holder_cn", LINE)
+
+    send(m, "DataVoucher", "authorizeUser", "holder_cn", v, m.address("bank_cn"), True)
+    m.index()
+    rows = _agree(dclient, m, reg, v, [bank])
+    assert [(r["holder"], r["user"], r["allowed"], r["live"]) for r in rows] == [(cn, bank, True, True)]
+
+    # transferred away: the authorisation stays on record (holder_cn's) but has lapsed
+    send(m, "DataVoucher", "transferFrom", "holder_cn", m.address("holder_cn"), m.address("operator"), v)
+    m.index()
+    rows = _agree(dclient, m, reg, v, [bank])
+    assert [(r["holder"], r["live"]) for r in rows] == [(cn, False)]
+
+    # the new holder authorises, then withdraws: its own row, the first holder's is untouched
+    send(m, "DataVoucher", "authorizeUser", "operator", v, m.address("bank_cn"), True)
+    m.index()
+    _agree(dclient, m, reg, v, [bank])
+    send(m, "DataVoucher", "authorizeUser", "operator", v, m.address("bank_cn"), False)
+    m.index()
+    rows = _agree(dclient, m, reg, v, [bank])
+    assert sorted((r["holder"], r["allowed"], r["live"]) for r in rows) == sorted([(cn, True, False), (op, False, False)])
+
+    # back to the first holder: its authorisation applies again
+    send(m, "DataVoucher", "transferFrom", "operator", m.address("operator"), m.address("holder_cn"), v)
+    m.index()
+    rows = _agree(dclient, m, reg, v, [bank])
+    assert any(r["holder"] == cn and r["live"] for r in rows)
+
+    # who sees which rows: the user sees both its rows, the current holder its own, a stranger none
+    user_rows = _rows(dclient, token(dclient, m, "bank_cn"), v)
+    assert {r["holder"] for r in user_rows} == {cn, op}
+    holder_rows = _rows(dclient, token(dclient, m, "holder_cn"), v)
+    assert {r["holder"] for r in holder_rows} == {cn}
+    assert dclient.get(f"/v1/vouchers/{v}/users", headers=token(dclient, m, "holder_mo")).status_code == 403
+
+
+def test_migration_0002_rebuilds_the_rows_exactly(dmarket: Any) -> None:  # noqa: F811
+    """Down to 0001 (keyed by (voucher, user)) and up again: the same rows as indexing at head."""
+    m = dmarket
+    m.index()
+    engine = make_engine(m.database_url)
+    before = dump_hash(engine)
+    cfg = alembic_config(m.database_url)
+    command.downgrade(cfg, "0001")
+    raw = create_engine(m.database_url)
+    assert inspect(raw).get_pk_constraint("voucher_users")["constrained_columns"] == ["token_id", "user"]
+    command.upgrade(cfg, "head")
+    pk = inspect(raw).get_pk_constraint("voucher_users")["constrained_columns"]
+    raw.dispose()
+    assert sorted(pk) == ["holder", "token_id", "user"]
+    assert dump_hash(engine) == before
+    engine.dispose()
+    m.index()  # indexing goes on from there
