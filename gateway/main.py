@@ -69,6 +69,9 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
             print(f"gateway refuses to start: {exc}", file=sys.stderr, flush=True)
             raise
         yield
+        pool = getattr(app.state, "relay_executor", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
         app.state.engine.dispose()
 
     app = FastAPI(

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     #: Relay: call data and gas caps of one relayed request.
     RELAY_MAX_CALLDATA_BYTES: int = 4096
     RELAY_MAX_GAS: int = 1_500_000
+    #: Worker threads of the relay (its own pool: relays never occupy the readers' threadpool).
+    RELAY_WORKERS: int = 4
     #: Relay budgets per signer and per client IP: requests and gas (the requests' gas limits) per
     #: period of RELAY_BUDGET_PERIOD seconds. Kept in the database (table relay_budgets), so every
     #: gateway process over the same database shares them.

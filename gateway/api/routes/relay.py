@@ -11,14 +11,20 @@ decoded reason and never sent.
 
 Sending does not wait for the receipt: the caller gets the transaction hash at once and polls
 ``GET /v1/tx/{hash}`` (pending / indexed / reverted with the decoded reason). No lock is held
-while a transaction is mined; a per-signer lock only orders one signer's checks and broadcast.
+while a transaction is mined; a per-signer lock only orders one signer's checks and broadcast (a
+concurrent request of the same signer is refused at once, not queued). Relays run in their own
+small pool of worker threads (RELAY_WORKERS), so a burst of relays never occupies the threadpool
+that serves readers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from typing import Any, Callable, Optional
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -217,11 +223,55 @@ def _signer_lock(address: str) -> threading.Lock:
         return _signer_locks.setdefault(address.lower(), threading.Lock())
 
 
-def _refuse_in_flight(sender: str, nonce: int) -> None:
+@contextmanager
+def _signer_turn(address: str) -> Iterator[None]:
+    """The signer's checks and broadcast, one at a time; a second request of the same signer in
+    the meantime is refused at once (its nonce could only be the same one) instead of waiting."""
+    lock = _signer_lock(address)
+    if not lock.acquire(blocking=False):
+        raise ApiError(409, "RequestInFlight", f"another request of {address} is being relayed right now; "
+                       "retry once it has its transaction hash", {"from": address})
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _executor(request: Request, settings: Any) -> ThreadPoolExecutor:
+    """The relay's own worker threads: relays queue here, never in the threadpool readers use."""
+    pool: Optional[ThreadPoolExecutor] = getattr(request.app.state, "relay_executor", None)
+    if pool is None:
+        with _connect_lock:
+            pool = getattr(request.app.state, "relay_executor", None)
+            if pool is None:
+                pool = ThreadPoolExecutor(max_workers=settings.RELAY_WORKERS, thread_name_prefix="relay")
+                request.app.state.relay_executor = pool
+    return pool
+
+
+async def _in_relay_pool(request: Request, settings: Any, fn: Callable[..., RelayedPublic],
+                         *args: Any) -> RelayedPublic:
+    return await asyncio.get_running_loop().run_in_executor(_executor(request, settings), fn, *args)
+
+
+def _mined(ledger: Ledger, tx_hash: str) -> bool:
+    try:
+        return ledger.w3.eth.get_transaction_receipt(tx_hash) is not None  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - TransactionNotFound: still pending
+        return False
+
+
+def _refuse_in_flight(ledger: Ledger, sender: str, nonce: int) -> None:
+    """Refuse a request whose forwarder nonce this process already sent and is not mined yet (it
+    could only revert). Once mined (even reverted: the nonce is then still free) it is forgotten."""
     entry = _in_flight.get(sender.lower())
-    if entry is not None and entry[0] == nonce and time.monotonic() - entry[2] < IN_FLIGHT_SECONDS:
-        raise ApiError(409, "RequestInFlight", f"request nonce {nonce} of {sender} was already relayed "
-                       f"({entry[1]}); poll /v1/tx/{entry[1]}", {"nonce": nonce, "tx_hash": entry[1]})
+    if entry is None or entry[0] != nonce or time.monotonic() - entry[2] >= IN_FLIGHT_SECONDS:
+        return
+    if _mined(ledger, entry[1]):
+        _in_flight.pop(sender.lower(), None)
+        return
+    raise ApiError(409, "RequestInFlight", f"request nonce {nonce} of {sender} was already relayed "
+                   f"({entry[1]}); poll /v1/tx/{entry[1]}", {"nonce": nonce, "tx_hash": entry[1]})
 
 
 # ---------------------------------------------------------------- checks
@@ -302,7 +352,7 @@ def _check_forward(ledger: Ledger, req: ForwardRequest) -> None:
     if req.nonce != current:
         raise ApiError(409, "StaleNonce", f"request nonce {req.nonce} is not the signer's next nonce {current}",
                        {"nonce": req.nonce, "expected": current})
-    _refuse_in_flight(req.sender, req.nonce)
+    _refuse_in_flight(ledger, req.sender, req.nonce)
     if not fwd.verify(req):
         raise ApiError(403, "InvalidSignature", "the signature does not match the request's signer",
                        {"from": req.sender})
@@ -340,18 +390,22 @@ def _own(req: ForwardRequest, caller: Any) -> None:
 
 
 @router.post("/forward", response_model=RelayedPublic)
-def relay_forward(body: ForwardRequestIn, request: Request, settings: SettingsDep, engine: EngineDep,
-                  caller: ParticipantCallerDep) -> RelayedPublic:
+async def relay_forward(body: ForwardRequestIn, request: Request, settings: SettingsDep, engine: EngineDep,
+                        caller: ParticipantCallerDep) -> RelayedPublic:
     """Relay the signed-in participant's own ForwardRequest: a voucher transfer, authorising a user,
     a redemption, withdrawing a voucher approval, or cancelling one of its orders. Returns the
     transaction hash at once; poll ``/v1/tx/{hash}``."""
+    return await _in_relay_pool(request, settings, _forward, body, request, settings, engine, caller)
+
+
+def _forward(body: ForwardRequestIn, request: Request, settings: Any, engine: Any, caller: Any) -> RelayedPublic:
     req = _parse(body)
     _own(req, caller)
     _caps(settings, req)
     ledger = relayer(request, settings)
     _allowed_call(ledger, req)
     budget = _charge(request, settings, engine, req.sender, req.gas)
-    with _signer_lock(req.sender):
+    with _signer_turn(req.sender):
         _check_forward(ledger, req)
         types = _TRANSFERS.get(bytes(req.data[:4])) if req.to == ledger.vouchers.address else None
         if types is not None:
@@ -374,11 +428,15 @@ def _trade_id(ledger: Ledger, sell: SignedOrder, buy: SignedOrder) -> str:
 
 
 @router.post("/settlements", response_model=RelayedPublic)
-def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep, engine: EngineDep,
-                     caller: ParticipantCallerDep) -> RelayedPublic:
+async def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep, engine: EngineDep,
+                           caller: ParticipantCallerDep) -> RelayedPublic:
     """An exchange's settlement of a matched trade: both signed orders and the exchange's signed
     ForwardRequest calling ``settle``. Only a signed-in, licensed EXCHANGE participant may relay,
     and only its own request for orders naming it. Returns the transaction hash and trade id at once."""
+    return await _in_relay_pool(request, settings, _settlement, body, request, settings, engine, caller)
+
+
+def _settlement(body: SettlementIn, request: Request, settings: Any, engine: Any, caller: Any) -> RelayedPublic:
     if not caller.has(Role.EXCHANGE):
         raise ApiError(403, "NotAnExchange", "only a licensed exchange may relay settlements",
                        {"caller": caller.address, "roles": caller.role_names})
@@ -406,7 +464,7 @@ def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep
     if req.data != expected:
         raise ApiError(422, "RequestDataMismatch", "the request's call data is not settle(sell, buy) of these orders")
     budget = _charge(request, settings, engine, req.sender, req.gas)
-    with _signer_lock(req.sender):
+    with _signer_turn(req.sender):
         _check_forward(ledger, req)
         now = ledger.now()
         for s in (sell, buy):
@@ -429,11 +487,15 @@ PERMIT_GAS = 100_000
 
 
 @router.post("/permit", response_model=RelayedPublic)
-def relay_permit(body: PermitIn, request: Request, settings: SettingsDep, engine: EngineDep,
-                 caller: ParticipantCallerDep) -> RelayedPublic:
+async def relay_permit(body: PermitIn, request: Request, settings: SettingsDep, engine: EngineDep,
+                       caller: ParticipantCallerDep) -> RelayedPublic:
     """Withdraw a PaymentToken allowance without gas: the owner's EIP-2612 permit of value 0 for
     ``spender``, submitted by the relayer (PaymentToken is not an ERC-2771 target: the permit's
     signature authenticates the owner). Only the signed-in owner's own permit, only value 0."""
+    return await _in_relay_pool(request, settings, _permit, body, request, settings, engine, caller)
+
+
+def _permit(body: PermitIn, request: Request, settings: Any, engine: Any, caller: Any) -> RelayedPublic:
     if body.owner.lower() != str(caller.address).lower():
         raise ApiError(403, "NotYourRequest", "the permit must be the signed-in participant's own",
                        {"owner": body.owner, "caller": caller.address})
@@ -448,6 +510,6 @@ def relay_permit(body: PermitIn, request: Request, settings: SettingsDep, engine
     tx = token.build("permit", Web3.to_checksum_address(body.owner), Web3.to_checksum_address(body.spender), 0,
                      body.deadline, v, r, s_)
     budget = _charge(request, settings, engine, body.owner, PERMIT_GAS)
-    with _signer_lock(body.owner):
+    with _signer_turn(body.owner):
         sent = ledger.sender.send(tx, token.NAME, wait=False)  # simulated first: a bad permit is refused, decoded
     return _accepted(sent.tx_hash, budget)

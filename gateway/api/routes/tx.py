@@ -41,6 +41,9 @@ class TxStatusPublic(BaseModel):
     revert: Optional[RevertReason] = None
 
 
+_GENERIC = {"FailedCall", "FailedInnerCall", "Reverted"}
+
+
 def _decode_revert(request: Request, settings: Any, tx_hash: str, block: int) -> Optional[RevertReason]:
     from gateway.api.routes.relay import relayer
 
@@ -49,21 +52,29 @@ def _decode_revert(request: Request, settings: Any, tx_hash: str, block: int) ->
         w3 = ledger.w3
         tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         fwd = ledger.forwarder
-        call: dict[str, Any] = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
-        contract: Optional[str] = None
+        outer: dict[str, Any] = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
+        calls: list[dict[str, Any]] = [outer]
         if str(tx["to"]).lower() == fwd.address.lower():
+            # the forwarder reports a failed target call without its reason: replay that call too
             _fn, args = fwd.contract.decode_function_input(tx["input"])
-            sender, target, value, _gas, _deadline, data, _sig = args["request"]
-            call = {"from": fwd.address, "to": target, "data": bytes(data) + bytes.fromhex(sender[2:]), "value": value}
-        try:
-            w3.eth.call(call, block - 1)  # type: ignore[arg-type]
-        except (ContractLogicError, Web3RPCError) as exc:
-            revert = as_revert(exc, contract, tx_hash)
-            if revert is not None:
-                _status, payload = revert_response(revert)
-                return RevertReason(error=payload["error"], reason=payload["reason"], values=jsonable(payload["values"]))
-        return RevertReason(error="Reverted", reason="the transaction reverted; its replay at the block does not "
-                            "revert (it depended on a transaction before it in the block)")
+            fr = args["request"]
+            if not isinstance(fr, dict):  # a plain tuple in the ABI's order
+                fr = dict(zip(("from", "to", "value", "gas", "deadline", "data", "signature"), fr))
+            calls.append({"from": fwd.address, "to": fr["to"],
+                          "data": bytes(fr["data"]) + bytes.fromhex(str(fr["from"])[2:]), "value": fr["value"]})
+        # replayed on the state and header of its block: what made it fail is there (a deadline
+        # passed, a nonce used by an earlier transaction of the block)
+        for call in calls:
+            try:
+                w3.eth.call(call, block)  # type: ignore[arg-type]
+            except (ContractLogicError, Web3RPCError) as exc:
+                revert = as_revert(exc, None, tx_hash)
+                if revert is not None and revert.name not in _GENERIC:
+                    _status, payload = revert_response(revert)
+                    return RevertReason(error=payload["error"], reason=payload["reason"],
+                                        values=jsonable(payload["values"]))
+        return RevertReason(error="Reverted", reason="the transaction reverted; replaying it at its block gives "
+                            "no decodable reason")
     except ApiError:
         return None
     except Exception:  # noqa: BLE001 - the reason is best effort; the state stands
