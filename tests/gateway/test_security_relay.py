@@ -15,14 +15,15 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from gateway.core.devkeys import dev_key
+from ledger.anvil import DEFAULT_MNEMONIC
 from ledger.chain import Ledger
 from ledger.contracts.models import hash32
 from ledger.contracts.vouchers import sign_forward_request
 from tests.gateway.security_fixtures import (app_client, backend, bearer, gateway_process, login,  # noqa: F401
                                              settings_env)
 
-RELAYER = Account.from_key(dev_key(19)).address
+Account.enable_unaudited_hdwallet_features()
+RELAYER = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/19").address  # the local relayer
 
 
 def _relayer_nonce(market: Any) -> int:
@@ -61,8 +62,10 @@ def test_throw_away_keys_and_other_peoples_requests_are_not_relayed(backend: Any
     market, url = backend
     chain_id = market.w3.eth.chain_id
     junk = Account.create()
-    vouchers = _ledger(market, junk).vouchers.address
-    req = _raw_request(market, junk, vouchers, bytes.fromhex("deadbeef") + b"\0" * 1000)
+    led = _ledger(market, junk)
+    # junk that does not revert (a view call padded with call data): the old relay paid for it
+    padded = bytes.fromhex(led.vouchers.build("balanceOf", junk.address)["data"][2:]) + b"\0" * 3000
+    req = _raw_request(market, junk, led.vouchers.address, padded, gas=1_000_000)
     before = _relayer_nonce(market)
     with app_client(market, url) as c:
         r = c.post("/v1/relay/forward", json=req)  # no session: the audit's attack
@@ -95,10 +98,13 @@ def test_junk_targets_functions_and_oversized_requests_are_refused(backend: Any)
         for target in (led.participants.address, market.address("bank_cn")):
             r = post(_raw_request(market, acct, target, bytes.fromhex("deadbeef")))
             assert r.status_code == 422 and r.json()["error"] == "UntrustedTarget", r.text
-        # junk function on an allowed contract
+        # junk functions on an allowed contract: an unknown selector, a view padded with call data
         r = post(_raw_request(market, acct, led.vouchers.address, bytes.fromhex("deadbeef") + b"\0" * 64))
         assert r.status_code == 403 and r.json()["error"] == "FunctionNotRelayed", r.text
         assert "redeem" in r.json()["values"]["allowed"]
+        view = bytes.fromhex(led.vouchers.build("balanceOf", acct.address)["data"][2:]) + b"\0" * 2000
+        r = post(_raw_request(market, acct, led.vouchers.address, view))
+        assert r.status_code == 403 and r.json()["error"] == "FunctionNotRelayed", r.text
         # granting approvals is not relayed; withdrawing them is (see the allowance test)
         r = post(_call(market, "holder_cn", "vouchers", "setApprovalForAll", market.address("bank_cn"), True))
         assert r.status_code == 403 and r.json()["error"] == "FunctionNotRelayed", r.text
