@@ -179,3 +179,24 @@ def test_health_names_no_ipfs_url_or_store_path(backend: Any, tmp_path: Path) ->
     with gateway_process(settings_env(market, url, IPFS_API="http://127.0.0.1:1"), tmp_path / "gw2.log") as gw:
         text = httpx.get(gw.url + "/health", timeout=10).text
     assert "127.0.0.1:1" not in text and json.loads(text)["ipfs"] == "kubo", text
+
+
+def test_node_down_at_start_then_another_chain_refuses_sign_in(tmp_path: Path) -> None:
+    """CHAIN_ID unset and no node at start: the gateway serves, but once the node answers on a
+    chain other than 31337 sign-in applies the start-up check (503), never the dev defaults."""
+    from fastapi.testclient import TestClient
+
+    from gateway.main import create_app
+    from ledger.anvil import AnvilNode, free_port
+
+    market = get_market()
+    port = free_port()
+    app = create_app(market.settings(RPC_URL=f"http://127.0.0.1:{port}", CHAIN_ID=None, SESSION_SECRET=None,
+                                     SIWE_DOMAIN=None, SIWE_URI=None,
+                                     DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"))
+    with TestClient(app) as c:
+        assert c.get("/health").json()["chain_id"] is None
+        with AnvilNode(port=port, chain_id=1337, accounts=1):
+            r = c.get("/v1/auth/nonce")
+            assert r.status_code == 503 and r.json()["error"] == "GatewayMisconfigured", r.text
+            assert "1337" in r.json()["reason"]

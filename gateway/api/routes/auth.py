@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from gateway.api.common import AUTH_ERRORS, ERRORS
 from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep, SettingsDep, caller_for, current_session
-from gateway.core.config import siwe_domain, siwe_uri
+from gateway.core.config import ConfigError, check_startup, siwe_domain, siwe_uri
 from gateway.core.errors import ApiError
 from gateway.core.security import (COOKIE_NAME, SiweError, consume_nonce, issue_nonce, iso, make_token,
                                    revoke_session, verify_message)
@@ -50,9 +50,13 @@ def chain_id_of(request: Request) -> Optional[int]:
     if cid is None:
         try:
             cid = int(request.app.state.web3.eth.chain_id)
-            request.app.state.chain_id = cid
         except Exception:  # noqa: BLE001 - node down
             return None
+        try:  # the node was down at start-up: its chain must now pass the start-up check
+            check_startup(request.app.state.settings, cid)
+        except ConfigError as exc:
+            raise ApiError(503, "GatewayMisconfigured", f"this gateway is not configured for its chain: {exc}") from None
+        request.app.state.chain_id = cid
     return int(cid)
 
 
