@@ -16,7 +16,6 @@ import pytest
 
 from gateway.core.bodylimit import json_depth
 from gateway.core.config import Settings
-from ledger.contracts.models import hash32
 from tests.gateway.security_fixtures import (ROOT, backend, bearer, gateway_process, get_market,  # noqa: F401
                                              settings_env, sign, siwe_message)
 
@@ -89,12 +88,13 @@ def test_valid_bodies_just_under_the_limits_pass(backend: Any, tmp_path: Path) -
         r = client.post("/v1/auth/login", content=body, headers={"content-type": "application/json"})
         assert r.status_code == 200, r.text
         token = r.json()["token"]
-        # a real relayed redemption, padded to exactly the relay's cap
+        # a real relayed call (cancelling an order nonce: no counted state changes), padded to
+        # exactly the relay's cap
         from ledger.chain import Ledger
 
         led = Ledger.connect(market.rpc_url, account=acct, state_dir=market.state_dir)
-        data = bytes.fromhex(led.vouchers.build("redeem", 1, hash32(f"padded {time.time()}"))["data"][2:])
-        req = led.forwarder.sign(acct, led.vouchers.address, data, led.now() + 3600, gas=400_000).to_dict()
+        data = bytes.fromhex(led.settlement.build("cancelOrder", int(time.time() * 1000) + 31)["data"][2:])
+        req = led.forwarder.sign(acct, led.settlement.address, data, led.now() + 3600, gas=200_000).to_dict()
         body = _padded(req, _cap(settings, "/v1/relay/forward"))
         r = client.post("/v1/relay/forward", content=body,
                         headers={"content-type": "application/json", **bearer(token)})

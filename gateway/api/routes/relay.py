@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterator, Optional
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_abi_to_4byte_selector
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from eth_utils.abi import function_abi_to_4byte_selector
 from web3 import Web3
 
 from gateway.api.common import AUTH_ERRORS, ERRORS
@@ -60,7 +60,6 @@ _TRANSFERS = {
     _selector("safeTransferFrom(address,address,uint256,bytes)"): ["address", "address", "uint256", "bytes"],
     _selector("transferFrom(address,address,uint256)"): ["address", "address", "uint256"],
 }
-_ZERO = "0x" + "00" * 20
 
 
 def _approve_withdraws(data: bytes) -> Optional[str]:
