@@ -45,7 +45,8 @@ def test_forward_transfer_relayed_and_indexed(client: Any, market: Any) -> None:
     r = client.post("/v1/relay/forward", json=req, headers=_as(client, market, "bank_cn"))
     assert r.status_code == 200, r.text
     tx_hash = r.json()["tx_hash"]
-    assert market.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
+    # the relay answers with the hash before the receipt (poll /v1/tx/{hash})
+    assert market.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)["status"] == 1
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] in ("pending", "indexed")
     market.index()
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] == "indexed"
@@ -96,6 +97,7 @@ def test_forward_redeem_relayed(client: Any, market: Any) -> None:
     r = client.post("/v1/relay/forward", json=_request(market, "bank_cn", "redeem", 1, hash32("loan #2")),
                     headers=_as(client, market, "bank_cn"))
     assert r.status_code == 200, r.text
+    assert market.w3.eth.wait_for_transaction_receipt(r.json()["tx_hash"], timeout=60)["status"] == 1
     market.index()
     assert client.get("/v1/vouchers/1").json()["uses"] == 2
 
@@ -135,6 +137,7 @@ def test_settlement_relay_only_for_the_signed_in_exchange(client: Any, market: A
     ok = client.post("/v1/relay/settlements", json=body, headers=bearer(exchange))
     assert ok.status_code == 200, ok.text
     trade_id = ok.json()["trade_id"]
+    assert market.w3.eth.wait_for_transaction_receipt(ok.json()["tx_hash"], timeout=60)["status"] == 1
     market.index()
     prov = client.get("/v1/vouchers/3/provenance").json()
     assert any(e["event"] == "TradeSettled" and e["links"]["trade_id"] == trade_id for e in prov["events"])

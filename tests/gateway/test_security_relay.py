@@ -163,6 +163,7 @@ def test_budget_exhausted_is_429_with_what_is_left_across_gateways(backend: Any)
             r = c.post("/v1/relay/forward", json=_call(market, "holder_mo", "settlement", "cancelOrder", base + i),
                        headers=h)
             assert r.status_code == 200, r.text
+            _mined(market, r)  # the next request signs the next forwarder nonce
             lefts.append(r.json()["budget"]["signer"]["requests_left"])
         assert lefts == [2, 1, 0]
         before = _relayer_nonce(market)
@@ -268,6 +269,11 @@ def test_concurrent_relays_do_not_block_readers_and_cancel_order_works(backend: 
         market.index()
 
 
+def _mined(market: Any, r: Any) -> None:
+    receipt = market.w3.eth.wait_for_transaction_receipt(r.json()["tx_hash"], timeout=60)
+    assert receipt["status"] == 1, receipt
+
+
 def _has_receipt(market: Any, tx_hash: str) -> bool:
     try:
         return market.w3.eth.get_transaction_receipt(tx_hash) is not None
@@ -323,11 +329,13 @@ def test_makers_withdraw_allowances_through_the_relay(backend: Any) -> None:
         r = c.post("/v1/relay/forward", json=_call(market, key, "vouchers", "setApprovalForAll", settlement, False),
                    headers=h)
         assert r.status_code == 200, r.text
+        _mined(market, r)  # the relay answers before the receipt: wait for it here
         assert not led.vouchers.call("isApprovedForAll", acct.address, settlement)
         deadline = led.now() + 3600
         permit = _permit(led, acct, settlement, 0, deadline)
         r = c.post("/v1/relay/permit", json=permit, headers=h)
         assert r.status_code == 200, r.text
+        _mined(market, r)
         assert led.token.allowance(acct.address, settlement) == 0
         granting = _permit(led, acct, settlement, 10**6, deadline)
         r = c.post("/v1/relay/permit", json=granting, headers=h)
@@ -343,6 +351,7 @@ def test_makers_withdraw_allowances_through_the_relay(backend: Any) -> None:
         r = c.post("/v1/relay/forward", json=_call(market, holder_key, "vouchers", "approve",
                                                    "0x" + "00" * 20, token_id), headers=hh)
         assert r.status_code == 200, r.text
+        _mined(market, r)
         assert int(holder.vouchers.call("getApproved", token_id), 16) == 0
         other = login(c, market.accounts["bank_cn"], market.w3.eth.chain_id)
         r = c.post("/v1/relay/permit", json=_permit(led, acct, settlement, 0, deadline), headers=bearer(other))

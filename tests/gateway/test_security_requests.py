@@ -99,6 +99,7 @@ def test_valid_bodies_just_under_the_limits_pass(backend: Any, tmp_path: Path) -
         r = client.post("/v1/relay/forward", content=body,
                         headers={"content-type": "application/json", **bearer(token)})
         assert r.status_code == 200, r.text
+        assert market.w3.eth.wait_for_transaction_receipt(r.json()["tx_hash"], timeout=60)["status"] == 1
         # nesting exactly at the limit reaches the route (its own validation answers)
         deep: Any = "x"
         for _ in range(settings.JSON_MAX_DEPTH - 1):
