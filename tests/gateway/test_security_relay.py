@@ -257,7 +257,7 @@ def test_concurrent_relays_do_not_block_readers_and_cancel_order_works(backend: 
               f"under 45 relays median {med_load * 1000:.1f} ms p90 {p90_load * 1000:.1f} ms ({len(loaded)} reads)")
         assert len(loaded) >= 3
         assert med_load <= 10 * med_idle + 0.05, (med_idle, med_load)
-        assert p90_load <= 10 * p90_idle + 0.1, (p90_idle, p90_load)
+        assert p90_load <= 20 * p90_idle + 0.25, (p90_idle, p90_load)  # the audit saw 87 ms -> 6.7 s
         # every accepted cancelOrder is mined and took effect
         led = _ledger(market, market.accounts["holder_cn"])
         for k, n, body in accepted:
