@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +29,8 @@ from gateway.api.routes import (
     vouchers,
 )
 from gateway.core import errors
-from gateway.core.config import Settings, get_settings
+from gateway.core.bodylimit import BodyLimitMiddleware
+from gateway.core.config import ConfigError, Settings, check_startup, get_settings
 from gateway.core.db import open_engine
 from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
 from gateway.core.ratelimit import RateLimitMiddleware
@@ -46,6 +48,7 @@ def load_deployment(app: FastAPI, settings: Settings) -> None:
         chain_id = int(w3.eth.chain_id)
         if settings.CHAIN_ID is not None and chain_id != settings.CHAIN_ID:
             raise RuntimeError(f"node at {settings.RPC_URL} is chain {chain_id}, expected {settings.CHAIN_ID}")
+        check_startup(settings, chain_id)  # CHAIN_ID unset: the node's chain decides
         app.state.chain_id = chain_id
         record = settings.STATE_DIR / "deployments" / f"{chain_id}.json"
         if record.exists():
@@ -56,11 +59,19 @@ def load_deployment(app: FastAPI, settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None, run_migrations: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    check_startup(settings, settings.CHAIN_ID)  # ConfigError: refuse development defaults off the local chain
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        load_deployment(app, settings)
+        try:
+            load_deployment(app, settings)
+        except ConfigError as exc:
+            print(f"gateway refuses to start: {exc}", file=sys.stderr, flush=True)
+            raise
         yield
+        pool = getattr(app.state, "relay_executor", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -89,10 +100,14 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     from gateway.web import pages
 
     pages.mount(app)
-    # innermost first: cache hits still pass the rate limiter and are counted by the metrics
+    # innermost first: cache hits still pass the rate limiter and are counted by the metrics; bodies
+    # are bounded (size, JSON depth) after the rate limiter and before anything parses them
     app.add_middleware(ResponseCacheMiddleware, engine_of=lambda: state.engine,
                        ttl=settings.RESPONSE_CACHE_SECONDS, enabled=settings.RESPONSE_CACHE_SECONDS > 0)
-    app.add_middleware(RateLimitMiddleware, settings=settings, secret_of=lambda: state.session_secret)
+    app.add_middleware(BodyLimitMiddleware, default=settings.BODY_MAX_BYTES, max_depth=settings.JSON_MAX_DEPTH,
+                       limits=settings.BODY_LIMITS)
+    app.add_middleware(RateLimitMiddleware, settings=settings, secret_of=lambda: state.session_secret,
+                       engine_of=lambda: state.engine)
     app.add_middleware(MetricsMiddleware, metrics=state.http_metrics)
     return app
 
@@ -100,7 +115,11 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
 def __getattr__(name: str) -> Any:
     """``gateway.main:app`` for uvicorn, built on first access (importing the module stays cheap)."""
     if name == "app":
-        built = create_app()
+        try:
+            built = create_app()
+        except ConfigError as exc:  # one line, no traceback, non-zero exit (uvicorn imports us)
+            print(f"gateway refuses to start: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
         globals()["app"] = built
         return built
     raise AttributeError(name)

@@ -398,5 +398,35 @@ class PaymentBalancePublic(PaymentBalanceBase):
     pass
 
 
-#: Tables left out of the canonical dump (volatile bookkeeping, see the module docstring).
-VOLATILE_TABLES = frozenset({"indexer_state", "indexer_undo"})
+# ---------------------------------------------------------------- the API's own state (not chain data)
+
+
+class RevokedSession(SQLModel, table=True):
+    """Session ids signed out before they expire (POST /v1/auth/logout); checked on every
+    authenticated request by every gateway process over the database. Rows past ``expires_at``
+    are pruned (the token is dead by then anyway)."""
+
+    __tablename__ = "revoked_sessions"
+
+    sid: str = Field(primary_key=True)
+    address: str
+    expires_at: int = Field(sa_type=BigInteger)
+    revoked_at: float
+
+
+class RelayBudget(SQLModel, table=True):
+    """Relay spending per key (``signer:<address>`` or ``ip:<address>``) in the current period
+    (``period`` = unix time // RELAY_BUDGET_PERIOD): requests and summed gas limits. Shared by
+    every gateway process over the database."""
+
+    __tablename__ = "relay_budgets"
+
+    key: str = Field(primary_key=True)
+    period: int = Field(sa_type=BigInteger)
+    requests: int = Field(sa_type=BigInteger)
+    gas: int = Field(sa_type=BigInteger)
+
+
+#: Tables left out of the canonical dump (volatile bookkeeping, see the module docstring; and the
+#: API's own state, which is not derived from the chain).
+VOLATILE_TABLES = frozenset({"indexer_state", "indexer_undo", "revoked_sessions", "relay_budgets"})

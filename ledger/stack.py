@@ -82,6 +82,7 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         env = dict(os.environ, RPC_URL=node.rpc_url, CHAIN_ID=str(node.chain_id), STATE_DIR=str(STATE))
         env.setdefault("DATABASE_URL", f"sqlite:///{STATE / 'gateway.db'}")
         env.setdefault("IPFS_STORE_DIR", str(STATE / "ipfs"))
+        env.setdefault("SIWE_DOMAIN", f"127.0.0.1:{gateway_port}")  # sign-in domain: configuration, not Host
         indexer = subprocess.Popen(
             [sys.executable, "-m", "gateway.indexer", "--follow", "--json"],
             cwd=ROOT, env=env, stdout=open(STATE / "indexer.log", "ab"), stderr=subprocess.STDOUT,

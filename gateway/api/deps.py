@@ -13,7 +13,7 @@ from web3 import Web3
 
 from gateway.core.config import Settings, get_settings
 from gateway.core.errors import ApiError
-from gateway.core.security import COOKIE_NAME, read_token
+from gateway.core.security import COOKIE_NAME, SessionToken, is_revoked, read_token
 from gateway.models import Organisation, Participant
 from ledger.contracts.models import LICENSED_ROLES, Role
 
@@ -82,7 +82,8 @@ def effective_roles(participant: Participant, organisation: Optional[Organisatio
     if participant.status != "active" or (organisation is not None and organisation.status != "active"):
         return 0
     roles = int(participant.roles)
-    if roles & int(LICENSED_ROLES) and participant.licence_expiry and participant.licence_expiry < now:
+    # expiry 0 is "no licence", not "a licence that never ends"
+    if roles & int(LICENSED_ROLES) and (not participant.licence_expiry or participant.licence_expiry < now):
         roles &= ~int(LICENSED_ROLES)
     return roles
 
@@ -105,14 +106,25 @@ def session_token(request: Request) -> Optional[str]:
     return request.cookies.get(COOKIE_NAME)
 
 
-def get_caller(request: Request, db: SessionDep) -> Caller:
+def current_session(request: Request) -> Optional[SessionToken]:
+    """The request's session: None without a token; 401 for an invalid, expired or revoked one."""
     token = session_token(request)
     if not token:
-        return Caller()
+        return None
     session = read_token(request.app.state.session_secret, token)
     if session is None:
         raise ApiError(401, "InvalidSession", "the session token is invalid or expired: sign in again",
                        headers={"WWW-Authenticate": "Bearer"})
+    if is_revoked(request.app.state.engine, session):
+        raise ApiError(401, "SessionRevoked", "this session was signed out: sign in again",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return session
+
+
+def get_caller(request: Request, db: SessionDep) -> Caller:
+    session = current_session(request)
+    if session is None:
+        return Caller()
     return caller_for(db, session.address)
 
 

@@ -165,13 +165,19 @@ def recover_signer(message: str, signature: str) -> str:
         raise SiweError("InvalidSignature", "the signature is not a valid 65-byte personal_sign signature") from None
 
 
-def verify_message(message: str, signature: str, *, domain: str, chain_id: int,
+def verify_message(message: str, signature: str, *, domain: str, chain_id: int, uri: Optional[str] = None,
                    now: Optional[float] = None) -> SiweMessage:
-    """Every check except the nonce's single use (the caller consumes it)."""
+    """Every check except the nonce's single use (the caller consumes it). ``domain`` and ``uri``
+    are the gateway's configured ones (never taken from the request): the message's URI must be
+    ``uri`` or a path under it."""
     msg = parse_message(message)
     now = time.time() if now is None else now
     if msg.domain != domain:
         raise SiweError("DomainMismatch", f"message is for domain {msg.domain!r}, this gateway is {domain!r}")
+    if uri is not None:
+        base = uri.rstrip("/")
+        if msg.uri != uri and msg.uri != base and not msg.uri.startswith(base + "/"):
+            raise SiweError("UriMismatch", f"message is for URI {msg.uri!r}, this gateway is {uri!r}")
     if msg.chain_id != chain_id:
         raise SiweError("ChainMismatch", f"message is for chain {msg.chain_id}, this gateway serves chain {chain_id}")
     issued = parse_time(msg.issued_at, "Issued At")
@@ -215,6 +221,27 @@ def consume_nonce(engine: Engine, nonce: str) -> None:
                             {"t": now, "n": nonce})
         if done.rowcount != 1:
             raise SiweError("NonceUsed", "the nonce was already used")
+
+
+# ---------------------------------------------------------------- revoked sessions (logout)
+
+
+def revoke_session(engine: Engine, session: "SessionToken") -> None:
+    """Record the session's id as revoked until it would have expired (table revoked_sessions,
+    shared by every gateway process over the database). Idempotent."""
+    now = time.time()
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM revoked_sessions WHERE expires_at < :t"), {"t": int(now) - 60})
+        exists = conn.execute(text("SELECT 1 FROM revoked_sessions WHERE sid = :s"), {"s": session.sid}).first()
+        if exists is None:
+            conn.execute(text("INSERT INTO revoked_sessions (sid, address, expires_at, revoked_at) "
+                              "VALUES (:s, :a, :e, :r)"),
+                         {"s": session.sid, "a": session.address.lower(), "e": session.expires_at, "r": now})
+
+
+def is_revoked(engine: Engine, session: "SessionToken") -> bool:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT 1 FROM revoked_sessions WHERE sid = :s"), {"s": session.sid}).first() is not None
 
 
 # ---------------------------------------------------------------- session tokens

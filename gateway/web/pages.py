@@ -19,7 +19,7 @@ from gateway.api.routes.participants import participant_out
 from gateway.api.routes.search import search
 from gateway.api.routes.vouchers import voucher_detail, voucher_out
 from gateway.core.errors import ApiError
-from gateway.core.security import read_token
+from gateway.core.security import is_revoked, read_token
 from gateway.models import Asset, Clearance, Organisation, Participant, Trade, Voucher, VoucherUse
 from gateway.services import provenance, redaction
 from gateway.services.stats import cached_statistics as statistics
@@ -62,7 +62,9 @@ def _db(request: Request) -> Session:
 def _caller(request: Request, db: Session) -> Any:
     token = session_token(request)
     session = read_token(request.app.state.session_secret, token) if token else None
-    return caller_for(db, session.address) if session else None
+    if session is None or is_revoked(request.app.state.engine, session):
+        return None
+    return caller_for(db, session.address)
 
 
 def _viewer(request: Request, db: Session) -> redaction.Viewer:

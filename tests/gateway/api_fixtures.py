@@ -53,7 +53,8 @@ class Market:
         values: dict[str, Any] = dict(
             RPC_URL=self.rpc_url, CHAIN_ID=self.w3.eth.chain_id, DATABASE_URL=self.database_url,
             IPFS_API=None, IPFS_STORE_DIR=self.state_dir / "ipfs", STATE_DIR=self.state_dir,
-            SESSION_SECRET="test-secret", SIWE_DOMAIN=DOMAIN, RATE_LIMIT_ENABLED=False)
+            SESSION_SECRET="test-secret", SIWE_DOMAIN=DOMAIN, SIWE_URI=f"https://{DOMAIN}/",
+            RATE_LIMIT_ENABLED=False)
         values.update(overrides)
         return Settings(**values)
 

@@ -25,6 +25,16 @@ def _request(market: Any, key: str, fn: str, *args: Any, deadline_in: int = 3600
     return req.to_dict()
 
 
+_tokens: dict[str, str] = {}
+
+
+def _as(client: Any, market: Any, key: str) -> dict[str, str]:
+    """Bearer header of ``key`` signed in (the relay serves signed-in participants only)."""
+    if key not in _tokens:
+        _tokens[key] = login(client, market.accounts[key], market.w3.eth.chain_id)
+    return bearer(_tokens[key])
+
+
 def _relayer_nonce(market: Any) -> int:
     return int(market.w3.eth.get_transaction_count(RELAYER))
 
@@ -32,17 +42,18 @@ def _relayer_nonce(market: Any) -> int:
 def test_forward_transfer_relayed_and_indexed(client: Any, market: Any) -> None:
     bank, holder = market.address("bank_cn"), market.address("holder_cn")
     req = _request(market, "bank_cn", "safeTransferFrom", bank, holder, 4)
-    r = client.post("/v1/relay/forward", json=req)
+    r = client.post("/v1/relay/forward", json=req, headers=_as(client, market, "bank_cn"))
     assert r.status_code == 200, r.text
     tx_hash = r.json()["tx_hash"]
-    assert market.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
+    # the relay answers with the hash before the receipt (poll /v1/tx/{hash})
+    assert market.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)["status"] == 1
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] in ("pending", "indexed")
     market.index()
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] == "indexed"
     assert client.get("/v1/vouchers/4").json()["owner"] == holder.lower()
     # replaying the same signed request: stale nonce, nothing sent
     before = _relayer_nonce(market)
-    again = client.post("/v1/relay/forward", json=req)
+    again = client.post("/v1/relay/forward", json=req, headers=_as(client, market, "bank_cn"))
     assert again.status_code == 409 and again.json()["error"] == "StaleNonce"
     assert _relayer_nonce(market) == before
 
@@ -51,36 +62,42 @@ def test_forward_refusals_spend_no_gas(client: Any, market: Any) -> None:
     holder, sg = market.address("holder_cn"), market.address("holder_sg")
     before = _relayer_nonce(market)
     # restriction view: non-transferable voucher 1 (code 8)
-    r = client.post("/v1/relay/forward", json=_request(market, "holder_cn", "safeTransferFrom", holder, sg, 1))
+    r = client.post("/v1/relay/forward", json=_request(market, "holder_cn", "safeTransferFrom", holder, sg, 1),
+                    headers=_as(client, market, "holder_cn"))
     assert r.status_code == 409 and r.json()["error"] == "TransferRestricted"
     assert r.json()["values"]["code"] == 8 and r.json()["reason"]
     # simulation: an unauthorised user redeeming (decoded custom error with values)
-    r = client.post("/v1/relay/forward", json=_request(market, "holder_sg", "redeem", 1, hash32("x")))
+    r = client.post("/v1/relay/forward", json=_request(market, "holder_sg", "redeem", 1, hash32("x")),
+                    headers=_as(client, market, "holder_sg"))
     assert r.status_code == 403 and r.json()["error"] == "NotAuthorizedUser", r.text
     assert r.json()["values"]["tokenId"] == 1
     # expired deadline
-    r = client.post("/v1/relay/forward", json=_request(market, "bank_cn", "redeem", 1, hash32("y"), deadline_in=-10))
+    bank_h = _as(client, market, "bank_cn")
+    r = client.post("/v1/relay/forward", json=_request(market, "bank_cn", "redeem", 1, hash32("y"), deadline_in=-10),
+                    headers=bank_h)
     assert r.status_code == 409 and r.json()["error"] == "RequestExpired"
     # tampered data: the signature no longer matches
     req = _request(market, "bank_cn", "redeem", 1, hash32("z"))
     req["data"] = req["data"][:-2] + ("00" if req["data"][-2:] != "00" else "01")
-    r = client.post("/v1/relay/forward", json=req)
+    r = client.post("/v1/relay/forward", json=req, headers=bank_h)
     assert r.status_code == 403 and r.json()["error"] == "InvalidSignature"
     # wrong domain
     req = _request(market, "bank_cn", "redeem", 1, hash32("z"))
-    r = client.post("/v1/relay/forward", json={**req, "chainId": 1})
+    r = client.post("/v1/relay/forward", json={**req, "chainId": 1}, headers=bank_h)
     assert r.status_code == 422 and r.json()["error"] == "WrongDomain"
     # untrusted target and settlement through the holder relay
-    r = client.post("/v1/relay/forward", json={**req, "to": market.address("bank_cn")})
+    r = client.post("/v1/relay/forward", json={**req, "to": market.address("bank_cn")}, headers=bank_h)
     assert r.status_code == 422 and r.json()["error"] == "UntrustedTarget"
     # malformed
-    assert client.post("/v1/relay/forward", json={"from": "0x12"}).status_code == 422
+    assert client.post("/v1/relay/forward", json={"from": "0x12"}, headers=bank_h).status_code == 422
     assert _relayer_nonce(market) == before
 
 
 def test_forward_redeem_relayed(client: Any, market: Any) -> None:
-    r = client.post("/v1/relay/forward", json=_request(market, "bank_cn", "redeem", 1, hash32("loan #2")))
+    r = client.post("/v1/relay/forward", json=_request(market, "bank_cn", "redeem", 1, hash32("loan #2")),
+                    headers=_as(client, market, "bank_cn"))
     assert r.status_code == 200, r.text
+    assert market.w3.eth.wait_for_transaction_receipt(r.json()["tx_hash"], timeout=60)["status"] == 1
     market.index()
     assert client.get("/v1/vouchers/1").json()["uses"] == 2
 
@@ -120,6 +137,7 @@ def test_settlement_relay_only_for_the_signed_in_exchange(client: Any, market: A
     ok = client.post("/v1/relay/settlements", json=body, headers=bearer(exchange))
     assert ok.status_code == 200, ok.text
     trade_id = ok.json()["trade_id"]
+    assert market.w3.eth.wait_for_transaction_receipt(ok.json()["tx_hash"], timeout=60)["status"] == 1
     market.index()
     prov = client.get("/v1/vouchers/3/provenance").json()
     assert any(e["event"] == "TradeSettled" and e["links"]["trade_id"] == trade_id for e in prov["events"])

@@ -28,7 +28,7 @@ def _settings(market: Market, tmp_path: Path) -> Settings:
     url = index_into(market, f"sqlite:///{tmp_path / 'gw.db'}")
     return Settings(RPC_URL=market.rpc_url, DATABASE_URL=url, STATE_DIR=market.state_dir,
                     IPFS_STORE_DIR=market.state_dir / "ipfs", IPFS_API=None, RATE_LIMIT_ENABLED=False,
-                    RESPONSE_CACHE_SECONDS=0, SESSION_SECRET="t", SIWE_DOMAIN="gateway.test",
+                    RESPONSE_CACHE_SECONDS=0, SESSION_SECRET="t", SIWE_DOMAIN="gateway.test", SIWE_URI="https://gateway.test/",
                     CHAIN_ID=market.w3.eth.chain_id)
 
 

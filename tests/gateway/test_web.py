@@ -107,8 +107,9 @@ def test_home_and_search_finds_things(server: Any, browser: Any, market: Any) ->
     page.close()
 
 
-def test_voucher_page_timeline_and_verification_slot(server: Any, browser: Any) -> None:
+def test_voucher_page_timeline_and_verification_slot(server: Any, browser: Any, market: Any) -> None:
     base, _ = server
+    market.index()  # other modules share this chain: bring the index to the head (else "gateway behind")
     page = browser.new_page()
     page.goto(base + "/vouchers/1")
     items = page.locator("#timeline li.ev")

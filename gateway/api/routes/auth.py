@@ -8,9 +8,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from gateway.api.common import AUTH_ERRORS, ERRORS
-from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep, SettingsDep, caller_for
+from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep, SettingsDep, caller_for, current_session
+from gateway.core.config import ConfigError, check_startup, siwe_domain, siwe_uri
 from gateway.core.errors import ApiError
-from gateway.core.security import COOKIE_NAME, SiweError, consume_nonce, issue_nonce, iso, make_token, verify_message
+from gateway.core.security import (COOKIE_NAME, SiweError, consume_nonce, issue_nonce, iso, make_token,
+                                   revoke_session, verify_message)
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERRORS)
 
@@ -19,6 +21,7 @@ class NoncePublic(BaseModel):
     nonce: str
     expires_at: str
     domain: str
+    uri: str
     chain_id: Optional[int]
 
 
@@ -42,18 +45,18 @@ class MePublic(BaseModel):
     jurisdiction: Optional[str] = None
 
 
-def domain_of(request: Request, settings: Any) -> str:
-    return settings.SIWE_DOMAIN or request.headers.get("host") or "localhost"
-
-
 def chain_id_of(request: Request) -> Optional[int]:
     cid = getattr(request.app.state, "chain_id", None)
     if cid is None:
         try:
             cid = int(request.app.state.web3.eth.chain_id)
-            request.app.state.chain_id = cid
         except Exception:  # noqa: BLE001 - node down
             return None
+        try:  # the node was down at start-up: its chain must now pass the start-up check
+            check_startup(request.app.state.settings, cid)
+        except ConfigError as exc:
+            raise ApiError(503, "GatewayMisconfigured", f"this gateway is not configured for its chain: {exc}") from None
+        request.app.state.chain_id = cid
     return int(cid)
 
 
@@ -61,7 +64,7 @@ def chain_id_of(request: Request) -> Optional[int]:
 def nonce(request: Request, engine: EngineDep, settings: SettingsDep) -> NoncePublic:
     """A fresh single-use nonce to put in the EIP-4361 message (expires in SIWE_NONCE_TTL s)."""
     value, expires = issue_nonce(engine, settings.SIWE_NONCE_TTL)
-    return NoncePublic(nonce=value, expires_at=iso(expires), domain=domain_of(request, settings),
+    return NoncePublic(nonce=value, expires_at=iso(expires), domain=siwe_domain(settings), uri=siwe_uri(settings),
                        chain_id=chain_id_of(request))
 
 
@@ -72,7 +75,9 @@ def login(body: LoginIn, request: Request, response: Response, engine: EngineDep
     if chain_id is None:
         raise ApiError(503, "NodeUnavailable", "the chain node does not answer")
     try:
-        msg = verify_message(body.message, body.signature, domain=domain_of(request, settings), chain_id=chain_id)
+        # the domain and URI come from configuration only, never from the request (Host header)
+        msg = verify_message(body.message, body.signature, domain=siwe_domain(settings), uri=siwe_uri(settings),
+                             chain_id=chain_id)
         consume_nonce(engine, msg.nonce)
     except SiweError as exc:
         raise ApiError(401, exc.code, exc.reason) from None
@@ -85,7 +90,15 @@ def login(body: LoginIn, request: Request, response: Response, engine: EngineDep
 
 
 @router.post("/logout", status_code=204)
-def logout(response: Response) -> Response:
+def logout(request: Request, response: Response, engine: EngineDep) -> Response:
+    """Ends the session: its token is revoked (every gateway process over this database refuses it
+    from now on) and the cookie is cleared. Without a token: only the cookie is cleared."""
+    try:
+        session = current_session(request)
+    except ApiError:
+        session = None  # already invalid, expired or revoked: nothing to revoke
+    if session is not None:
+        revoke_session(engine, session)
     response.delete_cookie(COOKIE_NAME)
     response.status_code = 204
     return response

@@ -1,24 +1,43 @@
-"""Gasless relay: holders' signed ERC-2771 requests and exchanges' settlements.
+"""Gasless relay: participants' signed ERC-2771 requests, exchanges' settlements, allowance permits.
 
-Every request is checked before any gas is spent: domain (chain id, forwarder), deadline, nonce,
-signature (the forwarder's own ``verify``), the target, the voucher restriction view for
-transfers, and a simulation of the forwarded call (the target sees the signer as the sender).
-A request that would revert is refused with the decoded reason and never sent.
+Only a signed-in, active participant is relayed, and only its own signed request. Every request is
+checked before any gas is spent: an allow-list of target contracts and functions (voucher moves,
+user authorisation, redemption, withdrawing voucher approvals, cancelling one's order; settlements
+by exchanges on their own route; PaymentToken permits of value 0 on theirs), caps on call data and
+gas, the budget of the signer and of the client IP (requests and gas per period, in the database),
+domain (chain id, forwarder), deadline, nonce, signature, the voucher restriction view for
+transfers, and a simulation of the forwarded call. A request that would revert is refused with the
+decoded reason and never sent.
+
+Sending does not wait for the receipt: the caller gets the transaction hash at once and polls
+``GET /v1/tx/{hash}`` (pending / indexed / reverted with the decoded reason). No lock is held
+while a transaction is mined; a per-signer lock only orders one signer's checks and broadcast (a
+concurrent request of the same signer is refused at once, not queued). Relays run in their own
+small pool of worker threads (RELAY_WORKERS), so a burst of relays never occupies the threadpool
+that serves readers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from typing import Any, Optional
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_abi_to_4byte_selector
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from web3 import Web3
 
 from gateway.api.common import AUTH_ERRORS, ERRORS
-from gateway.api.deps import AuthedCallerDep, SettingsDep
-from gateway.core.errors import ApiError, jsonable
-from ledger.anvil import DEFAULT_MNEMONIC
+from gateway.api.deps import EngineDep, ParticipantCallerDep, SettingsDep
+from gateway.core.config import ConfigError, relayer_key
+from gateway.core.errors import ApiError
+from gateway.services.relaybudget import Budget, BudgetExceeded, charge
 from ledger.chain import Ledger
 from ledger.contracts.models import Role
 from ledger.contracts.settlement import Order, SignedOrder
@@ -26,16 +45,53 @@ from ledger.contracts.vouchers import ForwardRequest
 from ledger.errors import InvalidInput, TransferRefused
 
 router = APIRouter(prefix="/v1/relay", tags=["relay"],
-                   responses={**ERRORS, **AUTH_ERRORS, 409: {"description": "Refused: would revert (decoded reason)"}})
+                   responses={**ERRORS, **AUTH_ERRORS, 409: {"description": "Refused: would revert (decoded reason)"},
+                              413: {"description": "Call data above the cap"},
+                              429: {"description": "Relay budget of the signer or client IP exhausted"}})
 
-_lock = threading.Lock()
+
+def _selector(signature: str) -> bytes:
+    return bytes(Web3.keccak(text=signature)[:4])
+
 
 # selectors of DataVoucher moves whose restriction view is checked before simulating
 _TRANSFERS = {
-    bytes.fromhex("42842e0e"): ["address", "address", "uint256"],  # safeTransferFrom(address,address,uint256)
-    bytes.fromhex("b88d4fde"): ["address", "address", "uint256", "bytes"],  # safeTransferFrom(...,bytes)
-    bytes.fromhex("23b872dd"): ["address", "address", "uint256"],  # transferFrom
+    _selector("safeTransferFrom(address,address,uint256)"): ["address", "address", "uint256"],
+    _selector("safeTransferFrom(address,address,uint256,bytes)"): ["address", "address", "uint256", "bytes"],
+    _selector("transferFrom(address,address,uint256)"): ["address", "address", "uint256"],
 }
+
+
+def _approve_withdraws(data: bytes) -> Optional[str]:
+    (spender, _token) = abi_decode(["address", "uint256"], data[4:])
+    return None if int(spender, 16) == 0 else "only approve(address(0), tokenId) (withdrawing an approval) is relayed"
+
+
+def _operator_withdraws(data: bytes) -> Optional[str]:
+    (_operator, approved) = abi_decode(["address", "bool"], data[4:])
+    return None if not approved else "only setApprovalForAll(operator, false) (withdrawing an approval) is relayed"
+
+
+Check = Optional[Callable[[bytes], Optional[str]]]
+#: what POST /v1/relay/forward relays: contract -> {selector: (function, extra check of the arguments)}
+VOUCHER_CALLS: dict[bytes, tuple[str, Check]] = {
+    **{sel: ("safeTransferFrom/transferFrom", None) for sel in _TRANSFERS},
+    _selector("authorizeUser(uint256,address,bool)"): ("authorizeUser", None),
+    _selector("redeem(uint256,bytes32)"): ("redeem", None),
+    _selector("approve(address,uint256)"): ("approve(address(0), tokenId)", _approve_withdraws),
+    _selector("setApprovalForAll(address,bool)"): ("setApprovalForAll(operator, false)", _operator_withdraws),
+}
+SETTLEMENT_CALLS: dict[bytes, tuple[str, Check]] = {
+    _selector("cancelOrder(uint256)"): ("cancelOrder", None),
+}
+#: settlement functions relayed only by POST /v1/relay/settlements (signed-in exchanges)
+SETTLE_FUNCTIONS = ("settle", "settleBatch")
+
+
+def _selectors_of(contract: Any, names: tuple[str, ...]) -> set[bytes]:
+    """Selectors of ``names`` from the deployed contract's ABI (not a copy of its signature)."""
+    return {bytes(function_abi_to_4byte_selector(entry)) for entry in contract.abi
+            if entry.get("type") == "function" and entry.get("name") in names}
 _HEX = r"^0x([0-9a-fA-F]{2})*$"
 _ADDR = r"^0x[0-9a-fA-F]{40}$"
 
@@ -89,33 +145,197 @@ class SettlementIn(BaseModel):
     request: ForwardRequestIn = Field(description="the exchange's signed ForwardRequest calling settle(sell, buy)")
 
 
+class PermitIn(BaseModel):
+    """An EIP-2612 permit of PaymentToken withdrawing an allowance (value 0), signed by its owner."""
+
+    owner: str = Field(pattern=_ADDR)
+    spender: str = Field(pattern=_ADDR)
+    value: int = Field(default=0, ge=0, le=2**256 - 1, description="must be 0: only withdrawals are relayed")
+    deadline: int = Field(ge=0, le=2**256 - 1)
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+
+
+class BudgetLeft(BaseModel):
+    requests_left: int
+    gas_left: int
+
+
 class RelayedPublic(BaseModel):
+    """Accepted and broadcast; poll ``status_url`` for pending / indexed / reverted."""
+
     tx_hash: str
-    block_number: Optional[int]
-    gas_used: Optional[int]
-    events: list[dict[str, Any]]
+    state: str = "pending"
+    status_url: str
     trade_id: Optional[str] = None
+    budget: dict[str, BudgetLeft] = Field(default_factory=dict, description="left in this period, per key")
+    # kept for clients of the synchronous relay: always null now (the receipt is not awaited)
+    block_number: Optional[int] = None
+    gas_used: Optional[int] = None
+    events: list[dict[str, Any]] = Field(default_factory=list)
+
+
+_connect_lock = threading.Lock()
 
 
 def relayer(request: Request, settings: Any) -> Ledger:
     ledger: Optional[Ledger] = getattr(request.app.state, "relayer", None)
     if ledger is not None:
         return ledger
-    key = settings.RELAYER_KEY
-    if not key:
-        from eth_account import Account
+    with _connect_lock:
+        again: Optional[Ledger] = getattr(request.app.state, "relayer", None)
+        if again is not None:
+            return again
+        chain_id = settings.CHAIN_ID or getattr(request.app.state, "chain_id", None)
+        try:
+            if chain_id is None:
+                chain_id = int(request.app.state.web3.eth.chain_id)
+            key = relayer_key(settings, chain_id)  # a dev key on the local chain only
+        except ConfigError as exc:
+            raise ApiError(503, "RelayerNotConfigured", str(exc)) from None
+        except Exception as exc:  # noqa: BLE001
+            raise ApiError(503, "NodeUnavailable", f"cannot reach the chain: {exc}") from None
+        try:
+            ledger = Ledger.connect(settings.RPC_URL, chain_id=settings.CHAIN_ID, account=key,
+                                    state_dir=settings.STATE_DIR, timeout=60)
+        except Exception as exc:  # noqa: BLE001
+            raise ApiError(503, "NodeUnavailable", f"cannot reach the chain: {exc}") from None
+        if not ledger.has_deployment():
+            raise ApiError(503, "NoDeployment", "no deployment record for this chain")
+        request.app.state.relayer = ledger
+        return ledger
 
-        Account.enable_unaudited_hdwallet_features()
-        key = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/19").key.hex()
+
+# ---------------------------------------------------------------- per-signer ordering, in flight
+
+_signer_locks: dict[str, threading.Lock] = {}
+_signer_locks_guard = threading.Lock()
+#: forwarder requests sent by this process and not seen mined yet: signer -> (nonce, tx hash, sent at)
+_in_flight: dict[str, tuple[int, str, float]] = {}
+IN_FLIGHT_SECONDS = 120.0
+
+
+def _signer_lock(address: str) -> threading.Lock:
+    with _signer_locks_guard:
+        if len(_signer_locks) > 10_000:
+            for k in [k for k, lk in _signer_locks.items() if not lk.locked()]:
+                del _signer_locks[k]
+        return _signer_locks.setdefault(address.lower(), threading.Lock())
+
+
+@contextmanager
+def _signer_turn(address: str) -> Iterator[None]:
+    """The signer's checks and broadcast, one at a time; a second request of the same signer in
+    the meantime is refused at once (its nonce could only be the same one) instead of waiting."""
+    lock = _signer_lock(address)
+    if not lock.acquire(blocking=False):
+        raise ApiError(409, "RequestInFlight", f"another request of {address} is being relayed right now; "
+                       "retry once it has its transaction hash", {"from": address})
     try:
-        ledger = Ledger.connect(settings.RPC_URL, chain_id=settings.CHAIN_ID, account=key,
-                                state_dir=settings.STATE_DIR, timeout=60)
-    except Exception as exc:  # noqa: BLE001
-        raise ApiError(503, "NodeUnavailable", f"cannot reach the chain: {exc}") from None
-    if not ledger.has_deployment():
-        raise ApiError(503, "NoDeployment", "no deployment record for this chain")
-    request.app.state.relayer = ledger
-    return ledger
+        yield
+    finally:
+        lock.release()
+
+
+def _executor(request: Request, settings: Any) -> ThreadPoolExecutor:
+    """The relay's own worker threads: relays queue here, never in the threadpool readers use."""
+    pool: Optional[ThreadPoolExecutor] = getattr(request.app.state, "relay_executor", None)
+    if pool is None:
+        with _connect_lock:
+            pool = getattr(request.app.state, "relay_executor", None)
+            if pool is None:
+                pool = ThreadPoolExecutor(max_workers=settings.RELAY_WORKERS, thread_name_prefix="relay")
+                request.app.state.relay_executor = pool
+    return pool
+
+
+async def _in_relay_pool(request: Request, settings: Any, fn: Callable[..., RelayedPublic],
+                         *args: Any) -> RelayedPublic:
+    return await asyncio.get_running_loop().run_in_executor(_executor(request, settings), fn, *args)
+
+
+def _mined(ledger: Ledger, tx_hash: str) -> bool:
+    try:
+        return ledger.w3.eth.get_transaction_receipt(tx_hash) is not None  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - TransactionNotFound: still pending
+        return False
+
+
+def _refuse_in_flight(ledger: Ledger, sender: str, nonce: int) -> None:
+    """Refuse a request whose forwarder nonce this process already sent and is not mined yet (it
+    could only revert). Once mined (even reverted: the nonce is then still free) it is forgotten."""
+    entry = _in_flight.get(sender.lower())
+    if entry is None or entry[0] != nonce or time.monotonic() - entry[2] >= IN_FLIGHT_SECONDS:
+        return
+    if _mined(ledger, entry[1]):
+        _in_flight.pop(sender.lower(), None)
+        return
+    raise ApiError(409, "RequestInFlight", f"request nonce {nonce} of {sender} was already relayed "
+                   f"({entry[1]}); poll /v1/tx/{entry[1]}", {"nonce": nonce, "tx_hash": entry[1]})
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _caps(settings: Any, req: ForwardRequest) -> None:
+    if len(req.data) > settings.RELAY_MAX_CALLDATA_BYTES:
+        raise ApiError(413, "CallDataTooLarge", f"call data of {len(req.data)} bytes exceeds the relay's cap "
+                       f"of {settings.RELAY_MAX_CALLDATA_BYTES}",
+                       {"size": len(req.data), "limit": settings.RELAY_MAX_CALLDATA_BYTES})
+    if req.gas > settings.RELAY_MAX_GAS:
+        raise ApiError(422, "GasTooHigh", f"request gas {req.gas} exceeds the relay's cap of {settings.RELAY_MAX_GAS}",
+                       {"gas": req.gas, "limit": settings.RELAY_MAX_GAS})
+    if req.value != 0:
+        raise ApiError(422, "ValueNotRelayed", "the relay forwards no ether (value must be 0)", {"value": req.value})
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _charge(request: Request, settings: Any, engine: Any, signer: str, gas: int) -> dict[str, BudgetLeft]:
+    budgets = [Budget(f"signer:{signer.lower()}", settings.RELAY_BUDGET_SIGNER_REQUESTS, settings.RELAY_BUDGET_SIGNER_GAS),
+               Budget(f"ip:{_client_ip(request)}", settings.RELAY_BUDGET_IP_REQUESTS, settings.RELAY_BUDGET_IP_GAS)]
+    try:
+        left = charge(engine, budgets, gas, settings.RELAY_BUDGET_PERIOD)
+    except BudgetExceeded as exc:
+        names = {budgets[0].key: "signer", budgets[1].key: "ip"}
+        raise ApiError(429, "RelayBudgetExceeded",
+                       f"relay budget of the {' and '.join(names[k] for k in exc.refused)} exhausted for this period "
+                       f"(a request of {gas} gas); resets in {exc.resets_in} s",
+                       {"exhausted": [names[k] for k in exc.refused], "gas": gas, "resets_in": exc.resets_in,
+                        **{names[k]: v for k, v in exc.left.items()}},
+                       headers={"Retry-After": str(exc.resets_in)}) from None
+    names = {budgets[0].key: "signer", budgets[1].key: "ip"}
+    return {names[k]: BudgetLeft(**v) for k, v in left.items()}
+
+
+def _allowed_call(ledger: Ledger, req: ForwardRequest) -> None:
+    """The allow-list: target contract and function (and, for approvals, only withdrawals)."""
+    table = {ledger.vouchers.address.lower(): ("DataVoucher", VOUCHER_CALLS),
+             ledger.settlement.address.lower(): ("TradeSettlement", SETTLEMENT_CALLS)}
+    target = table.get(req.to.lower())
+    allowed = {name: sorted({fn for fn, _ in calls.values()}) for name, calls in table.values()}
+    if target is None:
+        raise ApiError(422, "UntrustedTarget", f"{req.to} is not a contract this relay forwards to",
+                       {"to": req.to, "allowed": {ledger.vouchers.address: allowed["DataVoucher"],
+                                                  ledger.settlement.address: allowed["TradeSettlement"]}})
+    name, calls = target
+    selector = bytes(req.data[:4])
+    if name == "TradeSettlement" and selector in _selectors_of(ledger.settlement.contract, SETTLE_FUNCTIONS):
+        raise ApiError(403, "UseSettlementRelay", "settlements are relayed by POST /v1/relay/settlements "
+                       "(signed-in exchanges only)")
+    entry = calls.get(selector)
+    if entry is None:
+        raise ApiError(403, "FunctionNotRelayed", f"{name} function 0x{selector.hex()} is not relayed",
+                       {"to": req.to, "selector": "0x" + selector.hex(), "allowed": allowed[name]})
+    fn, check = entry
+    if check is not None:
+        try:
+            problem = check(bytes(req.data))
+        except Exception:  # noqa: BLE001
+            problem = "call data does not decode"
+        if problem:
+            raise ApiError(403, "FunctionNotRelayed", f"{name}.{fn}: {problem}", {"to": req.to, "function": fn})
 
 
 def _check_forward(ledger: Ledger, req: ForwardRequest) -> None:
@@ -131,65 +351,94 @@ def _check_forward(ledger: Ledger, req: ForwardRequest) -> None:
     if req.nonce != current:
         raise ApiError(409, "StaleNonce", f"request nonce {req.nonce} is not the signer's next nonce {current}",
                        {"nonce": req.nonce, "expected": current})
+    _refuse_in_flight(ledger, req.sender, req.nonce)
     if not fwd.verify(req):
         raise ApiError(403, "InvalidSignature", "the signature does not match the request's signer",
                        {"from": req.sender})
 
 
-def _simulate_and_send(ledger: Ledger, req: ForwardRequest) -> Any:
+def _simulate_and_send(ledger: Ledger, req: ForwardRequest) -> str:
+    """Simulate (decoded revert raised), then broadcast without waiting for the receipt."""
     fwd = ledger.forwarder
     fwd._simulate(req.sender, req.to, req.data, req.value)  # raises the decoded ContractRevert
-    return fwd.transact("execute", req.data_tuple(), value=req.value)  # estimates (simulates) again first
+    tx = fwd.build("execute", req.data_tuple(), value=req.value)
+    sent = ledger.sender.send(tx, fwd.NAME, wait=False)  # estimates (simulates) again first
+    _in_flight[req.sender.lower()] = (req.nonce, sent.tx_hash, time.monotonic())
+    if len(_in_flight) > 10_000:
+        cutoff = time.monotonic() - IN_FLIGHT_SECONDS
+        for k in [k for k, v in _in_flight.items() if v[2] < cutoff]:
+            _in_flight.pop(k, None)
+    return sent.tx_hash
 
 
-def _relayed(result: Any, trade_id: Optional[str] = None) -> RelayedPublic:
-    events = [{"event": e["event"], "log_index": int(e["logIndex"]), "args": e["args"]} for e in result.events]
-    return RelayedPublic(tx_hash=result.tx_hash if isinstance(result.tx_hash, str) else "0x" + bytes(result.tx_hash).hex(),
-                         block_number=result.block_number, gas_used=result.gas_used, events=jsonable(events),
-                         trade_id=trade_id)
+def _accepted(tx_hash: str, budget: dict[str, BudgetLeft], trade_id: Optional[str] = None) -> RelayedPublic:
+    return RelayedPublic(tx_hash=tx_hash, status_url=f"/v1/tx/{tx_hash}", trade_id=trade_id, budget=budget)
+
+
+def _parse(body: ForwardRequestIn) -> ForwardRequest:
+    try:
+        return body.request()
+    except InvalidInput as exc:
+        raise ApiError(422, "InvalidRequest", str(exc)) from None
+
+
+def _own(req: ForwardRequest, caller: Any) -> None:
+    if req.sender.lower() != str(caller.address).lower():
+        raise ApiError(403, "NotYourRequest", "the request must be signed by the signed-in participant",
+                       {"from": req.sender, "caller": caller.address})
 
 
 @router.post("/forward", response_model=RelayedPublic)
-def relay_forward(body: ForwardRequestIn, request: Request, settings: SettingsDep) -> RelayedPublic:
-    """Relay a holder's signed ForwardRequest to DataVoucher (transfer, redeem, authorise a user...).
-    The signature authenticates the holder; no session is needed."""
+async def relay_forward(body: ForwardRequestIn, request: Request, settings: SettingsDep, engine: EngineDep,
+                        caller: ParticipantCallerDep) -> RelayedPublic:
+    """Relay the signed-in participant's own ForwardRequest: a voucher transfer, authorising a user,
+    a redemption, withdrawing a voucher approval, or cancelling one of its orders. Returns the
+    transaction hash at once; poll ``/v1/tx/{hash}``."""
+    return await _in_relay_pool(request, settings, _forward, body, request, settings, engine, caller)
+
+
+def _forward(body: ForwardRequestIn, request: Request, settings: Any, engine: Any, caller: Any) -> RelayedPublic:
+    req = _parse(body)
+    _own(req, caller)
+    _caps(settings, req)
     ledger = relayer(request, settings)
-    try:
-        req = body.request()
-    except InvalidInput as exc:
-        raise ApiError(422, "InvalidRequest", str(exc)) from None
-    vouchers = ledger.vouchers
-    if req.to != vouchers.address:
-        if req.to == ledger.settlement.address:
-            raise ApiError(403, "UseSettlementRelay", "settlements are relayed by POST /v1/relay/settlements "
-                           "(signed-in exchanges only)")
-        raise ApiError(422, "UntrustedTarget", f"{req.to} is not a contract this relay forwards to",
-                       {"to": req.to, "allowed": [vouchers.address]})
-    with _lock:
+    _allowed_call(ledger, req)
+    budget = _charge(request, settings, engine, req.sender, req.gas)
+    with _signer_turn(req.sender):
         _check_forward(ledger, req)
-        types = _TRANSFERS.get(req.data[:4])
+        types = _TRANSFERS.get(bytes(req.data[:4])) if req.to == ledger.vouchers.address else None
         if types is not None:
             try:
                 frm, to, token_id = abi_decode(types, req.data[4:])[:3]
             except Exception:  # noqa: BLE001
                 raise ApiError(422, "InvalidCallData", "transfer call data does not decode") from None
-            r = vouchers.restriction(frm, to, token_id)
+            r = ledger.vouchers.restriction(frm, to, token_id)
             if r.code != 0:
                 raise TransferRefused(r.code, r.message, int(token_id), frm, to)
-        result = _simulate_and_send(ledger, req)
-    return _relayed(result)
+        tx_hash = _simulate_and_send(ledger, req)
+    return _accepted(tx_hash, budget)
+
+
+def _trade_id(ledger: Ledger, sell: SignedOrder, buy: SignedOrder) -> str:
+    """keccak256(abi.encode(sellOrderHash, buyOrderHash)), the order hashes from the contract."""
+    hs = bytes(ledger.settlement.call("hashOrder", sell.order.as_tuple()))
+    hb = bytes(ledger.settlement.call("hashOrder", buy.order.as_tuple()))
+    return "0x" + bytes(Web3.keccak(abi_encode(["bytes32", "bytes32"], [hs, hb]))).hex()
 
 
 @router.post("/settlements", response_model=RelayedPublic)
-def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep,
-                     caller: AuthedCallerDep) -> RelayedPublic:
+async def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep, engine: EngineDep,
+                           caller: ParticipantCallerDep) -> RelayedPublic:
     """An exchange's settlement of a matched trade: both signed orders and the exchange's signed
     ForwardRequest calling ``settle``. Only a signed-in, licensed EXCHANGE participant may relay,
-    and only its own request for orders naming it."""
+    and only its own request for orders naming it. Returns the transaction hash and trade id at once."""
+    return await _in_relay_pool(request, settings, _settlement, body, request, settings, engine, caller)
+
+
+def _settlement(body: SettlementIn, request: Request, settings: Any, engine: Any, caller: Any) -> RelayedPublic:
     if not caller.has(Role.EXCHANGE):
         raise ApiError(403, "NotAnExchange", "only a licensed exchange may relay settlements",
                        {"caller": caller.address, "roles": caller.role_names})
-    ledger = relayer(request, settings)
     try:
         req = body.request.request()
         sell, buy = body.sell.signed(), body.buy.signed()
@@ -203,6 +452,8 @@ def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep
         if s.order.exchange.lower() != me.lower():
             raise ApiError(409, "WrongExchange", f"the {side} order names exchange {s.order.exchange}",
                            {"side": side, "orderExchange": s.order.exchange, "caller": me})
+    _caps(settings, req)
+    ledger = relayer(request, settings)
     settlement = ledger.settlement
     if req.to != settlement.address:
         raise ApiError(422, "UntrustedTarget", "the request must call TradeSettlement",
@@ -211,7 +462,8 @@ def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep
                                               buy.order.as_tuple(), buy.signature_bytes())["data"][2:])
     if req.data != expected:
         raise ApiError(422, "RequestDataMismatch", "the request's call data is not settle(sell, buy) of these orders")
-    with _lock:
+    budget = _charge(request, settings, engine, req.sender, req.gas)
+    with _signer_turn(req.sender):
         _check_forward(ledger, req)
         now = ledger.now()
         for s in (sell, buy):
@@ -225,7 +477,38 @@ def relay_settlement(body: SettlementIn, request: Request, settings: SettingsDep
             settlement._precheck(sell, buy)  # domain + the voucher restriction view
         except InvalidInput as exc:
             raise ApiError(422, "WrongDomain", str(exc)) from None
-        result = _simulate_and_send(ledger, req)
-    trade = next((e for e in settlement.decode_events(result.receipt) if e["event"] == "TradeSettled"), None)
-    trade_id = "0x" + bytes(trade["args"]["tradeId"]).hex() if trade else None
-    return _relayed(result, trade_id)
+        tx_hash = _simulate_and_send(ledger, req)
+    return _accepted(tx_hash, budget, _trade_id(ledger, sell, buy))
+
+
+#: gas charged to the budgets for one relayed permit (an EIP-2612 permit costs ~50-80k)
+PERMIT_GAS = 100_000
+
+
+@router.post("/permit", response_model=RelayedPublic)
+async def relay_permit(body: PermitIn, request: Request, settings: SettingsDep, engine: EngineDep,
+                       caller: ParticipantCallerDep) -> RelayedPublic:
+    """Withdraw a PaymentToken allowance without gas: the owner's EIP-2612 permit of value 0 for
+    ``spender``, submitted by the relayer (PaymentToken is not an ERC-2771 target: the permit's
+    signature authenticates the owner). Only the signed-in owner's own permit, only value 0."""
+    return await _in_relay_pool(request, settings, _permit, body, request, settings, engine, caller)
+
+
+def _permit(body: PermitIn, request: Request, settings: Any, engine: Any, caller: Any) -> RelayedPublic:
+    if body.owner.lower() != str(caller.address).lower():
+        raise ApiError(403, "NotYourRequest", "the permit must be the signed-in participant's own",
+                       {"owner": body.owner, "caller": caller.address})
+    if body.value != 0:
+        raise ApiError(403, "FunctionNotRelayed", "only permits of value 0 (withdrawing an allowance) are relayed",
+                       {"value": body.value})
+    ledger = relayer(request, settings)
+    sig = bytes.fromhex(body.signature[2:])
+    r, s_, v = sig[:32], sig[32:64], sig[64]
+    v = v + 27 if v < 27 else v
+    token = ledger.token
+    tx = token.build("permit", Web3.to_checksum_address(body.owner), Web3.to_checksum_address(body.spender), 0,
+                     body.deadline, v, r, s_)
+    budget = _charge(request, settings, engine, body.owner, PERMIT_GAS)
+    with _signer_turn(body.owner):
+        sent = ledger.sender.send(tx, token.NAME, wait=False)  # simulated first: a bad permit is refused, decoded
+    return _accepted(sent.tx_hash, budget)
