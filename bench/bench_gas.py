@@ -31,7 +31,7 @@ from ledger.artifacts import load_artifact
 from ledger.deploy import deploy_all, deploy_contract
 from tests.contracts.conftest import ORGS
 from tests.contracts.helpers import REGISTRAR_ROLE, Roles, SourceType, b32, event, fresh_content, jur, org_id
-from tests.contracts.trading import BUY, MAX_UINT, SELL, Order, forward_request, sign_order
+from tests.contracts.trading import BARE_DVP, BUY, MAX_UINT, SELL, Order, forward_request, sign_order
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -71,14 +71,15 @@ class GasBench:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def order(self, maker: str, side: int, vid: int, token: str, exchange: str, price: int = 10_000,
-              broker: str = "0x" + "00" * 20, commission: int = 0) -> Order:
+              broker: str = "0x" + "00" * 20, commission: int = 0, **terms: int) -> Order:
         self.nonce += 1
         return Order(maker=maker, side=side, voucherId=vid, price=price, paymentToken=token, exchange=exchange,
-                     broker=broker, commission=commission, nonce=self.nonce, deadline=self.now() + DAY)
+                     broker=broker, commission=commission, nonce=self.nonce, deadline=self.now() + DAY, **terms)
 
     def trade(self, sell: Order, buy: Order, verifying: str, name: str) -> tuple[Any, ...]:
-        return (sell.as_tuple(), sign_order(self.keys[sell.maker], sell, self.chain_id, verifying, name=name),
-                buy.as_tuple(), sign_order(self.keys[buy.maker], buy, self.chain_id, verifying, name=name))
+        bare = name == BARE_DVP  # the baseline keeps the original order type (no terms)
+        return (sell.as_tuple(bare), sign_order(self.keys[sell.maker], sell, self.chain_id, verifying, name=name),
+                buy.as_tuple(bare), sign_order(self.keys[buy.maker], buy, self.chain_id, verifying, name=name))
 
 
 def _all_mutating(names: list[str]) -> set[tuple[str, str]]:
@@ -304,10 +305,14 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     # B already holds v1 (non-zero voucher balance); S holds many; E, S, B hold tokens.
 
     def compliant(vid: int, **kw: Any) -> tuple[Any, ...]:
+        # as the SDK makes them: both orders cap the fee at the exchange's current fee; the buy order
+        # commits to the voucher's uses left and validity end as read before signing
+        core = voucher.functions.voucherCore(vid).call()
         sell = b.order(S, SELL, vid, token.address, E, broker=kw.get("sb", "0x" + "00" * 20),
-                       commission=kw.get("sc", 0))
+                       commission=kw.get("sc", 0), maxFeeBps=FEE_BPS)
         buy = b.order(B, BUY, vid, token.address, E, broker=kw.get("bb", "0x" + "00" * 20),
-                      commission=kw.get("bc", 0))
+                      commission=kw.get("bc", 0), maxFeeBps=FEE_BPS, minUsesLeft=core[6] - core[7],
+                      minValidUntil=core[5])
         return b.trade(sell, buy, settlement.address, "dataledger-settlement")
 
     # warm-up: the first settlement touches the nonce words of S and B (zero -> non-zero)

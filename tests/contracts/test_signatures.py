@@ -128,13 +128,14 @@ def test_misbehaving_erc1271_wallet_rejected(trading: Trading, mode: int, what: 
 
 
 def test_replay_across_settlement_and_bare_dvp_domains(trading: Trading) -> None:
-    """A signature collected for the benchmark DvP (same Order type) is useless on TradeSettlement."""
+    """A signature collected for the benchmark DvP (its own domain and the original Order type) is useless
+    on TradeSettlement."""
     t, m = trading, trading.m
     dvp = t.deploy("BareDvP", m.voucher.address)
     vid, _ = t.issue()
     sell, buy = t.pair(m.holder_cn, m.bank_cn, vid)
     sig = sign_order(t.account(m.bank_cn), buy, t.chain_id, dvp.address, name="dataledger-bare-dvp")
-    assert bytes(dvp.functions.orderDigest(buy.as_tuple()).call()) == order_digest(
+    assert bytes(dvp.functions.orderDigest(buy.as_tuple(bare=True)).call()) == order_digest(
         buy, t.chain_id, dvp.address, name="dataledger-bare-dvp")
     expect_revert(t.settle_fn(sell, buy, buy_sig=sig), "InvalidSignature", m.bank_cn, _struct_hash(m, buy),
                   sender=m.exchange)

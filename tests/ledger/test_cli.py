@@ -320,6 +320,28 @@ def test_order_sign_and_settle(cli: Any, tmp_path: Path) -> None:
         "-o", str(files[0][0]), key="holder_cn", expect=1))
 
 
+def test_order_terms_refuse_a_used_voucher(cli: Any, tmp_path: Path) -> None:
+    """`order sign` commits a buy order to the voucher as it is; after the seller redeems a use the
+    settlement fails with one line naming the terms, and nothing moves."""
+    m = cli.market
+    vid = m.voucher("holder_cn")
+    cli("voucher", "approve", key="holder_cn")
+    ex = m.addr["exchange"]
+    sell, buy = tmp_path / "sell.json", tmp_path / "buy.json"
+    cli("order", "sign", "--side", "sell", "--voucher", str(vid), "--price", "1000", "--exchange", ex,
+        "-o", str(sell), key="holder_cn")
+    out = as_json(cli("order", "sign", "--side", "buy", "--voucher", str(vid), "--price", "1000", "--exchange", ex,
+                      "--max-fee-bps", "150", "-o", str(buy), "--json", key="bank_cn"))
+    v = m.base.vouchers.voucher(vid)
+    assert out["order"]["minUsesLeft"] == v.max_uses - v.uses and out["order"]["minValidUntil"] == v.valid_until
+    assert out["order"]["maxFeeBps"] == 150
+    m.as_("holder_cn").vouchers.redeem(vid, "used after signing")
+    before = chain_state(m)
+    err = one_line_error(cli("trade", "settle", str(sell), str(buy), key="exchange", expect=1))
+    assert "UsesLeftBelowTerms" in err
+    assert chain_state(m) == before
+
+
 # ------------------------------------------------------------------ connection & operations
 
 
