@@ -235,6 +235,9 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     b.measure("AssetRegistry", assets.functions.freeze(scratch, "bench"), regulator)
     b.measure("AssetRegistry", assets.functions.unfreeze(scratch, "bench"), regulator)
     b.measure("AssetRegistry", assets.functions.revoke(scratch, "bench"), regulator)
+    scratch_hash = assets.functions.manifestVersion(scratch, 0).call()[0]
+    b.measure("AssetRegistry", assets.functions.releaseContentHash(scratch_hash, S, "bench"), admin,
+              "revoked asset's hash, reserved for a claimant")
     r = b.measure("DataCustoms", customs.functions.requestClearance(asset, jur("HK"), addr["holder_hk"], cid), S)
     case = int(event(customs, r, "ClearanceRequested")["caseId"])
     b.measure("DataCustoms", customs.functions.approveClearance(case, b.now() + 30 * DAY, cid), customs_acct)
@@ -257,6 +260,9 @@ def _run(node: AnvilNode) -> dict[str, Any]:
               label="safeTransferFrom(address,address,uint256)")
     b.measure("DataVoucher", voucher.functions.safeTransferFrom(S, B, v1, b""), S, "to an EOA",
               label="safeTransferFrom(address,address,uint256,bytes)")
+    b.measure("DataVoucher", voucher.functions.safeTransferFromWithTerms(B, S, v1, 10, 0), B,
+              "to an EOA, with order terms (uses left, validity end)")
+    b.send(voucher.functions.safeTransferFrom(S, B, v1), S)
     b.measure("DataVoucher", voucher.functions.approve(S, v1), B)
     b.measure("DataVoucher", voucher.functions.setApprovalForAll(settlement.address, True), B)
     b.measure("DataVoucher", voucher.functions.authorizeUser(v1, addr["holder_hk"], True), B)
