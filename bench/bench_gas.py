@@ -396,6 +396,21 @@ def _run(node: AnvilNode) -> dict[str, Any]:
                   f"{BATCH} trades", label=f"settleBatch({BATCH} trades)")
     bare_batch_total = int(r["gasUsed"])
 
+    # ---------------------------------------------------------------- PaymentToken admin (delayed hand-over)
+    bench_role = Web3.keccak(text="BENCH_ROLE")
+    b.measure("PaymentToken", token.functions.grantRole(bench_role, spare), admin, "a role other than the admin's")
+    b.measure("PaymentToken", token.functions.revokeRole(bench_role, spare), admin)
+    b.send(token.functions.grantRole(bench_role, spare), admin)
+    b.measure("PaymentToken", token.functions.renounceRole(bench_role, spare), spare)
+    b.measure("PaymentToken", token.functions.changeDefaultAdminDelay(3 * DAY), admin)
+    b.measure("PaymentToken", token.functions.rollbackDefaultAdminDelay(), admin)
+    b.measure("PaymentToken", token.functions.beginDefaultAdminTransfer(spare), admin)
+    b.measure("PaymentToken", token.functions.cancelDefaultAdminTransfer(), admin)
+    b.send(token.functions.beginDefaultAdminTransfer(spare), admin)
+    w3.provider.make_request("evm_increaseTime", [2 * DAY + 1])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    b.measure("PaymentToken", token.functions.acceptDefaultAdminTransfer(), spare, "after the 2-day delay")
+
     # ---------------------------------------------------------------- completeness
     wanted = _all_mutating(["ParticipantRegistry", "AssetRegistry", "DataCustoms", "LedgerForwarder", "DataVoucher",
                             "PaymentToken", "TradeSettlement", "BareVoucher", "BareToken", "BareDvP"])
