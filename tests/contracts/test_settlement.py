@@ -515,6 +515,8 @@ def test_transfer_with_terms_is_a_safe_transfer_for_anyone_else(trading: Trading
                   "UsesLeftBelowTerms", vid, 4, 3, sender=m.holder_cn)
     expect_revert(m.voucher.functions.safeTransferFromWithTerms(m.holder_cn, m.outsider, vid, 0, 0),
                   "TransferRestricted", 2, m.holder_cn, m.outsider, vid, sender=m.holder_cn)
+    expect_revert(m.voucher.functions.safeTransferFromWithTerms(m.holder_cn, ZERO, vid, 0, 0),
+                  "ERC721InvalidReceiver", ZERO, sender=m.holder_cn)
     expect_revert(m.voucher.functions.safeTransferFromWithTerms(m.bank_cn, m.operator, vid, 0, 0),
                   "ERC721IncorrectOwner", m.bank_cn, vid, m.holder_cn, sender=m.holder_cn)
     send(fn, m.holder_cn)
