@@ -1076,9 +1076,9 @@ class MarketMachine(RuleBasedStateMachine):
         "expired": st.sampled_from([False] * 15 + [True]),
         # order terms (issue 11, #9): fee caps relative to the fee (None = 2000), buy-side voucher
         # terms relative to the voucher now (None = no term)
-        "sell_fee_cap": st.sampled_from([None, None, None, 0, -1]),
-        "buy_fee_cap": st.sampled_from([None, None, None, 0, -1]),
-        "terms": st.sampled_from([(None, None)] * 3 + [(0, 0), (1, 0), (0, 1), (-1, -1)]),
+        "sell_fee_cap": st.sampled_from([None] * 6 + [0, 0, -1]),
+        "buy_fee_cap": st.sampled_from([None] * 6 + [0, 0, -1]),
+        "terms": st.sampled_from([(None, None)] * 3 + [(0, 0)] * 2 + [(1, 0), (0, 1), (-1, -1)]),
     })
 
     def trade_params(self, raw: dict[str, Any]) -> dict[str, Any]:
