@@ -3,8 +3,8 @@
     .venv/bin/python -m bench gas        # or: make bench
 
 Starts its own anvil, deploys the suite (ledger.deploy.deploy_all) and the bare baseline
-(BareVoucher = plain OZ ERC-721, BareToken = plain OZ ERC-20, BareDvP = the same EIP-712 orders and
-nonce bitmap with no compliance/fees), registers the market's participants, and reads ``gasUsed``
+(BareVoucher = plain OZ ERC-721, BareToken = plain OZ ERC-20, BareDvP = EIP-712 orders of the original
+10-field type and the same nonce bitmap, with no compliance/fees/order terms), registers the market's participants, and reads ``gasUsed``
 from the receipt of one call of every non-view function of every contract (the run fails if one
 is missing). Then it compares settlement with the baseline measured in the same run:
 
@@ -445,8 +445,9 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     ]
     notes = [
         "gas = receipt gasUsed of one transaction (includes the 21,000 intrinsic gas and calldata).",
-        "Like with like: both settlements use the same seller/buyer/submitting accounts, EIP-712 order type and "
-        "nonce bitmap; before measuring, each side ran one warm-up settlement so the makers' nonce words are "
+        "Like with like: both settlements use the same seller/buyer/submitting accounts and nonce bitmap; the "
+        "compliant orders carry the 3 term fields (fee cap on both, the voucher's uses left and validity end on "
+        "the buy order, as the SDK signs them), the bare DvP keeps the original 10-field order; before measuring, each side ran one warm-up settlement so the makers' nonce words are "
         "non-zero, the seller, buyer (and exchange) already hold token balances and the buyer already holds "
         "a voucher/NFT; each order uses a fresh (unused) nonce; single = median of 3 consecutive settlements.",
         f"Compliant settle: exchange fee {FEE_BPS} bps (two payment legs: seller and exchange), no brokers; "
