@@ -484,6 +484,17 @@ def asset_revoke(asset_id: int = typer.Argument(...), reason: str = typer.Option
     _tx(json_out, _ledger().assets.revoke(asset_id, reason), f"asset {asset_id} revoked")
 
 
+@asset_app.command("release-hash")
+@handled
+def asset_release_hash(content_hash: str = typer.Argument(..., help="0x-hex sha-256 of the dataset."),
+                       claimant: Optional[str] = typer.Option(None, "--claimant",
+                                                              help="Only this account may register it next."),
+                       reason: str = typer.Option(..., "--reason"), json_out: bool = JsonFlag) -> None:
+    """Free a revoked asset's content hash (registrar; e.g. after a squatting ruling)."""
+    _tx(json_out, _ledger().assets.release_content_hash(content_hash, claimant, reason),
+        f"content hash {content_hash} released" + (f" for {claimant}" if claimant else ""))
+
+
 # ------------------------------------------------------------------ valuation
 
 

@@ -163,6 +163,32 @@ def test_asset_register_directory_and_show(cli: Any, tmp_path: Path) -> None:
     assert chain_state(m) == before
 
 
+def test_squatted_content_hash_released_by_the_registrar(cli: Any, tmp_path: Path) -> None:
+    """Issue 11 (squatting) from the CLI: bank_cn registers holder_cn's dataset first; a regulator
+    revokes it; only the registrar releases the hash, for holder_cn, who then registers it."""
+    m = cli.market
+    data = _dataset(tmp_path)
+    args = ("asset", "register", str(data), "--title", "Squat", "--publisher", "p", "--level", "2",
+            "--source", "enterprise")
+    out = as_json(cli(*args, "--json", key="bank_cn"))
+    squat, hex_digest = out["assetId"], out["contentHash"]
+    assert "ContentAlreadyRegistered" in one_line_error(cli(*args, key="holder_cn", expect=1))
+    cli("asset", "revoke", str(squat), "--reason", "not the holder", key="regulator")
+    before = chain_state(m)
+    err = one_line_error(cli("asset", "release-hash", hex_digest, "--claimant", m.addr["holder_cn"],
+                             "--reason", "ruling", key="regulator", expect=1))
+    assert "NotRegistrar" in err
+    assert chain_state(m) == before
+    cli("asset", "release-hash", hex_digest, "--claimant", m.addr["holder_cn"], "--reason", "ruling",
+        key="authority")
+    assert m.base.assets.claimant_of(hex_digest) == m.addr["holder_cn"]
+    assert "ContentReservedFor" in one_line_error(cli(*args, key="bank_cn", expect=1))
+    legit = as_json(cli(*args, "--json", key="holder_cn"))["assetId"]
+    assert legit != squat and m.base.assets.asset_of_content(hex_digest) == legit
+    assert "not hex" in one_line_error(cli("asset", "release-hash", "0xzz", "--reason", "r", key="authority",
+                                           expect=1))
+
+
 def test_malformed_manifest_writes_nothing(cli: Any, tmp_path: Path) -> None:
     m = cli.market
     bad = tmp_path / "manifest.json"
