@@ -3,8 +3,8 @@
     .venv/bin/python -m bench gas        # or: make bench
 
 Starts its own anvil, deploys the suite (ledger.deploy.deploy_all) and the bare baseline
-(BareVoucher = plain OZ ERC-721, BareToken = plain OZ ERC-20, BareDvP = the same EIP-712 orders and
-nonce bitmap with no compliance/fees), registers the market's participants, and reads ``gasUsed``
+(BareVoucher = plain OZ ERC-721, BareToken = plain OZ ERC-20, BareDvP = EIP-712 orders of the original
+10-field type and the same nonce bitmap, with no compliance/fees/order terms), registers the market's participants, and reads ``gasUsed``
 from the receipt of one call of every non-view function of every contract (the run fails if one
 is missing). Then it compares settlement with the baseline measured in the same run:
 
@@ -31,7 +31,7 @@ from ledger.artifacts import load_artifact
 from ledger.deploy import deploy_all, deploy_contract
 from tests.contracts.conftest import ORGS
 from tests.contracts.helpers import REGISTRAR_ROLE, Roles, SourceType, b32, event, fresh_content, jur, org_id
-from tests.contracts.trading import BUY, MAX_UINT, SELL, Order, forward_request, sign_order
+from tests.contracts.trading import BARE_DVP, BUY, MAX_UINT, SELL, Order, forward_request, sign_order
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -71,14 +71,15 @@ class GasBench:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def order(self, maker: str, side: int, vid: int, token: str, exchange: str, price: int = 10_000,
-              broker: str = "0x" + "00" * 20, commission: int = 0) -> Order:
+              broker: str = "0x" + "00" * 20, commission: int = 0, **terms: int) -> Order:
         self.nonce += 1
         return Order(maker=maker, side=side, voucherId=vid, price=price, paymentToken=token, exchange=exchange,
-                     broker=broker, commission=commission, nonce=self.nonce, deadline=self.now() + DAY)
+                     broker=broker, commission=commission, nonce=self.nonce, deadline=self.now() + DAY, **terms)
 
     def trade(self, sell: Order, buy: Order, verifying: str, name: str) -> tuple[Any, ...]:
-        return (sell.as_tuple(), sign_order(self.keys[sell.maker], sell, self.chain_id, verifying, name=name),
-                buy.as_tuple(), sign_order(self.keys[buy.maker], buy, self.chain_id, verifying, name=name))
+        bare = name == BARE_DVP  # the baseline keeps the original order type (no terms)
+        return (sell.as_tuple(bare), sign_order(self.keys[sell.maker], sell, self.chain_id, verifying, name=name),
+                buy.as_tuple(bare), sign_order(self.keys[buy.maker], buy, self.chain_id, verifying, name=name))
 
 
 def _all_mutating(names: list[str]) -> set[tuple[str, str]]:
@@ -234,6 +235,9 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     b.measure("AssetRegistry", assets.functions.freeze(scratch, "bench"), regulator)
     b.measure("AssetRegistry", assets.functions.unfreeze(scratch, "bench"), regulator)
     b.measure("AssetRegistry", assets.functions.revoke(scratch, "bench"), regulator)
+    scratch_hash = assets.functions.manifestVersion(scratch, 0).call()[0]
+    b.measure("AssetRegistry", assets.functions.releaseContentHash(scratch_hash, S, "bench"), admin,
+              "revoked asset's hash, reserved for a claimant")
     r = b.measure("DataCustoms", customs.functions.requestClearance(asset, jur("HK"), addr["holder_hk"], cid), S)
     case = int(event(customs, r, "ClearanceRequested")["caseId"])
     b.measure("DataCustoms", customs.functions.approveClearance(case, b.now() + 30 * DAY, cid), customs_acct)
@@ -256,6 +260,9 @@ def _run(node: AnvilNode) -> dict[str, Any]:
               label="safeTransferFrom(address,address,uint256)")
     b.measure("DataVoucher", voucher.functions.safeTransferFrom(S, B, v1, b""), S, "to an EOA",
               label="safeTransferFrom(address,address,uint256,bytes)")
+    b.measure("DataVoucher", voucher.functions.safeTransferFromWithTerms(B, S, v1, 10, 0), B,
+              "to an EOA, with order terms (uses left, validity end)")
+    b.send(voucher.functions.safeTransferFrom(S, B, v1), S)
     b.measure("DataVoucher", voucher.functions.approve(S, v1), B)
     b.measure("DataVoucher", voucher.functions.setApprovalForAll(settlement.address, True), B)
     b.measure("DataVoucher", voucher.functions.authorizeUser(v1, addr["holder_hk"], True), B)
@@ -304,10 +311,14 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     # B already holds v1 (non-zero voucher balance); S holds many; E, S, B hold tokens.
 
     def compliant(vid: int, **kw: Any) -> tuple[Any, ...]:
+        # as the SDK makes them: both orders cap the fee at the exchange's current fee; the buy order
+        # commits to the voucher's uses left and validity end as read before signing
+        core = voucher.functions.voucherCore(vid).call()
         sell = b.order(S, SELL, vid, token.address, E, broker=kw.get("sb", "0x" + "00" * 20),
-                       commission=kw.get("sc", 0))
+                       commission=kw.get("sc", 0), maxFeeBps=FEE_BPS)
         buy = b.order(B, BUY, vid, token.address, E, broker=kw.get("bb", "0x" + "00" * 20),
-                      commission=kw.get("bc", 0))
+                      commission=kw.get("bc", 0), maxFeeBps=FEE_BPS, minUsesLeft=core[6] - core[7],
+                      minValidUntil=core[5])
         return b.trade(sell, buy, settlement.address, "dataledger-settlement")
 
     # warm-up: the first settlement touches the nonce words of S and B (zero -> non-zero)
@@ -385,6 +396,21 @@ def _run(node: AnvilNode) -> dict[str, Any]:
                   f"{BATCH} trades", label=f"settleBatch({BATCH} trades)")
     bare_batch_total = int(r["gasUsed"])
 
+    # ---------------------------------------------------------------- PaymentToken admin (delayed hand-over)
+    bench_role = Web3.keccak(text="BENCH_ROLE")
+    b.measure("PaymentToken", token.functions.grantRole(bench_role, spare), admin, "a role other than the admin's")
+    b.measure("PaymentToken", token.functions.revokeRole(bench_role, spare), admin)
+    b.send(token.functions.grantRole(bench_role, spare), admin)
+    b.measure("PaymentToken", token.functions.renounceRole(bench_role, spare), spare)
+    b.measure("PaymentToken", token.functions.changeDefaultAdminDelay(3 * DAY), admin)
+    b.measure("PaymentToken", token.functions.rollbackDefaultAdminDelay(), admin)
+    b.measure("PaymentToken", token.functions.beginDefaultAdminTransfer(spare), admin)
+    b.measure("PaymentToken", token.functions.cancelDefaultAdminTransfer(), admin)
+    b.send(token.functions.beginDefaultAdminTransfer(spare), admin)
+    w3.provider.make_request("evm_increaseTime", [2 * DAY + 1])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    b.measure("PaymentToken", token.functions.acceptDefaultAdminTransfer(), spare, "after the 2-day delay")
+
     # ---------------------------------------------------------------- completeness
     wanted = _all_mutating(["ParticipantRegistry", "AssetRegistry", "DataCustoms", "LedgerForwarder", "DataVoucher",
                             "PaymentToken", "TradeSettlement", "BareVoucher", "BareToken", "BareDvP"])
@@ -419,8 +445,9 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     ]
     notes = [
         "gas = receipt gasUsed of one transaction (includes the 21,000 intrinsic gas and calldata).",
-        "Like with like: both settlements use the same seller/buyer/submitting accounts, EIP-712 order type and "
-        "nonce bitmap; before measuring, each side ran one warm-up settlement so the makers' nonce words are "
+        "Like with like: both settlements use the same seller/buyer/submitting accounts and nonce bitmap; the "
+        "compliant orders carry the 3 term fields (fee cap on both, the voucher's uses left and validity end on "
+        "the buy order, as the SDK signs them), the bare DvP keeps the original 10-field order; before measuring, each side ran one warm-up settlement so the makers' nonce words are "
         "non-zero, the seller, buyer (and exchange) already hold token balances and the buyer already holds "
         "a voucher/NFT; each order uses a fresh (unused) nonce; single = median of 3 consecutive settlements.",
         f"Compliant settle: exchange fee {FEE_BPS} bps (two payment legs: seller and exchange), no brokers; "

@@ -484,6 +484,17 @@ def asset_revoke(asset_id: int = typer.Argument(...), reason: str = typer.Option
     _tx(json_out, _ledger().assets.revoke(asset_id, reason), f"asset {asset_id} revoked")
 
 
+@asset_app.command("release-hash")
+@handled
+def asset_release_hash(content_hash: str = typer.Argument(..., help="0x-hex sha-256 of the dataset."),
+                       claimant: Optional[str] = typer.Option(None, "--claimant",
+                                                              help="Only this account may register it next."),
+                       reason: str = typer.Option(..., "--reason"), json_out: bool = JsonFlag) -> None:
+    """Free a revoked asset's content hash (registrar; e.g. after a squatting ruling)."""
+    _tx(json_out, _ledger().assets.release_content_hash(content_hash, claimant, reason),
+        f"content hash {content_hash} released" + (f" for {claimant}" if claimant else ""))
+
+
 # ------------------------------------------------------------------ valuation
 
 
@@ -744,14 +755,24 @@ def order_sign(
     commission: int = typer.Option(0, "--commission"),
     nonce: Optional[int] = typer.Option(None, "--nonce", help="Default: random."),
     deadline: str = typer.Option("+1d", "--deadline"),
+    max_fee_bps: Optional[int] = typer.Option(
+        None, "--max-fee-bps", min=0, help="Highest exchange fee accepted. Default: the exchange's fee now."),
+    min_uses_left: Optional[int] = typer.Option(
+        None, "--min-uses-left", min=0, help="Voucher must keep at least this many uses. Default: buy = uses left now, sell = 0."),
+    min_valid_until: Optional[str] = typer.Option(
+        None, "--min-valid-until", help="Voucher must be valid until at least this time. Default: buy = its validity end now, sell = 0."),
     json_out: bool = JsonFlag,
 ) -> None:
-    """Sign an EIP-712 order (bound to this chain and settlement contract) into a JSON file."""
+    """Sign an EIP-712 order (bound to this chain and settlement contract) into a JSON file.
+
+    The order commits to the fee and the voucher terms: settlement reverts if the exchange fee rose
+    above --max-fee-bps or the voucher has fewer uses left / an earlier validity end than signed."""
     led = _ledger()
     if out.exists():
         raise InvalidInput(f"{out} exists; refusing to overwrite a signed order")
     order = led.settlement.make_order(side, voucher_id, price, exchange, _when(deadline, 0), broker,
-                                      commission, nonce)
+                                      commission, nonce, max_fee_bps=max_fee_bps, min_uses_left=min_uses_left,
+                                      min_valid_until=None if min_valid_until is None else _when(min_valid_until, 0))
     signed = led.settlement.sign(order)
     signed.write(out)
     _emit(json_out, signed.to_dict(), f"{order.maker} signed {side} order nonce {order.nonce} -> {out}")

@@ -203,10 +203,15 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     chain_id = w3.eth.chain_id
 
     def order(maker: str, side: int, voucher_id: int, price: int, nonce: int, broker: str, commission: int) -> tuple[dict[str, Any], bytes]:
+        # both orders cap the fee at the exchange's current one; the buy order commits to the
+        # voucher's uses left and validity end as it reads them before signing
+        core = vouchers.functions.voucherCore(voucher_id).call()
         message = {
             "maker": acct[maker], "side": side, "voucherId": voucher_id, "price": price,
             "paymentToken": token.address, "exchange": acct["exchange"], "broker": broker,
-            "commission": commission, "nonce": nonce, "deadline": now + 7 * 24 * 3600,
+            "commission": commission, "maxFeeBps": settlement.functions.exchangeFeeBps(acct["exchange"]).call(),
+            "minUsesLeft": core[6] - core[7] if side == 1 else 0, "minValidUntil": core[5] if side == 1 else 0,
+            "nonce": nonce, "deadline": now + 7 * 24 * 3600,
         }
         return message, sign_order(keys[maker], message, chain_id, settlement.address)
 

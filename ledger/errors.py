@@ -151,6 +151,15 @@ RESTRICTION_MESSAGES: dict[int, str] = {
 }
 
 
+#: A sentence for custom errors whose name alone does not say what the caller agreed to.
+ERROR_MESSAGES: dict[str, str] = {
+    "UsesLeftBelowTerms": "the voucher has fewer uses left than the order committed to",
+    "ValidityBelowTerms": "the voucher's validity ends earlier than the order committed to",
+    "FeeAboveOrderMaximum": "the exchange fee is above the maximum the order signed",
+    "ContentReservedFor": "the registrar released this content hash for another registrant",
+}
+
+
 class ContractRevert(LedgerError):
     """A call or transaction reverted; ``name`` and ``args`` are the decoded custom error.
 
@@ -295,7 +304,7 @@ def decode_revert(data: Any, contract: Optional[str] = None, tx_hash: Optional[s
         return ContractRevert(entry.name, {"data": raw[4:]}, raw, contract, tx_hash,
                               message="undecodable arguments")
     args = {n: _tidy(v, t) for n, v, t in zip(entry.names, values, entry.types)}
-    message = None
+    message = ERROR_MESSAGES.get(entry.name)
     if entry.name == "TransferRestricted" and "code" in args:
         message = RESTRICTION_MESSAGES.get(int(args["code"]))
     return ContractRevert(entry.name, args, raw, contract, tx_hash, message=message)

@@ -180,6 +180,11 @@ ORDER_FIELDS: tuple[tuple[str, str], ...] = (
     ("exchange", "address"),
     ("broker", "address"),
     ("commission", "uint256"),
+    # the order commits to what it trades (issue 11, #9): the highest exchange fee the maker accepts,
+    # and the voucher's least uses left and earliest validity end (0 = no term)
+    ("maxFeeBps", "uint256"),
+    ("minUsesLeft", "uint256"),
+    ("minValidUntil", "uint256"),
     ("nonce", "uint256"),
     ("deadline", "uint256"),
 )

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
 
@@ -11,7 +12,8 @@ import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantR
 /// holder appends manifest versions (history kept), licensed appraisers append valuations,
 /// regulators freeze, unfreeze and revoke with a reason.
 /// @dev Asset ids are sequential from 1. {AssetCore} is one storage slot. A content hash can
-/// be registered only once across all assets and versions (no double registration of rights).
+/// be registered only once across all assets and versions (no double registration of rights),
+/// until the registrar releases the hash of a revoked asset (squatting, issue 11) to a claimant.
 contract AssetRegistry is Context, IAssetRegistry {
     /// @notice One manifest version of an asset.
     struct ManifestVersion {
@@ -30,6 +32,9 @@ contract AssetRegistry is Context, IAssetRegistry {
         bytes reportCid; // IPFS CID of the appraisal report
     }
 
+    /// @notice The ParticipantRegistry role whose holders (the data authority) release squatted hashes.
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+
     IParticipantRegistry public immutable participants;
 
     uint256 private _assetCount;
@@ -37,6 +42,8 @@ contract AssetRegistry is Context, IAssetRegistry {
     mapping(uint256 assetId => mapping(uint32 version => ManifestVersion)) private _versions;
     mapping(uint256 assetId => Valuation[]) private _valuations;
     mapping(bytes32 contentHash => uint256 assetId) private _assetOfContent;
+    /// @dev A released hash may be registered next only by this claimant (address(0): anyone).
+    mapping(bytes32 contentHash => address claimant) private _claimantOf;
 
     // ---------------------------------------------------------------- events
 
@@ -70,6 +77,10 @@ contract AssetRegistry is Context, IAssetRegistry {
     event AssetUnfrozen(uint256 indexed assetId, address indexed regulator, string reason);
     /// @notice A regulator revoked asset `assetId` (final).
     event AssetRevoked(uint256 indexed assetId, address indexed regulator, string reason);
+    /// @notice The registrar freed `contentHash` of revoked asset `assetId` for `claimant` (address(0): anyone).
+    event ContentReleased(
+        uint256 indexed assetId, bytes32 indexed contentHash, address indexed claimant, address registrar, string reason
+    );
 
     // ---------------------------------------------------------------- errors
 
@@ -105,6 +116,12 @@ contract AssetRegistry is Context, IAssetRegistry {
     error EmptyReport();
     /// @notice The reason string is empty.
     error EmptyReason();
+    /// @notice `account` does not hold the registry's REGISTRAR_ROLE.
+    error NotRegistrar(address account);
+    /// @notice `contentHash` is not registered to any asset.
+    error UnknownContent(bytes32 contentHash);
+    /// @notice `contentHash` was released for `claimant`; `account` may not register it.
+    error ContentReservedFor(bytes32 contentHash, address claimant, address account);
 
     constructor(IParticipantRegistry participants_) {
         if (address(participants_) == address(0)) revert ZeroAddress();
@@ -121,7 +138,8 @@ contract AssetRegistry is Context, IAssetRegistry {
     /// @return assetId the new id (sequential from 1).
     /// @dev Requirements:
     /// - caller is an active participant; a Public-source dataset needs AUTHORITY or (licensed) OPERATOR;
-    /// - `level` in 1..4; `manifestCid` non-empty; `contentHash` non-zero and never registered.
+    /// - `level` in 1..4; `manifestCid` non-empty; `contentHash` non-zero and not registered (a
+    ///   released hash: the caller is its claimant, if one was named).
     /// Emits {AssetRegistered}.
     function registerAsset(bytes calldata manifestCid, bytes32 contentHash, uint8 level, SourceType sourceType)
         external
@@ -134,7 +152,7 @@ contract AssetRegistry is Context, IAssetRegistry {
                 && !participants.hasRoles(holder, ParticipantRoles.OPERATOR)
         ) revert NotAuthorised(holder, ParticipantRoles.AUTHORITY | ParticipantRoles.OPERATOR);
         if (level < 1 || level > 4) revert InvalidLevel(level);
-        _checkManifest(manifestCid, contentHash);
+        _checkManifest(manifestCid, contentHash, holder);
 
         assetId = ++_assetCount;
         bytes2 home = participants.jurisdictionOf(holder);
@@ -156,7 +174,8 @@ contract AssetRegistry is Context, IAssetRegistry {
     /// @return version the new version index (the first registration is version 0).
     /// @dev Requirements:
     /// - asset exists and is Active; caller is its holder and an active participant;
-    /// - `manifestCid` non-empty; `contentHash` non-zero and never registered.
+    /// - `manifestCid` non-empty; `contentHash` non-zero and not registered (a released hash: the
+    ///   caller is its claimant, if one was named).
     /// Emits {ManifestUpdated}.
     function updateManifest(uint256 assetId, bytes calldata manifestCid, bytes32 contentHash)
         external
@@ -167,7 +186,7 @@ contract AssetRegistry is Context, IAssetRegistry {
         if (core.holder != caller) revert NotHolder(assetId, caller, core.holder);
         if (!participants.isActive(caller)) revert NotActive(caller);
         if (core.status != AssetStatus.Active) revert InvalidAssetStatus(assetId, core.status);
-        _checkManifest(manifestCid, contentHash);
+        _checkManifest(manifestCid, contentHash, caller);
         version = core.versionCount;
         core.versionCount = version + 1;
         _versions[assetId][version] =
@@ -249,6 +268,27 @@ contract AssetRegistry is Context, IAssetRegistry {
         emit AssetRevoked(assetId, _msgSender(), reason);
     }
 
+    // ---------------------------------------------------------------- registrar
+
+    /// @notice Frees `contentHash`, registered to a revoked asset (e.g. squatted by someone who does
+    /// not hold the dataset), so that `claimant` can register it; address(0) lets anyone. The revoked
+    /// asset keeps its manifest history; only the hash's uniqueness claim ends.
+    /// @dev Requirements: caller holds the ParticipantRegistry's REGISTRAR_ROLE; `contentHash` is
+    /// registered; its asset is Revoked (a regulator revoked it first: two roles act); `reason` non-empty.
+    /// Emits {ContentReleased}.
+    function releaseContentHash(bytes32 contentHash, address claimant, string calldata reason) external {
+        address caller = _msgSender();
+        if (!IAccessControl(address(participants)).hasRole(REGISTRAR_ROLE, caller)) revert NotRegistrar(caller);
+        uint256 assetId = _assetOfContent[contentHash];
+        if (assetId == 0) revert UnknownContent(contentHash);
+        AssetStatus status = _cores[assetId].status;
+        if (status != AssetStatus.Revoked) revert InvalidAssetStatus(assetId, status);
+        if (bytes(reason).length == 0) revert EmptyReason();
+        delete _assetOfContent[contentHash];
+        _claimantOf[contentHash] = claimant;
+        emit ContentReleased(assetId, contentHash, claimant, caller, reason);
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IAssetRegistry
@@ -283,6 +323,11 @@ contract AssetRegistry is Context, IAssetRegistry {
         return _assetOfContent[contentHash];
     }
 
+    /// @notice The only account that may register a released `contentHash` (address(0): anyone).
+    function claimantOf(bytes32 contentHash) external view returns (address) {
+        return _claimantOf[contentHash];
+    }
+
     /// @notice Number of valuations of asset `assetId`.
     function valuationCount(uint256 assetId) external view returns (uint256) {
         return _valuations[assetId].length;
@@ -303,11 +348,17 @@ contract AssetRegistry is Context, IAssetRegistry {
         if (core.status == AssetStatus.None) revert UnknownAsset(assetId);
     }
 
-    function _checkManifest(bytes calldata manifestCid, bytes32 contentHash) private view {
+    /// @dev Checks a manifest and takes a released hash's reservation (if any) for `registrant`.
+    function _checkManifest(bytes calldata manifestCid, bytes32 contentHash, address registrant) private {
         if (manifestCid.length == 0) revert EmptyManifest();
         if (contentHash == bytes32(0)) revert InvalidContentHash(contentHash);
         uint256 existing = _assetOfContent[contentHash];
         if (existing != 0) revert ContentAlreadyRegistered(contentHash, existing);
+        address claimant = _claimantOf[contentHash];
+        if (claimant != address(0)) {
+            if (claimant != registrant) revert ContentReservedFor(contentHash, claimant, registrant);
+            delete _claimantOf[contentHash];
+        }
     }
 
     function _regulated(uint256 assetId, string calldata reason) private view returns (AssetCore storage core) {

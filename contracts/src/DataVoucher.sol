@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
@@ -138,6 +139,10 @@ contract DataVoucher is ERC721, ERC2771Context {
     error InvalidRecipient(address to);
     error UnknownRestrictionCode(uint8 code);
     error EmptyReason();
+    /// @notice The voucher has `usesLeft` uses left, fewer than the `minUsesLeft` an order committed to.
+    error UsesLeftBelowTerms(uint256 tokenId, uint256 minUsesLeft, uint256 usesLeft);
+    /// @notice The voucher is valid until `validUntil`, earlier than the `minValidUntil` an order committed to.
+    error ValidityBelowTerms(uint256 tokenId, uint256 minValidUntil, uint40 validUntil);
 
     /// @param participants_ participant registry (roles, status, licences, jurisdictions)
     /// @param assets_ asset registry (asset holder, level, source type, status, home jurisdiction)
@@ -256,6 +261,34 @@ contract DataVoucher is ERC721, ERC2771Context {
         useNumber = v.uses + 1;
         _cores[tokenId].uses = useNumber;
         emit VoucherUsed(tokenId, v.assetId, user, holder, purposeHash, useNumber);
+    }
+
+    // ================================================================== settlement terms
+
+    /// @notice {safeTransferFrom} of a voucher that must still meet an order's terms: at least
+    /// `minUsesLeft` uses left and valid until at least `minValidUntil` (TradeSettlement passes the
+    /// terms its orders signed; checked here on the record the transfer loads anyway).
+    /// @dev Requirements: `maxUses - uses >= minUsesLeft` (else `UsesLeftBelowTerms`); `validUntil >=
+    /// minValidUntil` (else `ValidityBelowTerms`); then as {safeTransferFrom} (caller owner or approved,
+    /// compliance check, receiver callback). Emits {Transfer}.
+    function safeTransferFromWithTerms(
+        address from,
+        address to,
+        uint256 tokenId,
+        uint256 minUsesLeft,
+        uint256 minValidUntil
+    ) external {
+        VoucherCore storage v = _cores[tokenId]; // one slot: cold here, warm in {_update}
+        (uint32 maxUses, uint32 uses, uint40 validUntil) = (v.maxUses, v.uses, v.validUntil);
+        uint256 usesLeft = maxUses > uses ? maxUses - uses : 0;
+        if (usesLeft < minUsesLeft) revert UsesLeftBelowTerms(tokenId, minUsesLeft, usesLeft);
+        if (validUntil < minValidUntil) revert ValidityBelowTerms(tokenId, minValidUntil, validUntil);
+        // as ERC721.safeTransferFrom(from, to, tokenId, ""), without its public-call detour
+        if (to == address(0)) revert ERC721InvalidReceiver(address(0));
+        address operator = _msgSender();
+        address previousOwner = _update(to, tokenId, operator);
+        if (previousOwner != from) revert ERC721IncorrectOwner(from, tokenId, previousOwner);
+        ERC721Utils.checkOnERC721Received(operator, from, to, tokenId, "");
     }
 
     // ================================================================== supervision

@@ -3,14 +3,21 @@ pragma solidity ^0.8.28;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
 
 /// @title Permissioned settlement currency (a stand-in for digital CNY), 2 decimals
-/// @notice Balances move only between active registered participants. Minted by the admin or by
-/// active AUTHORITY participants. Supports EIP-2612 permits so holders need no gas to approve.
-contract PaymentToken is ERC20, ERC20Permit {
+/// @notice Balances move only between active registered participants. Minted by active AUTHORITY
+/// participants, or by the admin while it is itself an active participant: every minter has
+/// registry standing, so the registrar can stop one by suspending it. The admin role
+/// (OpenZeppelin {AccessControlDefaultAdminRules}) moves in two steps with a delay (initially
+/// {INITIAL_ADMIN_DELAY}). Supports EIP-2612 permits so holders need no gas to approve.
+contract PaymentToken is ERC20, ERC20Permit, AccessControlDefaultAdminRules {
+    /// @notice Delay between the admin starting a transfer of its role and the new admin accepting it.
+    uint48 public constant INITIAL_ADMIN_DELAY = 2 days;
+
     IParticipantRegistry public immutable participants;
-    address public immutable admin;
 
     /// @notice `minter` created `amount` for `to`.
     event Minted(address indexed minter, address indexed to, uint256 amount);
@@ -19,14 +26,15 @@ contract PaymentToken is ERC20, ERC20Permit {
     error NotMinter(address caller);
     error LengthMismatch(uint256 recipients, uint256 amounts);
 
-    /// @param participants_ participant registry deciding who may hold the token
-    /// @param admin_ account allowed to mint besides AUTHORITY participants
+    /// @param participants_ participant registry deciding who may hold (and mint) the token
+    /// @param admin_ initial default admin: may mint while it is an active participant; its role moves
+    /// only by {beginDefaultAdminTransfer} + {acceptDefaultAdminTransfer} after the delay
     constructor(IParticipantRegistry participants_, address admin_)
         ERC20("Data Settlement CNY", "dCNY")
         ERC20Permit("Data Settlement CNY")
+        AccessControlDefaultAdminRules(INITIAL_ADMIN_DELAY, admin_)
     {
         participants = participants_;
-        admin = admin_;
     }
 
     /// @inheritdoc ERC20
@@ -35,11 +43,14 @@ contract PaymentToken is ERC20, ERC20Permit {
     }
 
     /// @notice Create `amount` tokens for `to`.
-    /// @dev Requirements: caller is the admin or an active AUTHORITY participant; `to` is active.
+    /// @dev Requirements: caller is an active AUTHORITY participant, or the default admin while it is
+    /// an active participant (else `NotMinter`); `to` is active (else `InactiveParticipant`).
     /// Emits {Minted} and {Transfer}.
     function mint(address to, uint256 amount) external {
         address caller = _msgSender();
-        if (caller != admin && !participants.hasRoles(caller, ParticipantRoles.AUTHORITY)) revert NotMinter(caller);
+        bool allowed = participants.hasRoles(caller, ParticipantRoles.AUTHORITY)
+            || (caller == defaultAdmin() && participants.isActive(caller));
+        if (!allowed) revert NotMinter(caller);
         _mint(to, amount);
         emit Minted(caller, to, amount);
     }

@@ -23,6 +23,10 @@ enum Side {
 /// @notice An order signed (EIP-712) by its maker; matched off-chain, settled by an exchange.
 /// @dev `broker` acts for the maker (address(0) = none) and is paid `commission` (payment token
 /// units) by the maker: out of the proceeds for a seller, on top of the price for a buyer.
+/// The order also commits to what it trades (issue 11, #9): the exchange fee at settlement must not
+/// exceed `maxFeeBps`, and the voucher must still have at least `minUsesLeft` uses left and be
+/// valid until at least `minValidUntil` when it moves. A buyer sets the terms it was shown; a
+/// seller usually leaves them 0 (they are checked for both orders alike).
 struct Order {
     address maker;
     Side side;
@@ -32,6 +36,9 @@ struct Order {
     address exchange;
     address broker;
     uint256 commission;
+    uint256 maxFeeBps; // highest exchange fee (basis points of the price) the maker accepts
+    uint256 minUsesLeft; // the voucher must have at least this many uses left
+    uint256 minValidUntil; // unix seconds; the voucher's validUntil must be at least this
     uint256 nonce;
     uint256 deadline; // unix seconds, last second the order may settle
 }
@@ -44,9 +51,9 @@ struct Trade {
     bytes buySignature;
 }
 
-/// @dev EIP-712 type hash of {Order}, shared with the benchmark baseline.
+/// @dev EIP-712 type hash of {Order}.
 bytes32 constant ORDER_TYPEHASH = keccak256(
-    "Order(address maker,uint8 side,uint256 voucherId,uint256 price,address paymentToken,address exchange,address broker,uint256 commission,uint256 nonce,uint256 deadline)"
+    "Order(address maker,uint8 side,uint256 voucherId,uint256 price,address paymentToken,address exchange,address broker,uint256 commission,uint256 maxFeeBps,uint256 minUsesLeft,uint256 minValidUntil,uint256 nonce,uint256 deadline)"
 );
 
 /// @dev Unordered per-maker nonces in a bitmap (256 nonces per storage word), shared with the baseline.
@@ -67,10 +74,6 @@ abstract contract OrderNonces {
         uint256 bits = nonceBitmap[maker][word];
         if (bits & bit != 0) revert NonceAlreadyUsed(maker, nonce);
         nonceBitmap[maker][word] = bits | bit;
-    }
-
-    function _hashOrder(Order calldata o) internal pure returns (bytes32) {
-        return keccak256(abi.encode(ORDER_TYPEHASH, o));
     }
 }
 
@@ -126,6 +129,8 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
     error FeesExceedPrice(uint256 price, uint256 fee, uint256 sellerCommission);
     error FeeTooHigh(uint16 bps, uint16 maxBps);
     error EmptyBatch();
+    /// @notice The exchange fee `feeBps` exceeds the `maxFeeBps` that `maker` signed.
+    error FeeAboveOrderMaximum(address maker, uint256 maxFeeBps, uint16 feeBps);
 
     /// @param vouchers_ the DataVoucher contract (its transfer rules apply to every settlement)
     /// @param participants_ participant registry (exchange and broker licences)
@@ -147,7 +152,9 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
     // ================================================================== admin
 
     /// @notice Set `exchange`'s fee in basis points.
-    /// @dev Requirements: caller is the owner (admin); `bps <= MAX_FEE_BPS`. Emits {ExchangeFeeSet}.
+    /// @dev Takes effect at once: every order caps the fee it pays ({Order-maxFeeBps}), so a raise
+    /// after signing makes those orders fail to settle (`FeeAboveOrderMaximum`) instead of charging them.
+    /// Requirements: caller is the owner (admin); `bps <= MAX_FEE_BPS`. Emits {ExchangeFeeSet}.
     function setExchangeFee(address exchange, uint16 bps) external onlyOwner {
         if (bps > MAX_FEE_BPS) revert FeeTooHigh(bps, MAX_FEE_BPS);
         uint16 previous = exchangeFeeBps[exchange];
@@ -182,6 +189,9 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
     /// - caller is `exchange` of both orders and an active EXCHANGE participant with a valid licence;
     /// - `sell.side == Sell`, `buy.side == Buy`, distinct makers; same voucher, price, payment token;
     /// - each order unexpired (`now <= deadline`), nonce unused, signature valid (EOA or ERC-1271);
+    /// - the exchange's fee is at most each order's `maxFeeBps` (else `FeeAboveOrderMaximum`);
+    /// - the voucher meets each order's terms when it moves: at least `minUsesLeft` uses left (else
+    ///   DataVoucher's `UsesLeftBelowTerms`), valid until at least `minValidUntil` (else `ValidityBelowTerms`);
     /// - each named broker is an active BROKER with a valid licence; no commission without broker;
     /// - exchange fee + seller commission <= price;
     /// - the seller approved this contract for the voucher, the buyer for price + its commission;
@@ -232,16 +242,26 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
         if (sell.price != buy.price) revert PriceMismatch(sell.price, buy.price);
         if (sell.paymentToken != buy.paymentToken) revert PaymentTokenMismatch(sell.paymentToken, buy.paymentToken);
         tradeId = keccak256(
-            abi.encode(_verify(sell, sellSignature, Side.Sell, exchange), _verify(buy, buySignature, Side.Buy, exchange))
+            abi.encode(
+                _verify(sell, sellSignature, Side.Sell, exchange, bps), _verify(buy, buySignature, Side.Buy, exchange, bps)
+            )
         );
         uint256 fee = _pay(sell, buy, exchange, bps, tradeId);
-        _deliver(sell, buy.maker, exchange, fee, tradeId);
+        _deliver(sell, buy, exchange, fee, tradeId);
     }
 
-    /// @dev Moves the voucher (compliance-checked by DataVoucher; buyer callback last) and emits.
-    function _deliver(Order calldata sell, address buyer, address exchange, uint256 fee, bytes32 tradeId) private {
+    /// @dev Moves the voucher (compliance-checked by DataVoucher, which also checks the stricter of
+    /// the two orders' voucher terms on the record it loads anyway; buyer callback last) and emits.
+    function _deliver(Order calldata sell, Order calldata buy, address exchange, uint256 fee, bytes32 tradeId)
+        private
+    {
         uint256 voucherId = sell.voucherId;
-        vouchers.safeTransferFrom(sell.maker, buyer, voucherId);
+        address buyer = buy.maker;
+        uint256 minUsesLeft = buy.minUsesLeft;
+        uint256 minValidUntil = buy.minValidUntil;
+        if (sell.minUsesLeft > minUsesLeft) minUsesLeft = sell.minUsesLeft;
+        if (sell.minValidUntil > minValidUntil) minValidUntil = sell.minValidUntil;
+        vouchers.safeTransferFromWithTerms(sell.maker, buyer, voucherId, minUsesLeft, minValidUntil);
         emit TradeSettled(
             tradeId,
             voucherId,
@@ -254,13 +274,29 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
         );
     }
 
+    /// @dev EIP-712 struct hash of `o`. {Order} is a static struct of atomic fields only, so its 13
+    /// ABI words in calldata are exactly its EIP-712 `encodeData`: they are hashed behind the type
+    /// hash as they are (one copy, no re-encoding). Dirty high bits in a field cannot be abused: they
+    /// change the hash, so the maker's signature (over clean values) no longer verifies, and every
+    /// address/enum field is also read (and validated) by {_settle} / {_verify}.
+    function _hashOrder(Order calldata o) private pure returns (bytes32 structHash) {
+        bytes32 typeHash = ORDER_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typeHash)
+            calldatacopy(add(ptr, 0x20), o, 0x1a0) // 13 words
+            structHash := keccak256(ptr, 0x1c0)
+        }
+    }
+
     /// @dev Checks one order and consumes its nonce; returns its struct hash.
-    function _verify(Order calldata o, bytes calldata signature, Side side, address exchange)
+    function _verify(Order calldata o, bytes calldata signature, Side side, address exchange, uint16 bps)
         private
         returns (bytes32 structHash)
     {
         if (o.side != side) revert WrongSide(o.maker, side, o.side);
         if (o.exchange != exchange) revert WrongExchange(o.maker, o.exchange, exchange);
+        if (bps > o.maxFeeBps) revert FeeAboveOrderMaximum(o.maker, o.maxFeeBps, bps);
         if (block.timestamp > o.deadline) revert OrderExpired(o.maker, o.nonce, o.deadline, block.timestamp);
         if (o.broker == address(0)) {
             if (o.commission != 0) revert CommissionWithoutBroker(o.maker, o.commission);

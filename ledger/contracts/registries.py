@@ -156,6 +156,11 @@ class AssetsClient(ContractClient):
     def revoke(self, asset_id: int, reason: str) -> TxResult:
         return self.transact("revoke", int(asset_id), reason)
 
+    def release_content_hash(self, content_hash: bytes | str, claimant: Optional[str], reason: str) -> TxResult:
+        """Registrar: free the content hash of a revoked asset (squatting) for ``claimant`` (None: anyone)."""
+        return self.transact("releaseContentHash", _hash32(content_hash),
+                             checksum(claimant, "claimant") if claimant else ZERO_ADDRESS, reason)
+
     # views
     def asset(self, asset_id: int) -> Asset:
         holder, level, source, status, home, versions = self.call("assetCore", int(asset_id))
@@ -196,8 +201,25 @@ class AssetsClient(ContractClient):
     def asset_count(self) -> int:
         return int(self.call("assetCount"))
 
-    def asset_of_content(self, content_hash: bytes) -> int:
-        return int(self.call("assetOfContent", bytes(content_hash)))
+    def asset_of_content(self, content_hash: bytes | str) -> int:
+        return int(self.call("assetOfContent", _hash32(content_hash)))
+
+    def claimant_of(self, content_hash: bytes | str) -> Optional[str]:
+        """The only account that may register a released hash (None: anyone)."""
+        claimant = str(self.call("claimantOf", _hash32(content_hash)))
+        return None if int(claimant, 16) == 0 else checksum(claimant)
+
+
+def _hash32(value: bytes | str) -> bytes:
+    """A 32-byte content hash from bytes or 0x-hex."""
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value.removeprefix("0x"))
+        except ValueError:
+            raise InvalidInput(f"content hash {value!r} is not hex") from None
+    if len(value) != 32:
+        raise InvalidInput("content hash must be 32 bytes (sha-256 of the dataset)")
+    return bytes(value)
 
 
 class CustomsClient(ContractClient):

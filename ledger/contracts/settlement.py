@@ -17,7 +17,12 @@ from ledger.wallet import ORDER_FIELDS, order_digest, sign_order
 
 
 class Order(BaseModel):
-    """TradeSettlement.Order (field names as in the Solidity struct)."""
+    """TradeSettlement.Order (field names as in the Solidity struct).
+
+    ``maxFeeBps`` caps the exchange fee the maker accepts (0 = no fee); ``minUsesLeft`` and
+    ``minValidUntil`` are the voucher terms the order commits to (0 = none): settlement reverts when
+    the voucher has fewer uses left or an earlier validity end. :meth:`SettlementClient.make_order`
+    fills them from the chain as the maker sees it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -29,6 +34,9 @@ class Order(BaseModel):
     exchange: str
     broker: str = ZERO_ADDRESS
     commission: int = 0
+    maxFeeBps: int = 0
+    minUsesLeft: int = 0
+    minValidUntil: int = 0
     nonce: int
     deadline: int
 
@@ -90,16 +98,37 @@ class SettlementClient(ContractClient):
 
     def make_order(self, side: Any, voucher_id: int, price: int, exchange: str, deadline: int,
                    broker: Optional[str] = None, commission: int = 0, nonce: Optional[int] = None,
-                   payment_token: Optional[str] = None, maker: Optional[str] = None) -> Order:
+                   payment_token: Optional[str] = None, maker: Optional[str] = None,
+                   max_fee_bps: Optional[int] = None, min_uses_left: Optional[int] = None,
+                   min_valid_until: Optional[int] = None) -> Order:
+        """An unsigned order. Its terms default to what the chain shows now: the fee cap to the
+        exchange's current fee; for a buy order, the voucher's uses left and validity end (a sell
+        order commits to no voucher terms unless given)."""
+        side_ = parse_enum(Side, side)
+        if max_fee_bps is None:
+            max_fee_bps = self.exchange_fee(exchange)
+        if side_ == Side.BUY and (min_uses_left is None or min_valid_until is None):
+            v = self.ledger.vouchers.voucher(int(voucher_id))
+            if min_uses_left is None:
+                min_uses_left = max(v.max_uses - v.uses, 0)
+            if min_valid_until is None:
+                min_valid_until = v.valid_until
+        for name, value in (("max fee", max_fee_bps), ("min uses left", min_uses_left),
+                            ("min valid until", min_valid_until)):
+            if value is not None and not 0 <= int(value) < 2**256:
+                raise InvalidInput(f"{name} {value} is out of range")
         return Order(
             maker=maker or self.ledger.address,
-            side=int(parse_enum(Side, side)),
+            side=int(side_),
             voucherId=int(voucher_id),
             price=int(price),
             paymentToken=payment_token or self.ledger.address_of("PaymentToken"),
             exchange=exchange,
             broker=broker or ZERO_ADDRESS,
             commission=int(commission),
+            maxFeeBps=int(max_fee_bps),
+            minUsesLeft=int(min_uses_left or 0),
+            minValidUntil=int(min_valid_until or 0),
             nonce=secrets.randbits(64) if nonce is None else int(nonce),
             deadline=int(deadline),
         )

@@ -361,3 +361,78 @@ def test_supervision_rejects(market, assets):
         assets.functions.unfreeze(asset_id, "x"), "NotAuthorised", market.regulator, Roles.REGULATOR,
         sender=market.regulator,
     )
+
+
+# ------------------------------------------------------------------ content-hash squatting (issue 11, low)
+
+
+def _squat(market, assets):
+    """holder_hk registers the hash of a dataset it does not hold before its holder (holder_cn) does."""
+    cid, digest = fresh_content()
+    receipt = send(assets.functions.registerAsset(cid, digest, 2, int(SourceType.ENTERPRISE)), market.holder_hk)
+    squat = event(assets, receipt, "AssetRegistered")["assetId"]
+    expect_revert(assets.functions.registerAsset(cid, digest, 2, int(SourceType.ENTERPRISE)),
+                  "ContentAlreadyRegistered", digest, squat, sender=market.holder_cn)
+    return cid, digest, squat
+
+
+def test_attack_squatted_hash_released_to_the_claimant(market, assets):
+    """Audit: a squatted hash stayed taken even after its asset was revoked. Now the regulator revokes,
+    the registrar releases the hash to the rightful holder, who alone may register it next."""
+    cid, digest, squat = _squat(market, assets)
+    send(assets.functions.revoke(squat, "registered a dataset it does not hold"), market.regulator)
+    # revoking alone frees nothing (the finding)
+    expect_revert(assets.functions.registerAsset(cid, digest, 2, int(SourceType.ENTERPRISE)),
+                  "ContentAlreadyRegistered", digest, squat, sender=market.holder_cn)
+    receipt = send(assets.functions.releaseContentHash(digest, market.holder_cn, "ruling 2026-17"), market.admin)
+    assert event(assets, receipt, "ContentReleased") == {
+        "assetId": squat, "contentHash": digest, "claimant": market.holder_cn, "registrar": market.admin,
+        "reason": "ruling 2026-17"}
+    assert assets.functions.assetOfContent(digest).call() == 0
+    assert assets.functions.claimantOf(digest).call() == market.holder_cn
+    # the squatter (or anyone else) cannot take it again in between
+    for other in (market.holder_hk, market.bank_cn):
+        expect_revert(assets.functions.registerAsset(cid, digest, 2, int(SourceType.ENTERPRISE)),
+                      "ContentReservedFor", digest, market.holder_cn, other, sender=other)
+    receipt = send(assets.functions.registerAsset(cid, digest, 2, int(SourceType.ENTERPRISE)), market.holder_cn)
+    legit = event(assets, receipt, "AssetRegistered")["assetId"]
+    assert assets.functions.assetOfContent(digest).call() == legit != squat
+    assert assets.functions.claimantOf(digest).call() == ZERO_ADDRESS
+    # the revoked asset keeps its record (provenance), the hash is unique again
+    assert assets.functions.manifestVersion(squat, 0).call()[0] == digest
+    expect_revert(assets.functions.registerAsset(cid, digest, 2, int(SourceType.ENTERPRISE)),
+                  "ContentAlreadyRegistered", digest, legit, sender=market.holder_hk)
+
+
+def test_released_hash_open_to_anyone_also_as_a_new_version(market, assets):
+    cid, digest, squat = _squat(market, assets)
+    send(assets.functions.revoke(squat, "squat"), market.regulator)
+    send(assets.functions.releaseContentHash(digest, ZERO_ADDRESS, "open"), market.admin)
+    own = market.register_asset(market.holder_cn)
+    receipt = send(assets.functions.updateManifest(own, cid, digest), market.holder_cn)
+    assert event(assets, receipt, "ManifestUpdated")["contentHash"] == digest
+    assert assets.functions.assetOfContent(digest).call() == own
+
+
+def test_release_only_by_the_registrar(market, assets):
+    cid, digest, squat = _squat(market, assets)
+    send(assets.functions.revoke(squat, "squat"), market.regulator)
+    for who in (market.regulator, market.holder_cn, market.holder_hk, market.outsider):
+        expect_revert(assets.functions.releaseContentHash(digest, market.holder_cn, "x"), "NotRegistrar", who,
+                      sender=who)
+    expect_revert(assets.functions.releaseContentHash(digest, market.holder_cn, ""), "EmptyReason",
+                  sender=market.admin)
+    assert assets.functions.assetOfContent(digest).call() == squat
+
+
+def test_release_of_a_live_or_unknown_hash_refused(market, assets):
+    cid, digest, squat = _squat(market, assets)
+    expect_revert(assets.functions.releaseContentHash(digest, market.holder_cn, "x"), "InvalidAssetStatus",
+                  squat, int(AssetStatus.ACTIVE), sender=market.admin)
+    send(assets.functions.freeze(squat, "dispute"), market.regulator)
+    expect_revert(assets.functions.releaseContentHash(digest, market.holder_cn, "x"), "InvalidAssetStatus",
+                  squat, int(AssetStatus.FROZEN), sender=market.admin)
+    unknown = b"\x77" * 32
+    expect_revert(assets.functions.releaseContentHash(unknown, market.holder_cn, "x"), "UnknownContent", unknown,
+                  sender=market.admin)
+    assert assets.functions.assetOfContent(digest).call() == squat

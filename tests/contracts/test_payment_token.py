@@ -15,7 +15,8 @@ def test_metadata(trading: Trading) -> None:
     m = trading.m
     assert m.token.functions.decimals().call() == 2
     assert m.token.functions.symbol().call() == "dCNY"
-    assert m.token.functions.admin().call() == m.admin
+    assert m.token.functions.defaultAdmin().call() == m.admin
+    assert m.token.functions.defaultAdminDelay().call() == 2 * 24 * 3600
     assert m.token.functions.participants().call() == m.participants.address
 
 
@@ -151,3 +152,43 @@ def test_transfer_from_many_rejections(trading: Trading) -> None:
     expect_revert(f(payer, [m.holder_cn, m.bank_cn], [1, 1]), "InactiveParticipant", m.bank_cn, sender=spender)
     send(m.participants.functions.suspendAccount(payer, "audit"), m.admin)
     expect_revert(f(payer, [m.holder_cn, m.bank_cn], [1, 1]), "InactiveParticipant", payer, sender=spender)
+
+
+# ------------------------------------------------------------------ admin concentration (issue 11, low)
+
+
+def test_attack_admin_without_registry_standing_cannot_mint(trading: Trading) -> None:
+    """Audit: the token's admin could mint with no standing in the registry (nobody could suspend it).
+    A token whose admin is an unregistered key: its mint is refused; so is a suspended admin's."""
+    t, m = trading, trading.m
+    stranger = m.spare[1]  # unregistered
+    token = t.deploy("PaymentToken", m.participants.address, stranger)
+    expect_revert(token.functions.mint(m.bank_cn, 1_000), "NotMinter", stranger, sender=stranger)
+    assert token.functions.totalSupply().call() == 0
+    # the market's admin is also a participant; suspended in the registry, it cannot mint either
+    send(m.participants.functions.suspendAccount(m.admin, "key compromised"), m.admin)
+    expect_revert(m.token.functions.mint(m.bank_cn, 1), "NotMinter", m.admin, sender=m.admin)
+
+
+def test_admin_role_moves_in_two_steps_after_the_delay(trading: Trading, chain: Any) -> None:
+    """The admin is no longer fixed: it hands over with a delay; nobody else can start or take it."""
+    t, m = trading, trading.m
+    new_admin = m.addr["bank_cn"]  # an active participant (not AUTHORITY)
+    expect_revert(m.token.functions.beginDefaultAdminTransfer(new_admin), "AccessControlUnauthorizedAccount",
+                  m.holder_cn, bytes(32), sender=m.holder_cn)
+    send(m.token.functions.beginDefaultAdminTransfer(new_admin), m.admin)
+    pending, schedule = m.token.functions.pendingDefaultAdmin().call()
+    assert pending == new_admin and schedule >= t.now() + 2 * 24 * 3600 - 60
+    expect_revert(m.token.functions.acceptDefaultAdminTransfer(), "AccessControlEnforcedDefaultAdminDelay",
+                  schedule, sender=new_admin)
+    expect_revert(m.token.functions.acceptDefaultAdminTransfer(), "AccessControlInvalidDefaultAdmin",
+                  m.holder_cn, sender=m.holder_cn)
+    expect_revert(m.token.functions.mint(m.holder_cn, 1), "NotMinter", new_admin, sender=new_admin)
+    chain.time_travel(2 * 24 * 3600 + 1)
+    send(m.token.functions.acceptDefaultAdminTransfer(), new_admin)
+    assert m.token.functions.defaultAdmin().call() == new_admin
+    # the new admin mints while it has standing; the old one mints only through its AUTHORITY role
+    send(m.token.functions.mint(m.holder_cn, 5), new_admin)
+    send(m.participants.functions.suspendAccount(new_admin, "audit"), m.admin)
+    expect_revert(m.token.functions.mint(m.holder_cn, 1), "NotMinter", new_admin, sender=new_admin)
+    send(m.token.functions.mint(m.holder_cn, 5), m.admin)

@@ -258,6 +258,8 @@ class Model:
         if sell.maker == buy.maker:
             return ("SelfTrade", sell.maker)
         for o in (sell, buy):
+            if self.fee_bps > o.maxFeeBps:
+                return ("FeeAboveOrderMaximum", o.maker, o.maxFeeBps, self.fee_bps)
             if self.now > o.deadline:
                 return ("OrderExpired", o.maker, o.nonce, o.deadline)
             if o.broker == ZERO:
@@ -286,6 +288,14 @@ class Model:
             if err:
                 return err
         v = self.vouchers[sell.voucherId]
+        # DataVoucher.safeTransferFromWithTerms: the stricter of the two orders' voucher terms first
+        left = max(v["max"] - v["uses"], 0)
+        min_left = max(sell.minUsesLeft, buy.minUsesLeft)
+        if left < min_left:
+            return ("UsesLeftBelowTerms", sell.voucherId, min_left, left)
+        min_until = max(sell.minValidUntil, buy.minValidUntil)
+        if v["until"] < min_until:
+            return ("ValidityBelowTerms", sell.voucherId, min_until, v["until"])
         owner = v["owner"]
         code = self.restriction(owner, buyer, sell.voucherId)
         if code:
@@ -701,7 +711,9 @@ class World:
 
     def mint(self, to: str, amount: int) -> None:
         md = self.model
-        expect: Err = None if md.active(to) else ("InactiveParticipant", to)
+        # the admin mints only with registry standing (it is also an AUTHORITY participant here)
+        expect: Err = (("NotMinter", self.admin) if not md.active(self.admin)
+                       else None if md.active(to) else ("InactiveParticipant", to))
         self.act("mint", "PaymentToken", "mint", (to, amount), self.admin, expect)
         if expect is None:
             md.bal[to] = md.bal.get(to, 0) + amount
@@ -737,14 +749,26 @@ class World:
         seller = md.vouchers[vid]["owner"]
         deadline = self.grid(-1 if p["expired"] else 24)
 
-        def order(maker: str, side: int, broker: Optional[str], commission: int) -> Order:
+        v = md.vouchers[vid]
+        # voucher terms as a buyer would sign them: what it sees now, shifted by -1/0/+1 (a stale or
+        # false listing asks for more than there is); fee caps around the current fee
+        left = max(v["max"] - v["uses"], 0)
+        terms = p.get("terms", (None, None))
+        min_left = 0 if terms[0] is None else max(left + terms[0], 0)
+        min_until = 0 if terms[1] is None else max(v["until"] + terms[1], 0)
+
+        def cap(shift: Optional[int]) -> int:
+            return 2000 if shift is None else max(md.fee_bps + shift, 0)
+
+        def order(maker: str, side: int, broker: Optional[str], commission: int, **kw: int) -> Order:
             md.nonce += 1
             return Order(maker=maker, side=side, voucherId=vid, price=p["price"],
                          paymentToken=self.m.token.address, exchange=self.exchange,
-                         broker=broker or ZERO, commission=commission, nonce=md.nonce, deadline=deadline)
+                         broker=broker or ZERO, commission=commission, nonce=md.nonce, deadline=deadline, **kw)
 
-        return (order(seller, SELL, p["sell_broker"], p["sell_commission"]),
-                order(p["buyer"], BUY, p["buy_broker"], p["buy_commission"]))
+        return (order(seller, SELL, p["sell_broker"], p["sell_commission"], maxFeeBps=cap(p.get("sell_fee_cap"))),
+                order(p["buyer"], BUY, p["buy_broker"], p["buy_commission"], maxFeeBps=cap(p.get("buy_fee_cap")),
+                      minUsesLeft=min_left, minValidUntil=min_until))
 
     def signed(self, o: Order) -> tuple[Any, bytes]:
         return o.as_tuple(), sign_order(self.keys[o.maker], o, self.chain_id, self.m.settlement.address)
@@ -1050,6 +1074,11 @@ class MarketMachine(RuleBasedStateMachine):
         "buy_commission": st.sampled_from([0, 7, 500]),
         "commission_without_broker": st.sampled_from([False] * 15 + [True]),
         "expired": st.sampled_from([False] * 15 + [True]),
+        # order terms (issue 11, #9): fee caps relative to the fee (None = 2000), buy-side voucher
+        # terms relative to the voucher now (None = no term)
+        "sell_fee_cap": st.sampled_from([None] * 6 + [0, 0, -1]),
+        "buy_fee_cap": st.sampled_from([None] * 6 + [0, 0, -1]),
+        "terms": st.sampled_from([(None, None)] * 3 + [(0, 0)] * 2 + [(1, 0), (0, 1), (-1, -1)]),
     })
 
     def trade_params(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -1084,6 +1113,9 @@ class MarketMachine(RuleBasedStateMachine):
         "buy_commission": st.sampled_from([0, 7, 500]),
         "commission_without_broker": st.just(False),
         "expired": st.just(False),
+        "sell_fee_cap": st.sampled_from([None, 0]),
+        "buy_fee_cap": st.sampled_from([None, 0]),
+        "terms": st.sampled_from([(None, None), (0, 0)]),
     })
 
     @precondition(has_vouchers)

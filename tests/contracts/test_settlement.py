@@ -261,7 +261,8 @@ def test_gas_settle_vs_bare_dvp(trading: Trading) -> None:
         buy = t.order(m.bank_cn, BUY, i, 10_000, paymentToken=tok.address)
         s1 = sign_order(t.account(m.holder_cn), sell, t.chain_id, dvp.address, name="dataledger-bare-dvp")
         s2 = sign_order(t.account(m.bank_cn), buy, t.chain_id, dvp.address, name="dataledger-bare-dvp")
-        bare.append(send(dvp.functions.settle(sell.as_tuple(), s1, buy.as_tuple(), s2), m.exchange)["gasUsed"])
+        bare.append(send(dvp.functions.settle(sell.as_tuple(bare=True), s1, buy.as_tuple(bare=True), s2),
+                         m.exchange)["gasUsed"])
     vids = [t.issue()[0] for _ in range(3)]
     t.issue(m.bank_cn)
     t.issue(m.holder_cn)
@@ -360,4 +361,163 @@ def test_settle_proceeds_zero_in_payment_token(trading: Trading) -> None:
                                                     {"from": m.bank_cn, "to": m.broker, "value": 990}]
     assert {w: t.balance(w) - b for w, b in before.items()} == {m.holder_cn: 0, m.bank_cn: -1_000,
                                                                 m.exchange: 10, m.broker: 990}
+    assert m.voucher.functions.ownerOf(vid).call() == m.bank_cn
+
+
+# ------------------------------------------------------------------ orders commit to the fee and the voucher (issue 11, #9)
+
+
+def _core(m: Any, vid: int) -> tuple[int, int]:
+    """(uses left, validUntil) of voucher ``vid`` as the chain has it now."""
+    core = m.voucher.functions.voucherCore(vid).call()
+    return core[6] - core[7], core[5]
+
+
+def _terms_pair(t: Trading, vid: int, **kw: Any) -> tuple[Any, Any]:
+    """A pair whose buy order commits to the voucher as it is now and both orders to the current fee."""
+    m = t.m
+    left, until = _core(m, vid)
+    buy = {"minUsesLeft": left, "minValidUntil": until, "maxFeeBps": t.fee_bps, **kw.get("buy", {})}
+    sell = {"maxFeeBps": t.fee_bps, **kw.get("sell", {})}
+    return t.pair(m.holder_cn, m.bank_cn, vid, 10_000, sell=sell, buy=buy)
+
+
+def _untouched(t: Trading, vid: int, sell: Any, buy: Any, balances: dict[str, int]) -> None:
+    m = t.m
+    assert m.voucher.functions.ownerOf(vid).call() == m.holder_cn
+    assert not m.settlement.functions.isNonceUsed(m.holder_cn, sell.nonce).call()
+    assert not m.settlement.functions.isNonceUsed(m.bank_cn, buy.nonce).call()
+    assert {w: t.balance(w) for w in balances} == balances
+
+
+def test_attack_seller_redeems_between_signing_and_settlement(trading: Trading) -> None:
+    """Audit #9: both orders signed for a 5-use voucher; the seller then redeemed uses. Before the fix
+    the buyer still paid; now settlement reverts naming the uses the buyer signed for and what is left."""
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn, max_uses=5)
+    sell, buy = _terms_pair(t, vid)
+    assert buy.minUsesLeft == 5
+    before = {w: t.balance(w) for w in (m.holder_cn, m.bank_cn, m.exchange)}
+    send(m.voucher.functions.redeem(vid, b"\x22" * 32), m.holder_cn)
+    expect_revert(t.settle_fn(sell, buy), "UsesLeftBelowTerms", vid, 5, 4, sender=m.exchange)
+    for _ in range(4):
+        send(m.voucher.functions.redeem(vid, b"\x22" * 32), m.holder_cn)
+    expect_revert(t.settle_fn(sell, buy), "UsesLeftBelowTerms", vid, 5, 0, sender=m.exchange)
+    _untouched(t, vid, sell, buy, before)
+
+
+def test_attack_authorised_user_redeems_between_signing_and_settlement(trading: Trading) -> None:
+    """The same through another entry point: a user the seller authorised redeems the use."""
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn, max_uses=2)
+    sell, buy = _terms_pair(t, vid)
+    send(m.voucher.functions.authorizeUser(vid, m.operator, True), m.holder_cn)
+    send(m.voucher.functions.redeem(vid, b"\x33" * 32), m.operator)
+    expect_revert(t.settle_fn(sell, buy), "UsesLeftBelowTerms", vid, 2, 1, sender=m.exchange)
+
+
+def test_terms_met_exactly_settle_and_a_lower_minimum_is_a_minimum(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn, max_uses=5)
+    send(m.voucher.functions.redeem(vid, b"\x22" * 32), m.holder_cn)
+    sell, buy = _terms_pair(t, vid)  # commits to 4 left, the exact validity end
+    assert (buy.minUsesLeft, buy.minValidUntil) == _core(m, vid)
+    t.settle(sell, buy)
+    assert m.voucher.functions.ownerOf(vid).call() == m.bank_cn
+    vid2, _ = t.issue(m.holder_cn, max_uses=5)
+    left, until = _core(m, vid2)
+    sell, buy = _terms_pair(t, vid2, buy={"minUsesLeft": 1, "minValidUntil": until - DAY})
+    t.settle(sell, buy)  # a voucher better than the minimum is fine
+    assert m.voucher.functions.ownerOf(vid2).call() == m.bank_cn
+
+
+def test_validity_end_below_the_buy_order(trading: Trading) -> None:
+    """The buyer was shown a later validity end than the voucher has (a stale or false listing)."""
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn)
+    left, until = _core(m, vid)
+    sell, buy = _terms_pair(t, vid, buy={"minValidUntil": until + 1})
+    before = {w: t.balance(w) for w in (m.holder_cn, m.bank_cn, m.exchange)}
+    expect_revert(t.settle_fn(sell, buy), "ValidityBelowTerms", vid, until + 1, until, sender=m.exchange)
+    _untouched(t, vid, sell, buy, before)
+
+
+def test_frozen_voucher_between_signing_and_settlement(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn)
+    sell, buy = _terms_pair(t, vid)
+    send(m.voucher.functions.freeze(vid, "investigation"), m.regulator)
+    expect_revert(t.settle_fn(sell, buy), "TransferRestricted", 5, m.holder_cn, m.bank_cn, vid, sender=m.exchange)
+
+
+def test_attack_fee_raised_above_the_signed_maximum(trading: Trading) -> None:
+    """Audit #9: the owner raises the exchange fee after both orders were signed. Each order caps the
+    fee; the settlement reverts naming the maker, its cap and the fee (the seller is checked first)."""
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn)
+    sell, buy = _terms_pair(t, vid)  # both cap the fee at 100 bps
+    before = {w: t.balance(w) for w in (m.holder_cn, m.bank_cn, m.exchange)}
+    send(m.settlement.functions.setExchangeFee(m.exchange, 101), m.admin)
+    expect_revert(t.settle_fn(sell, buy), "FeeAboveOrderMaximum", m.holder_cn, 100, 101, sender=m.exchange)
+    sell2 = sell.but(maxFeeBps=2000)  # the seller accepts any fee, the buyer does not
+    expect_revert(t.settle_fn(sell2, buy), "FeeAboveOrderMaximum", m.bank_cn, 100, 101, sender=m.exchange)
+    _untouched(t, vid, sell, buy, before)
+    # a fee lowered after signing is simply charged as it is at settlement
+    send(m.settlement.functions.setExchangeFee(m.exchange, 40), m.admin)
+    receipt = t.settle(sell, buy)
+    assert event(m.settlement, receipt, "TradeSettled")["fee"] == 40
+    # a zero cap means "no fee"
+    vid2, _ = t.issue(m.holder_cn)
+    sell, buy = _terms_pair(t, vid2, sell={"maxFeeBps": 0})
+    expect_revert(t.settle_fn(sell, buy), "FeeAboveOrderMaximum", m.holder_cn, 0, 40, sender=m.exchange)
+
+
+def test_sell_order_terms_are_checked_too(trading: Trading) -> None:
+    """Terms on a sell order hold like a buyer's: the stricter of the two applies."""
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn, max_uses=3)
+    left, until = _core(m, vid)
+    sell, buy = _terms_pair(t, vid, sell={"minUsesLeft": 4}, buy={"minUsesLeft": 1})
+    expect_revert(t.settle_fn(sell, buy), "UsesLeftBelowTerms", vid, 4, 3, sender=m.exchange)
+    sell, buy = _terms_pair(t, vid, sell={"minValidUntil": until + 5}, buy={"minValidUntil": until - 5})
+    expect_revert(t.settle_fn(sell, buy), "ValidityBelowTerms", vid, until + 5, until, sender=m.exchange)
+
+
+def test_batch_with_one_pair_failing_its_terms_settles_nothing(trading: Trading) -> None:
+    t, m = trading, trading.m
+    vids = [t.issue(m.holder_cn, max_uses=3)[0] for _ in range(3)]
+    pairs = [_terms_pair(t, v) for v in vids]
+    send(m.voucher.functions.redeem(vids[1], b"\x22" * 32), m.holder_cn)
+    before = {w: t.balance(w) for w in (m.holder_cn, m.bank_cn, m.exchange)}
+    fn = m.settlement.functions.settleBatch([t.trade_tuple(s, b) for s, b in pairs])
+    expect_revert(fn, "UsesLeftBelowTerms", vids[1], 3, 2, sender=m.exchange)
+    for v, (s, b) in zip(vids, pairs):
+        _untouched(t, v, s, b, before)
+    send(m.settlement.functions.setExchangeFee(m.exchange, 150), m.admin)
+    t.fee_bps = 150
+    pairs = [_terms_pair(t, v) for v in vids]  # fresh orders: these cap the fee at 150
+    pairs[2] = (pairs[2][0], pairs[2][1].but(maxFeeBps=149))
+    fn = m.settlement.functions.settleBatch([t.trade_tuple(s, b) for s, b in pairs])
+    expect_revert(fn, "FeeAboveOrderMaximum", m.bank_cn, 149, 150, sender=m.exchange)
+    pairs[2] = _terms_pair(t, vids[2])
+    receipt = send(m.settlement.functions.settleBatch([t.trade_tuple(s, b) for s, b in pairs]), m.exchange)
+    assert len(events(m.settlement, receipt, "TradeSettled")) == 3
+
+
+def test_transfer_with_terms_is_a_safe_transfer_for_anyone_else(trading: Trading) -> None:
+    """DataVoucher.safeTransferFromWithTerms adds checks only: an unapproved caller is refused, the
+    holder may use it like safeTransferFrom, and the compliance rules apply."""
+    t, m = trading, trading.m
+    vid, _ = t.issue(m.holder_cn, max_uses=3)
+    fn = m.voucher.functions.safeTransferFromWithTerms(m.holder_cn, m.bank_cn, vid, 3, 0)
+    expect_revert(fn, "ERC721InsufficientApproval", m.operator, vid, sender=m.operator)
+    expect_revert(m.voucher.functions.safeTransferFromWithTerms(m.holder_cn, m.bank_cn, vid, 4, 0),
+                  "UsesLeftBelowTerms", vid, 4, 3, sender=m.holder_cn)
+    expect_revert(m.voucher.functions.safeTransferFromWithTerms(m.holder_cn, m.outsider, vid, 0, 0),
+                  "TransferRestricted", 2, m.holder_cn, m.outsider, vid, sender=m.holder_cn)
+    expect_revert(m.voucher.functions.safeTransferFromWithTerms(m.holder_cn, ZERO, vid, 0, 0),
+                  "ERC721InvalidReceiver", ZERO, sender=m.holder_cn)
+    expect_revert(m.voucher.functions.safeTransferFromWithTerms(m.bank_cn, m.operator, vid, 0, 0),
+                  "ERC721IncorrectOwner", m.bank_cn, vid, m.holder_cn, sender=m.holder_cn)
+    send(fn, m.holder_cn)
     assert m.voucher.functions.ownerOf(vid).call() == m.bank_cn

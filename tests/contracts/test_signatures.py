@@ -128,13 +128,36 @@ def test_misbehaving_erc1271_wallet_rejected(trading: Trading, mode: int, what: 
 
 
 def test_replay_across_settlement_and_bare_dvp_domains(trading: Trading) -> None:
-    """A signature collected for the benchmark DvP (same Order type) is useless on TradeSettlement."""
+    """A signature collected for the benchmark DvP (its own domain and the original Order type) is useless
+    on TradeSettlement."""
     t, m = trading, trading.m
     dvp = t.deploy("BareDvP", m.voucher.address)
     vid, _ = t.issue()
     sell, buy = t.pair(m.holder_cn, m.bank_cn, vid)
     sig = sign_order(t.account(m.bank_cn), buy, t.chain_id, dvp.address, name="dataledger-bare-dvp")
-    assert bytes(dvp.functions.orderDigest(buy.as_tuple()).call()) == order_digest(
+    assert bytes(dvp.functions.orderDigest(buy.as_tuple(bare=True)).call()) == order_digest(
         buy, t.chain_id, dvp.address, name="dataledger-bare-dvp")
     expect_revert(t.settle_fn(sell, buy, buy_sig=sig), "InvalidSignature", m.bank_cn, _struct_hash(m, buy),
                   sender=m.exchange)
+
+
+# the order's 13 calldata words are hashed as they are (TradeSettlement._hashOrder): dirty high bits
+# in an address or enum word must never settle (the field read reverts, and the hash would differ)
+_DIRTY_WORDS = {"maker": 0, "side": 1, "paymentToken": 4, "exchange": 5, "broker": 6}
+
+
+@pytest.mark.parametrize("side_offset", [0, 14], ids=["sell", "buy"])
+@pytest.mark.parametrize("field", sorted(_DIRTY_WORDS))
+def test_dirty_high_bits_in_an_order_word_never_settle(trading: Trading, field: str, side_offset: int) -> None:
+    t, m = trading, trading.m
+    vid, _ = t.issue()
+    sell, buy = t.pair(m.holder_cn, m.bank_cn, vid, sell={"broker": m.broker, "commission": 1},
+                       buy={"broker": m.broker, "commission": 1})
+    data = bytearray(bytes.fromhex(t.settle_fn(sell, buy)._encode_transaction_data()[2:]))
+    call = {"from": m.exchange, "to": m.settlement.address}
+    t.w3.eth.call({**call, "data": bytes(data)})  # the clean call settles
+    word = 4 + 32 * (side_offset + _DIRTY_WORDS[field])  # selector, then sell (13 words) + sig offset, buy
+    data[word] = 0x01  # the highest byte of the word
+    with pytest.raises(Exception) as info:
+        t.w3.eth.call({**call, "data": bytes(data)})
+    assert "revert" in str(info.value).lower() or "execution" in str(info.value).lower()

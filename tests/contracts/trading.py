@@ -41,10 +41,18 @@ ORDER_TYPES = {
         {"name": "exchange", "type": "address"},
         {"name": "broker", "type": "address"},
         {"name": "commission", "type": "uint256"},
+        {"name": "maxFeeBps", "type": "uint256"},
+        {"name": "minUsesLeft", "type": "uint256"},
+        {"name": "minValidUntil", "type": "uint256"},
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ]
 }
+TERMS = ("maxFeeBps", "minUsesLeft", "minValidUntil")
+# BareDvP (the gas baseline) keeps the order type as it was before orders committed to terms
+BARE_DVP = "dataledger-bare-dvp"
+BARE_ORDER_TYPES = {"Order": [f for f in ORDER_TYPES["Order"] if f["name"] not in TERMS]}
+MAX_FEE_BPS = 2000
 
 FORWARD_TYPES = {
     "ForwardRequest": [
@@ -71,12 +79,16 @@ class Order:
     commission: int = 0
     nonce: int = 0
     deadline: int = 0
+    maxFeeBps: int = MAX_FEE_BPS  # accept any fee the contract allows, unless a test says otherwise
+    minUsesLeft: int = 0
+    minValidUntil: int = 0
 
-    def message(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (f["name"] for f in ORDER_TYPES["Order"])}
+    def message(self, bare: bool = False) -> dict[str, Any]:
+        types = BARE_ORDER_TYPES if bare else ORDER_TYPES
+        return {k: getattr(self, k) for k in (f["name"] for f in types["Order"])}
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        return tuple(self.message().values())
+    def as_tuple(self, bare: bool = False) -> tuple[Any, ...]:
+        return tuple(self.message(bare).values())
 
     def but(self, **changes: Any) -> "Order":
         return replace(self, **changes)
@@ -85,8 +97,8 @@ class Order:
 def order_digest(order: Order, chain_id: int, verifying_contract: str, name: str = "dataledger-settlement") -> bytes:
     signable = encode_typed_data(
         domain_data={"name": name, "version": "1", "chainId": chain_id, "verifyingContract": verifying_contract},
-        message_types=ORDER_TYPES,
-        message_data=order.message(),
+        message_types=BARE_ORDER_TYPES if name == BARE_DVP else ORDER_TYPES,
+        message_data=order.message(bare=name == BARE_DVP),
     )
     return bytes(Web3.keccak(b"\x19" + signable.version + signable.header + signable.body))
 
@@ -94,11 +106,12 @@ def order_digest(order: Order, chain_id: int, verifying_contract: str, name: str
 def sign_order(
     account: Any, order: Order, chain_id: int, verifying_contract: str, name: str = "dataledger-settlement"
 ) -> bytes:
-    """65-byte r||s||v EIP-712 signature of ``order`` by ``account`` (a LocalAccount)."""
+    """65-byte r||s||v EIP-712 signature of ``order`` by ``account`` (a LocalAccount); for the
+    BareDvP domain, of the baseline's original order type (no terms)."""
     signable = encode_typed_data(
         domain_data={"name": name, "version": "1", "chainId": chain_id, "verifyingContract": verifying_contract},
-        message_types=ORDER_TYPES,
-        message_data=order.message(),
+        message_types=BARE_ORDER_TYPES if name == BARE_DVP else ORDER_TYPES,
+        message_data=order.message(bare=name == BARE_DVP),
     )
     return bytes(Account.sign_message(signable, account.key).signature)
 

@@ -102,12 +102,13 @@ def test_forward_redeem_relayed(client: Any, market: Any) -> None:
     assert client.get("/v1/vouchers/1").json()["uses"] == 2
 
 
-def _orders(market: Any, voucher_id: int, price: int, seller: str, buyer: str) -> tuple[dict, dict, dict]:
+def _orders(market: Any, voucher_id: int, price: int, seller: str, buyer: str,
+            nonce: int = 900) -> tuple[dict, dict, dict]:
     ex = market.address("exchange")
     out = []
     for key, side in ((seller, 0), (buyer, 1)):
         led = _ledger(market, key)
-        order = led.settlement.make_order(side, voucher_id, price, ex, led.now() + 3600, nonce=900 + side)
+        order = led.settlement.make_order(side, voucher_id, price, ex, led.now() + 3600, nonce=nonce + side)
         out.append(led.settlement.sign(order))
     sell, buy = out
     exl = _ledger(market, "exchange")
@@ -148,3 +149,26 @@ def test_settlement_relay_only_for_the_signed_in_exchange(client: Any, market: A
                         headers=bearer(exchange))
     assert again.status_code in (409, 422)
     assert _relayer_nonce(market) == before
+
+
+def test_settlement_relay_refuses_a_voucher_used_after_signing(client: Any, market: Any) -> None:
+    """Issue 11 #9 through the relay: the buy order commits to the voucher's uses left; the seller
+    redeems one after signing; the relay refuses with the decoded UsesLeftBelowTerms, no gas spent."""
+    chain_id = market.w3.eth.chain_id
+    authority = _ledger(market, "authority")
+    now = authority.now()
+    vid = authority.vouchers.issue(market.address("holder_cn"), 1, "use", "relay terms", now, now + 86400, 3,
+                                   True).value
+    seller = _ledger(market, "holder_cn")
+    seller.vouchers.approve_operator(seller.settlement.address, True)
+    sell, buy, req = _orders(market, vid, 50_00, "holder_cn", "bank_cn", nonce=7_700)
+    assert buy["order"]["minUsesLeft"] == 3
+    seller.vouchers.redeem(vid, "used after signing")
+    exchange = login(client, market.accounts["exchange"], chain_id)
+    before = _relayer_nonce(market)
+    r = client.post("/v1/relay/settlements", json={"sell": sell, "buy": buy, "request": req},
+                    headers=bearer(exchange))
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["error"] == "UsesLeftBelowTerms", r.text
+    assert _relayer_nonce(market) == before
+    assert seller.vouchers.owner_of(vid) == market.address("holder_cn")

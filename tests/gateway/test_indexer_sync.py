@@ -193,3 +193,37 @@ def test_cli_json_and_missing_record(node: Node, new_db: Callable[[], str], tmp_
     assert index_command(node.rpc_url, url, tmp_path, json_output=True, max_range=5) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[-1]["type"] == "done" and lines[-1]["last_block"] == node.head()[0]
+
+
+def test_released_content_hash_indexes_two_assets_with_one_hash(node: Node, new_db: Callable[[], str]) -> None:
+    """Issue 11 (squatting): after the registrar releases a revoked asset's hash, the rightful holder
+    registers it again. The indexer keeps both assets (one revoked) with that hash, and the
+    ContentReleased event decoded, on SQLite and PostgreSQL."""
+    from tests.gateway.indexer_workload import content
+
+    m = node.market
+    ar = m.contracts["AssetRegistry"]
+    cid, digest = content()
+    m.send(ar.functions.registerAsset(cid, digest, 2, 1), "holder_hk")
+    squat = int(ar.functions.assetOfContent(digest).call())
+    m.send(ar.functions.revoke(squat, "registered a dataset it does not hold"), "regulator")
+    m.send(ar.functions.releaseContentHash(digest, m.addr["holder_a"], "ruling 17"), "authority")
+    m.send(ar.functions.registerAsset(cid, digest, 2, 1), "holder_a")
+    legit = int(ar.functions.assetOfContent(digest).call())
+    m.next_asset = legit + 1
+    m.assets.setdefault("holder_hk", []).append(squat)
+    m.assets.setdefault("holder_a", []).append(legit)
+    url = new_db()
+    index_once(node, url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT asset_id, status, content_hash FROM assets WHERE asset_id IN (:a, :b) "
+                                     "ORDER BY asset_id"), {"a": squat, "b": legit}).all()
+            released = conn.execute(text("SELECT args FROM events WHERE event = 'ContentReleased'")).all()
+    finally:
+        engine.dispose()
+    assert [(r[0], r[1]) for r in rows] == [(squat, "revoked"), (legit, "active")]
+    assert rows[0][2] == rows[1][2] and rows[0][2].lower().endswith(digest.hex())
+    args = [json.loads(r[0]) for r in released]
+    assert any(a["claimant"].lower() == m.addr["holder_a"].lower() and int(a["assetId"]) == squat for a in args)

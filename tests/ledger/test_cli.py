@@ -163,6 +163,32 @@ def test_asset_register_directory_and_show(cli: Any, tmp_path: Path) -> None:
     assert chain_state(m) == before
 
 
+def test_squatted_content_hash_released_by_the_registrar(cli: Any, tmp_path: Path) -> None:
+    """Issue 11 (squatting) from the CLI: bank_cn registers holder_cn's dataset first; a regulator
+    revokes it; only the registrar releases the hash, for holder_cn, who then registers it."""
+    m = cli.market
+    data = _dataset(tmp_path)
+    args = ("asset", "register", str(data), "--title", "Squat", "--publisher", "p", "--level", "2",
+            "--source", "enterprise")
+    out = as_json(cli(*args, "--json", key="bank_cn"))
+    squat, hex_digest = out["assetId"], out["contentHash"]
+    assert "ContentAlreadyRegistered" in one_line_error(cli(*args, key="holder_cn", expect=1))
+    cli("asset", "revoke", str(squat), "--reason", "not the holder", key="regulator")
+    before = chain_state(m)
+    err = one_line_error(cli("asset", "release-hash", hex_digest, "--claimant", m.addr["holder_cn"],
+                             "--reason", "ruling", key="regulator", expect=1))
+    assert "NotRegistrar" in err
+    assert chain_state(m) == before
+    cli("asset", "release-hash", hex_digest, "--claimant", m.addr["holder_cn"], "--reason", "ruling",
+        key="authority")
+    assert m.base.assets.claimant_of(hex_digest) == m.addr["holder_cn"]
+    assert "ContentReservedFor" in one_line_error(cli(*args, key="bank_cn", expect=1))
+    legit = as_json(cli(*args, "--json", key="holder_cn"))["assetId"]
+    assert legit != squat and m.base.assets.asset_of_content(hex_digest) == legit
+    assert "not hex" in one_line_error(cli("asset", "release-hash", "0xzz", "--reason", "r", key="authority",
+                                           expect=1))
+
+
 def test_malformed_manifest_writes_nothing(cli: Any, tmp_path: Path) -> None:
     m = cli.market
     bad = tmp_path / "manifest.json"
@@ -318,6 +344,28 @@ def test_order_sign_and_settle(cli: Any, tmp_path: Path) -> None:
     assert "refusing to overwrite" in one_line_error(cli(
         "order", "sign", "--side", "sell", "--voucher", "1", "--price", "1", "--exchange", ex,
         "-o", str(files[0][0]), key="holder_cn", expect=1))
+
+
+def test_order_terms_refuse_a_used_voucher(cli: Any, tmp_path: Path) -> None:
+    """`order sign` commits a buy order to the voucher as it is; after the seller redeems a use the
+    settlement fails with one line naming the terms, and nothing moves."""
+    m = cli.market
+    vid = m.voucher("holder_cn")
+    cli("voucher", "approve", key="holder_cn")
+    ex = m.addr["exchange"]
+    sell, buy = tmp_path / "sell.json", tmp_path / "buy.json"
+    cli("order", "sign", "--side", "sell", "--voucher", str(vid), "--price", "1000", "--exchange", ex,
+        "-o", str(sell), key="holder_cn")
+    out = as_json(cli("order", "sign", "--side", "buy", "--voucher", str(vid), "--price", "1000", "--exchange", ex,
+                      "--max-fee-bps", "150", "-o", str(buy), "--json", key="bank_cn"))
+    v = m.base.vouchers.voucher(vid)
+    assert out["order"]["minUsesLeft"] == v.max_uses - v.uses and out["order"]["minValidUntil"] == v.valid_until
+    assert out["order"]["maxFeeBps"] == 150
+    m.as_("holder_cn").vouchers.redeem(vid, "used after signing")
+    before = chain_state(m)
+    err = one_line_error(cli("trade", "settle", str(sell), str(buy), key="exchange", expect=1))
+    assert "UsesLeftBelowTerms" in err
+    assert chain_state(m) == before
 
 
 # ------------------------------------------------------------------ connection & operations

@@ -165,6 +165,27 @@ def test_settle_trade_and_replay_rejected(sdk_market: SdkMarket) -> None:
     assert info.value.name in ("NonceAlreadyUsed", "TransferRestricted", "ERC721IncorrectOwner")
 
 
+def test_orders_commit_to_fee_and_voucher_terms(sdk_market: SdkMarket) -> None:
+    """make_order fills the terms from the chain: the fee cap is the exchange's fee now, a buy order
+    commits to the voucher's uses left and validity end; a seller redeeming a use after signing makes
+    the settlement revert with the decoded UsesLeftBelowTerms (issue 11, #9)."""
+    vid = sdk_market.voucher("holder_cn")
+    seller = sdk_market.as_("holder_cn")
+    seller.vouchers.approve_operator(seller.settlement.address)
+    v = seller.vouchers.voucher(vid)
+    fee = seller.settlement.exchange_fee(sdk_market.addr["exchange"])
+    sell, buy = _orders(sdk_market, vid)
+    assert (sell.order.maxFeeBps, sell.order.minUsesLeft, sell.order.minValidUntil) == (fee, 0, 0)
+    assert (buy.order.maxFeeBps, buy.order.minUsesLeft, buy.order.minValidUntil) == (
+        fee, v.max_uses - v.uses, v.valid_until)
+    seller.vouchers.redeem(vid, "one more use before the sale")
+    with pytest.raises(ContractRevert) as info:
+        sdk_market.as_("exchange").settlement.settle(sell, buy)
+    assert info.value.name == "UsesLeftBelowTerms"
+    assert info.value.values == {"tokenId": vid, "minUsesLeft": v.max_uses, "usesLeft": v.max_uses - 1}
+    assert "UsesLeftBelowTerms" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_settle_cross_border_refused_before_sending(sdk_market: SdkMarket) -> None:
     vid = sdk_market.voucher("holder_cn")
     seller, buyer = sdk_market.as_("holder_cn"), sdk_market.as_("holder_sg")
@@ -188,7 +209,7 @@ def test_settle_batch(sdk_market: SdkMarket) -> None:
 
 
 def test_order_roundtrip_file(sdk_market: SdkMarket, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    sell, _ = _orders(sdk_market, 1)
+    sell, _ = _orders(sdk_market, sdk_market.voucher("holder_cn"))  # a buy order reads the voucher's terms
     path = sell.write(tmp_path / "sell.json")
     again = SignedOrder.read(path)
     assert again == sell and isinstance(again.order, Order)

@@ -96,7 +96,8 @@ def test_order_signature_matches_contract(sdk_market: SdkMarket) -> None:
     settlement = sdk_market.base.settlement
     order = {"maker": seller.address, "side": 0, "voucherId": 5, "price": 100,
              "paymentToken": sdk_market.base.address_of("PaymentToken"), "exchange": sdk_market.addr["exchange"],
-             "broker": "0x" + "00" * 20, "commission": 0, "nonce": 1, "deadline": 2**40}
+             "broker": "0x" + "00" * 20, "commission": 0, "maxFeeBps": 100, "minUsesLeft": 3,
+             "minValidUntil": 2**35, "nonce": 1, "deadline": 2**40}
     digest = order_digest(order, sdk_market.base.chain_id, settlement.address)
     onchain = settlement.call("orderDigest", tuple(order.values()))
     assert digest == bytes(onchain)

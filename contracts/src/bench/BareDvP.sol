@@ -7,11 +7,31 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {Order, Side, OrderNonces} from "../TradeSettlement.sol";
+import {Side, OrderNonces} from "../TradeSettlement.sol";
+
+/// @notice The order of the baseline: TradeSettlement's order type as it was when the 1.5x goal was
+/// set (before orders committed to fee and voucher terms). Kept as it was so the baseline is unchanged.
+struct BareOrder {
+    address maker;
+    Side side;
+    uint256 voucherId;
+    uint256 price;
+    address paymentToken;
+    address exchange;
+    address broker;
+    uint256 commission;
+    uint256 nonce;
+    uint256 deadline;
+}
+
+bytes32 constant BARE_ORDER_TYPEHASH = keccak256(
+    "Order(address maker,uint8 side,uint256 voucherId,uint256 price,address paymentToken,address exchange,address broker,uint256 commission,uint256 nonce,uint256 deadline)"
+);
 
 /// @title Benchmark baseline: EIP-712 order DvP of a plain ERC-721 against a plain ERC-20
-/// @notice Same {Order} type and nonce bitmap as TradeSettlement (domain "dataledger-bare-dvp", "1"),
-/// but no compliance, no exchange/broker checks and no fees: anyone may submit a matched pair.
+/// @notice Same nonce bitmap as TradeSettlement and its original order type {BareOrder} (domain
+/// "dataledger-bare-dvp", "1"), but no compliance, no exchange/broker checks, no fees and no order
+/// terms: anyone may submit a matched pair.
 contract BareDvP is OrderNonces, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -27,12 +47,12 @@ contract BareDvP is OrderNonces, EIP712, ReentrancyGuardTransient {
         nft = nft_;
     }
 
-    function orderDigest(Order calldata order) external view returns (bytes32) {
+    function orderDigest(BareOrder calldata order) external view returns (bytes32) {
         return _hashTypedDataV4(_hashOrder(order));
     }
 
     /// @notice Swap `sell.voucherId` for `sell.price` of `sell.paymentToken`.
-    function settle(Order calldata sell, bytes calldata sellSignature, Order calldata buy, bytes calldata buySignature)
+    function settle(BareOrder calldata sell, bytes calldata sellSignature, BareOrder calldata buy, bytes calldata buySignature)
         external
         nonReentrant
         returns (bytes32 tradeId)
@@ -41,9 +61,9 @@ contract BareDvP is OrderNonces, EIP712, ReentrancyGuardTransient {
     }
 
     struct Trade {
-        Order sell;
+        BareOrder sell;
         bytes sellSignature;
-        Order buy;
+        BareOrder buy;
         bytes buySignature;
     }
 
@@ -54,7 +74,7 @@ contract BareDvP is OrderNonces, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    function _settle(Order calldata sell, bytes calldata sellSignature, Order calldata buy, bytes calldata buySignature)
+    function _settle(BareOrder calldata sell, bytes calldata sellSignature, BareOrder calldata buy, bytes calldata buySignature)
         private
         returns (bytes32 tradeId)
     {
@@ -68,7 +88,11 @@ contract BareDvP is OrderNonces, EIP712, ReentrancyGuardTransient {
         emit Settled(tradeId, sell.voucherId, sell.maker, buy.maker, sell.price);
     }
 
-    function _verify(Order calldata o, bytes calldata signature) private returns (bytes32 structHash) {
+    function _hashOrder(BareOrder calldata o) private pure returns (bytes32) {
+        return keccak256(abi.encode(BARE_ORDER_TYPEHASH, o));
+    }
+
+    function _verify(BareOrder calldata o, bytes calldata signature) private returns (bytes32 structHash) {
         if (block.timestamp > o.deadline) revert OrderExpired(o.maker, o.deadline);
         structHash = _hashOrder(o);
         _useNonce(o.maker, o.nonce);

@@ -124,6 +124,9 @@ class OrderIn(BaseModel):
     exchange: str = Field(pattern=_ADDR)
     broker: str = Field(default="0x" + "00" * 20, pattern=_ADDR)
     commission: int = Field(default=0, ge=0, le=2**255)
+    maxFeeBps: int = Field(default=0, ge=0, le=2**255)
+    minUsesLeft: int = Field(default=0, ge=0, le=2**255)
+    minValidUntil: int = Field(default=0, ge=0, le=2**255)
     nonce: int = Field(ge=0, le=2**255)
     deadline: int = Field(ge=0, le=2**255)
 
