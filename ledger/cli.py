@@ -345,6 +345,22 @@ def participant_licence(
     _tx(json_out, led.participants.set_licence_expiry(address, when), f"licence of {address} until {when}")
 
 
+@participant_app.command("licensed-roles")
+@handled
+def participant_licensed_roles(
+    address: str = typer.Argument(...),
+    roles: str = typer.Option(..., "--roles", help="The licensed roles it keeps, e.g. broker; 'none' drops them."),
+    expiry: str = typer.Option("+365d", "--expiry", help="Licence expiry: unix seconds, +365d, ISO date; 0."),
+    json_out: bool = JsonFlag,
+) -> None:
+    """Grant or drop an account's licensed roles with their licence (registrar only)."""
+    led = _ledger()
+    bits = 0 if roles.strip().lower() == "none" else roles
+    when = 0 if expiry == "0" or bits == 0 else _when(expiry, 0)
+    _tx(json_out, led.participants.set_licensed_roles(address, bits, when),
+        f"licensed roles of {address} set to {roles} until {when}")
+
+
 @participant_app.command("suspend")
 @handled
 def participant_suspend(address: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
@@ -643,12 +659,32 @@ def voucher_revoke(token_id: int = typer.Argument(...), reason: str = typer.Opti
     _supervise("revoke", token_id, reason, json_out)
 
 
-@voucher_app.command("recover")
+@voucher_app.command("recover-propose")
 @handled
-def voucher_recover(token_id: int = typer.Argument(...), to: str = typer.Argument(...),
-                    reason: str = typer.Option(..., "--reason"), json_out: bool = JsonFlag) -> None:
-    """Move a voucher from a lost key to a new holder (regulator)."""
-    _tx(json_out, _ledger().vouchers.recover(token_id, to, reason), f"voucher {token_id} recovered to {to}")
+def voucher_recover_propose(token_id: int = typer.Argument(...), to: str = typer.Argument(...),
+                            reason: str = typer.Option(..., "--reason"), json_out: bool = JsonFlag) -> None:
+    """Propose moving a voucher from a lost key to a new holder (regulator; another regulator executes)."""
+    result = _ledger().vouchers.propose_recovery(token_id, to, reason)
+    _tx(json_out, result, f"recovery of voucher {token_id} to {to} proposed; another regulator executes it "
+                          f"(voucher recover-execute {token_id}) before {result.value}")
+
+
+@voucher_app.command("recover-execute")
+@handled
+def voucher_recover_execute(token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                            json_out: bool = JsonFlag) -> None:
+    """Execute another regulator's recovery proposal (the voucher moves to the proposed holder)."""
+    led = _ledger()
+    proposal = led.vouchers.recovery_proposal(token_id)
+    _tx(json_out, led.vouchers.execute_recovery(token_id, reason), f"voucher {token_id} recovered to {proposal.to}")
+
+
+@voucher_app.command("recover-cancel")
+@handled
+def voucher_recover_cancel(token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                           json_out: bool = JsonFlag) -> None:
+    """Cancel a pending recovery proposal (regulator)."""
+    _tx(json_out, _ledger().vouchers.cancel_recovery(token_id, reason), f"recovery of voucher {token_id} cancelled")
 
 
 @voucher_app.command("show")

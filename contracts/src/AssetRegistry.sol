@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
+import {IHoldings} from "./interfaces/IHoldings.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
 
 /// @title AssetRegistry — registration of rights over datasets (确权登记)
@@ -12,7 +13,7 @@ import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantR
 /// regulators freeze, unfreeze and revoke with a reason.
 /// @dev Asset ids are sequential from 1. {AssetCore} is one storage slot. A content hash can
 /// be registered only once across all assets and versions (no double registration of rights).
-contract AssetRegistry is Context, IAssetRegistry {
+contract AssetRegistry is Context, IAssetRegistry, IHoldings {
     /// @notice One manifest version of an asset.
     struct ManifestVersion {
         bytes32 contentHash; // sha-256 of the dataset content
@@ -37,6 +38,8 @@ contract AssetRegistry is Context, IAssetRegistry {
     mapping(uint256 assetId => mapping(uint32 version => ManifestVersion)) private _versions;
     mapping(uint256 assetId => Valuation[]) private _valuations;
     mapping(bytes32 contentHash => uint256 assetId) private _assetOfContent;
+    /// @dev Assets ever registered by a holder (the holder of an asset never changes).
+    mapping(address holder => uint256 count) private _assetCountOf;
 
     // ---------------------------------------------------------------- events
 
@@ -149,6 +152,9 @@ contract AssetRegistry is Context, IAssetRegistry {
         _versions[assetId][0] =
             ManifestVersion({contentHash: contentHash, timestamp: uint64(block.timestamp), cid: manifestCid});
         _assetOfContent[contentHash] = assetId;
+        unchecked {
+            _assetCountOf[holder] += 1;
+        }
         emit AssetRegistered(assetId, holder, contentHash, manifestCid, level, sourceType, home);
     }
 
@@ -255,6 +261,13 @@ contract AssetRegistry is Context, IAssetRegistry {
     /// @dev Does not revert: an unknown asset reads as status None (callers fail closed on it).
     function assetCore(uint256 assetId) external view returns (AssetCore memory) {
         return _cores[assetId];
+    }
+
+    /// @inheritdoc IHoldings
+    /// @dev The number of assets `account` registered (any status): the participant registry refuses
+    /// to re-home an account that holds assets.
+    function holdingsOf(address account) external view returns (uint256) {
+        return _assetCountOf[account];
     }
 
     /// @notice Number of registered assets (ids are 1..assetCount).

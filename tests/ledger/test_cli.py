@@ -264,7 +264,13 @@ def test_supervision_commands(cli: Any) -> None:
     vid = m.voucher("holder_cn")
     cli("voucher", "freeze", str(vid), "--reason", "investigation", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "frozen"
-    cli("voucher", "recover", str(vid), m.addr["bank_cn"], "--reason", "lost key", key="regulator")
+    out = cli("voucher", "recover-propose", str(vid), m.addr["bank_cn"], "--reason", "lost key", key="regulator")
+    assert "proposed" in out
+    # the proposer cannot execute its own proposal: one line, non-zero exit
+    err = one_line_error(cli("voucher", "recover-execute", str(vid), "--reason", "ok", key="regulator", expect=1))
+    assert "RecoveryNeedsSecondRegulator" in err
+    cli("voucher", "recover-execute", str(vid), "--reason", "second regulator", key="regulator2")
+    assert as_json(cli("voucher", "show", str(vid), "--json"))["owner"] == m.addr["bank_cn"]
     cli("voucher", "revoke", str(vid), "--reason", "fraud", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "revoked"
     err = one_line_error(cli("voucher", "freeze", str(vid), "--reason", "x", key="holder_cn", expect=1))
