@@ -265,7 +265,7 @@ def test_supervision_commands(cli: Any) -> None:
     cli("voucher", "freeze", str(vid), "--reason", "investigation", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "frozen"
     out = cli("voucher", "recover-propose", str(vid), m.addr["bank_cn"], "--reason", "lost key", key="regulator")
-    assert "proposed" in out
+    assert "proposed" in out.stdout
     # the proposer cannot execute its own proposal: one line, non-zero exit
     err = one_line_error(cli("voucher", "recover-execute", str(vid), "--reason", "ok", key="regulator", expect=1))
     assert "RecoveryNeedsSecondRegulator" in err
