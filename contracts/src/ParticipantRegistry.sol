@@ -20,7 +20,7 @@ import {IHoldings} from "./interfaces/IHoldings.sol";
 /// The hot record of an account (jurisdiction, roles, licence expiry, status, organisation
 /// index) is packed in ONE storage slot and the organisation's status in one more, so
 /// {isActive}/{hasRoles} cost two SLOADs.
-contract ParticipantRegistry is AccessControl, IParticipantRegistry {
+contract ParticipantRegistry is AccessControl, IParticipantRegistry, IHoldings {
     /// @notice The data authority: registers organisations, sets licences, suspends.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
 
@@ -428,8 +428,9 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         return _holdingsSources;
     }
 
-    /// @notice What `account` holds across the bound sources (vouchers plus registered assets).
-    /// @dev Requirements: the sources are bound, else {HoldingsNotBound}.
+    /// @inheritdoc IHoldings
+    /// @dev The sum over the bound sources (vouchers plus registered assets). Requirements: the sources
+    /// are bound, else {HoldingsNotBound}.
     function holdingsOf(address account) public view returns (uint256 count) {
         if (!_holdingsBound) revert HoldingsNotBound();
         uint256 n = _holdingsSources.length;
