@@ -394,3 +394,40 @@ def test_recovery_cancel_and_compliance_at_execution(trading: Trading) -> None:
         "tokenId": vid, "assetId": aid, "regulator": reg2, "reason": "clearance revoked"}
     expect_revert(v.executeRecovery(vid, "ok"), "NoRecoveryProposal", vid, sender=reg2)
     expect_revert(v.cancelRecovery(vid, "again"), "NoRecoveryProposal", vid, sender=reg2)
+
+
+def test_holdings_binding_fails_closed(trading: Trading) -> None:
+    """A registry whose holdings sources are not bound refuses to add or remove accounts."""
+    t, m = trading, trading.m
+    reg = t.deploy("ParticipantRegistry", m.admin)
+    oid = org_id("UNBOUND-ORG")
+    send(reg.functions.registerOrganisation(oid, jur("CN"), Roles.HOLDER, m.spare[0]), m.admin)
+    expect_revert(reg.functions.addAccount(oid, m.spare[1], Roles.HOLDER), "HoldingsNotBound", sender=m.spare[0])
+    expect_revert(reg.functions.holdingsOf(m.spare[1]), "HoldingsNotBound")
+    assert reg.functions.holdingsSources().call() == []
+    expect_revert(reg.functions.bindHoldings([]), "ZeroAddress", sender=m.admin)
+    expect_revert(reg.functions.bindHoldings([m.voucher.address, ZERO]), "ZeroAddress", sender=m.admin)
+    receipt = send(reg.functions.bindHoldings([m.assets.address, m.voucher.address]), m.admin)
+    ev = event(reg, receipt, "HoldingsBound")
+    assert [a.lower() for a in ev["sources"]] == [m.assets.address.lower(), m.voucher.address.lower()]
+    assert ev["admin"] == m.admin
+    send(reg.functions.addAccount(oid, m.spare[1], Roles.HOLDER), m.spare[0])
+    # the sources are this market's: spare[1] holds nothing there
+    assert reg.functions.holdingsOf(m.spare[1]).call() == 0
+
+
+def test_views_of_holdings_use_and_recovery(trading: Trading) -> None:
+    t, m = trading, trading.m
+    v = m.voucher.functions
+    assert v.holdingsOf(ZERO).call() == 0
+    assert v.detectUseRestriction(m.holder_cn, 4242).call() == 12  # UNKNOWN_VOUCHER
+    vid, _ = t.issue()
+    assert v.holdingsOf(m.holder_cn).call() == 1
+    assert m.assets.functions.holdingsOf(m.holder_cn).call() == 1
+    assert m.participants.functions.holdingsOf(m.holder_cn).call() == 2
+    assert tuple(v.recoveryProposal(vid).call()) == (ZERO, ZERO, ZERO, 0)
+    # a licence expiry without a licensed role is refused on the registrar path too
+    expect_revert(m.participants.functions.setLicensedRoles(m.holder_cn, 0, t.now() + DAY), "NoLicensedRole",
+                  m.holder_cn, Roles.HOLDER, sender=m.admin)
+    expect_revert(m.participants.functions.setLicensedRoles(m.outsider, Roles.BROKER, 1), "UnknownAccount",
+                  m.outsider, sender=m.admin)
