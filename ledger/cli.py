@@ -698,9 +698,11 @@ def voucher_show(token_id: int = typer.Argument(...), json_out: bool = JsonFlag)
 @handled
 def voucher_why_not(token_id: int = typer.Argument(...), to: str = typer.Argument(...),
                     sender: Optional[str] = typer.Option(None, "--from", help="Default: the current holder."),
+                    use: bool = typer.Option(False, "--use", help="A use by ``to`` (authorise/redeem), not a move."),
                     json_out: bool = JsonFlag) -> None:
-    """Explain whether (and why not) a voucher could move to ``to`` now."""
-    r = _ledger(need_account=False).vouchers.why_not(token_id, to, sender)
+    """Explain whether (and why not) a voucher could move to ``to`` now (or, with --use, be used by it)."""
+    vouchers = _ledger(need_account=False).vouchers
+    r = vouchers.use_restriction(to, token_id) if use else vouchers.why_not(token_id, to, sender)
     data = {"tokenId": token_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
     _emit(json_out, data, f"[{r.code}] {r.message}")
 

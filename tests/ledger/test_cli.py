@@ -262,6 +262,8 @@ def test_customs_then_cross_border_transfer(cli: Any) -> None:
 def test_supervision_commands(cli: Any) -> None:
     m = cli.market
     vid = m.voucher("holder_cn")
+    use = as_json(cli("voucher", "why-not", str(vid), m.addr["holder_sg"], "--use", "--json"))
+    assert (use["code"], use["allowed"]) == (11, False) and "clearance" in use["message"]
     cli("voucher", "freeze", str(vid), "--reason", "investigation", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "frozen"
     out = cli("voucher", "recover-propose", str(vid), m.addr["bank_cn"], "--reason", "lost key", key="regulator")
