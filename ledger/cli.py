@@ -345,6 +345,22 @@ def participant_licence(
     _tx(json_out, led.participants.set_licence_expiry(address, when), f"licence of {address} until {when}")
 
 
+@participant_app.command("licensed-roles")
+@handled
+def participant_licensed_roles(
+    address: str = typer.Argument(...),
+    roles: str = typer.Option(..., "--roles", help="The licensed roles it keeps, e.g. broker; 'none' drops them."),
+    expiry: str = typer.Option("+365d", "--expiry", help="Licence expiry: unix seconds, +365d, ISO date; 0."),
+    json_out: bool = JsonFlag,
+) -> None:
+    """Grant or drop an account's licensed roles with their licence (registrar only)."""
+    led = _ledger()
+    bits = 0 if roles.strip().lower() == "none" else roles
+    when = 0 if expiry == "0" or bits == 0 else _when(expiry, 0)
+    _tx(json_out, led.participants.set_licensed_roles(address, bits, when),
+        f"licensed roles of {address} set to {roles} until {when}")
+
+
 @participant_app.command("suspend")
 @handled
 def participant_suspend(address: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
@@ -654,12 +670,32 @@ def voucher_revoke(token_id: int = typer.Argument(...), reason: str = typer.Opti
     _supervise("revoke", token_id, reason, json_out)
 
 
-@voucher_app.command("recover")
+@voucher_app.command("recover-propose")
 @handled
-def voucher_recover(token_id: int = typer.Argument(...), to: str = typer.Argument(...),
-                    reason: str = typer.Option(..., "--reason"), json_out: bool = JsonFlag) -> None:
-    """Move a voucher from a lost key to a new holder (regulator)."""
-    _tx(json_out, _ledger().vouchers.recover(token_id, to, reason), f"voucher {token_id} recovered to {to}")
+def voucher_recover_propose(token_id: int = typer.Argument(...), to: str = typer.Argument(...),
+                            reason: str = typer.Option(..., "--reason"), json_out: bool = JsonFlag) -> None:
+    """Propose moving a voucher from a lost key to a new holder (regulator; another regulator executes)."""
+    result = _ledger().vouchers.propose_recovery(token_id, to, reason)
+    _tx(json_out, result, f"recovery of voucher {token_id} to {to} proposed; another regulator executes it "
+                          f"(voucher recover-execute {token_id}) before {result.value}")
+
+
+@voucher_app.command("recover-execute")
+@handled
+def voucher_recover_execute(token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                            json_out: bool = JsonFlag) -> None:
+    """Execute another regulator's recovery proposal (the voucher moves to the proposed holder)."""
+    led = _ledger()
+    proposal = led.vouchers.recovery_proposal(token_id)
+    _tx(json_out, led.vouchers.execute_recovery(token_id, reason), f"voucher {token_id} recovered to {proposal.to}")
+
+
+@voucher_app.command("recover-cancel")
+@handled
+def voucher_recover_cancel(token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                           json_out: bool = JsonFlag) -> None:
+    """Cancel a pending recovery proposal (regulator)."""
+    _tx(json_out, _ledger().vouchers.cancel_recovery(token_id, reason), f"recovery of voucher {token_id} cancelled")
 
 
 @voucher_app.command("show")
@@ -673,9 +709,11 @@ def voucher_show(token_id: int = typer.Argument(...), json_out: bool = JsonFlag)
 @handled
 def voucher_why_not(token_id: int = typer.Argument(...), to: str = typer.Argument(...),
                     sender: Optional[str] = typer.Option(None, "--from", help="Default: the current holder."),
+                    use: bool = typer.Option(False, "--use", help="A use by ``to`` (authorise/redeem), not a move."),
                     json_out: bool = JsonFlag) -> None:
-    """Explain whether (and why not) a voucher could move to ``to`` now."""
-    r = _ledger(need_account=False).vouchers.why_not(token_id, to, sender)
+    """Explain whether (and why not) a voucher could move to ``to`` now (or, with --use, be used by it)."""
+    vouchers = _ledger(need_account=False).vouchers
+    r = vouchers.use_restriction(to, token_id) if use else vouchers.why_not(token_id, to, sender)
     data = {"tokenId": token_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
     _emit(json_out, data, f"[{r.code}] {r.message}")
 

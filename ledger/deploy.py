@@ -108,9 +108,21 @@ def deploy_all(w3: Web3, deployer: Sender, progress: Callable[[str], None] | Non
     deployed: dict[str, Contract] = {}
     for name in SUITE:
         deployed[name] = deploy_contract(w3, name, *constructor_args(name, deployed, admin), sender=deployer)
+        if name == "DataVoucher":
+            bind_holdings(w3, deployed, deployer)
         if progress is not None:
             progress(name)
     return deployed
+
+
+def bind_holdings(w3: Web3, deployed: dict[str, Contract], admin: Sender) -> None:
+    """Bind (once) the contracts the participant registry asks what an account holds before it joins
+    or leaves an organisation: the asset registry and the voucher contract. Until bound, the registry
+    refuses to add or remove accounts (it fails closed)."""
+    registry = deployed["ParticipantRegistry"]
+    sources = [deployed["AssetRegistry"].address, deployed["DataVoucher"].address]
+    tx = dict(registry.functions.bindHoldings(sources).build_transaction({"from": _address(admin)}))
+    send_transaction(w3, admin, tx)
 
 
 def deployment_record(w3: Web3, contracts: dict[str, Contract]) -> dict[str, Any]:

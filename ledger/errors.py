@@ -134,6 +134,7 @@ def _fmt(value: Any) -> str:
 
 
 #: DataVoucher restriction codes (ERC-1404 style) -> the contract's messageForTransferRestriction.
+#: A use (UseRestricted) has the same codes: the holder is the sender, the user the recipient.
 RESTRICTION_MESSAGES: dict[int, str] = {
     0: "No restriction: the transfer is allowed.",
     1: "The sender is not an active registered participant.",
@@ -305,7 +306,8 @@ def decode_revert(data: Any, contract: Optional[str] = None, tx_hash: Optional[s
                               message="undecodable arguments")
     args = {n: _tidy(v, t) for n, v, t in zip(entry.names, values, entry.types)}
     message = ERROR_MESSAGES.get(entry.name)
-    if entry.name == "TransferRestricted" and "code" in args:
+    if entry.name in ("TransferRestricted", "UseRestricted") and "code" in args:
+        # a use is checked as a transfer from the holder (sender) to the user (recipient): same codes
         message = RESTRICTION_MESSAGES.get(int(args["code"]))
     return ContractRevert(entry.name, args, raw, contract, tx_hash, message=message)
 

@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
+import {IHoldings} from "./interfaces/IHoldings.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
 
 /// @title AssetRegistry — registration of rights over datasets (确权登记)
@@ -14,7 +15,7 @@ import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantR
 /// @dev Asset ids are sequential from 1. {AssetCore} is one storage slot. A content hash can
 /// be registered only once across all assets and versions (no double registration of rights),
 /// until the registrar releases the hash of a revoked asset (squatting, issue 11) to a claimant.
-contract AssetRegistry is Context, IAssetRegistry {
+contract AssetRegistry is Context, IAssetRegistry, IHoldings {
     /// @notice One manifest version of an asset.
     struct ManifestVersion {
         bytes32 contentHash; // sha-256 of the dataset content
@@ -44,6 +45,8 @@ contract AssetRegistry is Context, IAssetRegistry {
     mapping(bytes32 contentHash => uint256 assetId) private _assetOfContent;
     /// @dev A released hash may be registered next only by this claimant (address(0): anyone).
     mapping(bytes32 contentHash => address claimant) private _claimantOf;
+    /// @dev Assets ever registered by a holder (the holder of an asset never changes).
+    mapping(address holder => uint256 count) private _assetCountOf;
 
     // ---------------------------------------------------------------- events
 
@@ -167,6 +170,9 @@ contract AssetRegistry is Context, IAssetRegistry {
         _versions[assetId][0] =
             ManifestVersion({contentHash: contentHash, timestamp: uint64(block.timestamp), cid: manifestCid});
         _assetOfContent[contentHash] = assetId;
+        unchecked {
+            _assetCountOf[holder] += 1;
+        }
         emit AssetRegistered(assetId, holder, contentHash, manifestCid, level, sourceType, home);
     }
 
@@ -295,6 +301,13 @@ contract AssetRegistry is Context, IAssetRegistry {
     /// @dev Does not revert: an unknown asset reads as status None (callers fail closed on it).
     function assetCore(uint256 assetId) external view returns (AssetCore memory) {
         return _cores[assetId];
+    }
+
+    /// @inheritdoc IHoldings
+    /// @dev The number of assets `account` registered (any status): the participant registry refuses
+    /// to re-home an account that holds assets.
+    function holdingsOf(address account) external view returns (uint256) {
+        return _assetCountOf[account];
     }
 
     /// @notice Number of registered assets (ids are 1..assetCount).

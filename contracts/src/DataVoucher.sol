@@ -8,13 +8,17 @@ import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
 import {IAssetRegistry} from "./interfaces/IAssetRegistry.sol";
 import {IDataCustoms} from "./interfaces/IDataCustoms.sol";
+import {IHoldings} from "./interfaces/IHoldings.sol";
 
 /// @title Data asset voucher (数据资产凭证): one right over one registered asset, as an ERC-721
 /// @notice Each voucher carries exactly one right (holding / use / operating) over one asset, with
 /// a scope/purpose hash, a validity window, a use limit and a transferable flag. Every move of a
-/// voucher (mint included) passes the compliance check of {detectTransferRestriction}; a regulator
-/// can freeze, revoke and recover vouchers. Holders may act through the trusted ERC-2771 forwarder.
-contract DataVoucher is ERC721, ERC2771Context {
+/// voucher (mint included) passes the compliance check of {detectTransferRestriction}; every use
+/// (and every authorisation of a user) passes the same check from the holder to the user
+/// ({detectUseRestriction}): a use is data reaching the user's jurisdiction. A regulator can
+/// freeze and revoke vouchers; moving a voucher off a lost key takes two regulators (one
+/// proposes, another executes). Holders may act through the trusted ERC-2771 forwarder.
+contract DataVoucher is ERC721, ERC2771Context, IHoldings {
     /// @notice The three separated rights (三权分置).
     enum RightType {
         Holding, // 持有权
@@ -48,6 +52,15 @@ contract DataVoucher is ERC721, ERC2771Context {
         bytes32 scopeHash; // hash of the scope / purpose statement
     }
 
+    /// @notice A pending recovery: move the voucher from `from` (a lost key) to `to`, proposed by
+    /// `proposer`, executable by another regulator until `expiresAt` while `from` still holds it.
+    struct RecoveryProposal {
+        address from;
+        address to;
+        address proposer;
+        uint64 expiresAt;
+    }
+
     /// @notice Full view of a voucher.
     struct Voucher {
         VoucherCore core;
@@ -70,6 +83,9 @@ contract DataVoucher is ERC721, ERC2771Context {
     uint8 public constant CLEARANCE_REQUIRED = 11;
     uint8 public constant UNKNOWN_VOUCHER = 12;
 
+    /// @notice How long a recovery proposal can be executed (seconds).
+    uint64 public constant RECOVERY_WINDOW = 7 days;
+
     IParticipantRegistry public immutable participants;
     IAssetRegistry public immutable assets;
     IDataCustoms public immutable customs;
@@ -81,6 +97,7 @@ contract DataVoucher is ERC721, ERC2771Context {
     mapping(uint256 tokenId => mapping(address holder => mapping(address user => bool))) private _users;
     /// @dev Set only for the duration of a regulator recovery (skips the sender-side checks).
     bool private transient _recovering;
+    mapping(uint256 tokenId => RecoveryProposal) private _recoveries;
 
     // ------------------------------------------------------------------ events
     /// @notice A voucher over `assetId` was issued to `holder`.
@@ -110,7 +127,21 @@ contract DataVoucher is ERC721, ERC2771Context {
     event VoucherFrozen(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
     event VoucherUnfrozen(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
     event VoucherRevoked(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
-    /// @notice A regulator moved voucher `tokenId` from a lost key `from` to `to`.
+    /// @notice Regulator `regulator` proposed to move voucher `tokenId` from a lost key `from` to
+    /// `to`; another regulator may execute it until `expiresAt`.
+    event RecoveryProposed(
+        uint256 indexed tokenId,
+        uint256 indexed assetId,
+        address indexed regulator,
+        address from,
+        address to,
+        uint64 expiresAt,
+        string reason
+    );
+    /// @notice Regulator `regulator` cancelled the pending recovery of voucher `tokenId`.
+    event RecoveryCancelled(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
+    /// @notice A second regulator (`regulator`) executed the recovery of voucher `tokenId` from a lost
+    /// key `from` to `to` (proposed in {RecoveryProposed}).
     event VoucherRecovered(
         uint256 indexed tokenId,
         uint256 indexed assetId,
@@ -128,7 +159,6 @@ contract DataVoucher is ERC721, ERC2771Context {
     error InvalidValidity(uint40 validFrom, uint40 validUntil);
     error NotVoucherHolder(uint256 tokenId, address caller, address holder);
     error NotAuthorizedUser(uint256 tokenId, address user, address holder);
-    error InactiveParticipant(address account);
     error VoucherNotActive(uint256 tokenId, VoucherStatus status);
     error VoucherNotFrozen(uint256 tokenId, VoucherStatus status);
     error VoucherAlreadyRevoked(uint256 tokenId);
@@ -143,6 +173,19 @@ contract DataVoucher is ERC721, ERC2771Context {
     error UsesLeftBelowTerms(uint256 tokenId, uint256 minUsesLeft, uint256 usesLeft);
     /// @notice The voucher is valid until `validUntil`, earlier than the `minValidUntil` an order committed to.
     error ValidityBelowTerms(uint256 tokenId, uint256 minValidUntil, uint40 validUntil);
+    /// @notice A use of `tokenId` by `user` (the voucher held by `holder`) hits restriction `code` (the
+    /// codes of {detectTransferRestriction}, from the holder to the user).
+    error UseRestricted(uint8 code, address holder, address user, uint256 tokenId);
+    /// @notice No recovery of `tokenId` is pending.
+    error NoRecoveryProposal(uint256 tokenId);
+    /// @notice A live recovery of `tokenId`, proposed by `proposer`, is pending until `expiresAt`.
+    error RecoveryPending(uint256 tokenId, address proposer, uint64 expiresAt);
+    /// @notice The recovery of `tokenId` expired at `expiresAt`.
+    error RecoveryProposalExpired(uint256 tokenId, uint64 expiresAt, uint256 nowTs);
+    /// @notice The voucher moved since the proposal (proposed from `from`, now held by `holder`).
+    error RecoveryProposalStale(uint256 tokenId, address from, address holder);
+    /// @notice `regulator` proposed the recovery of `tokenId` and cannot execute it too.
+    error RecoveryNeedsSecondRegulator(uint256 tokenId, address regulator);
 
     /// @param participants_ participant registry (roles, status, licences, jurisdictions)
     /// @param assets_ asset registry (asset holder, level, source type, status, home jurisdiction)
@@ -221,12 +264,18 @@ contract DataVoucher is ERC721, ERC2771Context {
     /// @notice Allow (or stop allowing) `user` to redeem uses of voucher `tokenId` (e.g. a bank
     /// deciding a loan on the holder's data). Authorisations are kept per holder: a new holder starts
     /// with none (and they apply again should the voucher return to the same holder).
-    /// @dev Requirements: the caller holds `tokenId`.
+    /// @dev Requirements: the caller holds `tokenId`; granting (`allowed`) needs the use by `user` to
+    /// pass {detectUseRestriction} (user active and licensed, cleared by customs if cross-border),
+    /// else `UseRestricted`. Withdrawing is always allowed.
     /// Emits {UserAuthorized}.
     function authorizeUser(uint256 tokenId, address user, bool allowed) external {
         address holder = _requireOwned(tokenId);
         address caller = _msgSender();
         if (caller != holder) revert NotVoucherHolder(tokenId, caller, holder);
+        if (allowed) {
+            uint8 code = _useRestriction(holder, user, _cores[tokenId]);
+            if (code != SUCCESS) revert UseRestricted(code, holder, user, tokenId);
+        }
         _users[tokenId][holder][user] = allowed;
         emit UserAuthorized(tokenId, holder, user, allowed);
     }
@@ -239,10 +288,12 @@ contract DataVoucher is ERC721, ERC2771Context {
 
     /// @notice Record one use of voucher `tokenId` by the caller for `purposeHash`.
     /// @dev Requirements:
-    /// - the caller is the holder or a user it authorised; caller and holder are active participants;
+    /// - the caller is the holder or a user it authorised;
     /// - the voucher is Active (not frozen / revoked), `validFrom <= now <= validUntil`;
     /// - fewer than `maxUses` uses so far;
-    /// - the asset is Active.
+    /// - the use passes {detectUseRestriction}: holder and user active with valid licences, the asset
+    ///   Active, and a live customs clearance when the user is across the border (the rule of a
+    ///   transfer from the holder to the user), else `UseRestricted(code, holder, user, tokenId)`.
     /// Emits {VoucherUsed}.
     /// @return useNumber the 1-based number of this use
     function redeem(uint256 tokenId, bytes32 purposeHash) external returns (uint32 useNumber) {
@@ -254,10 +305,8 @@ contract DataVoucher is ERC721, ERC2771Context {
         if (block.timestamp < v.validFrom) revert VoucherNotYetValid(tokenId, v.validFrom, block.timestamp);
         if (block.timestamp > v.validUntil) revert VoucherExpired(tokenId, v.validUntil, block.timestamp);
         if (v.uses >= v.maxUses) revert UsesExhausted(tokenId, v.maxUses);
-        if (!participants.isActive(holder)) revert InactiveParticipant(holder);
-        if (user != holder && !participants.isActive(user)) revert InactiveParticipant(user);
-        IAssetRegistry.AssetCore memory a = assets.assetCore(v.assetId);
-        if (a.status != IAssetRegistry.AssetStatus.Active) revert AssetNotActive(v.assetId, a.status);
+        uint8 code = _useRestriction(holder, user, v);
+        if (code != SUCCESS) revert UseRestricted(code, holder, user, tokenId);
         useNumber = v.uses + 1;
         _cores[tokenId].uses = useNumber;
         emit VoucherUsed(tokenId, v.assetId, user, holder, purposeHash, useNumber);
@@ -324,19 +373,58 @@ contract DataVoucher is ERC721, ERC2771Context {
         emit VoucherRevoked(tokenId, v.assetId, _msgSender(), reason);
     }
 
-    /// @notice Move voucher `tokenId` from a lost key to `to`.
+    /// @notice Propose to move voucher `tokenId` from a lost key (its current holder) to `to`; another
+    /// regulator executes it ({executeRecovery}) within {RECOVERY_WINDOW}.
+    /// @dev The proposal binds the holder it moves from and the target. The compliance check a recovery
+    /// applies is run now (early answer) and again at execution.
+    /// Requirements: caller has REGULATOR role; `reason` non-empty; voucher exists; `to` is neither the
+    /// current holder nor zero; no live proposal is pending for `tokenId` (cancel it first); the move
+    /// passes the recovery check (see {executeRecovery}), else `TransferRestricted`.
+    /// Emits {RecoveryProposed}.
+    function proposeRecovery(uint256 tokenId, address to, string calldata reason) external onlyRegulator(reason) {
+        address from = _requireOwned(tokenId);
+        if (to == from || to == address(0)) revert InvalidRecipient(to);
+        RecoveryProposal storage p = _recoveries[tokenId];
+        if (p.proposer != address(0) && p.expiresAt >= block.timestamp && p.from == from) {
+            revert RecoveryPending(tokenId, p.proposer, p.expiresAt);
+        }
+        VoucherCore memory v = _cores[tokenId];
+        uint8 code = _restriction(from, to, v, true);
+        if (code != SUCCESS) revert TransferRestricted(code, from, to, tokenId);
+        uint64 expiresAt = uint64(block.timestamp) + RECOVERY_WINDOW;
+        _recoveries[tokenId] = RecoveryProposal({from: from, to: to, proposer: _msgSender(), expiresAt: expiresAt});
+        emit RecoveryProposed(tokenId, v.assetId, _msgSender(), from, to, expiresAt, reason);
+    }
+
+    /// @notice Execute the pending recovery of voucher `tokenId` (a second regulator's signature).
     /// @dev Recovery bypasses the sender-side checks only: the sender's status and licence, the
     /// transferable flag and a freeze (the regulator freezes first to stop a thief). The recipient
     /// checks, revocation, expiry, asset status and the cross-border rule still apply.
-    /// Requirements: caller has REGULATOR role; `reason` non-empty; voucher exists; `to` is not the current holder.
+    /// Requirements: caller has REGULATOR role and is not the proposer; `reason` non-empty; a proposal
+    /// is pending, unexpired, and the voucher is still held by the account it was proposed from.
     /// Emits {VoucherRecovered} and {Transfer}.
-    function recover(uint256 tokenId, address to, string calldata reason) external onlyRegulator(reason) {
-        address from = _requireOwned(tokenId);
-        if (to == from || to == address(0)) revert InvalidRecipient(to);
+    function executeRecovery(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
+        RecoveryProposal memory p = _recoveries[tokenId];
+        if (p.proposer == address(0)) revert NoRecoveryProposal(tokenId);
+        if (p.proposer == _msgSender()) revert RecoveryNeedsSecondRegulator(tokenId, p.proposer);
+        if (block.timestamp > p.expiresAt) revert RecoveryProposalExpired(tokenId, p.expiresAt, block.timestamp);
+        address holder = _ownerOf(tokenId);
+        if (holder != p.from) revert RecoveryProposalStale(tokenId, p.from, holder);
+        delete _recoveries[tokenId];
         _recovering = true;
-        _update(to, tokenId, address(0));
+        _update(p.to, tokenId, address(0));
         _recovering = false;
-        emit VoucherRecovered(tokenId, _cores[tokenId].assetId, _msgSender(), from, to, reason);
+        emit VoucherRecovered(tokenId, _cores[tokenId].assetId, _msgSender(), p.from, p.to, reason);
+    }
+
+    /// @notice Cancel the pending (or expired) recovery proposal of voucher `tokenId`.
+    /// @dev Requirements: caller has REGULATOR role (the proposer or another); `reason` non-empty; a
+    /// proposal exists.
+    /// Emits {RecoveryCancelled}.
+    function cancelRecovery(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
+        if (_recoveries[tokenId].proposer == address(0)) revert NoRecoveryProposal(tokenId);
+        delete _recoveries[tokenId];
+        emit RecoveryCancelled(tokenId, _cores[tokenId].assetId, _msgSender(), reason);
     }
 
     // ================================================================== views
@@ -345,6 +433,26 @@ contract DataVoucher is ERC721, ERC2771Context {
     /// would hit now (0 = allowed). `from == address(0)` evaluates a mint.
     function detectTransferRestriction(address from, address to, uint256 tokenId) external view returns (uint8) {
         return _restriction(from, to, _cores[tokenId], false);
+    }
+
+    /// @notice The restriction code a use of `tokenId` by `user` would hit now (0 = allowed): the
+    /// transfer rule from the current holder to `user`, without the transferable flag (a use is not a
+    /// move). It does not look at the use window, the use count or the user's authorisation.
+    function detectUseRestriction(address user, uint256 tokenId) external view returns (uint8) {
+        address holder = _ownerOf(tokenId);
+        if (holder == address(0)) return UNKNOWN_VOUCHER;
+        return _useRestriction(holder, user, _cores[tokenId]);
+    }
+
+    /// @notice The pending recovery of `tokenId` (zeros when none; compare expiresAt with the time).
+    function recoveryProposal(uint256 tokenId) external view returns (RecoveryProposal memory) {
+        return _recoveries[tokenId];
+    }
+
+    /// @inheritdoc IHoldings
+    /// @dev The number of vouchers `account` holds (revoked ones included: they stay as a record).
+    function holdingsOf(address account) external view returns (uint256) {
+        return account == address(0) ? 0 : balanceOf(account);
     }
 
     /// @notice Human-readable sentence for a restriction code.
@@ -421,6 +529,13 @@ contract DataVoucher is ERC721, ERC2771Context {
         if (!crossBorder && a.level >= 3 && !mint) crossBorder = jurFrom != jurTo;
         if (crossBorder && !customs.isCleared(v.assetId, jurTo, to)) return CLEARANCE_REQUIRED;
         return SUCCESS;
+    }
+
+    /// @dev A use by `user` of a voucher held by `holder`: the transfer rule from the holder to the user,
+    /// with the transferable flag set aside (a use does not move the voucher).
+    function _useRestriction(address holder, address user, VoucherCore memory v) private view returns (uint8) {
+        v.transferable = true;
+        return _restriction(holder, user, v, false);
     }
 
     /// @dev The ONE override point for transfer rules (mint, transfer, recovery).

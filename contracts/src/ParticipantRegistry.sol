@@ -3,18 +3,24 @@ pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IParticipantRegistry, ParticipantRoles} from "./interfaces/IParticipantRegistry.sol";
+import {IHoldings} from "./interfaces/IHoldings.sol";
 
 /// @title ParticipantRegistry — who may act in the data element market
 /// @notice Organisations are registered by the data authority (REGISTRAR_ROLE) with a
 /// jurisdiction, the set of roles their accounts may hold and a chief data officer
 /// (首席数据官). The officer adds and removes the organisation's accounts; accounts inherit
 /// the organisation's jurisdiction. The registrar sets licence expiries, suspends and
-/// reinstates accounts and organisations, and replaces officers.
+/// reinstates accounts and organisations, replaces officers, and alone changes licensed roles.
+///
+/// An account that holds anything in the market (vouchers, registered assets — asked of the
+/// {IHoldings} sources bound once by the admin) cannot leave its organisation, so it cannot be
+/// re-homed into another organisation or jurisdiction around the data customs rule: its vouchers
+/// move out only by customs-checked transfers first.
 /// @dev Fails closed: an unknown account is not active, has no roles and no valid licence.
 /// The hot record of an account (jurisdiction, roles, licence expiry, status, organisation
 /// index) is packed in ONE storage slot and the organisation's status in one more, so
 /// {isActive}/{hasRoles} cost two SLOADs.
-contract ParticipantRegistry is AccessControl, IParticipantRegistry {
+contract ParticipantRegistry is AccessControl, IParticipantRegistry, IHoldings {
     /// @notice The data authority: registers organisations, sets licences, suspends.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
 
@@ -44,6 +50,9 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     mapping(uint32 orgIndex => Organisation) private _organisations;
     mapping(bytes32 orgId => uint32 orgIndex) private _orgIndexOf;
     uint32 private _organisationCount;
+    /// @dev Contracts asked what an account holds before it joins or leaves an organisation.
+    IHoldings[] private _holdingsSources;
+    bool private _holdingsBound;
 
     // ---------------------------------------------------------------- events
 
@@ -75,6 +84,8 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     event AccountSuspended(address indexed account, bytes32 indexed orgId, address indexed registrar, string reason);
     /// @notice `account` was reinstated.
     event AccountReinstated(address indexed account, bytes32 indexed orgId, address indexed registrar, string reason);
+    /// @notice The contracts asked for an account's holdings were bound (once) by `admin`.
+    event HoldingsBound(IHoldings[] sources, address indexed admin);
 
     // ---------------------------------------------------------------- errors
 
@@ -106,6 +117,16 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     error AccountStatusInvalid(address account, Status status);
     /// @notice A licence expiry was set on an account with no licensed role.
     error NoLicensedRole(address account, uint16 roles);
+    /// @notice `account` holds `count` vouchers and registered assets, so it cannot leave or join an
+    /// organisation (no re-homing around the data customs rule).
+    error AccountHasHoldings(address account, uint256 count);
+    /// @notice The officer tried to change the licensed roles of `account` from `licensedRoles` to
+    /// `requested` (by setting roles or removing the account): only the registrar changes them.
+    error LicensedRolesNeedRegistrar(address account, uint16 licensedRoles, uint16 requested);
+    /// @notice The holdings sources are already bound.
+    error HoldingsAlreadyBound();
+    /// @notice No holdings sources are bound yet: accounts cannot be added or removed (fails closed).
+    error HoldingsNotBound();
 
     // ---------------------------------------------------------------- construction
 
@@ -114,6 +135,24 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (admin == address(0)) revert ZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGISTRAR_ROLE, admin);
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /// @notice Binds, once, the contracts asked what an account holds (the asset registry and the
+    /// voucher contract of this market) before it joins or leaves an organisation.
+    /// @dev Requirements: caller has DEFAULT_ADMIN_ROLE; not bound before; `sources` non-empty, none zero.
+    /// Emits {HoldingsBound}.
+    function bindHoldings(IHoldings[] calldata sources) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_holdingsBound) revert HoldingsAlreadyBound();
+        uint256 n = sources.length;
+        if (n == 0) revert ZeroAddress();
+        for (uint256 i; i < n; ++i) {
+            if (address(sources[i]) == address(0)) revert ZeroAddress();
+            _holdingsSources.push(sources[i]);
+        }
+        _holdingsBound = true;
+        emit HoldingsBound(sources, _msgSender());
     }
 
     // ---------------------------------------------------------------- registrar
@@ -192,6 +231,32 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         emit LicenceExpirySet(account, _organisations[rec.orgIndex].orgId, previous, expiry, _msgSender());
     }
 
+    /// @notice Sets the licensed roles of `account` to `licensedRoles` (its other roles stay) and its
+    /// licence expiry to `expiry`: the only way licensed roles are granted or dropped after the account
+    /// was added (an officer cannot lift "licence expired" by dropping the role).
+    /// @dev Requirements:
+    /// - caller has REGISTRAR_ROLE; `account` registered;
+    /// - `licensedRoles` only licensed bits, and the resulting roles allowed for the organisation;
+    /// - `expiry` is 0 when no licensed role remains.
+    /// Emits {AccountRolesChanged} and {LicenceExpirySet}.
+    function setLicensedRoles(address account, uint16 licensedRoles, uint64 expiry)
+        external
+        onlyRole(REGISTRAR_ROLE)
+    {
+        AccountRecord storage rec = _knownAccount(account);
+        if (licensedRoles & ~ParticipantRoles.LICENSED_ROLES != 0) revert InvalidRoles(licensedRoles);
+        Organisation storage org = _organisations[rec.orgIndex];
+        uint16 previous = rec.roles;
+        uint16 roles = (previous & ~ParticipantRoles.LICENSED_ROLES) | licensedRoles;
+        if (roles & ~org.allowedRoles != 0) revert RolesNotAllowed(org.orgId, roles, org.allowedRoles);
+        if (licensedRoles == 0 && expiry != 0) revert NoLicensedRole(account, roles);
+        uint64 previousExpiry = rec.licenceExpiry;
+        rec.roles = roles;
+        rec.licenceExpiry = expiry;
+        emit AccountRolesChanged(account, org.orgId, previous, roles, _msgSender());
+        emit LicenceExpirySet(account, org.orgId, previousExpiry, expiry, _msgSender());
+    }
+
     /// @notice Suspends `account`.
     /// @dev Requirements: caller has REGISTRAR_ROLE; `account` registered and Active.
     /// Emits {AccountSuspended}.
@@ -215,10 +280,11 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     // ---------------------------------------------------------------- officer
 
     /// @notice Adds `account` to organisation `orgId` with `roles`; it inherits the
-    /// organisation's jurisdiction. Licensed roles stay unusable until the registrar sets a licence.
+    /// organisation's jurisdiction. Licensed roles named here stay unusable until the registrar sets a
+    /// licence (the licence expiry starts at 0).
     /// @dev Requirements:
     /// - caller is the organisation's officer and the organisation is Active;
-    /// - `account` non-zero and not registered;
+    /// - `account` non-zero, not registered, and holds nothing (no vouchers, no assets);
     /// - `roles` non-empty and a subset of the organisation's allowed roles.
     /// Emits {AccountAdded}.
     function addAccount(bytes32 orgId, address account, uint16 roles) external {
@@ -228,6 +294,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (rec.status != Status.None) revert AccountExists(account, _organisations[rec.orgIndex].orgId);
         Organisation storage org = _organisations[index];
         _checkRoles(org, roles);
+        _checkNoHoldings(account);
         _accounts[account] = AccountRecord({
             jurisdiction: org.jurisdiction,
             roles: roles,
@@ -241,9 +308,10 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         emit AccountAdded(account, orgId, org.jurisdiction, roles, _msgSender());
     }
 
-    /// @notice Changes the roles of `account` in organisation `orgId`.
+    /// @notice Changes the non-licensed roles of `account` in organisation `orgId`.
     /// @dev Requirements: caller is the organisation's officer and it is Active; `account` belongs to
-    /// `orgId` and is Active; `roles` non-empty and a subset of the allowed roles.
+    /// `orgId` and is Active; `roles` non-empty and a subset of the allowed roles; the licensed bits
+    /// of `roles` equal the account's (only the registrar changes them: {setLicensedRoles}).
     /// Emits {AccountRolesChanged}.
     function setAccountRoles(bytes32 orgId, address account, uint16 roles) external {
         uint32 index = _officerOrg(orgId);
@@ -251,6 +319,11 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (rec.status != Status.Active) revert AccountStatusInvalid(account, rec.status);
         _checkRoles(_organisations[index], roles);
         uint16 previous = rec.roles;
+        if ((previous ^ roles) & ParticipantRoles.LICENSED_ROLES != 0) {
+            revert LicensedRolesNeedRegistrar(
+                account, previous & ParticipantRoles.LICENSED_ROLES, roles & ParticipantRoles.LICENSED_ROLES
+            );
+        }
         rec.roles = roles;
         emit AccountRolesChanged(account, orgId, previous, roles, _msgSender());
     }
@@ -258,12 +331,17 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     /// @notice Removes `account` from organisation `orgId` (its record is deleted).
     /// @dev Requirements: caller is the organisation's officer and it is Active; `account` belongs to
     /// `orgId` and is Active (a suspended account cannot be removed, so suspension cannot be
-    /// escaped by remove-and-re-add).
+    /// escaped by remove-and-re-add); it holds no licensed role (the registrar drops those first,
+    /// so "licence expired" cannot be escaped either) and holds nothing (no vouchers, no registered
+    /// assets: it cannot be re-homed into another organisation or jurisdiction with its holdings).
     /// Emits {AccountRemoved}.
     function removeAccount(bytes32 orgId, address account) external {
         uint32 index = _officerOrg(orgId);
         AccountRecord storage rec = _memberAccount(account, orgId, index);
         if (rec.status != Status.Active) revert AccountStatusInvalid(account, rec.status);
+        uint16 licensed = rec.roles & ParticipantRoles.LICENSED_ROLES;
+        if (licensed != 0) revert LicensedRolesNeedRegistrar(account, licensed, 0);
+        _checkNoHoldings(account);
         delete _accounts[account];
         unchecked {
             _organisations[index].accountCount -= 1;
@@ -345,6 +423,22 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         return _organisations[_accounts[account].orgIndex].orgId;
     }
 
+    /// @notice The contracts asked for an account's holdings (empty until bound).
+    function holdingsSources() external view returns (IHoldings[] memory) {
+        return _holdingsSources;
+    }
+
+    /// @inheritdoc IHoldings
+    /// @dev The sum over the bound sources (vouchers plus registered assets). Requirements: the sources
+    /// are bound, else {HoldingsNotBound}.
+    function holdingsOf(address account) public view returns (uint256 count) {
+        if (!_holdingsBound) revert HoldingsNotBound();
+        uint256 n = _holdingsSources.length;
+        for (uint256 i; i < n; ++i) {
+            count += _holdingsSources[i].holdingsOf(account);
+        }
+    }
+
     /// @notice Number of registered organisations.
     function organisationCount() external view returns (uint256) {
         return _organisationCount;
@@ -367,6 +461,11 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         uint8 a = uint8(j[0]);
         uint8 b = uint8(j[1]);
         if (a < 0x41 || a > 0x5A || b < 0x41 || b > 0x5A) revert InvalidJurisdiction(j);
+    }
+
+    function _checkNoHoldings(address account) private view {
+        uint256 count = holdingsOf(account);
+        if (count != 0) revert AccountHasHoldings(account, count);
     }
 
     function _checkRoles(Organisation storage org, uint16 roles) private view {

@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import Any, Callable, Iterable, Mapping, Optional, cast
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
 from ledger.artifacts import load_artifact
@@ -176,7 +177,11 @@ def _make_data_decoder(types: list[str]) -> Callable[[bytes], list[Value]]:
     ops = [_fast_op(t) for t in types]
     if any(op is None for op in ops):
         def slow(data: bytes) -> list[Value]:
-            return [normalise(v, t) for v, t in zip(abi_decode(types, data), types)]
+            try:
+                values = abi_decode(types, data)
+            except DecodingError as exc:  # malformed data (e.g. an array event's): a ValueError like the fast path
+                raise ValueError(f"undecodable log data: {exc}") from None
+            return [normalise(v, t) for v, t in zip(values, types)]
         return slow
     plan = [(kind, 32 * i, extra) for i, (kind, extra) in enumerate(ops)]  # type: ignore[misc]
     from_bytes = int.from_bytes

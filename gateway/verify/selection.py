@@ -5,14 +5,15 @@ provenance API serves (gateway.services.provenance), generated from the contract
 
 Voucher ``V``:
   every DataVoucher event with ``tokenId == V`` (VoucherIssued, ERC-721 Transfer and Approval,
-  UserAuthorized, VoucherUsed, VoucherFrozen / Unfrozen / Revoked / Recovered); TradeSettlement
+  UserAuthorized, VoucherUsed, VoucherFrozen / Unfrozen / Revoked, RecoveryProposed / Cancelled,
+  VoucherRecovered); TradeSettlement
   ``TradeSettled`` with ``voucherId == V``, and ``BrokerPaid`` of those trades (``tradeId`` in the
   settled trade ids).
 Asset ``A``:
   every event of the market's contracts with ``assetId == A``: AssetRegistered, ManifestUpdated,
   ValuationRecorded, AssetFrozen / Unfrozen / Revoked; the DataCustoms clearance cases of the
   asset; the DataVoucher events over it (VoucherIssued, VoucherUsed, VoucherFrozen / Unfrozen /
-  Revoked / Recovered).
+  Revoked, RecoveryProposed / Cancelled, VoucherRecovered).
 
 Every key argument is indexed, so each rule is one topic filter.
 """

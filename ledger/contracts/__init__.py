@@ -15,6 +15,7 @@ from ledger.contracts.models import (
     ManifestVersion,
     Organisation,
     Participant,
+    RecoveryProposal,
     Restriction,
     RightType,
     Role,
@@ -32,7 +33,7 @@ from ledger.contracts.vouchers import ForwarderClient, ForwardRequest, VouchersC
 __all__ = [
     "Asset", "AssetStatus", "AssetsClient", "CaseState", "Clearance", "ContractClient", "CustomsClient",
     "ForwardRequest", "ForwarderClient", "ManifestVersion", "Order", "Organisation", "Participant",
-    "ParticipantsClient", "PaymentTokenClient", "Restriction", "RightType", "Role", "SettlementClient",
+    "ParticipantsClient", "PaymentTokenClient", "RecoveryProposal", "Restriction", "RightType", "Role", "SettlementClient",
     "Side", "SignedOrder", "SourceType", "Status", "TxResult", "Valuation", "Voucher", "VoucherStatus",
     "VouchersClient", "ZERO_ADDRESS", "jsonable",
 ]

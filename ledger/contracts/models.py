@@ -285,3 +285,17 @@ class Restriction(Model):
     @property
     def allowed(self) -> bool:
         return self.code == 0
+
+
+class RecoveryProposal(Model):
+    """A pending two-regulator recovery of a voucher (``proposer`` empty when none)."""
+
+    token_id: int
+    from_: str
+    to: str
+    proposer: Optional[str]
+    expires_at: int
+
+    @property
+    def pending(self) -> bool:
+        return self.proposer is not None

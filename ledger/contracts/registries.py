@@ -57,6 +57,11 @@ class ParticipantsClient(ContractClient):
     def set_licence_expiry(self, account: str, expiry: int) -> TxResult:
         return self.transact("setLicenceExpiry", checksum(account), int(expiry))
 
+    def set_licensed_roles(self, account: str, roles: Any, expiry: int) -> TxResult:
+        """Grant or drop licensed roles (with the licence expiry): only the registrar changes them."""
+        bits = 0 if roles in (0, None) or str(roles).strip().lower() in ("", "0", "none") else parse_roles(roles)
+        return self.transact("setLicensedRoles", checksum(account), bits, int(expiry))
+
     def suspend_account(self, account: str, reason: str) -> TxResult:
         return self.transact("suspendAccount", checksum(account), reason)
 
@@ -105,6 +110,10 @@ class ParticipantsClient(ContractClient):
             officer=officer,
             account_count=int(count),
         )
+
+    def holdings_of(self, account: str) -> int:
+        """Vouchers plus registered assets of ``account``: non-zero means it cannot leave its organisation."""
+        return int(self.call("holdingsOf", checksum(account)))
 
     def is_active(self, account: str) -> bool:
         return bool(self.call("isActive", checksum(account)))

@@ -10,6 +10,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 
 from ledger.contracts.base import ZERO_ADDRESS, ContractClient, TxResult, checksum
 from ledger.contracts.models import (
+    RecoveryProposal,
     Restriction,
     RightType,
     Voucher,
@@ -175,6 +176,17 @@ class VouchersClient(ContractClient):
                 return Restriction(code=12, message=self.message_for(12))
         return self.restriction(sender, recipient, token_id)
 
+    def use_restriction(self, user: str, token_id: int) -> Restriction:
+        """Why a use of ``token_id`` by ``user`` would be refused now (the transfer rule from the holder
+        to the user: standing, licences, asset status, customs clearance); code 0: it would not."""
+        code = int(self.call("detectUseRestriction", checksum(user), int(token_id)))
+        return Restriction(code=code, message=self.message_for(code))
+
+    def recovery_proposal(self, token_id: int) -> RecoveryProposal:
+        frm, to, proposer, expires_at = self.call("recoveryProposal", int(token_id))
+        return RecoveryProposal(token_id=int(token_id), from_=frm, to=to,
+                                proposer=None if proposer == ZERO_ADDRESS else proposer, expires_at=int(expires_at))
+
     def is_authorized_user(self, token_id: int, user: str) -> bool:
         return bool(self.call("isAuthorizedUser", int(token_id), checksum(user)))
 
@@ -233,10 +245,23 @@ class VouchersClient(ContractClient):
     def revoke(self, token_id: int, reason: str) -> TxResult:
         return self.transact("revoke", int(token_id), reason)
 
-    def recover(self, token_id: int, recipient: str, reason: str) -> TxResult:
+    def propose_recovery(self, token_id: int, recipient: str, reason: str) -> TxResult:
+        """First regulator: propose moving the voucher off a lost key to ``recipient``;
+        ``result.value`` is the proposal's expiry (unix seconds). Another regulator executes it."""
         if self.owner_of(token_id) is None:
             raise UnknownVoucher(int(token_id))
-        return self.transact("recover", int(token_id), checksum(recipient, "recipient"), reason)
+        result = self.transact("proposeRecovery", int(token_id), checksum(recipient, "recipient"), reason)
+        result.value = int(result.event("RecoveryProposed")["expiresAt"])
+        return result
+
+    def execute_recovery(self, token_id: int, reason: str) -> TxResult:
+        """Second regulator: execute the pending recovery (not the proposer's own)."""
+        if self.owner_of(token_id) is None:
+            raise UnknownVoucher(int(token_id))
+        return self.transact("executeRecovery", int(token_id), reason)
+
+    def cancel_recovery(self, token_id: int, reason: str) -> TxResult:
+        return self.transact("cancelRecovery", int(token_id), reason)
 
     # ------------------------------------------------------------ gasless (ERC-2771)
     def transfer_request(self, recipient: str, token_id: int, deadline: int) -> ForwardRequest:

@@ -242,16 +242,19 @@ def test_add_account_rejects(market, reg):
 def test_set_account_roles(market, reg):
     officer = _register_new_org(market, reg)
     acc = market.spare[1]
-    send(reg.functions.addAccount(NEW_ORG, acc, Roles.HOLDER), officer)
+    send(reg.functions.addAccount(NEW_ORG, acc, Roles.BROKER), officer)
     receipt = send(reg.functions.setAccountRoles(NEW_ORG, acc, Roles.HOLDER | Roles.BROKER), officer)
     assert event(reg, receipt, "AccountRolesChanged") == {
         "account": acc,
         "orgId": NEW_ORG,
-        "previousRoles": Roles.HOLDER,
+        "previousRoles": Roles.BROKER,
         "roles": Roles.HOLDER | Roles.BROKER,
         "officer": officer,
     }
     assert reg.functions.participant(acc).call()[1] == Roles.HOLDER | Roles.BROKER
+    # the licensed bits change only through the registrar (setLicensedRoles), in either direction
+    expect_revert(reg.functions.setAccountRoles(NEW_ORG, acc, Roles.HOLDER), "LicensedRolesNeedRegistrar", acc,
+                  Roles.BROKER, 0, sender=officer)
     expect_revert(
         reg.functions.setAccountRoles(NEW_ORG, acc, Roles.REGULATOR),
         "RolesNotAllowed",

@@ -206,7 +206,8 @@ class Model:
         return any(self.covers.get((asset_id, dest, r), (0, 0))[0] > self.now for r in (to, ZERO))
 
     # ---------------------------------------------------------------- the transfer rule
-    def restriction(self, frm: str, to: str, vid: int, recovery: bool = False) -> int:
+    def restriction(self, frm: str, to: str, vid: int, recovery: bool = False, use: bool = False) -> int:
+        """The transfer rule; ``use``: a use by ``to`` of the voucher held by ``frm`` (no transferable flag)."""
         v = self.vouchers.get(vid)
         if v is None:
             return UNKNOWN_VOUCHER
@@ -217,7 +218,7 @@ class Model:
         if self.now > v["until"]:
             return VOUCHER_EXPIRED
         mint = frm == ZERO
-        if not v["transferable"] and not mint and not recovery:
+        if not v["transferable"] and not mint and not recovery and not use:
             return VOUCHER_NOT_TRANSFERABLE
         if not mint and not recovery and not self.licence_valid(frm):
             return SENDER_LICENCE_EXPIRED if self.active(frm) else SENDER_NOT_ACTIVE
@@ -332,6 +333,7 @@ class World:
         self.name_of[self.accounts[OFFICER_CN_INDEX]] = "officer_cn"
         self.name_of[self.accounts[OUTSIDER_INDEX]] = "outsider"
         self.model: Model  # set by setup()
+        self.regulator2 = self.accounts[13]  # a second account of the regulator's organisation (setup)
 
     # ---------------------------------------------------------------- chain plumbing
     def head_time(self) -> int:
@@ -393,6 +395,9 @@ class World:
             parts[m.addr[name]] = Part(j.encode(), roles, m.licence_expiry if licensed else 0, ACTIVE, name)
         self.model = Model(now=t0, parts=parts, orgs={n: ACTIVE for n in ORGS}, exchange=self.exchange,
                            fee_bps=self.t.fee_bps)
+        self.send_ok("ParticipantRegistry", "addAccount", m.orgs["regulator"], self.regulator2, Roles.REGULATOR,
+                     sender=m.officers["regulator"])
+        parts[self.regulator2] = Part(b"CN", Roles.REGULATOR, 0, ACTIVE, "regulator")
         for a in self.known:
             self.model.bal[a] = int(self.call("PaymentToken", "balanceOf", a)[0])
         self.model.supply = int(self.call("PaymentToken", "totalSupply")[0])
@@ -501,6 +506,11 @@ class World:
         md = self.model
         holder = md.vouchers[vid]["owner"]
         expect: Err = None if caller == holder else ("NotVoucherHolder", vid, caller, holder)
+        if expect is None and allowed:
+            code = md.restriction(holder, user, vid, use=True)
+            STATS[f"authorize-code:{code}"] += 1
+            if code:
+                expect = ("UseRestricted", code, holder, user, vid)
         self.act("authorizeUser", "DataVoucher", "authorizeUser", (vid, user, allowed), caller, expect)
         if expect is None:
             (md.users.add if allowed else md.users.discard)((vid, holder, user))
@@ -520,12 +530,11 @@ class World:
             expect = ("VoucherExpired", vid, v["until"])
         elif v["uses"] >= v["max"]:
             expect = ("UsesExhausted", vid, v["max"])
-        elif not md.active(holder):
-            expect = ("InactiveParticipant", holder)
-        elif user != holder and not md.active(user):
-            expect = ("InactiveParticipant", user)
-        elif md.assets[v["asset"]]["status"] != A_ACTIVE:
-            expect = ("AssetNotActive", v["asset"], md.assets[v["asset"]]["status"])
+        else:  # the transfer rule from the holder to the user (standing, licences, asset, customs)
+            code = md.restriction(holder, user, vid, use=True)
+            STATS[f"redeem-code:{code}"] += 1
+            if code:
+                expect = ("UseRestricted", code, holder, user, vid)
         self.act("redeem", "DataVoucher", "redeem", (vid, b"\x22" * 32), user, expect)
         if expect is None:
             v["uses"] += 1
@@ -659,9 +668,18 @@ class World:
         else:
             expect = None
         STATS[f"recover-code:{code}"] += 1
-        self.act("recover", "DataVoucher", "recover", (vid, to, "lost key"), caller, expect)
+        self.act("proposeRecovery", "DataVoucher", "proposeRecovery", (vid, to, "lost key"), caller, expect)
         if expect is None:
-            md.vouchers[vid]["owner"] = to
+            # two-person rule: the proposer cannot execute; the second regulator can
+            self.act("executeRecovery", "DataVoucher", "executeRecovery", (vid, "confirmed"), caller,
+                     ("RecoveryNeedsSecondRegulator", vid, caller))
+            second = self.regulator2
+            expect2: Err = None if md.has_roles(second, Roles.REGULATOR) else ("NotRegulator", second)
+            self.act("executeRecovery", "DataVoucher", "executeRecovery", (vid, "confirmed"), second, expect2)
+            if expect2 is None:
+                md.vouchers[vid]["owner"] = to
+            else:
+                self.send_ok("DataVoucher", "cancelRecovery", vid, "no second regulator", sender=caller)
 
     def set_licence(self, account: str, hours: Optional[int]) -> None:
         md = self.model

@@ -284,17 +284,24 @@ def test_redeem_window_status_and_participants(trading: Trading) -> None:
     expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "VoucherNotYetValid", vid, now + 1000, ANY,
                   sender=m.holder_cn)
     m.chain.time_travel(1100)
-    send(m.voucher.functions.authorizeUser(vid, m.outsider, True), m.holder_cn)
-    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "InactiveParticipant", m.outsider, sender=m.outsider)
+    # a use is checked as a transfer from the holder to the user (restriction codes of detectTransferRestriction)
+    expect_revert(m.voucher.functions.authorizeUser(vid, m.outsider, True), "UseRestricted", 2, m.holder_cn,
+                  m.outsider, vid, sender=m.holder_cn)
+    send(m.voucher.functions.authorizeUser(vid, m.bank_cn, True), m.holder_cn)
+    send(m.participants.functions.suspendAccount(m.bank_cn, "audit"), m.admin)
+    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "UseRestricted", 2, m.holder_cn, m.bank_cn, vid,
+                  sender=m.bank_cn)
+    send(m.participants.functions.reinstateAccount(m.bank_cn, "ok"), m.admin)
     send(m.voucher.functions.freeze(vid, "dispute"), m.regulator)
     expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "VoucherNotActive", vid, 2, sender=m.holder_cn)
     send(m.voucher.functions.unfreeze(vid, "resolved"), m.regulator)
     send(m.assets.functions.freeze(aid, "investigation"), m.regulator)
-    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "AssetNotActive", aid, int(AssetStatus.FROZEN),
+    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "UseRestricted", 9, m.holder_cn, m.holder_cn, vid,
                   sender=m.holder_cn)
     send(m.assets.functions.unfreeze(aid, "cleared"), m.regulator)
     send(m.participants.functions.suspendAccount(m.holder_cn, "audit"), m.admin)
-    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "InactiveParticipant", m.holder_cn, sender=m.holder_cn)
+    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "UseRestricted", 1, m.holder_cn, m.holder_cn, vid,
+                  sender=m.holder_cn)
     send(m.participants.functions.reinstateAccount(m.holder_cn, "ok"), m.admin)
     send(m.voucher.functions.redeem(vid, PURPOSE), m.holder_cn)
     m.chain.time_travel(1000)
@@ -329,30 +336,34 @@ def test_freeze_unfreeze_revoke_events_and_errors(trading: Trading) -> None:
 
 
 def test_recover_lost_key(trading: Trading) -> None:
+    """Recovery takes two regulators (more in test_audit_registry_vouchers.py): one proposes, another executes."""
     t, m = trading, trading.m
+    reg2 = m.spare[5]
+    send(m.participants.functions.addAccount(m.orgs["regulator"], reg2, 64), m.officers["regulator"])
     vid, aid = t.issue(transferable=False)
-    send(m.voucher.functions.freeze(vid, "holder reports lost key"), m.regulator)
-    expect_revert(m.voucher.functions.recover(vid, m.bank_cn, "x"), "NotRegulator", m.holder_cn, sender=m.holder_cn)
-    expect_revert(m.voucher.functions.recover(vid, m.holder_cn, "x"), "InvalidRecipient", m.holder_cn,
-                  sender=m.regulator)
-    expect_revert(m.voucher.functions.recover(vid, m.outsider, "x"), "TransferRestricted", 2, m.holder_cn,
+    v = m.voucher.functions
+    send(v.freeze(vid, "holder reports lost key"), m.regulator)
+    expect_revert(v.proposeRecovery(vid, m.bank_cn, "x"), "NotRegulator", m.holder_cn, sender=m.holder_cn)
+    expect_revert(v.proposeRecovery(vid, m.holder_cn, "x"), "InvalidRecipient", m.holder_cn, sender=m.regulator)
+    expect_revert(v.proposeRecovery(vid, m.outsider, "x"), "TransferRestricted", 2, m.holder_cn,
                   m.outsider, vid, sender=m.regulator)
-    expect_revert(m.voucher.functions.recover(vid, m.holder_hk, "x"), "TransferRestricted", 11, m.holder_cn,
+    expect_revert(v.proposeRecovery(vid, m.holder_hk, "x"), "TransferRestricted", 11, m.holder_cn,
                   m.holder_hk, vid, sender=m.regulator)
     # the lost key's account may even be suspended: sender-side checks are bypassed
     send(m.participants.functions.suspendAccount(m.holder_cn, "key lost"), m.admin)
-    receipt = send(m.voucher.functions.recover(vid, m.bank_cn, "key lost; court ruling 7"), m.regulator)
+    send(v.proposeRecovery(vid, m.bank_cn, "key lost; court ruling 7"), m.regulator)
+    receipt = send(v.executeRecovery(vid, "key lost; court ruling 7"), reg2)
     assert event(m.voucher, receipt, "VoucherRecovered") == {
-        "tokenId": vid, "assetId": aid, "regulator": m.regulator, "from": m.holder_cn, "to": m.bank_cn,
+        "tokenId": vid, "assetId": aid, "regulator": reg2, "from": m.holder_cn, "to": m.bank_cn,
         "reason": "key lost; court ruling 7"}
     assert event(m.voucher, receipt, "Transfer")["to"] == m.bank_cn
-    assert m.voucher.functions.ownerOf(vid).call() == m.bank_cn
+    assert v.ownerOf(vid).call() == m.bank_cn
     # normal transfers still fail closed for the non-transferable, frozen voucher
     assert code(t, m.bank_cn, m.holder_cn, vid) == 5
-    send(m.voucher.functions.revoke(vid, "superseded"), m.regulator)
-    expect_revert(m.voucher.functions.recover(vid, m.holder_cn, "x"), "TransferRestricted", 6, m.bank_cn,
+    send(v.revoke(vid, "superseded"), m.regulator)
+    expect_revert(v.proposeRecovery(vid, m.holder_cn, "x"), "TransferRestricted", 6, m.bank_cn,
                   m.holder_cn, vid, sender=m.regulator)
-    expect_revert(m.voucher.functions.recover(31337, m.bank_cn, "x"), "ERC721NonexistentToken", 31337,
+    expect_revert(v.proposeRecovery(31337, m.bank_cn, "x"), "ERC721NonexistentToken", 31337,
                   sender=m.regulator)
 
 

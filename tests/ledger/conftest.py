@@ -2,7 +2,8 @@
 
 Accounts (anvil defaults): 0 authority (admin/registrar), 1 operator, 2 exchange, 3 broker,
 4 appraiser, 5 customs, 6 regulator, 7 holder_cn, 8 bank_cn, 9 holder_hk, 10 holder_sg,
-11..18 spare (unregistered), 19 outsider (unregistered).
+11 regulator2 (a second account of the regulator's organisation: recovery takes two regulators),
+12..18 spare (unregistered), 19 outsider (unregistered).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PARTIES: dict[str, tuple[int, str, str, str, bool]] = {
     "bank_cn": (8, "L-BACN-0009", "CN", "holder", False),
     "holder_hk": (9, "L-HOHK-0010", "HK", "holder", False),
     "holder_sg": (10, "L-HOSG-0011", "SG", "holder", False),
+    "regulator2": (11, "L-REGU-0007", "CN", "regulator", False),  # joins the regulator's organisation
 }
 OUTSIDER = 19
 
@@ -90,10 +92,13 @@ def sdk_market_session(anvil: AnvilNode, w3: Web3, accounts: list[LocalAccount])
     base = Ledger.connect(anvil.rpc_url, deployment=record, account=accounts[0])
     addr: dict[str, str] = {}
     now = base.now()
+    officers: dict[str, LocalAccount] = {}
     for name, (idx, code, jur, roles, licensed) in PARTIES.items():
         acct = accounts[idx]
-        base.participants.register_organisation(code, jur, roles, acct.address)
-        base.as_account(acct).participants.add_account(code, acct.address, roles)
+        if code not in officers:
+            base.participants.register_organisation(code, jur, roles, acct.address)
+            officers[code] = acct
+        base.as_account(officers[code]).participants.add_account(code, acct.address, roles)
         if licensed:
             base.participants.set_licence_expiry(acct.address, now + LICENCE)
         addr[name] = acct.address

@@ -288,9 +288,17 @@ def test_customs_then_cross_border_transfer(cli: Any) -> None:
 def test_supervision_commands(cli: Any) -> None:
     m = cli.market
     vid = m.voucher("holder_cn")
+    use = as_json(cli("voucher", "why-not", str(vid), m.addr["holder_sg"], "--use", "--json"))
+    assert (use["code"], use["allowed"]) == (11, False) and "clearance" in use["message"]
     cli("voucher", "freeze", str(vid), "--reason", "investigation", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "frozen"
-    cli("voucher", "recover", str(vid), m.addr["bank_cn"], "--reason", "lost key", key="regulator")
+    out = cli("voucher", "recover-propose", str(vid), m.addr["bank_cn"], "--reason", "lost key", key="regulator")
+    assert "proposed" in out.stdout
+    # the proposer cannot execute its own proposal: one line, non-zero exit
+    err = one_line_error(cli("voucher", "recover-execute", str(vid), "--reason", "ok", key="regulator", expect=1))
+    assert "RecoveryNeedsSecondRegulator" in err
+    cli("voucher", "recover-execute", str(vid), "--reason", "second regulator", key="regulator2")
+    assert as_json(cli("voucher", "show", str(vid), "--json"))["owner"] == m.addr["bank_cn"]
     cli("voucher", "revoke", str(vid), "--reason", "fraud", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "revoked"
     err = one_line_error(cli("voucher", "freeze", str(vid), "--reason", "x", key="holder_cn", expect=1))

@@ -110,14 +110,23 @@ def test_mint_refusal_decodes_transfer_restricted(sdk_market: SdkMarket) -> None
 
 
 def test_supervision_freeze_revoke_recover(sdk_market: SdkMarket) -> None:
+    """Freeze, two-regulator recovery (propose, the proposer cannot execute, a second one does), revoke."""
     vid = sdk_market.voucher("holder_cn")
     reg = sdk_market.as_("regulator")
     reg.vouchers.freeze(vid, "investigation")
     with pytest.raises(TransferRefused) as info:
         sdk_market.as_("holder_cn").vouchers.transfer(sdk_market.addr["bank_cn"], vid)
     assert info.value.code == 5
-    reg.vouchers.recover(vid, sdk_market.addr["bank_cn"], "lost key")
+    expires = reg.vouchers.propose_recovery(vid, sdk_market.addr["bank_cn"], "lost key").value
+    proposal = reg.vouchers.recovery_proposal(vid)
+    assert proposal.pending and proposal.to == sdk_market.addr["bank_cn"] and proposal.expires_at == expires
+    assert proposal.from_ == sdk_market.addr["holder_cn"] and proposal.proposer == sdk_market.addr["regulator"]
+    with pytest.raises(ContractRevert) as own:
+        reg.vouchers.execute_recovery(vid, "my own proposal")
+    assert own.value.name == "RecoveryNeedsSecondRegulator"
+    sdk_market.as_("regulator2").vouchers.execute_recovery(vid, "second regulator")
     assert reg.vouchers.owner_of(vid) == sdk_market.addr["bank_cn"]
+    assert not reg.vouchers.recovery_proposal(vid).pending
     reg.vouchers.revoke(vid, "fraud")
     assert reg.vouchers.voucher(vid).status == "revoked"
     with pytest.raises(ContractRevert) as exc:
@@ -239,3 +248,27 @@ def test_gasless_redeem_and_refused_request(sdk_market: SdkMarket) -> None:
     assert result.tx_hash and holder.vouchers.voucher(vid).uses == 1
     with pytest.raises(TransferRefused):
         holder.vouchers.transfer_request(sdk_market.outsider, vid, holder.now() + 600)
+
+
+def test_use_restriction_and_licensed_roles(sdk_market: SdkMarket) -> None:
+    """SDK side of issue 11: a foreign user is refused with the transfer code and message; licensed roles
+    change only through the registrar; an account holding anything cannot leave its organisation."""
+    vid = sdk_market.voucher("holder_cn", level=4)
+    holder = sdk_market.as_("holder_cn")
+    r = holder.vouchers.use_restriction(sdk_market.addr["holder_sg"], vid)
+    assert r.code == 11 and "clearance" in r.message
+    assert holder.vouchers.use_restriction(sdk_market.addr["bank_cn"], vid).allowed
+    with pytest.raises(ContractRevert) as info:
+        holder.vouchers.authorize_user(vid, sdk_market.addr["holder_sg"])
+    assert info.value.name == "UseRestricted" and info.value.values["code"] == 11
+    assert "clearance" in str(info.value)
+    assert holder.participants.holdings_of(sdk_market.addr["holder_cn"]) == 2  # one asset, one voucher
+    with pytest.raises(ContractRevert) as held:
+        holder.participants.remove_account("L-HOCN-0008", sdk_market.addr["holder_cn"])
+    assert held.value.name == "AccountHasHoldings" and held.value.values["count"] == 2
+    operator = sdk_market.as_("operator")  # its own officer; the organisation allows operator,holder
+    with pytest.raises(ContractRevert) as lic:
+        operator.participants.set_account_roles("L-OPER-0002", sdk_market.addr["operator"], "holder")
+    assert lic.value.name == "LicensedRolesNeedRegistrar" and lic.value.values["requested"] == 0
+    sdk_market.base.participants.set_licensed_roles(sdk_market.addr["broker"], "none", 0)
+    assert sdk_market.base.participants.participant(sdk_market.addr["broker"]).roles == 0
