@@ -35,8 +35,12 @@ class Scene:
 
     def __init__(self, market: Any) -> None:
         self.market = market
-        self.stranger = Account.create().address  # only ever named in UserAuthorized.args.user
+        # only ever named in UserAuthorized.args.user: an account of another CN organisation (the
+        # operator's), since authorizeUser applies the transfer rule to the user (issue 11 #4)
+        self.stranger = Account.create().address
         self.colleague = Account.create()  # a second account of holder_cn's organisation
+        operator_org = demo.org_id(next(p for p in demo.PARTICIPANTS if p.key == "operator").credit_code)
+        send(market, "ParticipantRegistry", "addAccount", "operator", operator_org, self.stranger, int(Role.HOLDER))
         assert try_send(market, "DataVoucher", "authorizeUser", "holder_cn", 1, self.stranger, True)
         oid = demo.org_id(next(p for p in demo.PARTICIPANTS if p.key == "holder_cn").credit_code)
         send(market, "ParticipantRegistry", "addAccount", "holder_cn", oid, self.colleague.address, int(Role.HOLDER))
@@ -51,10 +55,15 @@ class Scene:
         self.secrets = {"purposeHash": PURPOSE, "purposeCid": str(case[0]), "conditionsCid": str(case[1]),
                         "stranger": self.stranger.lower()}
 
+    #: where a secret is public by design: the stranger is a participant (an authorised user must be
+    #: one), so the participant directory lists it; what stays hidden is that it is authorised
+    PUBLIC_ON = {"stranger": ("/v1/participants", "/participants")}
+
     def leaked(self, body: bytes, url: str) -> list[str]:
         low = body.lower()
         return [name for name, value in self.secrets.items()
-                if value.lower().removeprefix("0x").encode() in low and value.lower()[2:] not in url.lower()]
+                if value.lower().removeprefix("0x").encode() in low and value.lower()[2:] not in url.lower()
+                and not url.startswith(self.PUBLIC_ON.get(name, ()))]
 
 
 @pytest.fixture(scope="module")
