@@ -354,13 +354,15 @@ def test_relay_forwards_a_signed_transfer(market: Market, client: TestClient) ->
     market.tx["relay"] = tx_hash
 
 
-def _cli(market: Market, cwd: Path, *args: str, key: Optional[str] = None) -> subprocess.CompletedProcess[str]:
+def _cli(market: Market, cwd: Path, *args: str, key: Optional[str] = None,
+         state_dir: Optional[Path] = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("RPC_URL", "CHAIN_ID", "DATALEDGER_ACCOUNT", "DATALEDGER_PRIVATE_KEY")}
     if key is not None:
         env["DATALEDGER_PRIVATE_KEY"] = key
     exe = Path(sys.executable).parent / "dataledger"
-    return subprocess.run([str(exe), "--rpc", market.node.rpc_url, "--state-dir", str(market.state_dir), *args],
+    state = state_dir or market.state_dir
+    return subprocess.run([str(exe), "--rpc", market.node.rpc_url, "--state-dir", str(state), *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -384,6 +386,20 @@ def test_cli_from_another_folder(market: Market, tmp_path: Path) -> None:
     assert refused.returncode == 1
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "NotAuthorizedUser" in lines[0] and holder_sg in lines[0], refused.stderr
+
+
+def test_cli_deploys_and_seeds_the_demo_market(market: Market, tmp_path: Path) -> None:
+    """`dataledger deploy` and `dataledger seed-demo` (ledger.demo, every transaction signed locally
+    with the demo keys: no node-held accounts) work on this node from a fresh folder."""
+    authority_key = "0x" + bytes(market.ledgers["authority"].require_account().key).hex()
+    state = tmp_path / "demo-state"
+    deployed = _cli(market, tmp_path, "deploy", "--json", key=authority_key, state_dir=state)
+    assert deployed.returncode == 0, deployed.stderr
+    seeded = _cli(market, tmp_path, "seed-demo", state_dir=state)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "12 participants, 3 datasets, 4 vouchers, 1 use, 1 clearance, 2 trades" in seeded.stdout
+    shown = _cli(market, tmp_path, "voucher", "show", "4", "--json", state_dir=state)
+    assert shown.returncode == 0 and market.address("bank_cn") in shown.stdout, shown.stdout + shown.stderr
 
 
 def test_verifier_verifies_the_served_history(market: Market, client: TestClient, tmp_path: Path) -> None:
