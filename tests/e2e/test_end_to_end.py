@@ -372,14 +372,15 @@ def test_cli_from_another_folder(market: Market, tmp_path: Path) -> None:
     status = _cli(market, tmp_path, "--json", "status")
     assert status.returncode == 0, status.stderr
     assert f'"chainId": {market.node.chain_id}' in status.stdout
-    token_id = market.ids["v_relay"]
+    token_id = market.ids["v_use"]
     shown = _cli(market, tmp_path, "voucher", "show", str(token_id), "--json")
     assert shown.returncode == 0 and market.address("bank_cn") in shown.stdout, shown.stdout + shown.stderr
+    used = market.ledgers["bank_cn"].vouchers.voucher(token_id).uses
     bank_key = "0x" + bytes(market.ledgers["bank_cn"].require_account().key).hex()
     redeemed = _cli(market, tmp_path, "voucher", "redeem", str(token_id), "--purpose", "credit scoring",
                     key=bank_key)
     assert redeemed.returncode == 0, redeemed.stderr
-    assert "use 1 of voucher" in redeemed.stdout
+    assert f"use {used + 1} of voucher {token_id} redeemed" in redeemed.stdout
     sg_key = "0x" + bytes(market.ledgers["holder_sg"].require_account().key).hex()
     holder_sg = market.address("holder_sg")
     refused = _cli(market, tmp_path, "voucher", "redeem", str(market.ids["v_use"]), "--purpose", "x", key=sg_key)
