@@ -24,7 +24,9 @@ from web3.logs import DISCARD
 
 from ledger.anvil import DEFAULT_MNEMONIC
 from ledger.contracts.models import LICENSED_ROLES, Role, cid_to_chain
+from ledger.errors import LedgerError
 from ledger.ipfs import IpfsStore, open_store
+from ledger.tx import NonceManager, TxSender
 from ledger.wallet import ORDER_FIELDS, sign_order
 
 Account.enable_unaudited_hdwallet_features()
@@ -77,13 +79,24 @@ def org_id(credit_code: str) -> bytes:
     return sha256(credit_code)
 
 
-def _send(fn: Any, sender: str) -> Any:
-    w3 = fn.w3
-    tx_hash = fn.transact({"from": sender})
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
-    if receipt["status"] != 1:
-        raise RuntimeError(f"demo seeding transaction {fn.fn_name} from {sender} reverted")
-    return receipt
+class _DemoSigner:
+    """Sends the seeding transactions signed locally with the demo keys through ledger.tx.TxSender
+    (fees priced from the node, one nonce manager), so the demo seeds any node, not only one that
+    holds the accounts unlocked (anvil)."""
+
+    def __init__(self, w3: Web3) -> None:
+        nonces = NonceManager(w3)
+        chain_id = int(w3.eth.chain_id)
+        self.senders: dict[str, TxSender] = {
+            str(a.address): TxSender(w3, a, nonces, chain_id) for a in demo_accounts().values()}
+
+    def __call__(self, fn: Any, sender: str) -> Any:
+        contract = fn.w3.eth.contract(address=fn.address, abi=fn.contract_abi)
+        data = contract.encode_abi(fn.fn_name, args=list(fn.args))
+        try:
+            return self.senders[sender].send({"to": fn.address, "data": data}).receipt
+        except LedgerError as exc:
+            raise RuntimeError(f"demo seeding transaction {fn.fn_name} from {sender} failed: {exc}") from None
 
 
 def _event_arg(contract: Contract, receipt: Any, event: str, arg: str) -> Any:
@@ -126,6 +139,7 @@ def _manifest_bytes(store: IpfsStore, title: str, description: str, publisher: s
 def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None) -> str:
     """Populate a freshly deployed market; returns a one-line summary."""
     store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
+    _send = _DemoSigner(w3)
     acct = {k: a.address for k, a in demo_accounts().items()}
     keys = demo_accounts()
     registry = contracts["ParticipantRegistry"]

@@ -70,7 +70,7 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         if record is None:
             t0 = time.monotonic()
             deployer = demo.demo_accounts()["authority"]
-            contracts = deploy_all(w3, deployer.address)
+            contracts = deploy_all(w3, deployer)  # signed locally, like any node needs
             record = deployment_record(w3, contracts)
             write_deployment(STATE, record)
             summary = demo.seed(w3, contracts, STATE)

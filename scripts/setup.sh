@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the stack and the tests need; fast (stamp checks only) when already set up.
 #   scripts/setup.sh up     node packages + Python venv (enough for `make up`)
-#   scripts/setup.sh test   + PostgreSQL server and Chromium (Debian) + Kubo (built from the Go module proxy)
+#   scripts/setup.sh test   + PostgreSQL server and Chromium (Debian) + Kubo and geth (built from the Go module proxy)
 #   scripts/setup.sh bench  same as test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,3 +52,6 @@ command -v chromium >/dev/null 2>&1 || apt_install chromium "chromium"
 
 # 5. Kubo, built once from the Go module proxy and cached
 scripts/kubo.sh path >/dev/null
+
+# 6. geth (go-ethereum), the second node implementation of the end-to-end suite: built once, cached
+scripts/geth.sh path >/dev/null

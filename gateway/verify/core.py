@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from gateway.indexer.decode import Decoder, canonical_json
-from gateway.indexer.rpc import Rpc
+from gateway.indexer.rpc import Rpc, RpcError
 from gateway.verify import qbft
 from gateway.verify import receipts as rc
 from gateway.verify.selection import (
@@ -296,17 +296,28 @@ def _content(e: Mapping[str, Any]) -> str:
 
 def _get_logs(node: Node, filters: list[dict[str, Any]], from_block: int, to_block: int,
               max_range: int = 0) -> list[dict[str, Any]]:
-    calls = []
+    """The logs of ``filters`` over ``[from_block, to_block]`` in ranges of ``max_range`` blocks
+    (0: one range). A node refusing a range (geth's ``--rpc.rangelimit``, Besu's 1000 blocks,
+    "too many results": gateway.indexer.rpc.RANGE_TOO_LARGE) makes the ranges halve and retry."""
     step = max_range if max_range > 0 else max(1, to_block - from_block + 1)
-    for f in filters:
-        lo = from_block
-        while lo <= to_block:
-            hi = min(to_block, lo + step - 1)
-            calls.append(("eth_getLogs", [{"address": f["address"], "topics": f["topics"],
-                                           "fromBlock": hex(lo), "toBlock": hex(hi)}]))
-            lo = hi + 1
+    while True:
+        calls = []
+        for f in filters:
+            lo = from_block
+            while lo <= to_block:
+                hi = min(to_block, lo + step - 1)
+                calls.append(("eth_getLogs", [{"address": f["address"], "topics": f["topics"],
+                                               "fromBlock": hex(lo), "toBlock": hex(hi)}]))
+                lo = hi + 1
+        try:
+            results = node.batch(calls, phase="rpc_logs")
+            break
+        except RpcError as exc:
+            if not exc.range_too_large or step <= 1:
+                raise
+            step = max(1, step // 2)
     logs: dict[tuple[int, int], dict[str, Any]] = {}
-    for result in node.batch(calls, phase="rpc_logs"):
+    for result in results:
         for log in result or []:
             if log.get("removed"):
                 continue

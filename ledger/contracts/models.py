@@ -91,7 +91,7 @@ def parse_enum(enum: Any, value: Any) -> Any:
 def parse_roles(value: Any) -> int:
     """Role bits from an int or names like 'holder,exchange'."""
     if isinstance(value, int):
-        roles = value
+        roles = int(value)  # a Role (IntFlag) is iterable: web3 would encode it as a list
     else:
         text = str(value).strip()
         if text.isdigit() or text.lower().startswith("0x"):
