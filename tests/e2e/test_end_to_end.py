@@ -187,13 +187,36 @@ def market(node: DevNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     assert not thread.is_alive(), "the indexer did not stop"
 
 
+def _funded_relayer(market: Market) -> str:
+    """A fresh relayer key, paid 10 ether by an account of the default mnemonic the market does not
+    sign with (index 15, so no nonce manager of the market is disturbed)."""
+    from eth_account import Account
+
+    from ledger.anvil import DEFAULT_MNEMONIC
+
+    Account.enable_unaudited_hdwallet_features()
+    payer = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/15")
+    relayer = Account.create()
+    w3 = market.w3
+    base = int(w3.eth.get_block("latest")["baseFeePerGas"] or 0)
+    tx = {"to": relayer.address, "value": 10 * 10**18, "gas": 21_000, "nonce": w3.eth.get_transaction_count(payer.address),
+          "chainId": w3.eth.chain_id, "maxFeePerGas": 2 * base + 10**9, "maxPriorityFeePerGas": 10**9, "type": 2}
+    tx_hash = w3.eth.send_raw_transaction(payer.sign_transaction(tx).raw_transaction)
+    assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)["status"] == 1
+    return "0x" + bytes(relayer.key).hex()
+
+
 @pytest.fixture(scope="module")
 def client(market: Market) -> Iterator[TestClient]:
     from gateway.main import create_app
 
+    # configured as a production gateway must be off the local chain 31337 (geth's dev chain is 1337):
+    # its own relayer key (funded here, never a public dev key), a long secret, the sign-in domain and URI
+    relayer = _funded_relayer(market)
     settings = Settings(RPC_URL=market.node.rpc_url, CHAIN_ID=market.node.chain_id, DATABASE_URL=market.db_url,
                         IPFS_API=None, IPFS_STORE_DIR=market.state_dir / "ipfs", STATE_DIR=market.state_dir,
-                        SESSION_SECRET="e2e-secret", SIWE_DOMAIN=DOMAIN, RATE_LIMIT_ENABLED=False)
+                        SESSION_SECRET="e2e-secret-" + "x" * 32, SIWE_DOMAIN=DOMAIN, SIWE_URI=f"https://{DOMAIN}/",
+                        RELAYER_KEY=relayer, RATE_LIMIT_ENABLED=False)
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -302,7 +325,8 @@ def test_indexer_follows_the_head(market: Market) -> None:
     """The indexer thread started after the seeding is still running and keeps up with new blocks;
     on geth it had to shrink its eth_getLogs range to pass the node's limit."""
     led = market.ledgers["holder_cn"]
-    result = led.vouchers.authorize_user(market.ids["v_relay"], market.address("holder_sg"), True)
+    # a CN user of a CN voucher (a foreign user needs a clearance: UseRestricted, issue 11 #4)
+    result = led.vouchers.authorize_user(market.ids["v_relay"], market.address("bank_cn"), True)
     market.wait_indexed(result.block_number)
     if market.node.kind == "geth":
         assert market.range_shrinks >= 1

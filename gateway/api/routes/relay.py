@@ -212,8 +212,13 @@ def relayer(request: Request, settings: Any) -> Ledger:
 
 _signer_locks: dict[str, threading.Lock] = {}
 _signer_locks_guard = threading.Lock()
-#: forwarder requests sent by this process and not seen mined yet: signer -> (nonce, tx hash, sent at)
-_in_flight: dict[str, tuple[int, str, float]] = {}
+#: forwarder requests sent by this process and not seen mined yet:
+#: (chain id, forwarder, signer) -> (nonce, tx hash, sent at); one process may serve several chains
+_in_flight: dict[tuple[int, str, str], tuple[int, str, float]] = {}
+
+
+def _flight_key(ledger: Ledger, sender: str) -> tuple[int, str, str]:
+    return (int(ledger.chain_id), str(ledger.forwarder.address).lower(), sender.lower())
 IN_FLIGHT_SECONDS = 120.0
 
 
@@ -266,11 +271,12 @@ def _mined(ledger: Ledger, tx_hash: str) -> bool:
 def _refuse_in_flight(ledger: Ledger, sender: str, nonce: int) -> None:
     """Refuse a request whose forwarder nonce this process already sent and is not mined yet (it
     could only revert). Once mined (even reverted: the nonce is then still free) it is forgotten."""
-    entry = _in_flight.get(sender.lower())
+    key = _flight_key(ledger, sender)
+    entry = _in_flight.get(key)
     if entry is None or entry[0] != nonce or time.monotonic() - entry[2] >= IN_FLIGHT_SECONDS:
         return
     if _mined(ledger, entry[1]):
-        _in_flight.pop(sender.lower(), None)
+        _in_flight.pop(key, None)
         return
     raise ApiError(409, "RequestInFlight", f"request nonce {nonce} of {sender} was already relayed "
                    f"({entry[1]}); poll /v1/tx/{entry[1]}", {"nonce": nonce, "tx_hash": entry[1]})
@@ -366,7 +372,7 @@ def _simulate_and_send(ledger: Ledger, req: ForwardRequest) -> str:
     fwd._simulate(req.sender, req.to, req.data, req.value)  # raises the decoded ContractRevert
     tx = fwd.build("execute", req.data_tuple(), value=req.value)
     sent = ledger.sender.send(tx, fwd.NAME, wait=False)  # estimates (simulates) again first
-    _in_flight[req.sender.lower()] = (req.nonce, sent.tx_hash, time.monotonic())
+    _in_flight[_flight_key(ledger, req.sender)] = (req.nonce, sent.tx_hash, time.monotonic())
     if len(_in_flight) > 10_000:
         cutoff = time.monotonic() - IN_FLIGHT_SECONDS
         for k in [k for k, v in _in_flight.items() if v[2] < cutoff]:
