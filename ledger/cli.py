@@ -499,7 +499,14 @@ def asset_show(asset_id: int = typer.Argument(...), json_out: bool = JsonFlag) -
     led = _ledger(need_account=False)
     asset = led.assets.asset(asset_id)
     data = asset.to_dict()
-    data["valuations"] = [v.to_dict() for v in led.assets.valuations(asset_id)]
+    from ledger.contracts.models import KNOWN_METHODS
+
+    data["valuations"] = []
+    for v in led.assets.valuations(asset_id):
+        entry = v.to_dict()
+        if entry.get("method") in KNOWN_METHODS:  # recorded as the sha-256 of a known method name
+            entry["method_name"] = KNOWN_METHODS[entry["method"]]
+        data["valuations"].append(entry)
     _emit(json_out, data)
 
 

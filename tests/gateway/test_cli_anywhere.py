@@ -226,3 +226,35 @@ def test_voucher_show_uses_the_checked_gateway_deployment(market: Market, gatewa
     finally:
         proxy.close()
     assert lied.returncode == 1 and "is not the shipped" in one_line(lied)
+
+
+# ------------------------------------------------------------------ asset show: the valuation method
+
+
+def test_asset_show_prints_a_hashed_method_as_hex(market: Market, empty: Path) -> None:  # noqa: F811
+    """The demo records its valuation method as sha-256("income-approach"): shown as 0x-hex and the
+    known name, never 32 hash bytes decoded as text."""
+    import hashlib
+
+    record = empty.parent / "record.json"
+    record.write_text(json.dumps(market.record))
+    valuations = []
+    for asset_id in (1, 2, 3):
+        proc = dataledger("--rpc", market.rpc_url, "--deployment", str(record), "--json", "asset", "show",
+                          str(asset_id), cwd=empty)
+        assert proc.returncode == 0, proc.stderr
+        valuations += json.loads(proc.stdout)["valuations"]
+    assert valuations, "the demo market records a valuation"
+    digest = "0x" + hashlib.sha256(b"income-approach").hexdigest()
+    assert [(v["method"], v["method_name"]) for v in valuations] == [(digest, "income-approach")]
+    human = dataledger("--rpc", market.rpc_url, "--deployment", str(record), "asset", "show", "2", cwd=empty)
+    assert "\\ufffd" not in human.stdout and "\ufffd" not in human.stdout
+
+
+def test_tag_from_chain() -> None:
+    from ledger.contracts.models import bytes32_tag, tag_from_chain
+
+    assert tag_from_chain(bytes32_tag("income")) == "income"
+    assert tag_from_chain(bytes32_tag("市场法")) == "市场法"
+    for raw in (bytes(32), b"m\x03\xfd" + bytes(29), bytes(range(32)), b"ab\x00cd" + bytes(27)):
+        assert tag_from_chain(raw) == "0x" + raw.hex()
