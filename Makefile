@@ -33,7 +33,7 @@ setup:
 
 ## Recompile the contracts (py-solc-x over npm solc) and rewrite ledger/artifacts/
 artifacts:
-	@scripts/setup.sh up
+	@scripts/setup.sh dev
 	@$(PY) -m ledger.build
 
 check-artifacts:
@@ -51,6 +51,7 @@ slither:
 	@scripts/slither.sh
 
 mypy:
+	@scripts/setup.sh dev
 	@.venv/bin/mypy
 
 clean:
