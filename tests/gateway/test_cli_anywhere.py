@@ -258,3 +258,51 @@ def test_tag_from_chain() -> None:
     assert tag_from_chain(bytes32_tag("市场法")) == "市场法"
     for raw in (bytes(32), b"m\x03\xfd" + bytes(29), bytes(range(32)), b"ab\x00cd" + bytes(27)):
         assert tag_from_chain(raw) == "0x" + raw.hex()
+
+
+# ------------------------------------------------------------------ serve
+
+
+def test_serve_from_another_folder(market: Market, empty: Path) -> None:  # noqa: F811
+    """`dataledger serve` with the global --rpc / --state-dir: the gateway serves the deployment of
+    that state dir and the index given; SIGTERM stops it."""
+    import signal
+    import time
+
+    from ledger.anvil import free_port
+
+    state = empty / "state"
+    (state / "deployments").mkdir(parents=True)
+    chain_id = market.w3.eth.chain_id
+    (state / "deployments" / f"{chain_id}.json").write_text(json.dumps(market.record))
+    db = f"sqlite:///{empty / 'index.db'}"
+    assert dataledger("--rpc", market.rpc_url, "--state-dir", "state", "index", "--database-url", db, "--json",
+                      cwd=empty).returncode == 0
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("RPC_URL", "CHAIN_ID", "DATABASE_URL", "STATE_DIR",
+                                                             "IPFS_API", "IPFS_STORE_DIR")}
+    proc = subprocess.Popen([EXE, "--rpc", market.rpc_url, "--state-dir", "state", "--chain-id", str(chain_id),
+                             "serve", "--port", str(port), "--database-url", db], cwd=empty, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert health.get("chain_id") == chain_id, health
+        assert health["indexed_block"] is not None
+        served = httpx.get(f"http://127.0.0.1:{port}/v1/contracts", timeout=10).json()
+        assert served["contracts"]["DataVoucher"]["address"].lower() == \
+            market.record["contracts"]["DataVoucher"]["address"].lower()
+        voucher = httpx.get(f"http://127.0.0.1:{port}/v1/vouchers/{VOUCHER}", timeout=10)
+        assert voucher.status_code == 200, voucher.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    # a graceful stop: uvicorn finishes, then re-raises the signal it caught (exit status -SIGTERM)
+    assert proc.returncode in (0, -signal.SIGTERM), out
+    assert "Finished server process" in out and "Traceback" not in out, out
