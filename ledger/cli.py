@@ -16,13 +16,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ledger.errors import InvalidInput, LedgerError, WalletError
+
+if TYPE_CHECKING:
+    from ledger.chain import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -209,7 +212,7 @@ def _account() -> Any:
     return None
 
 
-def _ledger(need_account: bool = True, need_deployment: bool = True) -> Any:
+def _ledger(need_account: bool = True, need_deployment: bool = True) -> "Ledger":
     from ledger.chain import Ledger
     from ledger.errors import DeploymentMissing, NoAccount
 
