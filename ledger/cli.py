@@ -1050,7 +1050,8 @@ def _check_chain_id(rpc: str, expected: int) -> None:
         raise ChainIdMismatch(expected, actual, "--chain-id / CHAIN_ID")
 
 
-@app.command("verify")
+# "-1" / "-5" must reach the id check (exit 2, "outside uint256") instead of reading as an option
+@app.command("verify", context_settings={"ignore_unknown_options": True})
 @handled
 def verify(
     kind: Optional[str] = typer.Argument(None, metavar="voucher|asset", help="What to verify."),
@@ -1093,6 +1094,10 @@ def verify(
     """
     from gateway.verify.cli import VerifyOptions, verify_command
 
+    for token in (kind, subject_id):  # an unknown option taken as a positional (see context_settings)
+        if token and token.startswith("-") and not token[1:].isdigit():
+            err_console.print(f"error: no such option: {token} (see dataledger verify --help)", markup=False)
+            raise typer.Exit(2)
     opts = _opts()
     code = verify_command(VerifyOptions(
         kind=kind, id=subject_id, rpc=rpc or opts.rpc, state_dir=str(state_dir or opts.state_dir),
@@ -1160,19 +1165,13 @@ def serve(
 def run(args: list[str]) -> int:
     """Run ``dataledger ARGS`` in this process and return its exit code (``python -m gateway.verify``,
     ``python -m gateway.indexer`` and ``python -m gateway.stats`` use it)."""
-    import click
-
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=args, prog_name="dataledger", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        return 1
-    return result if isinstance(result, int) else 0
+        command.main(args=args, prog_name="dataledger", standalone_mode=True)
+    except SystemExit as exc:  # standalone mode: usage errors (2), typer.Exit(code), --help (0)
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
 
 
 @app.command("status")

@@ -114,3 +114,27 @@ def test_help_lists_the_real_options(command: str, tmp_path: Path) -> None:
         assert option in text, f"{command} --help lacks {option}"
     for internal in ("main(argv)", "gateway.verify", "gateway.indexer", "gateway.stats", "gateway.main"):
         assert internal not in text
+
+
+@pytest.mark.parametrize("module, command", [("gateway.verify", "verify"), ("gateway.indexer", "index"),
+                                             ("gateway.stats", "stats")])
+def test_python_m_entry_points_run_the_same_command(module: str, command: str, tmp_path: Path) -> None:
+    """One command line parser: `python -m gateway.X --help` is `dataledger X --help`."""
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Usage: dataledger {command} [OPTIONS]")
+    bad = subprocess.run([sys.executable, "-m", module, "--no-such-option"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "No such option" in bad.stderr
+
+
+def test_verify_reads_a_negative_id_as_an_id_and_refuses_unknown_options(tmp_path: Path) -> None:
+    for args, says in ((["voucher", "-1"], "error: id -1 is outside uint256 (0 .. 2**256-1)"),
+                       (["voucher", "-x"], "error: no such option: -x (see dataledger verify --help)"),
+                       (["voucher", "1", "--block", "-3"], "error: --block -3: not a block number")):
+        proc = dataledger("verify", *args, "--rpc", "http://127.0.0.1:9", cwd=tmp_path)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert proc.stderr.strip().splitlines() == [says]
+    typo = dataledger("verify", "voucher", "1", "--gatway", "http://x", cwd=tmp_path)
+    assert typo.returncode == 2 and "--gatway" in typo.stderr
