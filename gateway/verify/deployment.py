@@ -196,8 +196,10 @@ def resolve_contracts(node: Any, chain_id: int, block: int, *, state_dir: Path |
         return Resolved(contracts, "file", str(path), ["chain id"])
     local = Path(state_dir) / "deployments" / f"{chain_id}.json"
     if local.exists():
+        from ledger.deploy import load_deployment
+
         try:
-            record = json.loads(local.read_text())
+            record = load_deployment(Path(state_dir), chain_id)
         except (OSError, ValueError) as exc:
             raise DeploymentUnavailable(f"cannot read the deployment record {local}: {exc}") from None
         _, contracts = normalise(record, str(local))
