@@ -34,9 +34,11 @@ from typing import Any
 
 import httpx
 
-from bench.report import report
+from bench.report import Goal, check, report, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
+#: goal: p95 of the provenance query on PostgreSQL (ms)
+GOAL_PROVENANCE_P95_MS = 20
 
 
 def _free_port() -> int:
@@ -322,10 +324,17 @@ def run() -> None:
               "bench, and with several workers they would be per process",
               "provenance at scale: SYNTHETIC events bulk-inserted into the events table (COPY) for this "
               "measurement only; goal p95 <= 20 ms"]
+    goals = [Goal(f"provenance query p95 on PostgreSQL, {p['events']:,} events", p["p95_ms"], GOAL_PROVENANCE_P95_MS,
+                  unit=" ms") for p in prov]
+    readme = [(f"API, {clients} clients for {load['seconds']} s, {load['workers']} worker(s), indexer following",
+               f"{load['rps']:,} req/s, p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, {load['errors']} errors")
+              for load in loads]
     report("bench_api", "Gateway API: load and provenance latency",
            ["scenario", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"], rows,
-           figures={"load": loads[0] if loads else None, "loads": loads, "provenance": prov}, notes=notes)
+           figures={"load": loads[0] if loads else None, "loads": loads, "provenance": prov}, notes=notes,
+           goals=goals, readme=readme)
+    check("bench_api", goals)
 
 
 if __name__ == "__main__":
-    run()
+    sys.exit(run_main(run))

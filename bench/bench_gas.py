@@ -18,6 +18,7 @@ function; SLOAD cold/warm, SSTORE, external calls from the opcode trace) of both
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import Counter
 from typing import Any, Optional
 
@@ -25,7 +26,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
-from bench.report import report
+from bench.report import Goal, check, report, run_main
 from ledger.anvil import DEFAULT_MNEMONIC, AnvilNode
 from ledger.artifacts import load_artifact
 from ledger.deploy import deploy_all, deploy_contract
@@ -503,8 +504,13 @@ def _run(node: AnvilNode) -> dict[str, Any]:
         "opcodes_compliant_single": ops_compliant,
         "opcodes_bare_single": ops_bare,
     }
+    goals = [
+        Goal("gas: compliant single settlement / bare OZ ERC-721 + ERC-20 DvP", round(ratio_single, 3), GOAL_SINGLE,
+             unit="x", shown=f"{single:,} / {bare_single:,} = {ratio_single:.3f}x"),
+        Goal(f"gas: batch of {BATCH}, per trade / compliant single", round(ratio_batch, 3), GOAL_BATCH, unit="x"),
+    ]
     report("gas", "Gas per state-changing function (receipt gasUsed)", ["contract", "function", "gas", "note"], rows,
-           figures, notes)
+           figures, notes, goals=goals)
     for title, prof, ops in (("compliant settle", prof_compliant, ops_compliant), ("bare settle", prof_bare, ops_bare)):
         print(f"\n  call profile of one {title} (gas incl. sub-calls / self):")
         for label, fn, gas, own in prof:
@@ -515,5 +521,6 @@ def _run(node: AnvilNode) -> dict[str, Any]:
         print(f"  {verdict}: {text}")
     if missing:
         raise RuntimeError(f"functions not measured: {missing}")
+    check("gas", goals)
     return figures
 

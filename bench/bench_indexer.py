@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from web3 import Web3
 
-from bench.report import report
+from bench.report import Goal, check, report, run_main
 from gateway.indexer.rpc import Rpc
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
@@ -47,6 +47,10 @@ from tests.gateway.indexer_workload import HOLDERS, Market, setup_market  # noqa
 
 TARGET_EVENTS = int(os.environ.get("INDEXER_BENCH_EVENTS", "200000"))
 TX_PER_SEND = 1000
+#: goals (README): backfill events/s into SQLite / PostgreSQL, and both against raw eth_getLogs
+GOAL_SQLITE_EPS = 20_000
+GOAL_POSTGRES_EPS = 15_000
+GOAL_X_RAW = 0.25
 
 
 def _post(client: httpx.Client, url: str, payload: Any) -> Any:
@@ -310,9 +314,19 @@ def run() -> None:
         "cProfile of a sequential (no prefetch) SQLite run, by own time:",
         *profile,
     ]
+    sq, pq = figures["sqlite_events_per_s"], figures["postgres_events_per_s"]
+    goals = [
+        Goal(f"indexer backfill, {figures['events']:,} events, SQLite", sq, GOAL_SQLITE_EPS, op=">=", unit=" events/s"),
+        Goal(f"indexer backfill, {figures['events']:,} events, PostgreSQL", pq, GOAL_POSTGRES_EPS, op=">=",
+             unit=" events/s"),
+        Goal("indexer backfill SQLite / raw eth_getLogs", round(sq / raw_rate, 3), GOAL_X_RAW, op=">=", unit="x"),
+        Goal("indexer backfill PostgreSQL / raw eth_getLogs", round(pq / raw_rate, 3), GOAL_X_RAW, op=">=", unit="x"),
+    ]
     report("indexer", "Indexer backfill (events/s) vs raw eth_getLogs and web3.py decode",
-           ["path", "events", "seconds", "events/s", "peak RSS MiB", "x raw fetch"], rows, figures, notes)
+           ["path", "events", "seconds", "events/s", "peak RSS MiB", "x raw fetch"], rows, figures, notes,
+           goals=goals)
+    check("indexer", goals)
 
 
 if __name__ == "__main__":
-    run()
+    sys.exit(run_main(run))

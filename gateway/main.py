@@ -16,6 +16,7 @@ from gateway.api.routes import (
     assets,
     auth,
     clearances,
+    contracts,
     health,
     manifests,
     participants,
@@ -38,7 +39,7 @@ from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.services.ipfs import ManifestVerifier
 
 API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
-               manifests, relay, verify)
+               manifests, relay, verify, contracts)
 
 
 def load_deployment(app: FastAPI, settings: Settings) -> None:

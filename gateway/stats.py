@@ -1,11 +1,11 @@
 """`dataledger stats`: statistical accounting (统计核算) of the indexed market, from the SQL index.
 
-    python -m gateway.stats [--database-url URL] [--period day|month] [--since TS] [--until TS] [--json]
+    dataledger stats [--database-url URL] [--period day|month] [--since TS] [--until TS] [--json]
+    (python -m gateway.stats: the same command; :func:`stats_command` is its body)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from typing import Any, Optional
@@ -26,39 +26,37 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    settings = get_settings()
-    parser = argparse.ArgumentParser(prog="dataledger stats", description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=settings.DATABASE_URL)
-    parser.add_argument("--period", choices=("day", "month"), default="month")
-    parser.add_argument("--since", type=int, default=None, help="unix seconds")
-    parser.add_argument("--until", type=int, default=None, help="unix seconds")
-    parser.add_argument("--json", action="store_true")
-    # passed by the dataledger CLI for every gateway component; statistics read only the index
-    parser.add_argument("--rpc", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--state-dir", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--chain-id", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    """``python -m gateway.stats ARGS``: ``dataledger stats ARGS`` with the gateway's DATABASE_URL as
+    the default index; returns the exit code."""
+    from ledger.cli import run
 
+    args = sys.argv[1:] if argv is None else argv
+    return run(["stats", "--database-url", get_settings().DATABASE_URL, *args])
+
+
+def stats_command(database_url: str, period: str = "month", since: Optional[int] = None,
+                  until: Optional[int] = None, json_output: bool = False) -> int:
+    """Print the statistics of the index at ``database_url``; exit code (2: no index there yet)."""
     from sqlalchemy import create_engine, inspect
 
     from gateway.services.stats import statistics
 
-    engine = create_engine(args.database_url)
+    engine = create_engine(database_url)
     try:
         if not inspect(engine).has_table("trades"):
-            print(f"error: no index at {args.database_url}: run `dataledger index` first", file=sys.stderr)
+            print(f"error: no index at {database_url}: run `dataledger index` first", file=sys.stderr)
             return 2
         with engine.connect() as conn:
-            stats = statistics(conn, args.period, args.since, args.until)
+            stats = statistics(conn, period, since, until)
     finally:
         engine.dispose()
-    if args.json:
+    if json_output:
         print(json.dumps(stats, ensure_ascii=False, sort_keys=True))
         return 0
     console = Console()
     totals = stats["totals"]
     console.print(_table("Totals", [totals], list(totals)))
-    console.print(_table(f"By {args.period}", stats["by_period"], ["period", "assets", "vouchers", "trades", "value"]))
+    console.print(_table(f"By {period}", stats["by_period"], ["period", "assets", "vouchers", "trades", "value"]))
     for key, first, title in (("by_level", "label", "By classification level"),
                               ("by_source_type", "label", "By source type"),
                               ("by_jurisdiction", "jurisdiction", "By jurisdiction")):

@@ -16,13 +16,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ledger.errors import InvalidInput, LedgerError, WalletError
+
+if TYPE_CHECKING:
+    from ledger.chain import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,10 +46,11 @@ customs_app = typer.Typer(help="Cross-border clearances (数据海关).", no_arg
 order_app = typer.Typer(help="EIP-712 trade orders.", no_args_is_help=True)
 trade_app = typer.Typer(help="Settlement of matched trades.", no_args_is_help=True)
 token_app = typer.Typer(help="The payment token (dCNY stand-in).", no_args_is_help=True)
+manifest_app = typer.Typer(help="DCAT dataset manifests (no chain needed).", no_args_is_help=True)
 for _sub, _name in (
     (wallet_app, "wallet"), (participant_app, "participant"), (asset_app, "asset"),
     (valuation_app, "valuation"), (voucher_app, "voucher"), (customs_app, "customs"),
-    (order_app, "order"), (trade_app, "trade"), (token_app, "token"),
+    (order_app, "order"), (trade_app, "trade"), (token_app, "token"), (manifest_app, "manifest"),
 ):
     app.add_typer(_sub, name=_name)
 
@@ -68,6 +72,8 @@ class Options:
     account: Optional[str] = None
     keystore: Optional[Path] = None
     json: bool = False
+    gateway: Optional[str] = None
+    deployment: Optional[Path] = None
 
 
 _OPTIONS = Options()
@@ -88,9 +94,16 @@ def _global(
     keystore: Optional[Path] = typer.Option(None, "--keystore", envvar="DATALEDGER_KEYSTORE_DIR",
                                             help="Keystore directory (default ~/.dataledger/keystores)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output for every command."),
+    gateway: Optional[str] = typer.Option(
+        None, "--gateway", envvar="DATALEDGER_GATEWAY",
+        help="Gateway URL: without a local deployment record, its GET /v1/contracts is used once checked "
+             "against the chain (code and wiring of every contract)."),
+    deployment: Optional[Path] = typer.Option(
+        None, "--deployment", envvar="DATALEDGER_DEPLOYMENT",
+        help="Deployment record file to use instead of <state-dir>/deployments/<chainId>.json."),
 ) -> None:
     global _OPTIONS
-    _OPTIONS = Options(rpc, chain_id, state_dir, account, keystore, json_out)
+    _OPTIONS = Options(rpc, chain_id, state_dir, account, keystore, json_out, gateway, deployment)
 
 
 JsonFlag = typer.Option(False, "--json", help="Machine-readable JSON output.")
@@ -199,17 +212,32 @@ def _account() -> Any:
     return None
 
 
-def _ledger(need_account: bool = True, need_deployment: bool = True) -> Any:
+def _ledger(need_account: bool = True, need_deployment: bool = True) -> "Ledger":
     from ledger.chain import Ledger
-    from ledger.errors import NoAccount
+    from ledger.errors import DeploymentMissing, NoAccount
 
     opts = _opts()
     account = _account() if need_account else None
     if need_account and account is None:
         raise NoAccount("this command needs an account: --account NAME (keystore) or DATALEDGER_PRIVATE_KEY")
-    ledger = Ledger.connect(opts.rpc, chain_id=opts.chain_id, account=account, state_dir=opts.state_dir)
+    ledger = Ledger.connect(opts.rpc, chain_id=opts.chain_id, account=account, state_dir=opts.state_dir,
+                            deployment=opts.deployment)
     if need_deployment and not ledger.has_deployment():
-        ledger.address_of("ParticipantRegistry")  # raises DeploymentMissing with the path
+        where = opts.state_dir / "deployments" / f"{ledger.chain_id}.json"
+        if not opts.gateway:
+            raise DeploymentMissing(
+                f"no deployment record for chain {ledger.chain_id} at {where}: pass --gateway URL (its "
+                "/v1/contracts, checked against the chain) or --deployment FILE; `dataledger deploy` would "
+                "deploy a NEW market")
+        from gateway.verify.deployment import DeploymentRejected, DeploymentUnavailable, checked_gateway_record
+
+        try:
+            record = checked_gateway_record(opts.rpc, opts.gateway)
+        except (DeploymentUnavailable, DeploymentRejected) as exc:
+            raise DeploymentMissing(f"no deployment record at {where}, and the gateway's cannot be used: {exc}") \
+                from None
+        ledger = Ledger.connect(opts.rpc, chain_id=opts.chain_id, account=account, state_dir=opts.state_dir,
+                                deployment=record)
     return ledger
 
 
@@ -404,6 +432,27 @@ def _load_manifest(path: Path, meta: dict[str, Any]) -> Any:
     raise InvalidInput(f"{path} does not exist")
 
 
+def _metadata(meta: Optional[Path], title: Optional[str], publisher: Optional[str], level: Optional[int],
+              source: Optional[str], description: Optional[str], keywords: Optional[str]) -> dict[str, Any]:
+    """Manifest metadata: the --meta JSON file, overridden by the options given."""
+    metadata: dict[str, Any] = {}
+    if meta is not None:
+        try:
+            loaded = json.loads(meta.read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"--meta {meta}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise InvalidInput(f"--meta {meta}: not a JSON object")
+        metadata.update(loaded)
+    for key, value in (("title", title), ("publisher", publisher), ("classification_level", level),
+                       ("source_type", source), ("description", description)):
+        if value is not None:
+            metadata[key] = value
+    if keywords:
+        metadata["keywords"] = [k.strip() for k in keywords.split(",") if k.strip()]
+    return metadata
+
+
 @asset_app.command("register")
 @handled
 def asset_register(
@@ -426,18 +475,7 @@ def asset_register(
     from ledger.ipfs import CidMismatch, normalize_cid
     from ledger.manifest import canonical_json, content_hash, manifest_cid
 
-    metadata: dict[str, Any] = {}
-    if meta is not None:
-        try:
-            metadata.update(json.loads(meta.read_text()))
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"--meta {meta}: {exc}") from None
-    for key, value in (("title", title), ("publisher", publisher), ("classification_level", level),
-                       ("source_type", source), ("description", description)):
-        if value is not None:
-            metadata[key] = value
-    if keywords:
-        metadata["keywords"] = [k.strip() for k in keywords.split(",") if k.strip()]
+    metadata = _metadata(meta, title, publisher, level, source, description, keywords)
     manifest = _load_manifest(path, metadata)
     body = canonical_json(manifest)
     cid = manifest_cid(manifest)
@@ -480,7 +518,14 @@ def asset_show(asset_id: int = typer.Argument(...), json_out: bool = JsonFlag) -
     led = _ledger(need_account=False)
     asset = led.assets.asset(asset_id)
     data = asset.to_dict()
-    data["valuations"] = [v.to_dict() for v in led.assets.valuations(asset_id)]
+    from ledger.contracts.models import KNOWN_METHODS
+
+    data["valuations"] = []
+    for v in led.assets.valuations(asset_id):
+        entry = v.to_dict()
+        if entry.get("method") in KNOWN_METHODS:  # recorded as the sha-256 of a known method name
+            entry["method_name"] = KNOWN_METHODS[entry["method"]]
+        data["valuations"].append(entry)
     _emit(json_out, data)
 
 
@@ -509,6 +554,73 @@ def asset_release_hash(content_hash: str = typer.Argument(..., help="0x-hex sha-
     """Free a revoked asset's content hash (registrar; e.g. after a squatting ruling)."""
     _tx(json_out, _ledger().assets.release_content_hash(content_hash, claimant, reason),
         f"content hash {content_hash} released" + (f" for {claimant}" if claimant else ""))
+
+
+@manifest_app.command("build")
+@handled
+def manifest_build(
+    directory: Path = typer.Argument(..., help="The dataset directory."),
+    title: Optional[str] = typer.Option(None, "--title", help="Default: the directory's name."),
+    publisher: Optional[str] = typer.Option(None, "--publisher"),
+    level: Optional[int] = typer.Option(None, "--level", help="Classification 1..4."),
+    source: Optional[str] = typer.Option(None, "--source", help="public | enterprise | personal-derived."),
+    description: Optional[str] = typer.Option(None, "--description"),
+    keywords: Optional[str] = typer.Option(None, "--keywords", help="Comma-separated."),
+    meta: Optional[Path] = typer.Option(None, "--meta", help="JSON file of manifest metadata."),
+    include_hidden: bool = typer.Option(False, "--include-hidden", help="List .dotfiles too."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Write the manifest's canonical bytes here (for `asset register`)."),
+    json_out: bool = JsonFlag,
+) -> None:
+    """Hash every file of DIR (sha-256 and its Kubo CID, `ipfs add --cid-version=1`), build the DCAT
+    manifest and print it with its CID; nothing is stored or sent. Without --publisher, --level and
+    --source (or --meta) only the files' CIDs are printed: a manifest needs them."""
+    from ledger.manifest import ManifestError, build_manifest, canonical_json, content_hash, dataset_files, \
+        hash_file, manifest_cid, media_type_for
+
+    if not directory.is_dir():
+        raise InvalidInput(f"{directory}: not a directory")
+    metadata = _metadata(meta, title, publisher, level, source, description, keywords)
+    metadata.setdefault("title", directory.resolve().name)
+    missing = [opt for key, opt in (("publisher", "--publisher"), ("classification_level", "--level"),
+                                    ("source_type", "--source")) if metadata.get(key) is None]
+    data: dict[str, Any]
+    if missing:
+        try:
+            files = dataset_files(directory, include_hidden)
+        except ManifestError as exc:
+            raise InvalidInput(str(exc)) from None
+        data = {"directory": str(directory), "files": [], "manifest": None, "manifest_cid": None,
+                "missing": missing}
+        for rel, full in files:
+            size, sha, cid = hash_file(full)
+            data["files"].append({"path": rel, "media_type": media_type_for(rel), "byte_size": size,
+                                  "sha256": sha, "cid": cid})
+    else:
+        try:
+            manifest = build_manifest(directory, include_hidden=include_hidden, **metadata)
+        except ManifestError as exc:
+            raise InvalidInput(str(exc)) from None
+        body = canonical_json(manifest)
+        data = {"directory": str(directory), "files": [d.model_dump(mode="json") for d in manifest.distributions],
+                "manifest": json.loads(body), "manifest_cid": manifest_cid(manifest),
+                "content_hash": "0x" + content_hash(manifest).hex()}
+        if out is not None:
+            tmp = out.with_name(out.name + ".tmp")
+            tmp.write_bytes(body)
+            tmp.replace(out)
+            data["written"] = str(out)
+    if json_out or _opts().json:
+        _emit(True, data)
+        return
+    for f in data["files"]:  # as `ipfs add --cid-version=1` prints them, plus the size
+        console.print(f"{f['cid']}  {f['byte_size']:>12}  {f['path']}", markup=False, highlight=False, soft_wrap=True)
+    if data["manifest"] is None:
+        console.print(f"no manifest: it needs {', '.join(missing)} (or --meta FILE)", markup=False, highlight=False)
+        return
+    console.print_json(json.dumps(data["manifest"], ensure_ascii=False))
+    console.print(f"manifest cid {data['manifest_cid']}  sha-256 {data['content_hash']}"
+                  + (f"  written to {out}" if out is not None else ""), markup=False, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------ valuation
@@ -928,68 +1040,197 @@ def seed_demo(json_out: bool = JsonFlag) -> None:
     _emit(json_out, {"summary": summary, "demoFile": str(written) if written else None}, summary)
 
 
-def _delegate(module: str, argv: list[str]) -> None:
-    """Call ``<module>.main(argv)`` of a gateway component, imported lazily."""
-    import importlib
+def _database_url(given: Optional[str], state_dir: Optional[Path] = None) -> str:
+    """--database-url, else DATABASE_URL, else SQLite in the state directory (<state-dir>/gateway.db)."""
+    if given:
+        return given
+    env = os.environ.get("DATABASE_URL")
+    if env:
+        return env
+    return f"sqlite:///{((state_dir or _opts().state_dir) / 'gateway.db').resolve()}"
 
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise LedgerError(f"{module} is not available ({exc})") from None
-    entry = getattr(mod, "main", None)
-    if not callable(entry):
-        raise LedgerError(f"{module} has no main(argv) entry point")
-    code = entry(argv)
-    if isinstance(code, int) and code != 0:
+
+@app.command("index")
+@handled
+def index(
+    rpc: Optional[str] = typer.Option(None, "--rpc", "--rpc-url", help="JSON-RPC endpoint (default: the global --rpc)."),
+    database_url: Optional[str] = typer.Option(
+        None, "--database-url", help="SQLAlchemy URL (default: DATABASE_URL, else sqlite:///<state-dir>/gateway.db)."),
+    follow: bool = typer.Option(False, "--follow", help="Keep following the head until Ctrl-C / SIGTERM."),
+    confirmations: int = typer.Option(0, "--confirmations", min=0, help="Stay this many blocks behind the head."),
+    max_range: int = typer.Option(1000, "--max-range", min=1, help="Largest eth_getLogs block range."),
+    initial_range: int = typer.Option(10, "--initial-range", min=1, help="First eth_getLogs block range."),
+    target_events: int = typer.Option(20000, "--target-events", min=1,
+                                      help="Events per request the adaptive range aims at."),
+    until_block: Optional[int] = typer.Option(None, "--until-block", min=0, help="Stop after this block."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Exit with code 3 when another indexer holds the lock."),
+    dump: Optional[Path] = typer.Option(None, "--dump", metavar="PATH",
+                                        help="Write the canonical dump of the database to PATH, print its sha256."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Default: the global --state-dir."),
+    json_out: bool = typer.Option(False, "--json", help="JSON lines (progress, then a summary) instead of a bar."),
+) -> None:
+    """Index the deployment's contract events into SQL (migrations first); --follow keeps up with the head.
+
+    Exit codes: 0 done, 1 node unreachable or unexpected error, 2 no deployment record or a database of
+    another chain, 3 another indexer holds the writer lock (--no-wait), 130 interrupted.
+    """
+    from gateway.indexer.cli import dump_command, index_command
+    from gateway.indexer.sync import IndexerConfig
+
+    opts = _opts()
+    state = state_dir or opts.state_dir
+    url = _database_url(database_url, state)
+    if dump is not None:
+        console.print(dump_command(url, dump), markup=False, highlight=False)
+        return
+    node = rpc or opts.rpc
+    if opts.chain_id is not None:
+        _check_chain_id(node, opts.chain_id)
+    code = index_command(node, url, state, follow=follow, confirmations=confirmations,
+                         max_range=max_range, json_output=json_out or opts.json, wait_for_lock=not no_wait,
+                         until_block=until_block,
+                         config=IndexerConfig(initial_range=initial_range, target_events=target_events))
+    if code:
         raise typer.Exit(code)
 
 
-def _common_argv() -> list[str]:
+def _check_chain_id(rpc: str, expected: int) -> None:
+    from ledger.errors import ChainIdMismatch
+    from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
+
+    node = Rpc(rpc, timeout=10)
+    try:
+        actual = node.chain_id()
+    except (NodeUnavailable, RpcError) as exc:
+        raise LedgerError(f"no JSON-RPC answer from {rpc}: {exc}") from None
+    finally:
+        node.close()
+    if actual != expected:
+        raise ChainIdMismatch(expected, actual, "--chain-id / CHAIN_ID")
+
+
+# "-1" / "-5" must reach the id check (exit 2, "outside uint256") instead of reading as an option
+@app.command("verify", context_settings={"ignore_unknown_options": True})
+@handled
+def verify(
+    kind: Optional[str] = typer.Argument(None, metavar="voucher|asset", help="What to verify."),
+    subject_id: Optional[str] = typer.Argument(None, metavar="ID", help="Its uint256 id (decimal)."),
+    rpc: Optional[str] = typer.Option(None, "--rpc", help="JSON-RPC endpoint of a node you trust (default: the "
+                                                         "global --rpc)."),
+    gateway: Optional[str] = typer.Option(None, "--gateway", help="Gateway base URL whose provenance API is "
+                                                                  "checked (default: the global --gateway)."),
+    token: Optional[str] = typer.Option(None, "--token", help="Bearer token of a signed-in caller (regulators "
+                                                              "see every use); default anonymous."),
+    database_url: Optional[str] = typer.Option(None, "--database-url",
+                                               help="Check the gateway's database directly instead."),
+    deployment: Optional[Path] = typer.Option(
+        None, "--deployment", metavar="FILE",
+        help="Deployment record to verify against (offline use); default <state-dir>/deployments/<chainId>.json, "
+             "else the gateway's /v1/contracts checked against the chain."),
+    ipfs: Optional[str] = typer.Option(None, "--ipfs", help="Kubo RPC API URL (default IPFS_API, else "
+                                                            "<state-dir>/ipfs, else the gateway's manifests)."),
+    no_manifests: bool = typer.Option(False, "--no-manifests", help="Skip the IPFS manifest check."),
+    block: Optional[int] = typer.Option(None, "--block", help="Verify at this block (default: the node's head; "
+                                                              "never the gateway's height)."),
+    max_range: int = typer.Option(0, "--max-range", min=0, help="Largest eth_getLogs block range (0: unbounded)."),
+    export: Optional[Path] = typer.Option(None, "--export", metavar="FILE",
+                                          help="Write a proof bundle of the history."),
+    bundle: Optional[Path] = typer.Option(None, "--bundle", metavar="FILE", help="Check a proof bundle offline."),
+    trusted_head: Optional[str] = typer.Option(None, "--trusted-head", metavar="HASH",
+                                               help="Block hash the bundle must end at."),
+    validators: Optional[Path] = typer.Option(
+        None, "--validators", metavar="FILE",
+        help="QBFT validator set (Besu genesis, JSON list or one address per line): the bundle's head must "
+             "carry a quorum of their commit seals."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Default: the global --state-dir."),
+    json_out: bool = typer.Option(False, "--json", help="JSON verdict on stdout."),
+) -> None:
+    """Rebuild a voucher's or an asset's history from the chain and check what the gateway serves; or
+    check a proof bundle offline.
+
+    Exit codes: 0 verified, 1 mismatch (named), 2 could not run (node or gateway unreachable, no
+    deployment, bad arguments), 3 unknown id, 4 gateway behind the verified block.
+    """
+    from gateway.verify.cli import VerifyOptions, verify_command
+
+    for token in (kind, subject_id):  # an unknown option taken as a positional (see context_settings)
+        if token and token.startswith("-") and not token[1:].isdigit():
+            err_console.print(f"error: no such option: {token} (see dataledger verify --help)", markup=False)
+            raise typer.Exit(2)
     opts = _opts()
-    argv = ["--rpc", opts.rpc, "--state-dir", str(opts.state_dir)]
-    if opts.chain_id is not None:
-        argv += ["--chain-id", str(opts.chain_id)]
-    return argv
+    code = verify_command(VerifyOptions(
+        kind=kind, id=subject_id, rpc=rpc or opts.rpc, state_dir=str(state_dir or opts.state_dir),
+        chain_id=opts.chain_id, gateway=gateway or opts.gateway, token=token, database_url=database_url,
+        deployment=str(deployment or opts.deployment or "") or None, ipfs=ipfs, no_manifests=no_manifests,
+        block=block, max_range=max_range, export=str(export) if export else None,
+        bundle=str(bundle) if bundle else None, trusted_head=trusted_head,
+        validators=str(validators) if validators else None, json=json_out or opts.json))
+    raise typer.Exit(code)
 
 
-_PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-@app.command("index", context_settings=_PASSTHROUGH)
+@app.command("stats")
 @handled
-def index(ctx: typer.Context, json_out: bool = JsonFlag) -> None:
-    """Index contract events into SQL (gateway.indexer main(argv); extra arguments pass through)."""
-    _delegate("gateway.indexer", _common_argv() + (["--json"] if json_out else []) + list(ctx.args))
+def stats(
+    database_url: Optional[str] = typer.Option(
+        None, "--database-url", help="The index (default: DATABASE_URL, else sqlite:///<state-dir>/gateway.db)."),
+    period: str = typer.Option("month", "--period", help="day | month"),
+    since: Optional[int] = typer.Option(None, "--since", help="Unix seconds."),
+    until: Optional[int] = typer.Option(None, "--until", help="Unix seconds."),
+    json_out: bool = typer.Option(False, "--json", help="JSON on stdout."),
+) -> None:
+    """Market statistics (统计核算) from the SQL index: totals, per period, level, source type,
+    jurisdiction and cross-border flows. Exit code 2 when there is no index yet."""
+    from gateway.stats import stats_command
 
-
-@app.command("verify", context_settings=_PASSTHROUGH)
-@handled
-def verify(ctx: typer.Context, json_out: bool = JsonFlag) -> None:
-    """Re-check served records against the node (gateway.verify main(argv))."""
-    _delegate("gateway.verify", _common_argv() + (["--json"] if json_out else []) + list(ctx.args))
-
-
-@app.command("stats", context_settings=_PASSTHROUGH)
-@handled
-def stats(ctx: typer.Context, json_out: bool = JsonFlag) -> None:
-    """Market statistics (统计核算) (gateway.stats main(argv))."""
-    _delegate("gateway.stats", _common_argv() + (["--json"] if json_out else []) + list(ctx.args))
+    if period not in ("day", "month"):
+        raise InvalidInput(f"--period {period!r}: day or month")
+    code = stats_command(_database_url(database_url), period, since, until, json_out or _opts().json)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("serve")
 @handled
-def serve(host: str = typer.Option("127.0.0.1", "--host"),
-          port: int = typer.Option(8000, "--port", envvar="GATEWAY_PORT"),
-          json_out: bool = JsonFlag) -> None:
-    """Run the gateway (uvicorn gateway.main:app)."""
-    try:
-        import uvicorn
-    except ImportError:
-        raise LedgerError("uvicorn is not installed") from None
-    os.environ.setdefault("RPC_URL", _opts().rpc)
-    if json_out:
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", envvar="GATEWAY_PORT", help="TCP port."),
+    database_url: Optional[str] = typer.Option(
+        None, "--database-url", help="The index (default: DATABASE_URL, else sqlite:///<state-dir>/gateway.db)."),
+    ipfs: Optional[str] = typer.Option(None, "--ipfs", envvar="IPFS_API",
+                                       help="Kubo RPC API URL (default: the embedded store <state-dir>/ipfs)."),
+    json_out: bool = JsonFlag,
+) -> None:
+    """Run the gateway (API, pages, relay) on the chain at --rpc, the deployment record in --state-dir
+    and the index at --database-url; run `dataledger index --follow` beside it to keep the index current."""
+    import uvicorn
+
+    from gateway.core.config import Settings
+    from gateway.main import create_app
+
+    opts = _opts()
+    state = opts.state_dir.resolve()
+    values: dict[str, Any] = {"RPC_URL": opts.rpc, "STATE_DIR": state, "DATABASE_URL": _database_url(database_url),
+                              "IPFS_API": ipfs}
+    if not os.environ.get("IPFS_STORE_DIR"):
+        values["IPFS_STORE_DIR"] = state / "ipfs"
+    if opts.chain_id is not None:
+        values["CHAIN_ID"] = opts.chain_id
+    application = create_app(Settings(**values))
+    if json_out or opts.json:
         _emit(True, {"serving": f"http://{host}:{port}"})
-    uvicorn.run("gateway.main:app", host=host, port=port)
+    uvicorn.run(application, host=host, port=port)
+
+
+def run(args: list[str]) -> int:
+    """Run ``dataledger ARGS`` in this process and return its exit code (``python -m gateway.verify``,
+    ``python -m gateway.indexer`` and ``python -m gateway.stats`` use it)."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="dataledger", standalone_mode=True)
+    except SystemExit as exc:  # standalone mode: usage errors (2), typer.Exit(code), --help (0)
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
 
 
 @app.command("status")

@@ -345,6 +345,14 @@ def _walk(root: Path, include_hidden: bool) -> list[tuple[str, Path]]:
     return out
 
 
+def dataset_files(directory: str | os.PathLike[str], include_hidden: bool = False) -> list[tuple[str, Path]]:
+    """(relative POSIX path, file) of every file a manifest of ``directory`` lists, in manifest order."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ManifestError(f"{directory}: not a directory")
+    return _walk(root, include_hidden)
+
+
 def build_manifest(
     directory: str | os.PathLike[str], *, include_hidden: bool = False, **metadata: Any
 ) -> Manifest:
@@ -395,6 +403,7 @@ __all__ = [
     "Distribution",
     "Manifest",
     "ManifestError",
+    "dataset_files",
     "PeriodOfTime",
     "SCHEMA",
     "SourceType",

@@ -45,6 +45,24 @@ def _existing_deployment(w3: Web3) -> dict | None:  # type: ignore[type-arg]
     return record  # type: ignore[no-any-return]
 
 
+def cli_hints(rpc_url: str, rpc_port: int, gateway_url: str, gateway_port: int) -> list[str]:
+    """How to run the CLI against this stack (printed in the banner): the venv, and the exports a
+    non-default port or state directory needs (the CLI defaults to 8545 and ./.dataledger)."""
+    exe = Path(sys.executable).parent / "dataledger"
+    lines = [f"  CLI      . {exe.parent / 'activate'}   then: dataledger --help   (or the full path {exe})"]
+    exports = []
+    if rpc_port != 8545:
+        exports.append(f"export RPC_URL={rpc_url}")
+    if gateway_port != 8000:
+        exports.append(f"export DATALEDGER_GATEWAY={gateway_url}")
+    for export in exports:
+        lines.append(f"           {export}")
+    if STATE.resolve() != (Path.cwd() / ".dataledger").resolve():
+        lines.append(f"           run it from {STATE.parent} or pass --state-dir {STATE}")
+    lines.append("           e.g. dataledger voucher show 1 ; dataledger verify voucher 1 --gateway " + gateway_url)
+    return lines
+
+
 def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> int:
     from ledger import demo
 
@@ -120,6 +138,8 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
         print(f"  ipfs     {env.get('IPFS_API') or 'embedded store: ' + env['IPFS_STORE_DIR']}")
         print(f"  record   {STATE / 'deployments' / (str(node.chain_id) + '.json')}")
         print(f"  accounts {STATE / 'demo.json'}")
+        for line in cli_hints(node.rpc_url, rpc_port, url, gateway_port):
+            print(line)
         print("Ctrl-C stops everything.")
         sys.stdout.flush()
         stop = False

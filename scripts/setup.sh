@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the stack and the tests need; fast (stamp checks only) when already set up.
-#   scripts/setup.sh up     node packages + Python venv (enough for `make up`)
-#   scripts/setup.sh test   + PostgreSQL server and Chromium (Debian) + Kubo and geth (built from the Go module proxy)
+#   scripts/setup.sh up     node packages + Python venv with the runtime dependencies only (`make up`)
+#   scripts/setup.sh dev    + the dev/test tooling (pip extra `dev`: pytest, mypy, py-solc-x, ...)
+#   scripts/setup.sh test   dev + PostgreSQL server and Chromium (Debian) + Kubo and geth (built from the Go module proxy)
 #   scripts/setup.sh bench  same as test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,13 +35,24 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $($PY --version)"
   "$PY" -m venv .venv
 fi
-if [ ! -f .venv/.stamp ] || [ pyproject.toml -nt .venv/.stamp ] || [ constraints.txt -nt .venv/.stamp ]; then
-  say "pip install -e .[dev] (pinned by constraints.txt)"
-  .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+# fresh(STAMP): installed since pyproject.toml / constraints.txt last changed
+fresh() { [ -f "$1" ] && [ ! pyproject.toml -nt "$1" ] && [ ! constraints.txt -nt "$1" ]; }
+# .venv/.stamp: the dev extra (a superset of the runtime); .venv/.stamp-runtime: the runtime only
+if [ "$what" = "up" ]; then
+  if ! fresh .venv/.stamp && ! fresh .venv/.stamp-runtime; then
+    say "pip install -e . (runtime dependencies only, pinned by constraints.txt; tests add the dev extra)"
+    .venv/bin/pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e .
+    touch .venv/.stamp-runtime
+  fi
+  exit 0
+fi
+if ! fresh .venv/.stamp; then
+  say "pip install -e .[dev] (runtime + test tooling, pinned by constraints.txt)"
+  .venv/bin/pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e ".[dev]"
   touch .venv/.stamp
 fi
 
-[ "$what" = "up" ] && exit 0
+[ "$what" = "dev" ] && exit 0
 
 # 3. PostgreSQL server binaries from Debian's packages (the cluster itself is per test run)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then

@@ -75,6 +75,13 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
         time.sleep(0.5)
     assert health["indexed_block"] == health["head_block"], health
     trades = httpx.get(f"http://127.0.0.1:{gw_port}/v1/trades", timeout=5).json()
+    # what the banner advises works: RPC_URL exported, the state dir given, from any folder
+    cli_env = {k: v for k, v in os.environ.items() if k not in ("CHAIN_ID", "DATALEDGER_GATEWAY")}
+    cli_env["RPC_URL"] = f"http://127.0.0.1:{rpc_port}"
+    shown = subprocess.run([str(Path(sys.executable).parent / "dataledger"), "--state-dir", str(tmp_path), "--json",
+                            "voucher", "show", "1"], cwd=tmp_path, env=cli_env, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0, shown.stderr
     vouchers = httpx.get(f"http://127.0.0.1:{gw_port}/v1/vouchers", timeout=5).json()
     out = _stop(proc, before)
     assert vouchers["total"] == 4  # as ledger.demo seeds them
@@ -83,6 +90,11 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
     assert health["chain_id"] == 31337
     assert health["head_block"] > 20  # deployment + seeded history
     assert "dataledger is up" in out and "stopped: gateway, indexer, anvil" in out
+    # the banner says how to run the CLI, and the export a non-default port needs
+    exe = Path(sys.executable).parent / "dataledger"
+    assert f"{exe.parent / 'activate'}" in out and str(exe) in out
+    assert f"export RPC_URL=http://127.0.0.1:{rpc_port}" in out, out
+    assert f"--state-dir {tmp_path}" in out
 
     record = json.loads((tmp_path / "deployments" / "31337.json").read_text())
     assert set(record["contracts"]) >= {"ParticipantRegistry", "DataVoucher", "TradeSettlement"}

@@ -1,4 +1,5 @@
-"""`dataledger index`: the function the CLI calls, plus ``python -m gateway.indexer``.
+"""The body of `dataledger index` (the typer command in ledger/cli.py calls :func:`index_command`),
+plus ``python -m gateway.indexer`` (the same command, gateway settings as defaults).
 
     index_command(rpc_url, database_url, state_dir, follow=False, confirmations=0,
                   max_range=1000, json_output=False) -> exit code
@@ -172,29 +173,12 @@ class _RichReporter:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    import argparse
-
+    """``python -m gateway.indexer ARGS``: ``dataledger index ARGS`` with the gateway's settings as
+    defaults (STATE_DIR, DATABASE_URL, RPC_URL; see gateway.core.config); returns the exit code."""
     from gateway.core.config import get_settings
+    from ledger.cli import run
 
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="python -m gateway.indexer", description="Index contract events into SQL.")
-    parser.add_argument("--rpc-url", default=settings.RPC_URL)
-    parser.add_argument("--database-url", default=settings.DATABASE_URL)
-    parser.add_argument("--state-dir", default=str(settings.STATE_DIR))
-    parser.add_argument("--follow", action="store_true", help="keep following the head")
-    parser.add_argument("--confirmations", type=int, default=0)
-    parser.add_argument("--max-range", type=int, default=1000)
-    parser.add_argument("--initial-range", type=int, default=10)
-    parser.add_argument("--target-events", type=int, default=20000)
-    parser.add_argument("--until-block", type=int, default=None)
-    parser.add_argument("--no-wait", action="store_true", help="exit (code 3) when another indexer holds the lock")
-    parser.add_argument("--json", action="store_true", help="JSON lines instead of a progress bar")
-    parser.add_argument("--dump", metavar="PATH", help="write the canonical dump to PATH and print its sha256")
-    args = parser.parse_args(argv)
-    if args.dump:
-        print(dump_command(args.database_url, args.dump))
-        return 0
-    config = IndexerConfig(initial_range=args.initial_range, target_events=args.target_events)
-    return index_command(args.rpc_url, args.database_url, args.state_dir, follow=args.follow,
-                         confirmations=args.confirmations, max_range=args.max_range, json_output=args.json,
-                         wait_for_lock=not args.no_wait, until_block=args.until_block, config=config)
+    args = sys.argv[1:] if argv is None else argv
+    return run(["--rpc", settings.RPC_URL, "--state-dir", str(settings.STATE_DIR), "index",
+                "--database-url", settings.DATABASE_URL, *args])

@@ -1,10 +1,14 @@
-"""``dataledger verify`` (ledger/cli.py passes ``--rpc``, ``--state-dir``, ``--chain-id``, ``--json``
-and the user's arguments to :func:`main`).
+"""The body of ``dataledger verify``: :func:`verify_command` takes typed :class:`VerifyOptions` (the
+typer command in ledger/cli.py builds them; ``python -m gateway.verify`` and :func:`main` run that
+same command).
 
     dataledger verify voucher 5 [--gateway URL | --database-url URL] [--export FILE] [--json]
     dataledger verify asset 2 --rpc URL --gateway http://127.0.0.1:8000
     dataledger verify --bundle FILE --trusted-head 0xHASH           (offline: no RPC)
     dataledger verify --bundle FILE --validators genesis.json       (offline, Besu QBFT: head's seals)
+    dataledger verify voucher 3 --rpc URL --gateway URL             (any folder: the gateway's
+                                   /v1/contracts is checked against the chain, gateway.verify.deployment)
+    dataledger verify voucher 3 --rpc URL --deployment FILE         (a deployment record you hold)
 
 Exit codes (:data:`gateway.verify.core.EXIT_CODES`, docs/verify.md):
 
@@ -19,39 +23,35 @@ Exit codes (:data:`gateway.verify.core.EXIT_CODES`, docs/verify.md):
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dataledger verify", description=(
-        "Rebuild a voucher's or an asset's history from the chain and check what the gateway serves; "
-        "or check a proof bundle offline."))
-    p.add_argument("kind", nargs="?", choices=("voucher", "asset"))
-    p.add_argument("id", nargs="?", help="uint256 id (decimal)")
-    p.add_argument("--rpc", default="http://127.0.0.1:8545", help="JSON-RPC endpoint of a node you trust")
-    p.add_argument("--state-dir", default=".dataledger", help="holds deployments/<chainId>.json and ipfs/")
-    p.add_argument("--chain-id", type=int, default=None)
-    p.add_argument("--gateway", default=None, help="gateway base URL whose provenance API is checked")
-    p.add_argument("--token", default=None,
-                   help="bearer token of a signed-in caller (regulators see every use); default anonymous")
-    p.add_argument("--database-url", default=None, help="check the gateway's database directly instead")
-    p.add_argument("--ipfs", default=None, help="Kubo RPC API URL (default IPFS_API, else <state-dir>/ipfs)")
-    p.add_argument("--no-manifests", action="store_true", help="skip the IPFS manifest check")
-    p.add_argument("--block", type=int, default=None,
-                   help="verify at this block (default: the node's head; never the gateway's height)")
-    p.add_argument("--max-range", type=int, default=0, help="largest eth_getLogs block range (0: unbounded)")
-    p.add_argument("--export", metavar="FILE", default=None, help="write a proof bundle of the history")
-    p.add_argument("--bundle", metavar="FILE", default=None, help="check a proof bundle offline")
-    p.add_argument("--trusted-head", metavar="HASH", default=None, help="block hash the bundle must end at")
-    p.add_argument("--validators", metavar="FILE", default=None,
-                   help="QBFT validator set (Besu genesis, JSON list or one address per line): "
-                        "the bundle's head must carry a quorum of their commit seals")
-    p.add_argument("--json", action="store_true", help="JSON verdict on stdout")
-    return p
+@dataclass
+class VerifyOptions:
+    """What ``dataledger verify`` was asked (see ``dataledger verify --help``)."""
+
+    kind: Optional[str] = None
+    id: Optional[str] = None
+    rpc: str = "http://127.0.0.1:8545"
+    state_dir: str = ".dataledger"
+    chain_id: Optional[int] = None
+    gateway: Optional[str] = None
+    token: Optional[str] = None
+    database_url: Optional[str] = None
+    deployment: Optional[str] = None
+    ipfs: Optional[str] = None
+    no_manifests: bool = False
+    block: Optional[int] = None
+    max_range: int = 0
+    export: Optional[str] = None
+    bundle: Optional[str] = None
+    trusted_head: Optional[str] = None
+    validators: Optional[str] = None
+    json: bool = False
 
 
 def _print_json(obj: Any) -> None:
@@ -127,8 +127,9 @@ def _error(message: str, as_json: bool) -> int:
     return 2
 
 
-def _expected_contracts(state_dir: str, chain_id: Any) -> Optional[dict[str, str]]:
-    path = Path(state_dir) / "deployments" / f"{chain_id}.json"
+def _expected_contracts(deployment: Optional[str], state_dir: str, chain_id: Any) -> Optional[dict[str, str]]:
+    """The addresses a bundle must use: ``--deployment FILE``, else the record in ``state_dir``."""
+    path = Path(deployment) if deployment else Path(state_dir) / "deployments" / f"{chain_id}.json"
     if not path.exists():
         return None
     try:
@@ -150,61 +151,108 @@ def parse_id(text: str) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """``python -m gateway.verify ARGS``: runs ``dataledger verify ARGS`` (one command line parser);
+    returns the exit code."""
+    from ledger.cli import run
+
+    return run(["verify", *(sys.argv[1:] if argv is None else argv)])
+
+
+def _gateway_fetcher(gateway: str) -> Any:
+    """``cid -> bytes`` from the gateway's ``GET /v1/manifests/{cid}``: safe to use, since
+    :func:`gateway.verify.core.check_manifest` re-hashes the bytes to the CID and the contentHash."""
+    import httpx
+
+    base = gateway.rstrip("/")
+
+    def fetch(cid: str) -> bytes:
+        response = httpx.get(f"{base}/v1/manifests/{cid}", timeout=30)
+        if response.status_code != 200:
+            raise LookupError(f"gateway answered HTTP {response.status_code} for manifest {cid}")
+        return response.content
+
+    return fetch
+
+
+def verify_command(opts: VerifyOptions) -> int:
+    """Run one verification (or, with ``bundle``, an offline bundle check); returns the exit code."""
+    if opts.bundle:
+        return _offline(opts)
+    if opts.kind is None or opts.id is None:
+        return _error("say what to verify: voucher ID or asset ID (or --bundle FILE --trusted-head HASH)", opts.json)
+    if opts.kind not in ("voucher", "asset"):
+        return _error(f"cannot verify a {opts.kind!r}: voucher ID or asset ID", opts.json)
     try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse printed its one-line usage error
-        return 2 if exc.code else 0
-    if args.bundle:
-        return _offline(args)
-    if args.kind is None or args.id is None:
-        return _error("say what to verify: voucher ID or asset ID (or --bundle FILE --trusted-head HASH)", args.json)
-    try:
-        subject_id = parse_id(args.id)
+        subject_id = parse_id(opts.id)
     except ValueError as exc:
-        return _error(str(exc), args.json)
-    if args.block is not None and args.block < 0:
-        return _error(f"--block {args.block}: not a block number", args.json)
+        return _error(str(exc), opts.json)
+    if opts.block is not None and opts.block < 0:
+        return _error(f"--block {opts.block}: not a block number", opts.json)
+    import os
+
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify.bundle import build_bundle, write_bundle
-    from gateway.verify.core import Node, VerifyError, load_contracts, verify_history
+    from gateway.verify.core import Node, VerifyError, verify_history
+    from gateway.verify.deployment import DeploymentRejected, DeploymentUnavailable, resolve_contracts
     from gateway.verify.receipts import EncodingError
     from gateway.verify.sources import HttpSource, SourceError, SqlSource
 
     source: Any = None
-    node = Node(args.rpc)
+    node = Node(opts.rpc)
     try:
-        if args.gateway:
-            source = HttpSource(args.gateway, token=args.token)
-        elif args.database_url:
-            source = SqlSource(args.database_url)
+        if opts.gateway:
+            source = HttpSource(opts.gateway, token=opts.token)
+        elif opts.database_url:
+            source = SqlSource(opts.database_url)
         chain_id = int(node.call("eth_chainId", []), 16)
-        contracts = load_contracts(args.state_dir, chain_id)
-        if args.block is not None:
-            head = int(node.call("eth_blockNumber", []), 16)
-            if args.block > head:
-                return _error(f"--block {args.block} is past the node's head {head}", args.json)
-        verdict = verify_history(node, args.kind, subject_id, source=source, contracts=contracts,
-                                 state_dir=args.state_dir, chain_id=args.chain_id, ipfs=args.ipfs,
-                                 manifests=not args.no_manifests, max_range=args.max_range, block=args.block)
+        if opts.chain_id is not None and chain_id != opts.chain_id:
+            return _error(f"the node is chain {chain_id}, expected {opts.chain_id}", opts.json)
+        head = int(node.call("eth_blockNumber", []), 16)
+        if opts.block is not None and opts.block > head:
+            return _error(f"--block {opts.block} is past the node's head {head}", opts.json)
+        block = head if opts.block is None else opts.block
+        try:
+            deployment = resolve_contracts(node, chain_id, block, state_dir=opts.state_dir,
+                                           deployment_file=opts.deployment, gateway=opts.gateway)
+        except DeploymentUnavailable as exc:
+            return _error(str(exc), opts.json)
+        except DeploymentRejected as exc:
+            return _mismatch(f"the gateway's deployment does not match the chain: {exc}", opts.json)
+        contracts = deployment.contracts
+        fetch = None
+        if (opts.gateway and not opts.ipfs and not os.environ.get("IPFS_API")
+                and not (Path(opts.state_dir) / "ipfs").is_dir()):
+            fetch = _gateway_fetcher(opts.gateway)  # no IPFS of our own: the gateway's bytes, re-hashed
+        verdict = verify_history(node, opts.kind, subject_id, source=source, contracts=contracts,
+                                 state_dir=opts.state_dir, chain_id=opts.chain_id, ipfs=opts.ipfs, fetch=fetch,
+                                 manifests=not opts.no_manifests, max_range=opts.max_range, block=block)
         out = verdict.to_dict()
+        out["deployment"] = deployment.to_dict()
+        if deployment.notes:
+            out["notes"] = [*(out.get("notes") or []), *deployment.notes]
+        if fetch is not None and opts.gateway:
+            out["manifest_source"] = f"{opts.gateway.rstrip('/')}/v1/manifests (bytes re-hashed to the CID)"
         if source is None:
             out["note"] = "no gateway given: the chain-side history alone was verified"
-        if args.export:
-            bundle = build_bundle(node, args.kind, subject_id, contracts, ipfs=args.ipfs, state_dir=args.state_dir,
+        if opts.export:
+            bundle = build_bundle(node, opts.kind, subject_id, contracts, ipfs=opts.ipfs, state_dir=opts.state_dir,
                                   to_block=verdict.block)
-            path = write_bundle(bundle, args.export)
+            path = write_bundle(bundle, opts.export)
             out["bundle"] = {"path": str(path), "head": bundle["head"], "headers": len(bundle["headers"]),
                              "blocks": len(bundle["blocks"])}
     except (VerifyError, SourceError, NodeUnavailable, RpcError, EncodingError, OSError) as exc:
-        return _error(str(exc), args.json)
+        return _error(str(exc), opts.json)
     finally:
         node.close()
         if source is not None:
             source.close()
-    if args.json:
+    if opts.json:
         _print_json(out)
     else:
         _render(out)
+        print(f"contracts: {deployment.source} {deployment.where}"
+              + (f" (checked against the chain: {'; '.join(deployment.checks)})" if deployment.source == "gateway"
+                 else ""))
         if source is None:
             print("(no --gateway: the chain-side history alone was verified)")
         if "bundle" in out:
@@ -212,7 +260,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     return verdict.exit_code
 
 
-def _offline(args: argparse.Namespace) -> int:
+def _mismatch(message: str, as_json: bool) -> int:
+    if as_json:
+        _print_json({"ok": False, "verdict": "mismatch", "error": message})
+    else:
+        sys.stderr.write(f"error: {message}\n")
+    return 1
+
+
+def _offline(args: VerifyOptions) -> int:
+    assert args.bundle is not None
     from gateway.verify.bundle import load_bundle, verify_bundle
 
     from gateway.verify.qbft import QbftError, load_validators
@@ -233,7 +290,7 @@ def _offline(args: argparse.Namespace) -> int:
     expected = None
     try:
         chain_id = load_bundle(data).get("chain_id")
-        expected = _expected_contracts(args.state_dir, chain_id)
+        expected = _expected_contracts(args.deployment, args.state_dir, chain_id)
     except Exception:  # noqa: BLE001 - verify_bundle reports the same failure
         pass
     result = verify_bundle(data, args.trusted_head, expected, validators=validators)

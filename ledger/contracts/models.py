@@ -150,6 +150,26 @@ def bytes32_tag(text: str | bytes) -> bytes:
     return raw.ljust(32, b"\0")
 
 
+def tag_from_chain(raw: bytes) -> str:
+    """A bytes32 tag as written by :func:`bytes32_tag`: its text when it is short printable text
+    right-padded with zeros, else ``0x`` + the 32 bytes in hex (e.g. a sha-256, never decoded as text)."""
+    raw = bytes(raw)
+    text = raw.rstrip(b"\0")
+    if text and b"\0" not in text:
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = ""
+        if decoded and decoded.isprintable():
+            return decoded
+    return "0x" + raw.hex()
+
+
+#: valuation method names recognised when recorded as their sha-256 (the demo does): hex -> name
+KNOWN_METHODS = {"0x" + hashlib.sha256(name.encode()).hexdigest(): name
+                 for name in ("income", "cost", "market", "income-approach", "cost-approach", "market-approach")}
+
+
 def hash32(text: str | bytes) -> bytes:
     """A bytes32 value: 0x-hex of 32 bytes as is, else sha-256 of the text (scope, purpose)."""
     if isinstance(text, bytes):

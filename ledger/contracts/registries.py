@@ -25,6 +25,7 @@ from ledger.contracts.models import (
     parse_enum,
     parse_roles,
     role_names,
+    tag_from_chain,
 )
 from ledger.errors import InvalidInput, UnknownAsset, UnknownCase
 
@@ -203,7 +204,7 @@ class AssetsClient(ContractClient):
             appraiser, ts, cur, amount, method, report = self.call("valuation", int(asset_id), i)
             out.append(Valuation(index=i, appraiser=appraiser, timestamp=int(ts),
                                  currency=bytes(cur).decode("ascii", "replace"), amount=int(amount),
-                                 method=bytes(method).rstrip(b"\0").decode("utf-8", "replace"),
+                                 method=tag_from_chain(method),
                                  report_cid=cid_from_chain(report)))
         return out
 
