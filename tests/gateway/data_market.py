@@ -34,7 +34,10 @@ def dclient(dmarket: Market) -> Iterator[Any]:
 
 def send(market: Market, contract: str, fn: str, sender: str, *args: Any) -> Any:
     """One transaction from a demo account (anvil's accounts are unlocked); returns the receipt."""
-    return demo._send(getattr(market.contracts[contract].functions, fn)(*args), market.address(sender))
+    tx_hash = getattr(market.contracts[contract].functions, fn)(*args).transact({"from": market.address(sender)})
+    receipt = market.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    assert receipt["status"] == 1, f"{contract}.{fn} from {sender} reverted"
+    return receipt
 
 
 def try_send(market: Market, contract: str, fn: str, sender: str, *args: Any) -> bool:

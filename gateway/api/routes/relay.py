@@ -212,9 +212,21 @@ def relayer(request: Request, settings: Any) -> Ledger:
 
 _signer_locks: dict[str, threading.Lock] = {}
 _signer_locks_guard = threading.Lock()
-#: forwarder requests sent by this process and not seen mined yet:
-#: (chain id, forwarder, signer) -> (nonce, tx hash, sent at); one process may serve several chains
-_in_flight: dict[tuple[int, str, str], tuple[int, str, float]] = {}
+#: forwarder requests this gateway (app) sent and has not seen mined yet:
+#: (chain id, forwarder, signer) -> (nonce, tx hash, sent at)
+Flights = dict[tuple[int, str, str], tuple[int, str, float]]
+
+
+def _flights(request: Request) -> Flights:
+    """This gateway's requests in flight (per app, so two gateways in one process never mix)."""
+    flights: Optional[Flights] = getattr(request.app.state, "relay_in_flight", None)
+    if flights is None:
+        with _connect_lock:
+            flights = getattr(request.app.state, "relay_in_flight", None)
+            if flights is None:
+                flights = {}
+                request.app.state.relay_in_flight = flights
+    return flights
 
 
 def _flight_key(ledger: Ledger, sender: str) -> tuple[int, str, str]:
@@ -268,15 +280,15 @@ def _mined(ledger: Ledger, tx_hash: str) -> bool:
         return False
 
 
-def _refuse_in_flight(ledger: Ledger, sender: str, nonce: int) -> None:
+def _refuse_in_flight(ledger: Ledger, sender: str, nonce: int, flights: Flights) -> None:
     """Refuse a request whose forwarder nonce this process already sent and is not mined yet (it
     could only revert). Once mined (even reverted: the nonce is then still free) it is forgotten."""
     key = _flight_key(ledger, sender)
-    entry = _in_flight.get(key)
+    entry = flights.get(key)
     if entry is None or entry[0] != nonce or time.monotonic() - entry[2] >= IN_FLIGHT_SECONDS:
         return
     if _mined(ledger, entry[1]):
-        _in_flight.pop(key, None)
+        flights.pop(key, None)
         return
     raise ApiError(409, "RequestInFlight", f"request nonce {nonce} of {sender} was already relayed "
                    f"({entry[1]}); poll /v1/tx/{entry[1]}", {"nonce": nonce, "tx_hash": entry[1]})
@@ -347,7 +359,7 @@ def _allowed_call(ledger: Ledger, req: ForwardRequest) -> None:
             raise ApiError(403, "FunctionNotRelayed", f"{name}.{fn}: {problem}", {"to": req.to, "function": fn})
 
 
-def _check_forward(ledger: Ledger, req: ForwardRequest) -> None:
+def _check_forward(ledger: Ledger, req: ForwardRequest, flights: Flights) -> None:
     fwd = ledger.forwarder
     if req.chain_id != ledger.chain_id or req.forwarder != fwd.address:
         raise ApiError(422, "WrongDomain", f"request is for chain {req.chain_id} forwarder {req.forwarder}",
@@ -360,23 +372,23 @@ def _check_forward(ledger: Ledger, req: ForwardRequest) -> None:
     if req.nonce != current:
         raise ApiError(409, "StaleNonce", f"request nonce {req.nonce} is not the signer's next nonce {current}",
                        {"nonce": req.nonce, "expected": current})
-    _refuse_in_flight(ledger, req.sender, req.nonce)
+    _refuse_in_flight(ledger, req.sender, req.nonce, flights)
     if not fwd.verify(req):
         raise ApiError(403, "InvalidSignature", "the signature does not match the request's signer",
                        {"from": req.sender})
 
 
-def _simulate_and_send(ledger: Ledger, req: ForwardRequest) -> str:
+def _simulate_and_send(ledger: Ledger, req: ForwardRequest, flights: Flights) -> str:
     """Simulate (decoded revert raised), then broadcast without waiting for the receipt."""
     fwd = ledger.forwarder
     fwd._simulate(req.sender, req.to, req.data, req.value)  # raises the decoded ContractRevert
     tx = fwd.build("execute", req.data_tuple(), value=req.value)
     sent = ledger.sender.send(tx, fwd.NAME, wait=False)  # estimates (simulates) again first
-    _in_flight[_flight_key(ledger, req.sender)] = (req.nonce, sent.tx_hash, time.monotonic())
-    if len(_in_flight) > 10_000:
+    flights[_flight_key(ledger, req.sender)] = (req.nonce, sent.tx_hash, time.monotonic())
+    if len(flights) > 10_000:
         cutoff = time.monotonic() - IN_FLIGHT_SECONDS
-        for k in [k for k, v in _in_flight.items() if v[2] < cutoff]:
-            _in_flight.pop(k, None)
+        for k in [k for k, v in flights.items() if v[2] < cutoff]:
+            flights.pop(k, None)
     return sent.tx_hash
 
 
@@ -414,7 +426,7 @@ def _forward(body: ForwardRequestIn, request: Request, settings: Any, engine: An
     _allowed_call(ledger, req)
     budget = _charge(request, settings, engine, req.sender, req.gas)
     with _signer_turn(req.sender):
-        _check_forward(ledger, req)
+        _check_forward(ledger, req, _flights(request))
         types = _TRANSFERS.get(bytes(req.data[:4])) if req.to == ledger.vouchers.address else None
         if types is not None:
             try:
@@ -424,7 +436,7 @@ def _forward(body: ForwardRequestIn, request: Request, settings: Any, engine: An
             r = ledger.vouchers.restriction(frm, to, token_id)
             if r.code != 0:
                 raise TransferRefused(r.code, r.message, int(token_id), frm, to)
-        tx_hash = _simulate_and_send(ledger, req)
+        tx_hash = _simulate_and_send(ledger, req, _flights(request))
     return _accepted(tx_hash, budget)
 
 
@@ -473,7 +485,7 @@ def _settlement(body: SettlementIn, request: Request, settings: Any, engine: Any
         raise ApiError(422, "RequestDataMismatch", "the request's call data is not settle(sell, buy) of these orders")
     budget = _charge(request, settings, engine, req.sender, req.gas)
     with _signer_turn(req.sender):
-        _check_forward(ledger, req)
+        _check_forward(ledger, req, _flights(request))
         now = ledger.now()
         for s in (sell, buy):
             if s.order.deadline < now:
@@ -486,7 +498,7 @@ def _settlement(body: SettlementIn, request: Request, settings: Any, engine: Any
             settlement._precheck(sell, buy)  # domain + the voucher restriction view
         except InvalidInput as exc:
             raise ApiError(422, "WrongDomain", str(exc)) from None
-        tx_hash = _simulate_and_send(ledger, req)
+        tx_hash = _simulate_and_send(ledger, req, _flights(request))
     return _accepted(tx_hash, budget, _trade_id(ledger, sell, buy))
 
 
