@@ -16,6 +16,7 @@ from gateway.verify import SqlSource, main
 from gateway.verify.participant import verify_participant
 from gateway.verify.selection import check_account
 from ledger import demo
+from ledger.contracts.models import Role
 from tests.gateway.test_verify_tamper import execute
 from tests.gateway.verify_market import Market, indexed_db, market  # noqa: F401
 
@@ -24,6 +25,8 @@ SUSPENDED = ACCOUNTS["holder_sg"]  # suspended once the demo is seeded: its newe
 BROKER = ACCOUNTS["broker"]  # a licensed role with a licence expiry
 OPERATOR = ACCOUNTS["operator"]  # holds assets and vouchers
 UNKNOWN = "0x00000000000000000000000000000000000b0b0b"
+GONE = "0x00000000000000000000000000000000000a11ce"  # added to the regulator's organisation, then removed
+MOVED = "0x000000000000000000000000000000000000b0b1"  # removed from it, then added to the customs'
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +36,16 @@ def pmarket(market: Market) -> Market:
                                                                         ["ParticipantRegistry"]["address"]),
                                       abi=__import__("ledger.artifacts", fromlist=["load_artifact"])
                                       .load_artifact("ParticipantRegistry")["abi"])
+    keys = demo.demo_accounts()
+    orgs = {p.key: demo.org_id(p.credit_code) for p in demo.PARTICIPANTS}
+    regulator, customs = keys["regulator"].address, keys["customs"].address
+    for account in (GONE, MOVED):
+        send(registry.functions.addAccount(orgs["regulator"], Web3.to_checksum_address(account), int(Role.REGULATOR)),
+             regulator)
+        send(registry.functions.removeAccount(orgs["regulator"], Web3.to_checksum_address(account)), regulator)
+    send(registry.functions.addAccount(orgs["customs"], Web3.to_checksum_address(MOVED), int(Role.CUSTOMS)), customs)
     send(registry.functions.suspendAccount(Web3.to_checksum_address(SUSPENDED), "test: audit finding"),
-         demo.demo_accounts()["authority"].address)
+         keys["authority"].address)
     return market
 
 
@@ -155,6 +166,29 @@ def test_suspension_hidden_by_deleting_it_and_lowering_the_height(pmarket: Marke
     assert cli(pmarket, url, "participant", SUSPENDED) == 4
 
 
+def test_removed_and_moved_accounts(pmarket: Market, indexed_db: Callable[[], str]) -> None:
+    """A removed account is a deleted record on chain (status None): the gateway's "removed" row is
+    checked against it; an account that moved organisation is served with its current one."""
+    url = indexed_db()
+    gone = verify(pmarket, url, GONE)
+    assert gone.verdict == "verified", (gone.mismatches(), gone.problems)
+    status = next(c for c in gone.state if c.subject == f"participant {GONE}" and c.field == "status")
+    assert status.served == "removed" and status.view == "removed"
+    moved = verify(pmarket, url, MOVED)
+    assert moved.verdict == "verified", (moved.mismatches(), moved.problems)
+    assert {e.event for e in moved.events} >= {"AccountAdded", "AccountRemoved", "OrganisationRegistered"}
+    orgs = {c.subject for c in moved.state if c.subject.startswith("organisation ") and c.status == "ok"}
+    customs_org = "0x" + demo.org_id(next(p.credit_code for p in demo.PARTICIPANTS if p.key == "customs")).hex()
+    assert orgs == {f"organisation {customs_org}"}
+    execute(url, "UPDATE participants SET status = 'active' WHERE account = :a", a=GONE)
+    assert named(verify(pmarket, url, GONE)) == {(f"participant {GONE}", "status")}
+    # the moved account served in its former organisation
+    execute(url, "UPDATE participants SET org_id = (SELECT org_id FROM participants WHERE account = :r) "
+                 "WHERE account = :a", a=MOVED, r=ACCOUNTS["regulator"])
+    wrong = verify(pmarket, url, MOVED)
+    assert wrong.exit_code == 1 and (f"participant {MOVED}", "org_id") in named(wrong)
+
+
 def test_unknown_account_and_bad_addresses(pmarket: Market, indexed_db: Callable[[], str],
                                            capsys: pytest.CaptureFixture[str]) -> None:
     url = indexed_db()
@@ -172,3 +206,23 @@ def test_unknown_account_and_bad_addresses(pmarket: Market, indexed_db: Callable
     forged = verify(pmarket, url, UNKNOWN)
     assert forged.verdict == "mismatch" and forged.exit_code == 1
 
+
+
+def test_standing_recomputed_from_the_events_must_equal_the_contracts() -> None:
+    """isActive / licenceValid as the contract answers them against the replayed rows (pure check):
+    an organisation suspended in the events while the contract says active is a named problem."""
+    from gateway.verify.participant import standing_problems
+
+    org = "0x" + "11" * 32
+    expected = {"participants": {(BROKER,): {"org_id": org, "status": "active", "roles": int(Role.BROKER),
+                                             "licence_expiry": 2000}},
+                "organisations": {(org,): {"status": "suspended"}}}
+    agree = {"active": {"_0": False}, "licence": {"_0": False}}
+    assert standing_problems(BROKER, expected, agree, 10, 1000) == []
+    problems = standing_problems(BROKER, expected, {"active": {"_0": True}, "licence": {"_0": False}}, 10, 1000)
+    assert problems == [f"participant {BROKER} isActive: events give False, contract state at block 10 True"]
+    expected["organisations"][(org,)]["status"] = "active"
+    # licence expired at the verified block's timestamp: licenceValid must be false
+    assert standing_problems(BROKER, expected, {"active": {"_0": True}, "licence": {"_0": False}}, 10, 2000) == []
+    assert standing_problems(BROKER, expected, {"active": {"_0": True}, "licence": {"_0": True}}, 10, 2000) == [
+        f"participant {BROKER} licenceValid: events give False, contract state at block 10 True"]
