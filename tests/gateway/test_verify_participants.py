@@ -226,3 +226,21 @@ def test_standing_recomputed_from_the_events_must_equal_the_contracts() -> None:
     assert standing_problems(BROKER, expected, {"active": {"_0": True}, "licence": {"_0": False}}, 10, 2000) == []
     assert standing_problems(BROKER, expected, {"active": {"_0": True}, "licence": {"_0": True}}, 10, 2000) == [
         f"participant {BROKER} licenceValid: events give False, contract state at block 10 True"]
+
+
+def test_participant_event_rows_edited_or_forged(pmarket: Market, indexed_db: Callable[[], str]) -> None:
+    """The gateway's events table is compared event by event as for vouchers and assets."""
+    url = indexed_db()
+    execute(url, "UPDATE events SET args = REPLACE(args, 'audit finding', 'nothing at all') "
+                 "WHERE event = 'AccountSuspended'")
+    verdict = verify(pmarket, url, SUSPENDED)
+    assert verdict.exit_code == 1
+    assert [(v.status, v.event, v.fields) for v in verdict.events if v.status != "ok"] == [
+        ("altered", "AccountSuspended", ["args.reason"])]
+    # an organisation event of another organisation is not part of this participant's history
+    other = ACCOUNTS["customs"]
+    execute(url, "UPDATE events SET args = REPLACE(args, :a, :b) WHERE event = 'AccountAdded' AND args LIKE :p",
+            a=other, b=BROKER, p=f'%"account":"{other}"%')
+    forged = verify(pmarket, url, BROKER)
+    assert forged.exit_code == 1
+    assert {v.status for v in forged.events if v.status != "ok"} == {"extra"}
