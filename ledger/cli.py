@@ -1113,8 +1113,9 @@ def _check_chain_id(rpc: str, expected: int) -> None:
 @app.command("verify", context_settings={"ignore_unknown_options": True})
 @handled
 def verify(
-    kind: Optional[str] = typer.Argument(None, metavar="voucher|asset", help="What to verify."),
-    subject_id: Optional[str] = typer.Argument(None, metavar="ID", help="Its uint256 id (decimal)."),
+    kind: Optional[str] = typer.Argument(None, metavar="voucher|asset|participant", help="What to verify."),
+    subject_id: Optional[str] = typer.Argument(None, metavar="ID", help="Its uint256 id (decimal); a "
+                                                                        "participant's account address."),
     rpc: Optional[str] = typer.Option(None, "--rpc", help="JSON-RPC endpoint of a node you trust (default: the "
                                                          "global --rpc)."),
     gateway: Optional[str] = typer.Option(None, "--gateway", help="Gateway base URL whose provenance API is "
@@ -1145,11 +1146,11 @@ def verify(
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Default: the global --state-dir."),
     json_out: bool = typer.Option(False, "--json", help="JSON verdict on stdout."),
 ) -> None:
-    """Rebuild a voucher's or an asset's history from the chain and check what the gateway serves; or
-    check a proof bundle offline.
+    """Rebuild a voucher's, an asset's or a participant's history from the chain and check what the
+    gateway serves; or check a proof bundle offline.
 
     Exit codes: 0 verified, 1 mismatch (named), 2 could not run (node or gateway unreachable, no
-    deployment, bad arguments), 3 unknown id, 4 gateway behind the verified block.
+    deployment, bad arguments), 3 unknown id / account, 4 gateway behind the verified block.
     """
     from gateway.verify.cli import VerifyOptions, verify_command
 

@@ -4,6 +4,7 @@ same command).
 
     dataledger verify voucher 5 [--gateway URL | --database-url URL] [--export FILE] [--json]
     dataledger verify asset 2 --rpc URL --gateway http://127.0.0.1:8000
+    dataledger verify participant 0xACCOUNT [--gateway URL | --database-url URL]
     dataledger verify --bundle FILE --trusted-head 0xHASH           (offline: no RPC)
     dataledger verify --bundle FILE --validators genesis.json       (offline, Besu QBFT: head's seals)
     dataledger verify voucher 3 --rpc URL --gateway URL             (any folder: the gateway's
@@ -16,7 +17,7 @@ Exit codes (:data:`gateway.verify.core.EXIT_CODES`, docs/verify.md):
     1  mismatch: a difference (named: subject + field) or a failed proof / bundle
     2  could not run: node or gateway unreachable, no deployment record, bad arguments
        (an id outside uint256 included)
-    3  unknown: no such voucher / asset on chain at the verified block (and the gateway serves none)
+    3  unknown: no such voucher / asset / participant on chain at the verified block (and the gateway serves none)
     4  gateway behind: it has not indexed up to the verified block ("events after block B not yet
        served"); what it serves up to its height matches
 """
@@ -179,9 +180,12 @@ def verify_command(opts: VerifyOptions) -> int:
     if opts.bundle:
         return _offline(opts)
     if opts.kind is None or opts.id is None:
-        return _error("say what to verify: voucher ID or asset ID (or --bundle FILE --trusted-head HASH)", opts.json)
-    if opts.kind not in ("voucher", "asset"):
-        return _error(f"cannot verify a {opts.kind!r}: voucher ID or asset ID", opts.json)
+        return _error("say what to verify: voucher ID, asset ID or participant ADDRESS "
+                      "(or --bundle FILE --trusted-head HASH)", opts.json)
+    if opts.kind not in ("voucher", "asset", "participant"):
+        return _error(f"cannot verify a {opts.kind!r}: voucher ID, asset ID or participant ADDRESS", opts.json)
+    if opts.kind == "participant":
+        return _participant(opts)
     try:
         subject_id = parse_id(opts.id)
     except ValueError as exc:
@@ -257,6 +261,71 @@ def verify_command(opts: VerifyOptions) -> int:
             print("(no --gateway: the chain-side history alone was verified)")
         if "bundle" in out:
             print(f"proof bundle written to {out['bundle']['path']} (trusted head {out['bundle']['head']['hash']})")
+    return verdict.exit_code
+
+
+def _participant(opts: VerifyOptions) -> int:
+    """``dataledger verify participant ADDRESS``: gateway.verify.participant (no proof bundle)."""
+    assert opts.id is not None
+    from gateway.verify.selection import check_account
+
+    try:
+        account = check_account(opts.id)
+    except ValueError as exc:
+        return _error(str(exc), opts.json)
+    if opts.block is not None and opts.block < 0:
+        return _error(f"--block {opts.block}: not a block number", opts.json)
+    if opts.export:
+        return _error("--export: proof bundles cover vouchers and assets, not participants", opts.json)
+    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from gateway.verify.core import Node, VerifyError
+    from gateway.verify.deployment import DeploymentRejected, DeploymentUnavailable, resolve_contracts
+    from gateway.verify.participant import verify_participant
+    from gateway.verify.receipts import EncodingError
+    from gateway.verify.sources import HttpSource, SourceError, SqlSource
+
+    source: Any = None
+    node = Node(opts.rpc)
+    try:
+        if opts.gateway:
+            source = HttpSource(opts.gateway, token=opts.token)
+        elif opts.database_url:
+            source = SqlSource(opts.database_url)
+        chain_id = int(node.call("eth_chainId", []), 16)
+        if opts.chain_id is not None and chain_id != opts.chain_id:
+            return _error(f"the node is chain {chain_id}, expected {opts.chain_id}", opts.json)
+        head = int(node.call("eth_blockNumber", []), 16)
+        if opts.block is not None and opts.block > head:
+            return _error(f"--block {opts.block} is past the node's head {head}", opts.json)
+        block = head if opts.block is None else opts.block
+        try:
+            deployment = resolve_contracts(node, chain_id, block, state_dir=opts.state_dir,
+                                           deployment_file=opts.deployment, gateway=opts.gateway)
+        except DeploymentUnavailable as exc:
+            return _error(str(exc), opts.json)
+        except DeploymentRejected as exc:
+            return _mismatch(f"the gateway's deployment does not match the chain: {exc}", opts.json)
+        verdict = verify_participant(node, account, source=source, contracts=deployment.contracts,
+                                     max_range=opts.max_range, block=block)
+        out = verdict.to_dict()
+        out["deployment"] = deployment.to_dict()
+        if deployment.notes:
+            out["notes"] = [*(out.get("notes") or []), *deployment.notes]
+        if source is None:
+            out["note"] = "no gateway given: the chain-side history alone was verified"
+    except (VerifyError, SourceError, NodeUnavailable, RpcError, EncodingError, OSError) as exc:
+        return _error(str(exc), opts.json)
+    finally:
+        node.close()
+        if source is not None:
+            source.close()
+    if opts.json:
+        _print_json(out)
+    else:
+        _render(out)
+        print(f"contracts: {deployment.source} {deployment.where}")
+        if source is None:
+            print("(no --gateway: the chain-side history alone was verified)")
     return verdict.exit_code
 
 

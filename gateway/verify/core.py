@@ -176,7 +176,7 @@ class ManifestCheck:
 @dataclass
 class Verdict:
     kind: str
-    id: int
+    id: int | str  # a voucher / asset id, or a participant's address
     chain_id: int
     ok: bool
     summary: str

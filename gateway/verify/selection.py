@@ -15,6 +15,12 @@ Asset ``A``:
   asset; the DataVoucher events over it (VoucherIssued, VoucherUsed, VoucherFrozen / Unfrozen /
   Revoked, RecoveryProposed / Cancelled, VoucherRecovered).
 
+Participant ``P`` (an account address; :data:`PARTICIPANT_RULES`, not a numbered history kind):
+  the ParticipantRegistry events with ``account == P`` (AccountAdded / Removed, AccountRolesChanged,
+  LicenceExpirySet, AccountSuspended / Reinstated), and the organisation events
+  (OrganisationRegistered / Suspended / Reinstated, OfficerChanged) of every ``orgId`` those
+  account events name (the organisations ``P`` belonged to).
+
 Every key argument is indexed, so each rule is one topic filter.
 """
 
@@ -75,6 +81,27 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "asset": tuple(_rules_for("assetId", HISTORY_CONTRACTS)),
 }
+
+#: a participant's account events and the events of its organisations (key "orgs": the orgIds its
+#: account events name)
+ACCOUNT_EVENTS = ("AccountAdded", "AccountReinstated", "AccountRemoved", "AccountRolesChanged", "AccountSuspended",
+                  "LicenceExpirySet")
+ORGANISATION_EVENTS = ("OfficerChanged", "OrganisationRegistered", "OrganisationReinstated", "OrganisationSuspended")
+
+
+def _named_rule(contract: str, names: Sequence[str], arg: str, key: str = "subject") -> Rule:
+    """The rule of events ``names`` keyed by ``arg``: it must be indexed at the same topic in each."""
+    rules = [r for r in _rules_for(arg, [contract]) if set(names) & set(r.names)]
+    if len(rules) != 1 or not set(names) <= set(rules[0].names):
+        raise RuntimeError(f"{contract}: {arg} is not one indexed topic of {names}")
+    return Rule(contract, tuple(sorted(names)), arg, rules[0].topic, key=key)
+
+
+PARTICIPANT_RULES: tuple[Rule, ...] = (
+    _named_rule("ParticipantRegistry", ACCOUNT_EVENTS, "account"),
+    _named_rule("ParticipantRegistry", ORGANISATION_EVENTS, "orgId", key="orgs"),
+)
+RULES["participant"] = PARTICIPANT_RULES
 
 _TOPIC0: dict[tuple[str, str], str] = {}
 
@@ -243,3 +270,111 @@ def select_history(conn: Any, kind: str, subject_id: int) -> list[dict[str, Any]
         if kind == "voucher" else []
     rows = fetch(sql_candidates(kind, subject_id, trades)) if trades else first
     return filter_history(kind, subject_id, rows)
+
+
+# ---------------------------------------------------------------- participants (keyed by address)
+
+
+def check_account(text: Any) -> str:
+    """``0x`` + 40 hex digits, lowercased; ValueError with a readable reason otherwise."""
+    t = str(text).strip()
+    body = t[2:] if t[:2] in ("0x", "0X") else ""
+    if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise ValueError(f"not an account address (0x and 40 hex digits): {text!r}")
+    return "0x" + body.lower()
+
+
+def address_topic(account: str) -> str:
+    return "0x" + "00" * 12 + check_account(account)[2:]
+
+
+def participant_org_ids(account: str, events: Iterable[Any]) -> list[str]:
+    """The orgIds the participant's account events name (its organisations, in order of first use)."""
+    acct = check_account(account)
+    out: list[str] = []
+    for ev in events:
+        contract, event, args = _parts(ev)
+        if (contract == PARTICIPANT_RULES[0].contract and event in ACCOUNT_EVENTS
+                and str(args.get("account", "")).lower() == acct):
+            org = str(args.get("orgId", "")).lower()
+            if org and org not in out:
+                out.append(org)
+    return out
+
+
+def _parts(ev: Any) -> tuple[Any, Any, Any]:
+    if isinstance(ev, Mapping):
+        return ev["contract"], ev["event"], ev["args"]
+    return ev.contract, getattr(ev, "event", None) or getattr(ev, "name", ""), ev.args
+
+
+def participant_matches(account: str, contract: str, event: str, args: Mapping[str, Any],
+                        org_ids: Iterable[str]) -> bool:
+    """Whether a decoded event belongs to the participant's history (``org_ids``: its organisations)."""
+    orgs = {o.lower() for o in org_ids}
+    for rule in PARTICIPANT_RULES:
+        if contract != rule.contract or event not in rule.names:
+            continue
+        value = str(args.get(rule.arg, "")).lower()
+        if (rule.key == "orgs" and value in orgs) or (rule.key == "subject" and value == account):
+            return True
+    return False
+
+
+def filter_participant(account: str, events: Iterable[Any]) -> list[Any]:
+    """Select, in the given order, the participant's history (its organisations found first)."""
+    acct = check_account(account)
+    items = list(events)
+    orgs = participant_org_ids(acct, items)
+    return [ev for ev in items if participant_matches(acct, *_parts(ev), org_ids=orgs)]
+
+
+def participant_log_filters(account: str, addresses: Mapping[str, str],
+                            org_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """eth_getLogs filters of the participant's history: the account rule, and with ``org_ids`` the
+    organisation rule (it needs the orgIds the first round returns)."""
+    out = []
+    for rule in PARTICIPANT_RULES:
+        if rule.key == "orgs":
+            if not org_ids:
+                continue
+            value: Any = [o.lower() for o in org_ids]
+        else:
+            value = address_topic(account)
+        topics: list[Any] = [[topic0(rule.contract, n) for n in rule.names]]
+        topics += [None] * (rule.topic - 1)
+        topics.append(value)
+        out.append({"address": addresses[rule.contract], "topics": topics, "_rule": rule})
+    return out
+
+
+def select_participant_history(conn: Any, account: str) -> list[dict[str, Any]]:
+    """The participant's history rows of the gateway's ``events`` table in chain order (the same
+    rules as the chain side); ``conn``: a SQLAlchemy Connection."""
+    from sqlalchemy import text
+
+    from gateway.indexer.decode import loads
+
+    acct = check_account(account)
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def fetch(rule: Rule, value: str) -> None:
+        params: dict[str, Any] = {"contract": rule.contract, "pattern": f'%"{rule.arg}":"{value}"%'}
+        marks = []
+        for i, n in enumerate(rule.names):
+            params[f"e{i}"] = n
+            marks.append(f":e{i}")
+        sql = text("SELECT block_number, log_index, block_hash, tx_hash, tx_index, address, contract, "
+                   f"event, args FROM events WHERE contract = :contract AND event IN ({', '.join(marks)}) "
+                   "AND args LIKE :pattern")
+        for r in conn.execute(sql, params):
+            m = r._mapping
+            row = dict(m)
+            row["args"] = loads(m["args"])
+            rows[(int(m["block_number"]), int(m["log_index"]))] = row
+
+    account_rule, org_rule = PARTICIPANT_RULES
+    fetch(account_rule, acct)
+    for org in participant_org_ids(acct, list(rows.values())):
+        fetch(org_rule, org)
+    return filter_participant(acct, [rows[k] for k in sorted(rows)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
-from gateway.verify.selection import check_kind, select_history
+from gateway.verify.selection import check_account, check_kind, select_history, select_participant_history
 
 
 @dataclass
@@ -164,6 +164,29 @@ class HttpSource:
                 out["clearances"] = cases
         return out
 
+    def participant(self, account: str) -> Served:
+        """What the gateway serves about a participant: ``GET /v1/participants/{account}`` (its row,
+        its organisation, what it holds) and its item in ``GET /v1/participants?org_id=…``. The
+        gateway serves no event list for participants (``extra["events"] == "none"``)."""
+        acct = check_account(account)
+        path = f"/v1/participants/{acct}"
+        detail = self._get(path)
+        state: dict[str, list[dict[str, Any]]] = {"participants": [], "organisations": []}
+        if isinstance(detail, dict):
+            org = detail.get("organisation")
+            if isinstance(org, dict):
+                state["organisations"].append(dict(org, _origin=f"{path} organisation"))
+            state["participants"].append({k: v for k, v in detail.items() if k != "organisation"} | {"_origin": path})
+            org_id = detail.get("org_id")
+            if isinstance(org_id, str):
+                listed = self._page(f"/v1/participants?org_id={org_id}") or []
+                state["participants"] += [r for r in listed if str(r.get("account", "")).lower() == acct]
+        health = self._get("/health")
+        indexed = health.get("indexed_block") if isinstance(health, dict) else None
+        return Served(subject={"kind": "participant", "id": acct}, events=[],
+                      indexed_block=int(indexed) if indexed is not None else None,
+                      origin=f"{self.base_url}{path}", extra={"events": "none"}, state=state)
+
     def close(self) -> None:
         self._client.close()
 
@@ -224,6 +247,34 @@ class SqlSource:
             tables = sql_state(conn, kind, int(subject_id))
         return Served(subject={"kind": kind, "id": int(subject_id)}, events=events,
                       indexed_block=int(state[0]) if state is not None else None, origin=self.name, state=tables)
+
+    def participant(self, account: str) -> Served:
+        """The participant's rows as ``GET /v1/participants/{account}`` serves them (its row, its
+        organisation's row, the counts of what it holds) and its events in the ``events`` table."""
+        from sqlalchemy import text
+
+        acct = check_account(account)
+        with self.engine.connect() as conn:
+            rows = select_participant_history(conn, acct)
+            height = conn.execute(text("SELECT last_block FROM indexer_state WHERE id = 1")).first()
+            state: dict[str, list[dict[str, Any]]] = {"participants": [], "organisations": []}
+            p = conn.execute(text("SELECT * FROM participants WHERE account = :a"), {"a": acct}).first()
+            if p is not None:
+                row = dict(p._mapping, _origin="table participants")
+                from gateway.verify.participant import role_names
+
+                row["role_names"] = role_names(int(row["roles"]))  # as the route labels the roles
+                for field, sql in (("vouchers_held", "SELECT count(*) FROM vouchers WHERE owner = :a"),
+                                   ("assets_held", "SELECT count(*) FROM assets WHERE holder = :a")):
+                    row[field] = conn.execute(text(sql), {"a": acct}).scalar_one()
+                state["participants"].append(row)
+                org = conn.execute(text("SELECT * FROM organisations WHERE org_id = :o"), {"o": row["org_id"]}).first()
+                if org is not None:
+                    state["organisations"].append(dict(org._mapping, _origin="table organisations"))
+        events = [{k: r[k] for k in ("block_number", "block_hash", "tx_hash", "tx_index", "log_index", "contract",
+                                     "address", "event", "args")} for r in rows]
+        return Served(subject={"kind": "participant", "id": acct}, events=events,
+                      indexed_block=int(height[0]) if height is not None else None, origin=self.name, state=state)
 
     def close(self) -> None:
         if self._own:

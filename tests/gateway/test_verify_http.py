@@ -239,3 +239,82 @@ def test_unknown_and_huge_ids_over_http(market: Market, gateway: str) -> None:
     assert main(base + ["voucher", str(2**256 - 1)]) == 3  # valid uint256, past the gateway's id type
     assert main(base + ["asset", str(2**63)]) == 3
     assert main(base + ["voucher", str(2**256)]) == 2
+
+
+# ---------------------------------------------------------------- participants
+
+
+def _participant_rewrites() -> list[tuple[str, Callable[[str], bool], Callable[[Any], None], str]]:
+    from ledger import demo
+
+    broker = demo.demo_accounts()["broker"].address.lower()
+
+    def listed(body: Any) -> None:
+        for item in body["items"]:
+            if item["account"] == broker:
+                item["licence_expiry"] = 1
+
+    return [
+        ("detail status", lambda p: p == f"/v1/participants/{broker}", lambda b: b.update(status="suspended"),
+         "status"),
+        ("list item licence", lambda p: p.startswith("/v1/participants?org_id="), listed, "licence_expiry"),
+        ("organisation officer", lambda p: p == f"/v1/participants/{broker}",
+         lambda b: b["organisation"].update(officer=DEAD), "officer"),
+    ]
+
+
+def test_participant_over_http_and_a_proxy_rewriting_its_standing(market: Market, gateway: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.verify.participant import verify_participant
+    from ledger import demo
+
+    broker = demo.demo_accounts()["broker"].address.lower()
+
+    def over(url: str) -> Any:
+        source = HttpSource(url)
+        try:
+            return verify_participant(market.rpc_url, broker, source=source, state_dir=str(market.state_dir))
+        finally:
+            source.close()
+
+    honest = over(gateway)
+    assert honest.verdict == "verified", (honest.mismatches(), honest.problems)
+    origins = {c.origin for c in honest.state if c.status == "ok"}
+    assert {f"/v1/participants/{broker}", f"/v1/participants/{broker} organisation"} <= origins
+    assert any(o.startswith("/v1/participants?org_id=") for o in origins)
+    assert {c.field for c in honest.state if c.status == "unverified"} == {"verification"}
+    # the served standing says it is the gateway's word, and where it is checked
+    body = httpx.get(f"{gateway}/v1/participants/{broker}").json()
+    assert body["verification"] == {"status": "unverified", "check": f"/v1/participants/{broker}/verification"}
+    for name, when, edit, field in _participant_rewrites():
+        proxy = Proxy(gateway, lambda p, b: (edit(b), b)[1] if when(p) else b)
+        try:
+            verdict = over(proxy.url)
+            assert verdict.verdict == "mismatch" and verdict.exit_code == 1, name
+            assert {f for _, f in named(verdict)} == {field}, (name, named(verdict))
+            code = main(["--rpc", market.rpc_url, "--state-dir", str(market.state_dir), "--gateway", proxy.url,
+                         "participant", broker])
+            assert code == 1, name
+            assert f"{field}: served" in capsys.readouterr().out
+        finally:
+            proxy.close()
+
+
+def test_participant_verification_route(market: Market, tmp_path: Path) -> None:
+    from gateway.main import create_app
+    from ledger import demo
+
+    broker = demo.demo_accounts()["broker"].address
+    with TestClient(create_app(_settings(market, tmp_path)), raise_server_exceptions=False) as client:
+        body = client.get(f"/v1/participants/{broker}/verification").json()
+        assert body["verdict"] == "verified" and body["exit_code"] == 0 and body["id"] == broker.lower()
+        assert any(c["field"] == "status" and c["status"] == "ok" and "eth_call" in c["against"]
+                   for c in body["state"])
+        for bad in ("0x1234", "0x" + "g" * 40, "12", "0x" + "00" * 21, "-1"):
+            reply = client.get(f"/v1/participants/{bad}/verification")
+            assert reply.status_code == 422, (bad, reply.status_code, reply.text)
+        reply = client.get("/v1/participants/0x00000000000000000000000000000000000b0b0b/verification")
+        assert reply.status_code == 404 and "unknown participant" in reply.text
+        items = client.get("/v1/participants?limit=5").json()["items"]
+        assert items and all(i["verification"]["check"] == f"/v1/participants/{i['account']}/verification"
+                             for i in items)

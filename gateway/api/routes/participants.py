@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, AddressQuery, Limit, Offset, Page, address
 from gateway.api.deps import SessionDep
+from gateway.api.routes.provenance_models import StateVerification, participant_verification
 from gateway.core.errors import not_found
 from gateway.models import Asset, Organisation, OrganisationPublic, Participant, ParticipantPublic, Voucher
 from ledger.contracts.models import Role
@@ -22,6 +23,8 @@ RoleName = Literal["authority", "operator", "exchange", "broker", "appraiser", "
 
 class ParticipantOut(ParticipantPublic):
     role_names: list[str] = []
+    #: the served standing is the gateway's word: GET /v1/participants/{account}/verification checks it
+    verification: Optional[StateVerification] = None
 
 
 class ParticipantDetail(ParticipantOut):
@@ -31,7 +34,8 @@ class ParticipantDetail(ParticipantOut):
 
 
 def participant_out(p: Participant) -> ParticipantOut:
-    return ParticipantOut(**p.model_dump(), role_names=[r.name.lower() for r in Role if r.name is not None and p.roles & int(r)])
+    return ParticipantOut(**p.model_dump(), role_names=[r.name.lower() for r in Role if r.name is not None and p.roles & int(r)],
+                          verification=participant_verification(p.account))
 
 
 @router.get("", response_model=Page[ParticipantOut])

@@ -28,11 +28,14 @@ class ProvenanceEvent(BaseModel):
     redacted: list[str] = []
 
 
-class ProvenanceVerification(BaseModel):
+class StateVerification(BaseModel):
     """What this response is: the gateway's word, not checked against the chain in this response."""
 
     status: str = "unverified"
     check: str  # the route that checks every event and served field against the chain
+
+
+class ProvenanceVerification(StateVerification):
     offline: str  # the proof bundle to check offline
 
 
@@ -45,3 +48,8 @@ class ProvenancePublic(BaseModel):
 def provenance_verification(plural: str, subject_id: int) -> ProvenanceVerification:
     return ProvenanceVerification(check=f"/v1/{plural}/{subject_id}/verification",
                                   offline=f"/v1/{plural}/{subject_id}/bundle")
+
+
+def participant_verification(account: str) -> StateVerification:
+    """A participant's standing is the gateway's word until checked (no offline bundle for participants)."""
+    return StateVerification(check=f"/v1/participants/{account}/verification")

@@ -2,6 +2,8 @@
 
     GET /v1/vouchers/{id}/verification   verdict of the voucher's history (gateway.verify.verify_history)
     GET /v1/assets/{id}/verification     same for an asset
+    GET /v1/participants/{account}/verification   a participant's served standing (row, organisation,
+                                         holdings) against its ParticipantRegistry events and views
     GET /v1/vouchers/{id}/bundle         proof bundle (canonical JSON bytes: save and check offline with
     GET /v1/assets/{id}/bundle           ``dataledger verify --bundle FILE --trusted-head HASH``)
 
@@ -18,7 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from gateway.api.common import ERRORS, IdPath
+from gateway.api.common import ERRORS, IdPath, address
 from gateway.api.deps import SettingsDep
 from gateway.core.config import Settings
 
@@ -145,3 +147,30 @@ def voucher_bundle(voucher_id: IdPath, request: Request, settings: SettingsDep) 
 def asset_bundle(asset_id: IdPath, request: Request, settings: SettingsDep) -> Response:
     """Self-contained proof bundle of the asset's history."""
     return bundle_response("asset", asset_id, request, settings)
+
+
+@router.get("/v1/participants/{account}/verification")
+def participant_verification(account: str, request: Request, settings: SettingsDep) -> dict[str, Any]:
+    """Whether the participant's served standing (status, roles, licence, jurisdiction, organisation,
+    holdings) matches its ParticipantRegistry events and the registry's views at the node's head.
+    The participant directory is public: nothing is redacted."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from gateway.verify import SqlSource, VerifyError
+    from gateway.verify.participant import verify_participant
+
+    acct = address(account)  # 422 for anything but 0x + 40 hex digits
+    contracts = _contracts(request, settings)
+    engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)
+    try:
+        verdict = verify_participant(settings.RPC_URL, acct, source=SqlSource(engine), contracts=contracts)
+    except (NodeUnavailable, RpcError) as exc:
+        raise HTTPException(503, f"chain unreachable: {exc}") from None
+    except VerifyError as exc:
+        raise HTTPException(503, str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
+    if verdict.verdict == "unknown":
+        raise HTTPException(404, f"unknown participant {acct}: none on chain at block {verdict.block}, none served")
+    return verdict.to_dict()
