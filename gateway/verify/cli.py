@@ -197,31 +197,16 @@ def verify_command(opts: VerifyOptions) -> int:
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify.bundle import build_bundle, write_bundle
     from gateway.verify.core import Node, VerifyError, verify_history
-    from gateway.verify.deployment import DeploymentRejected, DeploymentUnavailable, resolve_contracts
     from gateway.verify.receipts import EncodingError
-    from gateway.verify.sources import HttpSource, SourceError, SqlSource
+    from gateway.verify.sources import SourceError
 
     source: Any = None
     node = Node(opts.rpc)
     try:
-        if opts.gateway:
-            source = HttpSource(opts.gateway, token=opts.token)
-        elif opts.database_url:
-            source = SqlSource(opts.database_url)
-        chain_id = int(node.call("eth_chainId", []), 16)
-        if opts.chain_id is not None and chain_id != opts.chain_id:
-            return _error(f"the node is chain {chain_id}, expected {opts.chain_id}", opts.json)
-        head = int(node.call("eth_blockNumber", []), 16)
-        if opts.block is not None and opts.block > head:
-            return _error(f"--block {opts.block} is past the node's head {head}", opts.json)
-        block = head if opts.block is None else opts.block
         try:
-            deployment = resolve_contracts(node, chain_id, block, state_dir=opts.state_dir,
-                                           deployment_file=opts.deployment, gateway=opts.gateway)
-        except DeploymentUnavailable as exc:
-            return _error(str(exc), opts.json)
-        except DeploymentRejected as exc:
-            return _mismatch(f"the gateway's deployment does not match the chain: {exc}", opts.json)
+            source, block, deployment = _open(opts, node)
+        except _Exit as stop:
+            return stop.code
         contracts = deployment.contracts
         fetch = None
         if (opts.gateway and not opts.ipfs and not os.environ.get("IPFS_API")
@@ -264,6 +249,49 @@ def verify_command(opts: VerifyOptions) -> int:
     return verdict.exit_code
 
 
+
+class _Exit(Exception):
+    """A refusal already printed; the process exits with ``code``."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _open(opts: VerifyOptions, node: Any) -> tuple[Any, int, Any]:
+    """What every online check starts with: the gateway or database source, the verified block (the
+    node's head or ``--block``, never the gateway's height) and the contracts (a local record, a file,
+    or the gateway's ``/v1/contracts`` checked against the chain). Refusals are printed and raised as
+    :class:`_Exit`; the source is closed on any failure here."""
+    from gateway.verify.deployment import DeploymentRejected, DeploymentUnavailable, resolve_contracts
+    from gateway.verify.sources import HttpSource, SqlSource
+
+    source: Any = None
+    try:
+        if opts.gateway:
+            source = HttpSource(opts.gateway, token=opts.token)
+        elif opts.database_url:
+            source = SqlSource(opts.database_url)
+        chain_id = int(node.call("eth_chainId", []), 16)
+        if opts.chain_id is not None and chain_id != opts.chain_id:
+            raise _Exit(_error(f"the node is chain {chain_id}, expected {opts.chain_id}", opts.json))
+        head = int(node.call("eth_blockNumber", []), 16)
+        if opts.block is not None and opts.block > head:
+            raise _Exit(_error(f"--block {opts.block} is past the node's head {head}", opts.json))
+        block = head if opts.block is None else opts.block
+        try:
+            deployment = resolve_contracts(node, chain_id, block, state_dir=opts.state_dir,
+                                           deployment_file=opts.deployment, gateway=opts.gateway)
+        except DeploymentUnavailable as exc:
+            raise _Exit(_error(str(exc), opts.json)) from None
+        except DeploymentRejected as exc:
+            raise _Exit(_mismatch(f"the gateway's deployment does not match the chain: {exc}", opts.json)) from None
+    except BaseException:
+        if source is not None:
+            source.close()
+        raise
+    return source, block, deployment
+
 def _participant(opts: VerifyOptions) -> int:
     """``dataledger verify participant ADDRESS``: gateway.verify.participant (no proof bundle)."""
     assert opts.id is not None
@@ -279,32 +307,17 @@ def _participant(opts: VerifyOptions) -> int:
         return _error("--export: proof bundles cover vouchers and assets, not participants", opts.json)
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify.core import Node, VerifyError
-    from gateway.verify.deployment import DeploymentRejected, DeploymentUnavailable, resolve_contracts
     from gateway.verify.participant import verify_participant
     from gateway.verify.receipts import EncodingError
-    from gateway.verify.sources import HttpSource, SourceError, SqlSource
+    from gateway.verify.sources import SourceError
 
     source: Any = None
     node = Node(opts.rpc)
     try:
-        if opts.gateway:
-            source = HttpSource(opts.gateway, token=opts.token)
-        elif opts.database_url:
-            source = SqlSource(opts.database_url)
-        chain_id = int(node.call("eth_chainId", []), 16)
-        if opts.chain_id is not None and chain_id != opts.chain_id:
-            return _error(f"the node is chain {chain_id}, expected {opts.chain_id}", opts.json)
-        head = int(node.call("eth_blockNumber", []), 16)
-        if opts.block is not None and opts.block > head:
-            return _error(f"--block {opts.block} is past the node's head {head}", opts.json)
-        block = head if opts.block is None else opts.block
         try:
-            deployment = resolve_contracts(node, chain_id, block, state_dir=opts.state_dir,
-                                           deployment_file=opts.deployment, gateway=opts.gateway)
-        except DeploymentUnavailable as exc:
-            return _error(str(exc), opts.json)
-        except DeploymentRejected as exc:
-            return _mismatch(f"the gateway's deployment does not match the chain: {exc}", opts.json)
+            source, block, deployment = _open(opts, node)
+        except _Exit as stop:
+            return stop.code
         verdict = verify_participant(node, account, source=source, contracts=deployment.contracts,
                                      max_range=opts.max_range, block=block)
         out = verdict.to_dict()

@@ -15,8 +15,9 @@ serves, gateway.verify.selection.select_history) with the node at RPC_URL. A reg
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -60,19 +61,40 @@ def _ipfs(settings: Settings) -> Any:
     return ipfs_fetcher(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
 
 
-def history_verdict(kind: str, subject_id: int, request: Request, settings: Settings, manifests: bool) -> dict[str, Any]:
+@contextmanager
+def _answerable() -> Iterator[None]:
+    """The verification routes' one error mapping: node, verifier or database down -> 503."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from gateway.indexer.rpc import NodeUnavailable, RpcError
-    from gateway.verify import SqlSource, VerifyError, verify_history
+    from gateway.verify import VerifyError
 
-    from gateway.verify.sources import api_reader
+    try:
+        yield
+    except (NodeUnavailable, RpcError) as exc:
+        raise HTTPException(503, f"chain unreachable: {exc}") from None
+    except VerifyError as exc:
+        raise HTTPException(503, str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
 
+
+def _answer(verdict: Any, what: str) -> dict[str, Any]:
+    """The verdict as JSON; an unknown subject is 404."""
+    if verdict.verdict == "unknown":
+        raise HTTPException(404, f"unknown {what}: none on chain at block {verdict.block}, none served")
+    out: dict[str, Any] = verdict.to_dict()
+    return out
+
+
+def history_verdict(kind: str, subject_id: int, request: Request, settings: Settings, manifests: bool) -> dict[str, Any]:
     from gateway.services.redaction import EVENT_HIDDEN, WITHHELD_TABLES, viewer_from_request
+    from gateway.verify import SqlSource, verify_history
+    from gateway.verify.sources import api_reader
 
     contracts = _contracts(request, settings)
     engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)
-    try:
+    with _answerable():
         with engine.connect() as conn:
             viewer = viewer_from_request(request, conn)
         # the gateway checks every field, but shows the values of uses, user authorisations and
@@ -83,15 +105,7 @@ def history_verdict(kind: str, subject_id: int, request: Request, settings: Sett
                                  contracts=contracts, fetch=_ipfs(settings) if manifests else None,
                                  manifests=manifests, withhold=WITHHELD_TABLES if hide else frozenset(),
                                  withhold_events=frozenset(EVENT_HIDDEN) if hide else frozenset())
-    except (NodeUnavailable, RpcError) as exc:
-        raise HTTPException(503, f"chain unreachable: {exc}") from None
-    except VerifyError as exc:
-        raise HTTPException(503, str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
-    if verdict.verdict == "unknown":
-        raise HTTPException(404, f"unknown {kind} {subject_id}: none on chain at block {verdict.block}, none served")
-    return verdict.to_dict()
+    return _answer(verdict, f"{kind} {subject_id}")
 
 
 def bundle_response(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
@@ -154,23 +168,12 @@ def participant_verification(account: str, request: Request, settings: SettingsD
     """Whether the participant's served standing (status, roles, licence, jurisdiction, organisation,
     holdings) matches its ParticipantRegistry events and the registry's views at the node's head.
     The participant directory is public: nothing is redacted."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
-    from gateway.verify import SqlSource, VerifyError
+    from gateway.verify import SqlSource
     from gateway.verify.participant import verify_participant
 
     acct = address(account)  # 422 for anything but 0x + 40 hex digits
     contracts = _contracts(request, settings)
     engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)
-    try:
+    with _answerable():
         verdict = verify_participant(settings.RPC_URL, acct, source=SqlSource(engine), contracts=contracts)
-    except (NodeUnavailable, RpcError) as exc:
-        raise HTTPException(503, f"chain unreachable: {exc}") from None
-    except VerifyError as exc:
-        raise HTTPException(503, str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
-    if verdict.verdict == "unknown":
-        raise HTTPException(404, f"unknown participant {acct}: none on chain at block {verdict.block}, none served")
-    return verdict.to_dict()
+    return _answer(verdict, f"participant {acct}")
