@@ -700,6 +700,20 @@ def ipfs_fetcher(ipfs: Optional[str] = None, state_dir: Optional[Path | str] = N
 # ---------------------------------------------------------------- the whole verification
 
 
+def node_contracts(node: Node, chain_id: Optional[int], contracts: Optional[Mapping[str, Mapping[str, Any]]],
+                   state_dir: Optional[Path | str]) -> tuple[int, Mapping[str, Mapping[str, Any]]]:
+    """The node's chain id (checked against ``chain_id`` when given) and the contracts to verify
+    against: those given, else the deployment record in ``state_dir`` for the node's chain."""
+    node_chain = int(node.call("eth_chainId", [], phase="rpc_head"), 16)
+    if chain_id is not None and node_chain != chain_id:
+        raise VerifyError(f"the node is chain {node_chain}, expected {chain_id}")
+    if contracts is None:
+        if state_dir is None:
+            raise VerifyError("no contracts: pass the deployment (contracts) or a state directory")
+        contracts = load_contracts(state_dir, node_chain)
+    return node_chain, contracts
+
+
 def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
                    source: Optional[ProvenanceSource] = None, served: Optional[Served] = None,
                    contracts: Optional[Mapping[str, Mapping[str, Any]]] = None,
@@ -726,13 +740,7 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
     t_start = time.perf_counter()
     node = rpc if isinstance(rpc, Node) else Node(rpc)
     try:
-        node_chain = int(node.call("eth_chainId", [], phase="rpc_head"), 16)
-        if chain_id is not None and node_chain != chain_id:
-            raise VerifyError(f"the node is chain {node_chain}, expected {chain_id}")
-        if contracts is None:
-            if state_dir is None:
-                raise VerifyError("no contracts: pass the deployment (contracts) or a state directory")
-            contracts = load_contracts(state_dir, node_chain)
+        node_chain, contracts = node_contracts(node, chain_id, contracts, state_dir)
         if served is None and source is not None:
             t0 = time.perf_counter()
             served = source.history(kind, subject_id)

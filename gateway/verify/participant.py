@@ -37,7 +37,7 @@ from gateway.verify.core import (
     add_links,
     compare,
     event_dict,
-    load_contracts,
+    node_contracts,
     prove,
 )
 from gateway.verify.selection import check_account, filter_participant, participant_log_filters, participant_org_ids
@@ -233,13 +233,7 @@ def verify_participant(rpc: str | Node, account: str, *, source: Any = None, ser
     t_start = time.perf_counter()
     node = rpc if isinstance(rpc, Node) else Node(rpc)
     try:
-        node_chain = int(node.call("eth_chainId", [], phase="rpc_head"), 16)
-        if chain_id is not None and node_chain != chain_id:
-            raise VerifyError(f"the node is chain {node_chain}, expected {chain_id}")
-        if contracts is None:
-            if state_dir is None:
-                raise VerifyError("no contracts: pass the deployment (contracts) or a state directory")
-            contracts = load_contracts(state_dir, node_chain)
+        node_chain, contracts = node_contracts(node, chain_id, contracts, state_dir)
         if served is None and source is not None:
             t0 = time.perf_counter()
             served = source.participant(acct)
