@@ -215,14 +215,9 @@ def verify_command(opts: VerifyOptions) -> int:
         verdict = verify_history(node, opts.kind, subject_id, source=source, contracts=contracts,
                                  state_dir=opts.state_dir, chain_id=opts.chain_id, ipfs=opts.ipfs, fetch=fetch,
                                  manifests=not opts.no_manifests, max_range=opts.max_range, block=block)
-        out = verdict.to_dict()
-        out["deployment"] = deployment.to_dict()
-        if deployment.notes:
-            out["notes"] = [*(out.get("notes") or []), *deployment.notes]
+        out = _with_deployment(verdict.to_dict(), deployment, source)
         if fetch is not None and opts.gateway:
             out["manifest_source"] = f"{opts.gateway.rstrip('/')}/v1/manifests (bytes re-hashed to the CID)"
-        if source is None:
-            out["note"] = "no gateway given: the chain-side history alone was verified"
         if opts.export:
             bundle = build_bundle(node, opts.kind, subject_id, contracts, ipfs=opts.ipfs, state_dir=opts.state_dir,
                                   to_block=verdict.block)
@@ -238,16 +233,30 @@ def verify_command(opts: VerifyOptions) -> int:
     if opts.json:
         _print_json(out)
     else:
-        _render(out)
-        print(f"contracts: {deployment.source} {deployment.where}"
-              + (f" (checked against the chain: {'; '.join(deployment.checks)})" if deployment.source == "gateway"
-                 else ""))
-        if source is None:
-            print("(no --gateway: the chain-side history alone was verified)")
+        _render_with_deployment(out, deployment, source)
         if "bundle" in out:
             print(f"proof bundle written to {out['bundle']['path']} (trusted head {out['bundle']['head']['hash']})")
     return verdict.exit_code
 
+
+
+def _with_deployment(out: dict[str, Any], deployment: Any, source: Any) -> dict[str, Any]:
+    """The verdict JSON with the contracts it was checked against (and a note without a gateway)."""
+    out["deployment"] = deployment.to_dict()
+    if deployment.notes:
+        out["notes"] = [*(out.get("notes") or []), *deployment.notes]
+    if source is None:
+        out["note"] = "no gateway given: the chain-side history alone was verified"
+    return out
+
+
+def _render_with_deployment(out: dict[str, Any], deployment: Any, source: Any) -> None:
+    _render(out)
+    print(f"contracts: {deployment.source} {deployment.where}"
+          + (f" (checked against the chain: {'; '.join(deployment.checks)})" if deployment.source == "gateway"
+             else ""))
+    if source is None:
+        print("(no --gateway: the chain-side history alone was verified)")
 
 
 class _Exit(Exception):
@@ -320,12 +329,7 @@ def _participant(opts: VerifyOptions) -> int:
             return stop.code
         verdict = verify_participant(node, account, source=source, contracts=deployment.contracts,
                                      max_range=opts.max_range, block=block)
-        out = verdict.to_dict()
-        out["deployment"] = deployment.to_dict()
-        if deployment.notes:
-            out["notes"] = [*(out.get("notes") or []), *deployment.notes]
-        if source is None:
-            out["note"] = "no gateway given: the chain-side history alone was verified"
+        out = _with_deployment(verdict.to_dict(), deployment, source)
     except (VerifyError, SourceError, NodeUnavailable, RpcError, EncodingError, OSError) as exc:
         return _error(str(exc), opts.json)
     finally:
@@ -335,10 +339,7 @@ def _participant(opts: VerifyOptions) -> int:
     if opts.json:
         _print_json(out)
     else:
-        _render(out)
-        print(f"contracts: {deployment.source} {deployment.where}")
-        if source is None:
-            print("(no --gateway: the chain-side history alone was verified)")
+        _render_with_deployment(out, deployment, source)
     return verdict.exit_code
 
 
