@@ -238,30 +238,37 @@ def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets:
     return links
 
 
-def select_history(conn: Any, kind: str, subject_id: int) -> list[dict[str, Any]]:
-    """The history rows of the gateway's ``events`` table in chain order (block, log index), with
-    ``args`` parsed: for the provenance API and :class:`gateway.verify.sources.SqlSource`.
-    ``conn``: a SQLAlchemy Connection."""
+def _select_events(conn: Any, contract: str, names: Sequence[str], pattern: str,
+                   rows: dict[tuple[int, int], dict[str, Any]]) -> None:
+    """Rows of the gateway's ``events`` table of ``contract``'s events ``names`` whose JSON args
+    match the LIKE ``pattern``, ``args`` parsed, into ``rows`` by (block, log index)."""
     from sqlalchemy import text
 
     from gateway.indexer.decode import loads
 
+    params: dict[str, Any] = {"contract": contract, "pattern": pattern}
+    marks = []
+    for i, n in enumerate(names):
+        params[f"e{i}"] = n
+        marks.append(f":e{i}")
+    sql = text("SELECT block_number, log_index, block_hash, tx_hash, tx_index, address, contract, "
+               f"event, args FROM events WHERE contract = :contract AND event IN ({', '.join(marks)}) "
+               "AND args LIKE :pattern")
+    for r in conn.execute(sql, params):
+        m = r._mapping
+        row = dict(m)
+        row["args"] = loads(m["args"])
+        rows[(int(m["block_number"]), int(m["log_index"]))] = row
+
+
+def select_history(conn: Any, kind: str, subject_id: int) -> list[dict[str, Any]]:
+    """The history rows of the gateway's ``events`` table in chain order (block, log index), with
+    ``args`` parsed: for the provenance API and :class:`gateway.verify.sources.SqlSource`.
+    ``conn``: a SQLAlchemy Connection."""
     def fetch(cands: list[tuple[str, tuple[str, ...], str]]) -> list[dict[str, Any]]:
         rows: dict[tuple[int, int], dict[str, Any]] = {}
         for contract, names, pattern in cands:
-            params: dict[str, Any] = {"contract": contract, "pattern": pattern}
-            marks = []
-            for i, n in enumerate(names):
-                params[f"e{i}"] = n
-                marks.append(f":e{i}")
-            sql = text("SELECT block_number, log_index, block_hash, tx_hash, tx_index, address, contract, "
-                       f"event, args FROM events WHERE contract = :contract AND event IN ({', '.join(marks)}) "
-                       "AND args LIKE :pattern")
-            for r in conn.execute(sql, params):
-                m = r._mapping
-                row = dict(m)
-                row["args"] = loads(m["args"])
-                rows[(int(m["block_number"]), int(m["log_index"]))] = row
+            _select_events(conn, contract, names, pattern, rows)
         return [rows[k] for k in sorted(rows)]
 
     check_kind(kind)
@@ -351,27 +358,11 @@ def participant_log_filters(account: str, addresses: Mapping[str, str],
 def select_participant_history(conn: Any, account: str) -> list[dict[str, Any]]:
     """The participant's history rows of the gateway's ``events`` table in chain order (the same
     rules as the chain side); ``conn``: a SQLAlchemy Connection."""
-    from sqlalchemy import text
-
-    from gateway.indexer.decode import loads
-
     acct = check_account(account)
     rows: dict[tuple[int, int], dict[str, Any]] = {}
 
     def fetch(rule: Rule, value: str) -> None:
-        params: dict[str, Any] = {"contract": rule.contract, "pattern": f'%"{rule.arg}":"{value}"%'}
-        marks = []
-        for i, n in enumerate(rule.names):
-            params[f"e{i}"] = n
-            marks.append(f":e{i}")
-        sql = text("SELECT block_number, log_index, block_hash, tx_hash, tx_index, address, contract, "
-                   f"event, args FROM events WHERE contract = :contract AND event IN ({', '.join(marks)}) "
-                   "AND args LIKE :pattern")
-        for r in conn.execute(sql, params):
-            m = r._mapping
-            row = dict(m)
-            row["args"] = loads(m["args"])
-            rows[(int(m["block_number"]), int(m["log_index"]))] = row
+        _select_events(conn, rule.contract, rule.names, f'%"{rule.arg}":"{value}"%', rows)
 
     account_rule, org_rule = PARTICIPANT_RULES
     fetch(account_rule, acct)
