@@ -18,8 +18,9 @@ Exit codes (:data:`gateway.verify.core.EXIT_CODES`, docs/verify.md):
     2  could not run: node or gateway unreachable, no deployment record, bad arguments
        (an id outside uint256 included)
     3  unknown: no such voucher / asset / participant on chain at the verified block (and the gateway serves none)
-    4  gateway behind: it has not indexed up to the verified block ("events after block B not yet
-       served"); what it serves up to its height matches
+    4  gateway behind: it has not indexed up to the verified block and the subject has events in
+       between ("events after block B not yet served"); what it serves up to its height matches
+       (behind by empty blocks only: verified, with a note giving the gateway's height)
 """
 
 from __future__ import annotations

@@ -845,20 +845,26 @@ def verify_history(rpc: Rpc | str | Node, kind: str, subject_id: int, *,
         failed = [v for v in verdicts if v.failed]
         state_failed = [c for c in checks if c.failed]
         served_anything = served is not None and (bool(served_events) or any(served_state_rows(served)))
+        gap = [v for v in verdicts if v.status == "not_indexed"]
         if not exists_on_chain and not served_anything and not problems:
             verdict = "unknown"
         elif failed or problems or state_failed or not all(b.ok for b in history.blocks):
             verdict = "mismatch"
-        elif behind_by:
+        elif behind_by and gap:
             verdict = "behind"
         else:
             verdict = "verified"
+        if behind_by and not gap and verdict == "verified":
+            # blocks keep coming (geth --dev.period, QBFT's empty blocks): a gateway a few blocks
+            # behind that has served every event of this subject up to the verified block is
+            # complete for it — verified at the head, with the gateway's height said
+            notes.append(f"the gateway is at block {gateway_block}, {behind_by} behind the verified block {head_n}; "
+                         f"none of this {kind}'s events fall in between")
         if not exists_on_chain and served_anything:
             problems.append(f"{kind} {subject_id} does not exist on chain at block {head_n}, yet the gateway serves it")
             verdict = "mismatch"
         ok = verdict == "verified"
         kinds = sorted({v.status for v in failed})
-        gap = [v for v in verdicts if v.status == "not_indexed"]
         n_ok = sum(1 for c in checks if c.status == "ok")
         n_unv = sum(1 for c in checks if c.status == "unverified")
         n_ns = sum(1 for c in checks if c.status == "not_served")

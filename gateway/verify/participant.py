@@ -316,10 +316,13 @@ def verify_participant(rpc: str | Node, account: str, *, source: Any = None, ser
             verdict = "unknown"
         elif failed or problems or state_failed:
             verdict = "mismatch"
-        elif behind_by:
+        elif behind_by and (served_events is None or any(v.status == "not_indexed" for v in verdicts)):
             verdict = "behind"
         else:
             verdict = "verified"
+        if behind_by and verdict == "verified":  # complete for this participant up to the verified block
+            notes.append(f"the gateway is at block {gateway_block}, {behind_by} behind the verified block {head_n}; "
+                         "none of this participant's events fall in between")
         if not exists_on_chain and served_anything:
             problems.append(f"participant {acct} does not exist on chain at block {head_n}, yet the gateway serves it")
             verdict = "mismatch"

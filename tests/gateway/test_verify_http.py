@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 
 from gateway.core.config import Settings
 from gateway.verify import HttpSource, main, verify_history
+from ledger import demo
+from ledger.deploy import load_contracts
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER
 from tests.gateway.verify_market import Market, index_into, market  # noqa: F401
 
@@ -182,10 +184,19 @@ def test_proxy_rewriting_an_event_argument(market: Market, gateway: str) -> None
 
 def test_gateway_behind_over_http(market: Market, gateway: str) -> None:
     market.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]  # the gateway runs no indexer
-    verdict = verify_over(market, gateway)
-    assert verdict.verdict == "behind" and verdict.exit_code == 4, verdict.summary
-    assert main(["--rpc", market.rpc_url, "--state-dir", str(market.state_dir), "--gateway", gateway,
-                 "voucher", str(VOUCHER)]) == 4
+    quiet = verify_over(market, gateway)  # an empty block: nothing of this voucher unserved
+    assert quiet.verdict == "verified" and quiet.behind_by >= 1, quiet.summary
+    snapshot = market.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    try:
+        regulator = demo.demo_accounts()["regulator"].address
+        load_contracts(market.w3, market.record)["DataVoucher"].functions.freeze(
+            VOUCHER, "behind test").transact({"from": regulator})
+        verdict = verify_over(market, gateway)
+        assert verdict.verdict == "behind" and verdict.exit_code == 4, verdict.summary
+        assert main(["--rpc", market.rpc_url, "--state-dir", str(market.state_dir), "--gateway", gateway,
+                     "voucher", str(VOUCHER)]) == 4
+    finally:
+        assert market.w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
 
 
 BAD_IDS = ["-1", str(2**256), str(2**63), "abc", "1.5", "1e3"]
