@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -37,6 +36,8 @@ from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
 from gateway.core.ratelimit import RateLimitMiddleware
 from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.services.ipfs import ManifestVerifier
+from ledger.deployment import Deployment
+from ledger.errors import LedgerError
 
 API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
                manifests, relay, verify, contracts)
@@ -51,10 +52,8 @@ def load_deployment(app: FastAPI, settings: Settings) -> None:
             raise RuntimeError(f"node at {settings.RPC_URL} is chain {chain_id}, expected {settings.CHAIN_ID}")
         check_startup(settings, chain_id)  # CHAIN_ID unset: the node's chain decides
         app.state.chain_id = chain_id
-        record = settings.STATE_DIR / "deployments" / f"{chain_id}.json"
-        if record.exists():
-            app.state.deployment = json.loads(record.read_text())
-    except (OSError, ValueError):
+        app.state.deployment = Deployment.from_state_dir(settings.STATE_DIR, chain_id)
+    except (OSError, ValueError, LedgerError):
         pass  # /health reports the chain as unreachable
 
 
