@@ -27,12 +27,12 @@ from web3.logs import DISCARD
 
 from bench.report import Goal, check, report, run_main
 from gateway.indexer.store import make_engine, migrate
-from gateway.indexer.sync import Indexer, contracts_from_record
+from gateway.indexer.sync import Indexer
 from gateway.verify import Node, SqlSource, build_bundle, dumps, verify_bundle, verify_history
-from gateway.verify.core import contracts_of
 from dataledger.dev import demo
 from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import deploy_all, deployment_record, write_deployment
+from ledger.deployment import Deployment
 
 EVENTS = 100
 ROUNDS = 5
@@ -76,11 +76,11 @@ def run() -> None:
         url = f"sqlite:///{state / 'gateway.db'}"
         migrate(url)
         engine = make_engine(url)
-        indexer = Indexer(anvil.rpc_url, engine, contracts_from_record(record))
+        indexer = Indexer(anvil.rpc_url, engine, Deployment.from_dict(record).entries())
         indexer.run()
         indexer.close()
         source = SqlSource(engine)
-        deployment = contracts_of(record)
+        deployment = Deployment.from_dict(record).entries()
 
         rows, figures = [], {}
         for label, src in (("chain-side only", None), ("vs gateway (SQLite)", source)):

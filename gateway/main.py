@@ -43,7 +43,7 @@ API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statist
                manifests, relay, verify, contracts)
 
 
-def load_deployment(app: FastAPI, settings: Settings) -> None:
+def load_chain(app: FastAPI, settings: Settings) -> None:
     """Read the deployment record of the node's chain into app.state (None when unreachable)."""
     w3: Web3 = app.state.web3
     try:
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            load_deployment(app, settings)
+            load_chain(app, settings)
         except ConfigError as exc:
             print(f"gateway refuses to start: {exc}", file=sys.stderr, flush=True)
             raise

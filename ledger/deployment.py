@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from web3 import Web3
     from web3.contract import Contract
 
-#: where records live inside a state directory
-RECORDS_DIR = "deployments"
-
 DeploymentSource = Union["Deployment", str, "os.PathLike[str]", Mapping[str, Any]]
 
 
@@ -79,7 +76,7 @@ class Deployment:
     @staticmethod
     def path_for(state_dir: Union[str, "os.PathLike[str]"], chain_id: int) -> Path:
         """``<state_dir>/deployments/<chainId>.json``: where the record of ``chain_id`` lives."""
-        return Path(state_dir) / RECORDS_DIR / f"{int(chain_id)}.json"
+        return Path(state_dir) / "deployments" / f"{int(chain_id)}.json"
 
     # ------------------------------------------------------------ loading
 

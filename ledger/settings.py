@@ -12,6 +12,7 @@ this class; no other module reads the environment.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -98,6 +99,21 @@ class Settings(BaseSettings):
     def private_key(self) -> Optional[str]:
         key = self.DATALEDGER_PRIVATE_KEY
         return None if key is None or not key.get_secret_value() else key.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def process_settings() -> Settings:
+    """The settings read once per process, for hot paths (the artifacts directory); everything else
+    reads :class:`Settings` when it needs it (a value set later in the process is seen)."""
+    return Settings()
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment with ``overrides``: what a child process (the dev stack's gateway
+    and indexer) is started with."""
+    import os
+
+    return {**os.environ, **overrides}
 
 
 def env_value(name: str) -> Optional[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +23,9 @@ class AnvilError(RuntimeError):
 
 def anvil_binary() -> str:
     """node_modules/.bin/anvil of this checkout, else ANVIL_BIN, else anvil on PATH."""
-    explicit = os.environ.get("ANVIL_BIN")
+    from dataledger.dev.settings import DevSettings
+
+    explicit = DevSettings().ANVIL_BIN
     if explicit:
         return explicit
     local = ROOT / "node_modules" / ".bin" / "anvil"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 LIBRARY = ["ledger", "ledger.chain", "ledger.contracts", "ledger.manifest", "ledger.ipfs", "ledger.wallet",
-           "ledger.deploy", "ledger.errors", "ledger.artifacts", "ledger.tx"]
+           "ledger.deploy", "ledger.errors", "ledger.artifacts", "ledger.tx", "ledger.settings", "ledger.deployment"]
 #: the application (dataledger: the CLI and the dev stack anvil/postgres/stack/demo), the gateway, and
 #: what only they need
 FORBIDDEN = ("gateway", "dataledger", "typer", "fastapi", "sqlalchemy", "uvicorn", "alembic")
