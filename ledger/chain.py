@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Optional, TypeVar, Union, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -32,22 +32,23 @@ from ledger.errors import ChainIdMismatch, ConnectionFailed, DeploymentMissing, 
 from ledger.settings import DEFAULT_RPC_URL, DEFAULT_STATE_DIR
 from ledger.tx import FeePolicy, NonceManager, SentTx, TxSender
 
-if TYPE_CHECKING:
-    from ledger.contracts import (
-        AssetsClient,
-        CustomsClient,
-        ForwarderClient,
-        ParticipantsClient,
-        PaymentTokenClient,
-        SettlementClient,
-        VouchersClient,
-    )
+from ledger.contracts import (
+    AssetsClient,
+    ContractClient,
+    CustomsClient,
+    ForwarderClient,
+    ParticipantsClient,
+    PaymentTokenClient,
+    SettlementClient,
+    VouchersClient,
+)
 
 DEFAULT_RPC = DEFAULT_RPC_URL
 POA_EXTRA_DATA_LIMIT = 32
 
 AccountLike = Union[LocalAccount, str, bytes, None]
 DeploymentLike = Optional[DeploymentSource]
+C = TypeVar("C", bound=ContractClient)
 
 
 def is_poa_extra_data(extra_data: Any) -> bool:
@@ -123,7 +124,7 @@ class Ledger:
         self.poa = poa
         self.timeout = timeout
         self._sender: Optional[TxSender] = None
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, ContractClient] = {}
 
     # ------------------------------------------------------------ construction
 
@@ -216,54 +217,40 @@ class Ledger:
             abi=load_artifact(name)["abi"],
         )
 
-    def _client(self, key: str, factory: Any) -> Any:
+    def _client(self, key: str, factory: type[C]) -> C:
         client = self._clients.get(key)
         if client is None:
             client = factory(self)
             self._clients[key] = client
-        return client
+        return cast(C, client)
 
     @property
-    def participants(self) -> "ParticipantsClient":
-        from ledger.contracts import ParticipantsClient
-
-        return self._client("participants", ParticipantsClient)  # type: ignore[no-any-return]
+    def participants(self) -> ParticipantsClient:
+        return self._client("participants", ParticipantsClient)
 
     @property
-    def assets(self) -> "AssetsClient":
-        from ledger.contracts import AssetsClient
-
-        return self._client("assets", AssetsClient)  # type: ignore[no-any-return]
+    def assets(self) -> AssetsClient:
+        return self._client("assets", AssetsClient)
 
     @property
-    def customs(self) -> "CustomsClient":
-        from ledger.contracts import CustomsClient
-
-        return self._client("customs", CustomsClient)  # type: ignore[no-any-return]
+    def customs(self) -> CustomsClient:
+        return self._client("customs", CustomsClient)
 
     @property
-    def vouchers(self) -> "VouchersClient":
-        from ledger.contracts import VouchersClient
-
-        return self._client("vouchers", VouchersClient)  # type: ignore[no-any-return]
+    def vouchers(self) -> VouchersClient:
+        return self._client("vouchers", VouchersClient)
 
     @property
-    def token(self) -> "PaymentTokenClient":
-        from ledger.contracts import PaymentTokenClient
-
-        return self._client("token", PaymentTokenClient)  # type: ignore[no-any-return]
+    def token(self) -> PaymentTokenClient:
+        return self._client("token", PaymentTokenClient)
 
     @property
-    def settlement(self) -> "SettlementClient":
-        from ledger.contracts import SettlementClient
-
-        return self._client("settlement", SettlementClient)  # type: ignore[no-any-return]
+    def settlement(self) -> SettlementClient:
+        return self._client("settlement", SettlementClient)
 
     @property
-    def forwarder(self) -> "ForwarderClient":
-        from ledger.contracts import ForwarderClient
-
-        return self._client("forwarder", ForwarderClient)  # type: ignore[no-any-return]
+    def forwarder(self) -> ForwarderClient:
+        return self._client("forwarder", ForwarderClient)
 
     # ------------------------------------------------------------ misc
 

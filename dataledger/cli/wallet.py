@@ -11,7 +11,6 @@ from rich.table import Table
 
 from dataledger.cli.context import JsonFlag, cli, emit, handled
 from ledger.errors import InvalidInput
-from ledger.settings import env_value
 
 
 app = typer.Typer(help="eth-account V3 keystores.", no_args_is_help=True)
@@ -35,6 +34,8 @@ def wallet_import(
     json_out: bool = JsonFlag,
 ) -> None:
     """Import a private key (from --key-file, the environment, or a prompt) into a keystore."""
+    from ledger.settings import env_value
+
     if key_file is not None:
         key = key_file.read_text().strip()
     elif env_value(key_env):
