@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from dataledger.cli.context import JsonFlag, cli, console, emit, handled
 from ledger.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from ledger.manifest import Manifest
+
 
 app = typer.Typer(help="DCAT dataset manifests (no chain needed).", no_args_is_help=True)
 
-def load_manifest(path: Path, meta: dict[str, Any]) -> Any:
+def load_manifest(path: Path, meta: dict[str, Any]) -> "Manifest":
     """Manifest from a JSON file (validated) or built from a directory with ``meta``."""
     from ledger.manifest import ManifestError, build_manifest, parse_manifest
 

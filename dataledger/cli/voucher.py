@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from dataledger.cli.context import JsonFlag, cli, emit, handled, tx, when
 from ledger.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ledger.contracts import ForwardRequest
 
 
 app = typer.Typer(help="Data asset vouchers (数据资产凭证).", no_args_is_help=True)
@@ -56,7 +59,7 @@ def voucher_transfer(
     tx(ctx, json_out, led.vouchers.transfer(to, token_id), f"voucher {token_id} transferred to {to}")
 
 
-def _write_request(ctx: typer.Context, request: Any, out: Optional[Path], json_out: bool) -> None:
+def _write_request(ctx: typer.Context, request: "ForwardRequest", out: Optional[Path], json_out: bool) -> None:
     data = request.to_dict()
     if out is not None:
         tmp = out.with_name(out.name + ".tmp")

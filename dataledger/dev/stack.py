@@ -56,10 +56,10 @@ def cli_hints(rpc_url: str, rpc_port: int, gateway_url: str, gateway_port: int) 
         exports.append(f"export RPC_URL={rpc_url}")
     if gateway_port != 8000:
         exports.append(f"export DATALEDGER_GATEWAY={gateway_url}")
+    if STATE.resolve() != (Path.cwd() / ".dataledger").resolve():
+        exports.append(f"export STATE_DIR={STATE}   # or pass --state-dir {STATE}")
     for export in exports:
         lines.append(f"           {export}")
-    if STATE.resolve() != (Path.cwd() / ".dataledger").resolve():
-        lines.append(f"           run it from {STATE.parent} or pass --state-dir {STATE}")
     lines.append("           e.g. dataledger voucher show 1 ; dataledger verify voucher 1 --gateway " + gateway_url)
     return lines
 

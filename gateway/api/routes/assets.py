@@ -87,8 +87,10 @@ def _chain_manifest(request: Request, asset_id: int) -> Optional[dict[str, Any]]
     """The chain's latest manifest of the asset (eth_call), or None when the node is unreachable."""
     from gateway.verify.state import latest_manifest
 
-    deployment = getattr(request.app.state, "deployment", None) or {}
-    registry = deployment.get("contracts", {}).get("AssetRegistry", {}).get("address")
+    from ledger.deployment import Deployment
+
+    deployment: Optional[Deployment] = getattr(request.app.state, "deployment", None)
+    registry = deployment.addresses().get("AssetRegistry") if deployment is not None else None
     return latest_manifest(request.app.state.web3, registry, asset_id) if registry else None
 
 
