@@ -37,9 +37,9 @@ from bench.report import Goal, check, report, run_main
 from gateway.indexer.rpc import Rpc
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
-from ledger.anvil import AnvilNode
+from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import write_deployment
-from ledger.postgres import PostgresCluster
+from dataledger.dev.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

@@ -5,7 +5,7 @@ breakdown (RPC calls and requests, eth_getLogs, headers, receipts, receipts-root
 state, manifests), and the proof bundle's build / offline check (with its storage proofs).
 Exits non-zero (the run raises) when the goal is missed.
 
-History: the demo market (ledger.demo.seed), then one voucher issued by the data authority,
+History: the demo market (dataledger.dev.demo.seed), then one voucher issued by the data authority,
 its holder authorising a bank, and the bank redeeming 97 uses (VoucherIssued + Transfer +
 UserAuthorized + 97 VoucherUsed = 100 events, one block each).
 
@@ -30,8 +30,8 @@ from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, contracts_from_record
 from gateway.verify import Node, SqlSource, build_bundle, dumps, verify_bundle, verify_history
 from gateway.verify.core import contracts_of
-from ledger import demo
-from ledger.anvil import AnvilNode
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import deploy_all, deployment_record, write_deployment
 
 EVENTS = 100

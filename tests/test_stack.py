@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from ledger.anvil import free_port
+from dataledger.dev.anvil import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ def _start(home: Path, rpc_port: int, gw_port: int) -> subprocess.Popen[str]:
     for var in ("DATABASE_URL", "IPFS_API", "RPC_URL"):
         env.pop(var, None)
     return subprocess.Popen(
-        [sys.executable, "-m", "ledger.stack", "up", "--rpc-port", str(rpc_port), "--gateway-port", str(gw_port)],
+        [sys.executable, "-m", "dataledger.dev.stack", "up", "--rpc-port", str(rpc_port), "--gateway-port", str(gw_port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -84,7 +84,7 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
     assert shown.returncode == 0, shown.stderr
     vouchers = httpx.get(f"http://127.0.0.1:{gw_port}/v1/vouchers", timeout=5).json()
     out = _stop(proc, before)
-    assert vouchers["total"] == 4  # as ledger.demo seeds them
+    assert vouchers["total"] == 4  # as dataledger.dev.demo seeds them
     assert trades["total"] == 2
     assert health["status"] == "ok"
     assert health["chain_id"] == 31337

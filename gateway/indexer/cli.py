@@ -1,4 +1,4 @@
-"""The body of `dataledger index` (the typer command in ledger/cli.py calls :func:`index_command`),
+"""The body of `dataledger index` (the typer command in dataledger/cli/ calls :func:`index_command`),
 plus ``python -m gateway.indexer`` (the same command, gateway settings as defaults).
 
     index_command(rpc_url, database_url, state_dir, follow=False, confirmations=0,
@@ -176,7 +176,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """``python -m gateway.indexer ARGS``: ``dataledger index ARGS`` with the gateway's settings as
     defaults (STATE_DIR, DATABASE_URL, RPC_URL; see gateway.core.config); returns the exit code."""
     from gateway.core.config import get_settings
-    from ledger.cli import run
+    from dataledger.cli import run
 
     settings = get_settings()
     args = sys.argv[1:] if argv is None else argv

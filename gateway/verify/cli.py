@@ -1,5 +1,5 @@
 """The body of ``dataledger verify``: :func:`verify_command` takes typed :class:`VerifyOptions` (the
-typer command in ledger/cli.py builds them; ``python -m gateway.verify`` and :func:`main` run that
+typer command in dataledger/cli/ builds them; ``python -m gateway.verify`` and :func:`main` run that
 same command).
 
     dataledger verify voucher 5 [--gateway URL | --database-url URL] [--export FILE] [--json]
@@ -155,7 +155,7 @@ def parse_id(text: str) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     """``python -m gateway.verify ARGS``: runs ``dataledger verify ARGS`` (one command line parser);
     returns the exit code."""
-    from ledger.cli import run
+    from dataledger.cli import run
 
     return run(["verify", *(sys.argv[1:] if argv is None else argv)])
 

@@ -35,7 +35,7 @@ from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
 from gateway.verify import receipts as rc
 from gateway.verify.core import Node, contracts_of, verify_history
 from gateway.verify.sources import HttpSource
-from ledger import demo
+from dataledger.dev import demo
 from ledger.chain import Ledger
 from ledger.contracts.models import Role, RightType, Side, SourceType, hash32
 from ledger.deploy import deploy_all, deployment_record, write_deployment
@@ -48,7 +48,7 @@ from tests.gateway.api_fixtures import DOMAIN, bearer, login
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
-#: the demo participants this market registers (ledger.demo.PARTICIPANTS keys)
+#: the demo participants this market registers (dataledger.dev.demo.PARTICIPANTS keys)
 MEMBERS = ("authority", "exchange", "holder_cn", "bank_cn", "holder_sg")
 PRICE = 80_000_00
 YEAR = 365 * 24 * 3600
@@ -192,7 +192,7 @@ def _funded_relayer(market: Market) -> str:
     sign with (index 15, so no nonce manager of the market is disturbed)."""
     from eth_account import Account
 
-    from ledger.anvil import DEFAULT_MNEMONIC
+    from dataledger.dev.anvil import DEFAULT_MNEMONIC
 
     Account.enable_unaudited_hdwallet_features()
     payer = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/15")
@@ -414,7 +414,7 @@ def test_cli_from_another_folder(market: Market, tmp_path: Path) -> None:
 
 
 def test_cli_deploys_and_seeds_the_demo_market(market: Market, tmp_path: Path) -> None:
-    """`dataledger deploy` and `dataledger seed-demo` (ledger.demo, every transaction signed locally
+    """`dataledger deploy` and `dataledger seed-demo` (dataledger.dev.demo, every transaction signed locally
     with the demo keys: no node-held accounts) work on this node from a fresh folder."""
     authority_key = "0x" + bytes(market.ledgers["authority"].require_account().key).hex()
     state = tmp_path / "demo-state"

@@ -21,7 +21,7 @@ from web3 import Web3
 
 from gateway.indexer.store import dump_hash, make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
-from ledger.anvil import AnvilNode
+from dataledger.dev.anvil import AnvilNode
 from tests.gateway.indexer_workload import Market, setup_market
 
 DB_KINDS = ["sqlite", "postgres"]

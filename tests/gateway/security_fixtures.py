@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.indexer.sync import contracts_from_record, run_indexer
-from ledger.anvil import free_port
+from dataledger.dev.anvil import free_port
 from tests.gateway.api_fixtures import DOMAIN, Market, bearer, get_market, login, sign, siwe_message  # noqa: F401
 from tests.gateway.indexer_fixtures import new_postgres_database
 

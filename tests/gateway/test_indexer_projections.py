@@ -1,4 +1,4 @@
-"""Projections of the seeded demo market (ledger.demo.seed): trades (TradeSettled carries no
+"""Projections of the seeded demo market (dataledger.dev.demo.seed): trades (TradeSettled carries no
 assetId, the projection takes it from the voucher) and payment balances (settlement legs come from
 one PaymentToken.transferFromMany call, one ERC-20 Transfer per leg) against the chain itself."""
 
@@ -13,8 +13,8 @@ from web3 import Web3
 
 from gateway.indexer.store import dump_hash, make_engine
 from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
-from ledger import demo
-from ledger.anvil import AnvilNode
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import deploy_all, deployment_record, load_contracts
 from tests.gateway.indexer_fixtures import new_db, new_postgres_database  # noqa: F401
 

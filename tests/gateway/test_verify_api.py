@@ -78,7 +78,7 @@ def test_provenance_endpoint_returns_the_bundle(market: Market, tmp_path: Path) 
                         STATE_DIR=market.state_dir, IPFS_STORE_DIR=market.state_dir / "ipfs",
                         RATE_LIMIT_ENABLED=False, SESSION_SECRET="t")
     from gateway.core.security import make_token
-    from ledger.demo import demo_accounts
+    from dataledger.dev.demo import demo_accounts
 
     regulator = {"Authorization": "Bearer " + make_token(b"t", demo_accounts()["regulator"].address, 600)[0]}
     with TestClient(create_app(settings)) as app_client:

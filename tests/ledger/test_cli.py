@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from dataledger.cli import app
 from ledger.deploy import write_deployment
 from tests.ledger.conftest import SdkMarket
 
@@ -434,7 +434,7 @@ def test_console_script_subprocess(sdk_market: SdkMarket, tmp_path: Path) -> Non
 
 def test_deploy_and_seed_demo_on_a_fresh_chain(tmp_path: Path, accounts: list[Any]) -> None:
     """The local-stack path: deploy + the lead's demo seeding, then read it back through the CLI."""
-    from ledger.anvil import AnvilNode
+    from dataledger.dev.anvil import AnvilNode
 
     with AnvilNode(accounts=20) as node:
         base = ["--rpc", node.rpc_url, "--state-dir", str(tmp_path / "s")]

@@ -12,8 +12,9 @@ from typing import Optional
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+from gateway.core.devkeys import DEFAULT_MNEMONIC as DEFAULT_MNEMONIC  # re-exported for the dev stack and tests
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (node_modules/.bin/anvil)
 DEFAULT_CHAIN_ID = 31337
 
 

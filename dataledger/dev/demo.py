@@ -22,7 +22,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from ledger.anvil import DEFAULT_MNEMONIC
+from dataledger.dev.anvil import DEFAULT_MNEMONIC
 from ledger.contracts.models import LICENSED_ROLES, Role, cid_to_chain
 from ledger.errors import LedgerError
 from ledger.ipfs import IpfsStore, open_store

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ledger.anvil import free_port
+from dataledger.dev.anvil import free_port
 
 
 class PostgresError(RuntimeError):

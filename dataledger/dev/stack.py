@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 from web3 import Web3
 
-from ledger.anvil import AnvilError, AnvilNode
+from dataledger.dev.anvil import AnvilError, AnvilNode
 from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("DATALEDGER_HOME", ROOT / ".dataledger"))
 
 
@@ -64,7 +64,7 @@ def cli_hints(rpc_url: str, rpc_port: int, gateway_url: str, gateway_port: int) 
 
 
 def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> int:
-    from ledger import demo
+    from dataledger.dev import demo
 
     STATE.mkdir(parents=True, exist_ok=True)
     (STATE / "anvil").mkdir(exist_ok=True)
@@ -181,7 +181,7 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ledger.stack")
+    parser = argparse.ArgumentParser(prog="python -m dataledger.dev.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="run anvil, deploy + seed, gateway")
     p_up.add_argument("--rpc-port", type=int, default=int(os.environ.get("RPC_PORT", 8545)))

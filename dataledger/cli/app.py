@@ -1027,9 +1027,9 @@ def deploy(force: bool = typer.Option(False, "--force", help="Replace an existin
 def seed_demo(json_out: bool = JsonFlag) -> None:
     """Populate a fresh local market with the demo participants and history (anvil keys)."""
     try:
-        from ledger import demo
+        from dataledger.dev import demo
     except ImportError:
-        raise LedgerError("ledger.demo is not available in this installation") from None
+        raise LedgerError("dataledger.dev.demo is not available in this installation") from None
     from ledger.deploy import load_contracts
 
     led = _ledger(need_account=False)
