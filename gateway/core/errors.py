@@ -79,7 +79,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TransferRefused)
     async def _refused(_: Request, exc: TransferRefused) -> JSONResponse:
         return JSONResponse(body("TransferRestricted", exc.message, {
-            "code": exc.code, "tokenId": exc.token_id, "from": exc.sender, "to": exc.recipient}), status_code=409)
+            "code": exc.code, "tokenId": exc.voucher_id, "from": exc.sender, "to": exc.recipient}), status_code=409)
 
     @app.exception_handler(NotFound)
     async def _nf(_: Request, exc: NotFound) -> JSONResponse:

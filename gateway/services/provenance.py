@@ -32,7 +32,7 @@ def links_of(contract: str, args: dict[str, Any]) -> dict[str, Any]:
         "asset_id": _int_or_none(args.get("assetId")),
         "voucher_id": _int_or_none(voucher),
         "trade_id": trade if isinstance(trade, str) else None,
-        "case_id": _int_or_none(args.get("caseId")) if contract == "DataCustoms" else None,
+        "clearance_id": _int_or_none(args.get("caseId")) if contract == "DataCustoms" else None,
     }
 
 
@@ -76,11 +76,11 @@ def _trade_ids(rows: list[Any]) -> list[str]:
     return out
 
 
-def voucher_events(conn: Connection, token_id: int) -> list[dict[str, Any]]:
+def voucher_events(conn: Connection, voucher_id: int) -> list[dict[str, Any]]:
     """DataVoucher events of the token (issue, transfers, approvals, users, uses, supervision) and
     its trades (TradeSettled, BrokerPaid)."""
-    own = _select(conn, "tokenId", str(token_id), "DataVoucher")
-    trades = _select(conn, "voucherId", str(token_id), "TradeSettlement")
+    own = _select(conn, "tokenId", str(voucher_id), "DataVoucher")
+    trades = _select(conn, "voucherId", str(voucher_id), "TradeSettlement")
     groups = [own, trades]
     for tid in _trade_ids(trades):
         groups.append(_select(conn, "tradeId", tid, "TradeSettlement", "BrokerPaid"))
@@ -89,7 +89,7 @@ def voucher_events(conn: Connection, token_id: int) -> list[dict[str, Any]]:
 
 def asset_events(conn: Connection, asset_id: int) -> list[dict[str, Any]]:
     """Every event naming the asset (registration, manifests, valuations, supervision, customs
-    cases, vouchers issued/used/frozen over it, trades) and the broker payments of its trades."""
+    clearances, vouchers issued/used/frozen over it, trades) and the broker payments of its trades."""
     rows = _select(conn, "assetId", str(asset_id))
     groups = [rows]
     for tid in _trade_ids(rows):

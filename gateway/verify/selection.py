@@ -11,7 +11,7 @@ Voucher ``V``:
   settled trade ids).
 Asset ``A``:
   every event of the market's contracts with ``assetId == A``: AssetRegistered, ManifestUpdated,
-  ValuationRecorded, AssetFrozen / Unfrozen / Revoked; the DataCustoms clearance cases of the
+  ValuationRecorded, AssetFrozen / Unfrozen / Revoked; the DataCustoms clearances of the
   asset; the DataVoucher events over it (VoucherIssued, VoucherUsed, VoucherFrozen / Unfrozen /
   Revoked, RecoveryProposed / Cancelled, VoucherRecovered).
 
@@ -212,7 +212,7 @@ def sql_candidates(kind: str, subject_id: int, trade_ids: Sequence[str] = ()) ->
 
 def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets: Mapping[int, int],
              trade_vouchers: Mapping[str, int]) -> dict[str, Any]:
-    """Chain-side links of one event: asset_id, voucher_id, trade_id, case_id (None when n/a).
+    """Chain-side links of one event: asset_id, voucher_id, trade_id, clearance_id (None when n/a).
     ``voucher_assets``: voucher id -> asset id (VoucherIssued); ``trade_vouchers``: trade -> voucher."""
 
     def num(key: str) -> Optional[int]:
@@ -222,7 +222,7 @@ def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets:
         except (TypeError, ValueError):
             return None
 
-    links: dict[str, Any] = {"asset_id": num("assetId"), "voucher_id": None, "trade_id": None, "case_id": None}
+    links: dict[str, Any] = {"asset_id": num("assetId"), "voucher_id": None, "trade_id": None, "clearance_id": None}
     if contract == "DataVoucher":
         links["voucher_id"] = num("tokenId")
     elif contract == "TradeSettlement":
@@ -232,7 +232,7 @@ def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets:
         if links["voucher_id"] is None and links["trade_id"] is not None:
             links["voucher_id"] = trade_vouchers.get(links["trade_id"])
     elif contract == "DataCustoms":
-        links["case_id"] = num("caseId")
+        links["clearance_id"] = num("caseId")
     if links["asset_id"] is None and links["voucher_id"] is not None:
         links["asset_id"] = voucher_assets.get(links["voucher_id"])
     return links

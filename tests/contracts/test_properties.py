@@ -558,25 +558,25 @@ class World:
             md.cases[len(md.cases) + 1] = {"asset": asset_id, "requester": requester, "dest": dest,
                                            "recipient": recipient, "state": C_REQUESTED}
 
-    def _decidable(self, case_id: int, caller: str) -> Err:
+    def _decidable(self, clearance_id: int, caller: str) -> Err:
         md = self.model
-        c = md.cases.get(case_id)
+        c = md.cases.get(clearance_id)
         if not md.has_roles(caller, Roles.CUSTOMS):
             return ("NotAuthorised", caller, Roles.CUSTOMS)
         if c is None:
-            return ("UnknownCase", case_id)
+            return ("UnknownCase", clearance_id)
         if c["state"] != C_REQUESTED:
-            return ("InvalidCaseState", case_id, c["state"])
+            return ("InvalidCaseState", clearance_id, c["state"])
         if c["requester"] == caller:
-            return ("SelfDecision", case_id, caller)
+            return ("SelfDecision", clearance_id, caller)
         return None
 
-    def approve_clearance(self, case_id: int, expiry_h: int, caller: str) -> None:
+    def approve_clearance(self, clearance_id: int, expiry_h: int, caller: str) -> None:
         md = self.model
         expiry = self.grid(expiry_h)
-        expect = self._decidable(case_id, caller)
+        expect = self._decidable(clearance_id, caller)
         if expect is None:
-            c = md.cases[case_id]
+            c = md.cases[clearance_id]
             status = md.asset_status(c["asset"])
             key = (c["asset"], c["dest"], c["recipient"])
             cover = md.covers.get(key, (0, 0))
@@ -585,38 +585,38 @@ class World:
             elif status != A_ACTIVE:
                 expect = ("InvalidAssetStatus", c["asset"], status)
             elif cover[0] > md.now:
-                expect = ("ClearanceActive", case_id, cover[1], cover[0])
-        self.act("approveClearance", "DataCustoms", "approveClearance", (case_id, expiry, b"conditions"), caller,
+                expect = ("ClearanceActive", clearance_id, cover[1], cover[0])
+        self.act("approveClearance", "DataCustoms", "approveClearance", (clearance_id, expiry, b"conditions"), caller,
                  expect)
         if expect is None:
-            c = md.cases[case_id]
+            c = md.cases[clearance_id]
             c["state"] = C_APPROVED
-            md.covers[(c["asset"], c["dest"], c["recipient"])] = (expiry, case_id)
+            md.covers[(c["asset"], c["dest"], c["recipient"])] = (expiry, clearance_id)
 
-    def reject_clearance(self, case_id: int, caller: str) -> None:
-        expect = self._decidable(case_id, caller)
-        self.act("rejectClearance", "DataCustoms", "rejectClearance", (case_id, "not justified"), caller, expect)
+    def reject_clearance(self, clearance_id: int, caller: str) -> None:
+        expect = self._decidable(clearance_id, caller)
+        self.act("rejectClearance", "DataCustoms", "rejectClearance", (clearance_id, "not justified"), caller, expect)
         if expect is None:
-            self.model.cases[case_id]["state"] = C_REJECTED
+            self.model.cases[clearance_id]["state"] = C_REJECTED
 
-    def revoke_clearance(self, case_id: int, caller: str) -> None:
+    def revoke_clearance(self, clearance_id: int, caller: str) -> None:
         md = self.model
-        c = md.cases.get(case_id)
+        c = md.cases.get(clearance_id)
         if not (md.has_roles(caller, Roles.CUSTOMS) or md.has_roles(caller, Roles.REGULATOR)):
             expect: Err = ("NotAuthorised", caller)
         elif c is None:
-            expect = ("UnknownCase", case_id)
+            expect = ("UnknownCase", clearance_id)
         elif c["state"] != C_APPROVED:
-            expect = ("InvalidCaseState", case_id, c["state"])
+            expect = ("InvalidCaseState", clearance_id, c["state"])
         else:
             expect = None
-        self.act("revokeClearance", "DataCustoms", "revokeClearance", (case_id, "conditions breached"), caller,
+        self.act("revokeClearance", "DataCustoms", "revokeClearance", (clearance_id, "conditions breached"), caller,
                  expect)
         if expect is None:
             assert c is not None
             c["state"] = C_REVOKED
             key = (c["asset"], c["dest"], c["recipient"])
-            if md.covers.get(key, (0, 0))[1] == case_id:
+            if md.covers.get(key, (0, 0))[1] == clearance_id:
                 del md.covers[key]
 
     def supervise_voucher(self, vid: int, action: str, caller: str) -> None:

@@ -50,7 +50,7 @@ def test_forward_transfer_relayed_and_indexed(client: Any, market: Any) -> None:
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] in ("pending", "indexed")
     market.index()
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] == "indexed"
-    assert client.get("/v1/vouchers/4").json()["owner"] == holder.lower()
+    assert client.get("/v1/vouchers/4").json()["holder"] == holder.lower()
     # replaying the same signed request: stale nonce, nothing sent
     before = _relayer_nonce(market)
     again = client.post("/v1/relay/forward", json=req, headers=_as(client, market, "bank_cn"))

@@ -183,7 +183,7 @@ def test_no_other_route_serves_store_bytes(dclient: Any, dmarket: Any) -> None:
     data_cid = records(manifest_of(dclient, DESIGN))["cid"]
     body = dclient.app.state.manifests.store.cat(data_cid)
     needle = body[:40]
-    values = {"cid": data_cid, "asset_id": str(DESIGN), "token_id": "1", "voucher_id": "1", "case_id": "1",
+    values = {"cid": data_cid, "asset_id": str(DESIGN), "voucher_id": "1", "clearance_id": "1",
               "account": dmarket.address("holder_cn"), "tx_hash": "0x" + "ab" * 32, "trade_id": "0x" + "ab" * 32,
               "path": f"../../state/ipfs/{data_cid}"}
     seen = 0

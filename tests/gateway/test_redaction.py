@@ -47,7 +47,7 @@ class Scene:
         market.index()
         engine = create_engine(market.database_url)
         with engine.connect() as conn:
-            case = conn.execute(text("SELECT purpose_cid, conditions_cid FROM clearances WHERE case_id = 1")).one()
+            case = conn.execute(text("SELECT purpose_cid, conditions_cid FROM clearances WHERE clearance_id = 1")).one()
             self.txs = {str(r[0]): str(r[1]) for r in conn.execute(text(
                 "SELECT event, tx_hash FROM events WHERE event IN "
                 "('VoucherUsed', 'ClearanceRequested', 'ClearanceApproved', 'UserAuthorized')"))}
@@ -83,7 +83,7 @@ def headers_for(client: Any, market: Any, scene: Scene, role: str) -> dict[str, 
 
 def _urls(path: str, scene: Scene, market: Any) -> list[str]:
     values: dict[str, list[str]] = {
-        "asset_id": ["1", "2"], "token_id": ["1"], "voucher_id": ["1"], "case_id": ["1"],
+        "asset_id": ["1", "2"], "voucher_id": ["1"], "clearance_id": ["1"],
         "tx_hash": sorted(scene.txs.values()), "trade_id": ["0x" + "ab" * 32],
         "account": [market.address("holder_cn").lower(), market.address("bank_cn").lower()],
         "cid": ["bafkreiegvujpwaxe4fzzyl4a2x4d7ovzzktca36isqbmy3omk4brumftba"], "nonce": ["x"],

@@ -89,7 +89,7 @@ def test_migration_0002_rebuilds_the_rows_exactly(dmarket: Any) -> None:  # noqa
     command.upgrade(cfg, "head")
     pk = inspect(raw).get_pk_constraint("voucher_users")["constrained_columns"]
     raw.dispose()
-    assert sorted(pk) == ["holder", "token_id", "user"]
+    assert sorted(pk) == ["holder", "user", "voucher_id"]
     assert dump_hash(engine) == before
     engine.dispose()
     m.index()  # indexing goes on from there

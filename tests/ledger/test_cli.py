@@ -239,7 +239,7 @@ def test_voucher_issue_show_redeem(cli: Any) -> None:
                       key="holder_cn"))
     vid = out["value"]
     shown = as_json(cli("voucher", "show", str(vid), "--json"))
-    assert shown["owner"] == m.addr["holder_cn"] and shown["max_uses"] == 2 and shown["right"] == "use"
+    assert shown["holder"] == m.addr["holder_cn"] and shown["max_uses"] == 2 and shown["right"] == "use"
     out = as_json(cli("voucher", "redeem", str(vid), "--purpose", "loan decision", "--json", key="holder_cn"))
     assert out["value"] == 1
 
@@ -298,7 +298,7 @@ def test_supervision_commands(cli: Any) -> None:
     err = one_line_error(cli("voucher", "recover-execute", str(vid), "--reason", "ok", key="regulator", expect=1))
     assert "RecoveryNeedsSecondRegulator" in err
     cli("voucher", "recover-execute", str(vid), "--reason", "second regulator", key="regulator2")
-    assert as_json(cli("voucher", "show", str(vid), "--json"))["owner"] == m.addr["bank_cn"]
+    assert as_json(cli("voucher", "show", str(vid), "--json"))["holder"] == m.addr["bank_cn"]
     cli("voucher", "revoke", str(vid), "--reason", "fraud", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "revoked"
     err = one_line_error(cli("voucher", "freeze", str(vid), "--reason", "x", key="holder_cn", expect=1))

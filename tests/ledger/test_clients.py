@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.contracts import Order, SignedOrder
-from ledger.errors import ContractRevert, TransferRefused, UnknownAsset, UnknownCase, UnknownVoucher
+from ledger.errors import ContractRevert, TransferRefused, UnknownAsset, UnknownClearance, UnknownVoucher
 from tests.ledger.conftest import SdkMarket, fresh_content
 
 
@@ -57,7 +57,7 @@ def test_voucher_issue_show_and_transfer(sdk_market: SdkMarket) -> None:
     vid = sdk_market.voucher("holder_cn")
     holder = sdk_market.as_("holder_cn")
     v = holder.vouchers.voucher(vid)
-    assert v.owner == sdk_market.addr["holder_cn"] and v.right == "use" and v.status == "active"
+    assert v.holder == sdk_market.addr["holder_cn"] and v.right == "use" and v.status == "active"
     holder.vouchers.transfer(sdk_market.addr["bank_cn"], vid)
     assert holder.vouchers.owner_of(vid) == sdk_market.addr["bank_cn"]
     with pytest.raises(UnknownVoucher):
@@ -92,7 +92,7 @@ def test_customs_clearance_enables_cross_border(sdk_market: SdkMarket) -> None:
     assert c.state == "approved" and c.destination == "HK" and c.purpose_cid == purpose
     holder.vouchers.transfer(sdk_market.addr["holder_hk"], vid)
     assert holder.vouchers.owner_of(vid) == sdk_market.addr["holder_hk"]
-    with pytest.raises(UnknownCase):
+    with pytest.raises(UnknownClearance):
         holder.customs.clearance(77)
     with pytest.raises(ContractRevert) as info:
         customs.customs.reject(case, "too late")
