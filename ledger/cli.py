@@ -735,7 +735,7 @@ def voucher_relay(request_file: Path = typer.Argument(..., help="A signed reques
 def voucher_authorize(token_id: int = typer.Argument(...), user: str = typer.Argument(...),
                       revoke: bool = typer.Option(False, "--revoke"), json_out: bool = JsonFlag) -> None:
     """Allow (or with --revoke stop allowing) a user to redeem uses of your voucher."""
-    _tx(json_out, _ledger().vouchers.authorize_user(token_id, user, not revoke),
+    _tx(json_out, _ledger().vouchers.authorise_user(token_id, user, not revoke),
         f"user {user} {'de' if revoke else ''}authorised on voucher {token_id}")
 
 
@@ -826,7 +826,7 @@ def voucher_why_not(token_id: int = typer.Argument(...), to: str = typer.Argumen
     """Explain whether (and why not) a voucher could move to ``to`` now (or, with --use, be used by it)."""
     vouchers = _ledger(need_account=False).vouchers
     r = vouchers.use_restriction(to, token_id) if use else vouchers.why_not(token_id, to, sender)
-    data = {"tokenId": token_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
+    data = {"voucher_id": token_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
     _emit(json_out, data, f"[{r.code}] {r.message}")
 
 

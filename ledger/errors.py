@@ -9,7 +9,7 @@ contract decodes too)::
         ledger.vouchers.transfer(to, 7)
     except ContractRevert as exc:
         exc.name   # "TransferRestricted"
-        exc.args_  # {"code": 11, "from": "0x..", "to": "0x..", "tokenId": 7}
+        exc.args_  # {"code": 11, "from": "0x..", "to": "0x..", "voucherId": 7}
 
 ``Error(string)`` decodes to ``name="Error", args={"message": ...}`` and ``Panic(uint256)`` to
 ``name="Panic", args={"code": 0x11}`` with the panic's meaning in the message.

@@ -38,7 +38,7 @@ STATE_TABLES: dict[str, tuple[str, ...]] = {
     "participants": ("account",),
     "assets": ("asset_id",),
     "vouchers": ("voucher_id",),
-    "voucher_users": ("voucher_id", "user", "holder"),  # as the chain: _users[tokenId][holder][user]
+    "voucher_users": ("voucher_id", "user", "holder"),  # as the chain: _users[voucherId][holder][user]
     "clearances": ("clearance_id",),
     "payment_balances": ("account",),
 }
@@ -281,13 +281,13 @@ DC = "DataCustoms"
 
 
 def _case(a: dict[str, Any]) -> list[tuple[str, Key]]:
-    return [("clearances", (as_int(a["caseId"]),))]
+    return [("clearances", (as_int(a["clearanceId"]),))]
 
 
 @handles(DC, "ClearanceRequested", _case)
 def clearance_requested(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    clearance_id = as_int(a["caseId"])
+    clearance_id = as_int(a["clearanceId"])
     rows.put("clearances", (clearance_id,), {
         "clearance_id": clearance_id,
         "asset_id": as_int(a["assetId"]),
@@ -308,21 +308,21 @@ def clearance_requested(ev: DecodedEvent, rows: Rows) -> None:
 @handles(DC, "ClearanceApproved", _case)
 def clearance_approved(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    _update(rows, "clearances", (as_int(a["caseId"]),), ev, status="approved", officer=a["officer"],
+    _update(rows, "clearances", (as_int(a["clearanceId"]),), ev, status="approved", officer=a["officer"],
             expiry=as_int(a["expiry"]), conditions_cid=a["conditionsCid"])
 
 
 @handles(DC, "ClearanceRejected", _case)
 def clearance_rejected(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    _update(rows, "clearances", (as_int(a["caseId"]),), ev, status="rejected", officer=a["officer"],
+    _update(rows, "clearances", (as_int(a["clearanceId"]),), ev, status="rejected", officer=a["officer"],
             reason=a["reason"])
 
 
 @handles(DC, "ClearanceRevoked", _case)
 def clearance_revoked(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    _update(rows, "clearances", (as_int(a["caseId"]),), ev, status="revoked", reason=a["reason"])
+    _update(rows, "clearances", (as_int(a["clearanceId"]),), ev, status="revoked", reason=a["reason"])
 
 
 # ---------------------------------------------------------------- DataVoucher
@@ -331,13 +331,18 @@ DV = "DataVoucher"
 
 
 def _voucher(a: dict[str, Any]) -> list[tuple[str, Key]]:
+    return [("vouchers", (as_int(a["voucherId"]),))]
+
+
+def _erc721_voucher(a: dict[str, Any]) -> list[tuple[str, Key]]:
+    """The ERC-721 standard's own events (Transfer) spell the voucher id ``tokenId``."""
     return [("vouchers", (as_int(a["tokenId"]),))]
 
 
 @handles(DV, "VoucherIssued", _voucher)
 def voucher_issued(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    voucher_id = as_int(a["tokenId"])
+    voucher_id = as_int(a["voucherId"])
     existing = rows.get("vouchers", (voucher_id,))
     rows.put("vouchers", (voucher_id,), {
         "voucher_id": voucher_id,
@@ -360,7 +365,7 @@ def voucher_issued(ev: DecodedEvent, rows: Rows) -> None:
     })
 
 
-@handles(DV, "Transfer", _voucher)
+@handles(DV, "Transfer", _erc721_voucher)
 def voucher_transfer(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
     voucher_id = as_int(a["tokenId"])
@@ -371,10 +376,10 @@ def voucher_transfer(ev: DecodedEvent, rows: Rows) -> None:
     })
 
 
-@handles(DV, "UserAuthorized", lambda a: [("voucher_users", (as_int(a["tokenId"]), a["user"], a["holder"]))])
+@handles(DV, "UserAuthorised", lambda a: [("voucher_users", (as_int(a["voucherId"]), a["user"], a["holder"]))])
 def user_authorized(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    voucher_id = as_int(a["tokenId"])
+    voucher_id = as_int(a["voucherId"])
     rows.put("voucher_users", (voucher_id, a["user"], a["holder"]), {
         "voucher_id": voucher_id, "user": a["user"], "holder": a["holder"], "allowed": a["allowed"],
         "updated_block": ev.block_number,
@@ -384,7 +389,7 @@ def user_authorized(ev: DecodedEvent, rows: Rows) -> None:
 @handles(DV, "VoucherUsed", _voucher)
 def voucher_used(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    voucher_id = as_int(a["tokenId"])
+    voucher_id = as_int(a["voucherId"])
     _update(rows, "vouchers", (voucher_id,), ev, uses=as_int(a["useNumber"]))
     rows.append("voucher_uses", {
         "voucher_id": voucher_id, "use_number": as_int(a["useNumber"]), "asset_id": as_int(a["assetId"]),
@@ -396,23 +401,23 @@ def voucher_used(ev: DecodedEvent, rows: Rows) -> None:
 
 @handles(DV, "VoucherFrozen", _voucher)
 def voucher_frozen(ev: DecodedEvent, rows: Rows) -> None:
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, status="frozen")
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, status="frozen")
 
 
 @handles(DV, "VoucherUnfrozen", _voucher)
 def voucher_unfrozen(ev: DecodedEvent, rows: Rows) -> None:
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, status="active")
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, status="active")
 
 
 @handles(DV, "VoucherRevoked", _voucher)
 def voucher_revoked(ev: DecodedEvent, rows: Rows) -> None:
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, status="revoked")
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, status="revoked")
 
 
 @handles(DV, "VoucherRecovered", _voucher)
 def voucher_recovered(ev: DecodedEvent, rows: Rows) -> None:
     # the holder moved with the Transfer emitted just before; recovery itself is in `events`
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, holder=ev.args["to"])
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, holder=ev.args["to"])
 
 
 # ---------------------------------------------------------------- PaymentToken

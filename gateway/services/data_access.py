@@ -181,7 +181,7 @@ def authorise_download(db: Session, w3: Any, contracts: dict[str, Any], store: A
         if int(core[0]) != asset_id:
             continue
         owner = str(voucher_c.functions.ownerOf(voucher_id).call()).lower() if int(core[2]) != 0 else ""
-        if not voucher_c.functions.isAuthorizedUser(voucher_id, w3.to_checksum_address(me)).call():
+        if not voucher_c.functions.isAuthorisedUser(voucher_id, w3.to_checksum_address(me)).call():
             lapsed.append({"voucher_id": voucher_id, "why": "not the holder nor a user the current holder authorised"})
             continue
         status, valid_from, valid_until = int(core[2]), int(core[4]), int(core[5])

@@ -21,7 +21,7 @@ DataCustoms.ClearanceRequested         args.requester, args.recipient, args.purp
 DataCustoms.ClearanceApproved          args.officer, args.recipient, args.conditionsCid party, customs, regulator
 DataCustoms.ClearanceRejected          args.officer, args.reason                        party, customs, regulator
 DataCustoms.ClearanceRevoked           args.revoker, args.recipient, args.reason        party, customs, regulator
-DataVoucher.UserAuthorized             args.user, args.allowed                          party, customs, regulator
+DataVoucher.UserAuthorised             args.user, args.allowed                          party, customs, regulator
 DataVoucher.VoucherUsed                args.user, args.purposeHash                      party, customs, regulator,
                                                                                         authority
 =====================================  ==============================================  ==========================
@@ -55,7 +55,7 @@ EVENT_HIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
     ("DataCustoms", "ClearanceApproved"): ("officer", "recipient", "conditionsCid"),
     ("DataCustoms", "ClearanceRejected"): ("officer", "reason"),
     ("DataCustoms", "ClearanceRevoked"): ("revoker", "recipient", "reason"),
-    ("DataVoucher", "UserAuthorized"): ("user", "allowed"),
+    ("DataVoucher", "UserAuthorised"): ("user", "allowed"),
     ("DataVoucher", "VoucherUsed"): ("user", "purposeHash"),
 }
 
@@ -215,7 +215,7 @@ def hidden_args(event: dict[str, Any], viewer: Viewer, conn: Optional[Connection
         return names  # no lookups: nobody anonymous is a party
     args = event.get("args") or {}
     if event.get("contract") == "DataCustoms":
-        requester = args.get("requester") or (requesters or _Requesters(conn))(args.get("caseId"))
+        requester = args.get("requester") or (requesters or _Requesters(conn))(args.get("clearanceId"))
         return () if viewer.is_party([requester], conn) else names
     if event.get("event") == "VoucherUsed":
         return () if sees_use(viewer, args.get("holder"), args.get("user"), conn) else names

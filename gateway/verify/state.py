@@ -8,7 +8,7 @@ Two chain-side sources, both trusting only the node:
    in-memory rows: the rows an honest gateway holds, field for field;
 2. **views**: the contracts' own state at the verified block (``eth_call`` with ``block`` = that
    number): ``DataVoucher.voucher`` + ``ownerOf``, ``AssetRegistry.assetCore`` + ``latestManifest``
-   + ``valuationCount``, ``DataCustoms.clearanceCase``. The replayed rows must agree with the views
+   + ``valuationCount``, ``DataCustoms.clearance``. The replayed rows must agree with the views
    (else the chain's events and state disagree: a failure, never "verified").
 
 Each served field gets one :class:`FieldCheck`: ``ok`` (equal to the replayed value, and to the view
@@ -28,7 +28,7 @@ from eth_abi.abi import encode as abi_encode
 from gateway.indexer import projections as pj
 from gateway.indexer.decode import DecodedEvent, abi_type
 from ledger.artifacts import load_artifact
-from ledger.contracts.models import CaseState, VoucherStatus
+from ledger.contracts.models import ClearanceState, VoucherStatus
 
 #: tables compared per history kind, and the row filter (column, subject) selecting them
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -244,7 +244,7 @@ def view_calls(kind: str, subject_id: int, addresses: Mapping[str, str],
                   ("latest", "AssetRegistry", "latestManifest", (subject_id,)),
                   ("valuations", "AssetRegistry", "valuationCount", (subject_id,))]
         for key in expected.get("clearances", {}):
-            calls.append((f"clearance:{key[0]}", "DataCustoms", "clearanceCase", (int(key[0]),)))
+            calls.append((f"clearance:{key[0]}", "DataCustoms", "clearance", (int(key[0]),)))
     return calls
 
 
@@ -303,7 +303,7 @@ def view_values(kind: str, subject_id: int, views: Mapping[str, Any]) -> dict[st
                 continue
             c = c["_0"]
             row = {"asset_id": c["assetId"], "requester": c["requester"], "destination": pj.text_of(c["destination"]),
-                   "recipient": c["recipient"], "status": _status(CaseState, c["state"]), "purpose_cid": c["purposeCid"]}
+                   "recipient": c["recipient"], "status": _status(ClearanceState, c["state"]), "purpose_cid": c["purposeCid"]}
             if row["status"] == "approved":
                 row.update(expiry=c["expiry"], officer=c["decidedBy"], conditions_cid=c["conditionsCid"])
             elif row["status"] == "rejected":

@@ -46,7 +46,7 @@ class AssetStatus(IntEnum):
     REVOKED = 3
 
 
-class CaseState(IntEnum):
+class ClearanceState(IntEnum):
     NONE = 0
     REQUESTED = 1
     APPROVED = 2

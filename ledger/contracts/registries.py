@@ -8,7 +8,7 @@ from ledger.contracts.base import ZERO_ADDRESS, ContractClient, TxResult, checks
 from ledger.contracts.models import (
     Asset,
     AssetStatus,
-    CaseState,
+    ClearanceState,
     Clearance,
     ManifestVersion,
     Organisation,
@@ -243,7 +243,7 @@ class CustomsClient(ContractClient):
         to = checksum(recipient, "recipient") if recipient else ZERO_ADDRESS
         result = self.transact("requestClearance", int(asset_id), jurisdiction(destination), to,
                                _cid_arg(purpose_cid))
-        result.value = int(result.event("ClearanceRequested")["caseId"])
+        result.value = int(result.event("ClearanceRequested")["clearanceId"])
         return result
 
     def approve(self, clearance_id: int, expiry: int, conditions_cid: str | bytes = b"") -> TxResult:
@@ -257,14 +257,14 @@ class CustomsClient(ContractClient):
         return self.transact("revokeClearance", int(clearance_id), reason)
 
     def clearance(self, clearance_id: int) -> Clearance:
-        c = self.call("clearanceCase", int(clearance_id))
+        c = self.call("clearance", int(clearance_id))
         (asset_id, requester, dest, state, requested_at, recipient, expiry, decided_by, decided_at,
          purpose, conditions) = c
-        if CaseState(state) == CaseState.NONE:
+        if ClearanceState(state) == ClearanceState.NONE:
             raise UnknownClearance(int(clearance_id))
         return Clearance(
             clearance_id=int(clearance_id), asset_id=int(asset_id), requester=requester,
-            destination=jurisdiction_str(dest), state=CaseState(state).name.lower(),
+            destination=jurisdiction_str(dest), state=ClearanceState(state).name.lower(),
             requested_at=int(requested_at), recipient=recipient, expiry=int(expiry),
             decided_by=decided_by, decided_at=int(decided_at), purpose_cid=cid_from_chain(purpose),
             conditions_cid=cid_from_chain(conditions),
@@ -274,4 +274,4 @@ class CustomsClient(ContractClient):
         return bool(self.call("isCleared", int(asset_id), jurisdiction(destination), checksum(recipient)))
 
     def clearance_count(self) -> int:
-        return int(self.call("caseCount"))
+        return int(self.call("clearanceCount"))

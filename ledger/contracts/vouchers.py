@@ -187,8 +187,8 @@ class VouchersClient(ContractClient):
         return RecoveryProposal(voucher_id=int(voucher_id), from_=frm, to=to,
                                 proposer=None if proposer == ZERO_ADDRESS else proposer, expires_at=int(expires_at))
 
-    def is_authorized_user(self, voucher_id: int, user: str) -> bool:
-        return bool(self.call("isAuthorizedUser", int(voucher_id), checksum(user)))
+    def is_authorised_user(self, voucher_id: int, user: str) -> bool:
+        return bool(self.call("isAuthorisedUser", int(voucher_id), checksum(user)))
 
     # ------------------------------------------------------------ issuing & moving
     def issue(self, to: str, asset_id: int, right: Any, scope: str | bytes, valid_from: int, valid_until: int,
@@ -199,7 +199,7 @@ class VouchersClient(ContractClient):
             raise InvalidInput(f"valid-from {valid_from} must be before valid-until {valid_until}")
         result = self.transact("issue", checksum(to, "recipient"), int(asset_id), int(parse_enum(RightType, right)),
                                hash32(scope), int(valid_from), int(valid_until), int(max_uses), bool(transferable))
-        result.value = int(result.event("VoucherIssued")["tokenId"])
+        result.value = int(result.event("VoucherIssued")["voucherId"])
         return result
 
     def check_transfer(self, voucher_id: int, recipient: str, sender: Optional[str] = None) -> None:
@@ -224,8 +224,8 @@ class VouchersClient(ContractClient):
     def approve_operator(self, operator: str, approved: bool = True) -> TxResult:
         return self.transact("setApprovalForAll", checksum(operator), bool(approved))
 
-    def authorize_user(self, voucher_id: int, user: str, allowed: bool = True) -> TxResult:
-        return self.transact("authorizeUser", int(voucher_id), checksum(user), bool(allowed))
+    def authorise_user(self, voucher_id: int, user: str, allowed: bool = True) -> TxResult:
+        return self.transact("authoriseUser", int(voucher_id), checksum(user), bool(allowed))
 
     def redeem(self, voucher_id: int, purpose: str | bytes) -> TxResult:
         """Record one use; ``result.value`` is the use number."""

@@ -35,7 +35,7 @@ from web3.contract import Contract
 from ledger.artifacts import UnknownArtifact
 from ledger.deploy import deploy_all, deploy_contract
 from tests.contracts.helpers import (
-    CaseState,
+    ClearanceState,
     Roles,
     SourceType,
     event,
@@ -155,11 +155,11 @@ class Market:
             self.datacustoms.functions.requestClearance(asset_id, jur(destination), recipient, b"purpose"),
             requester,
         )
-        clearance_id = int(event(self.datacustoms, receipt, "ClearanceRequested")["caseId"])
+        clearance_id = int(event(self.datacustoms, receipt, "ClearanceRequested")["clearanceId"])
         if expiry is None:
             expiry = int(self.w3.eth.get_block("latest")["timestamp"]) + 30 * 24 * 3600
         send(self.datacustoms.functions.approveClearance(clearance_id, expiry, b"conditions"), self.addr["customs"])
-        assert self.datacustoms.functions.clearanceCase(clearance_id).call()[3] == CaseState.APPROVED
+        assert self.datacustoms.functions.clearance(clearance_id).call()[3] == ClearanceState.APPROVED
         return clearance_id
 
 

@@ -269,9 +269,9 @@ def test_custom_error_with_values_decodes(market: Market) -> None:
     voucher_id = market.ids["v_relay"]
     with pytest.raises(ContractRevert) as estimated:
         sg.vouchers.redeem(voucher_id, "not mine")
-    assert estimated.value.name == "NotAuthorizedUser", str(estimated.value)
+    assert estimated.value.name == "NotAuthorisedUser", str(estimated.value)
     owner = market.address("holder_cn")
-    assert estimated.value.args_ == {"tokenId": voucher_id, "user": sg.address, "holder": owner}
+    assert estimated.value.args_ == {"voucherId": voucher_id, "user": sg.address, "holder": owner}
     assert estimated.value.contract == "DataVoucher" and estimated.value.tx_hash is None
 
     # a view that reverts with a value (eth_call's error shape)
@@ -284,8 +284,8 @@ def test_custom_error_with_values_decodes(market: Market) -> None:
     nonce = market.w3.eth.get_transaction_count(Web3.to_checksum_address(sg.address), "pending")
     with pytest.raises(ContractRevert) as mined:
         sg.sender.send({**tx, "gas": 200_000}, "DataVoucher")
-    assert mined.value.name == "NotAuthorizedUser"
-    assert mined.value.args_ == {"tokenId": voucher_id, "user": sg.address, "holder": owner}
+    assert mined.value.name == "NotAuthorisedUser"
+    assert mined.value.args_ == {"voucherId": voucher_id, "user": sg.address, "holder": owner}
     assert mined.value.tx_hash is not None
     receipt = market.w3.eth.get_transaction_receipt(mined.value.tx_hash)  # type: ignore[arg-type]
     assert int(receipt["status"]) == 0
@@ -326,7 +326,7 @@ def test_indexer_follows_the_head(market: Market) -> None:
     on geth it had to shrink its eth_getLogs range to pass the node's limit."""
     led = market.ledgers["holder_cn"]
     # a CN user of a CN voucher (a foreign user needs a clearance: UseRestricted, issue 11 #4)
-    result = led.vouchers.authorize_user(market.ids["v_relay"], market.address("bank_cn"), True)
+    result = led.vouchers.authorise_user(market.ids["v_relay"], market.address("bank_cn"), True)
     market.wait_indexed(result.block_number)
     if market.node.kind == "geth":
         assert market.range_shrinks >= 1
@@ -410,7 +410,7 @@ def test_cli_from_another_folder(market: Market, tmp_path: Path) -> None:
     refused = _cli(market, tmp_path, "voucher", "redeem", str(market.ids["v_use"]), "--purpose", "x", key=sg_key)
     assert refused.returncode == 1
     lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1 and "NotAuthorizedUser" in lines[0] and holder_sg in lines[0], refused.stderr
+    assert len(lines) == 1 and "NotAuthorisedUser" in lines[0] and holder_sg in lines[0], refused.stderr
 
 
 def test_cli_deploys_and_seeds_the_demo_market(market: Market, tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_voucher_provenance_matches_the_node(client: Any, market: Any) -> None:
     _check_shape(doc)
     assert doc["subject"]["kind"] == "voucher" and doc["subject"]["id"] == 1
     names = [e["event"] for e in doc["events"]]
-    assert names[:2] == ["VoucherIssued", "Transfer"] and "UserAuthorized" in names and "VoucherUsed" in names
+    assert names[:2] == ["VoucherIssued", "Transfer"] and "UserAuthorised" in names and "VoucherUsed" in names
     assert all(e["links"]["voucher_id"] == 1 for e in doc["events"])
     # every coordinate re-checks against the node: the receipt holds the same log
     w3 = market.w3

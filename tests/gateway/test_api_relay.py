@@ -69,8 +69,8 @@ def test_forward_refusals_spend_no_gas(client: Any, market: Any) -> None:
     # simulation: an unauthorised user redeeming (decoded custom error with values)
     r = client.post("/v1/relay/forward", json=_request(market, "holder_sg", "redeem", 1, hash32("x")),
                     headers=_as(client, market, "holder_sg"))
-    assert r.status_code == 403 and r.json()["error"] == "NotAuthorizedUser", r.text
-    assert r.json()["values"]["tokenId"] == 1
+    assert r.status_code == 403 and r.json()["error"] == "NotAuthorisedUser", r.text
+    assert r.json()["values"]["voucherId"] == 1
     # expired deadline
     bank_h = _as(client, market, "bank_cn")
     r = client.post("/v1/relay/forward", json=_request(market, "bank_cn", "redeem", 1, hash32("y"), deadline_in=-10),

@@ -146,7 +146,7 @@ def test_clearance_and_voucher_status_edited(market: Market, indexed_db: Callabl
     verdict = verify(market, url, "asset", ASSET)
     assert named(verdict) == {(f"clearance {case}", "status")}
     check = next(c for c in verdict.state if c.status == "mismatch")
-    assert check.chain == check.view == "approved"  # DataCustoms.clearanceCase at the verified block
+    assert check.chain == check.view == "approved"  # DataCustoms.clearance at the verified block
     execute(url, "UPDATE vouchers SET status = 'frozen' WHERE voucher_id = :t", t=VOUCHER)
     verdict = verify(market, url)
     assert named(verdict) == {(f"voucher {VOUCHER}", "status")}

@@ -264,7 +264,7 @@ def test_refused_transfers_change_nothing(cli: Any) -> None:
     assert "restriction 11" in err and "clearance" in err
     assert chain_state(m) == before
     why = as_json(cli("voucher", "why-not", str(vid), m.addr["holder_sg"], "--json"))
-    assert why == {"tokenId": vid, "to": m.addr["holder_sg"], "code": 11, "allowed": False,
+    assert why == {"voucher_id": vid, "to": m.addr["holder_sg"], "code": 11, "allowed": False,
                    "message": "A cross-border transfer needs an approved data customs clearance."}
     assert "[0]" in cli("voucher", "why-not", str(vid), m.addr["bank_cn"]).stdout
 
@@ -282,7 +282,7 @@ def test_customs_then_cross_border_transfer(cli: Any) -> None:
     cli("voucher", "transfer", str(vid), m.addr["holder_sg"], key="holder_cn")
     assert m.base.vouchers.owner_of(vid) == m.addr["holder_sg"]
     err = one_line_error(cli("customs", "reject", str(case), "--reason", "late", key="customs", expect=1))
-    assert "InvalidCaseState" in err
+    assert "InvalidClearanceState" in err
 
 
 def test_supervision_commands(cli: Any) -> None:

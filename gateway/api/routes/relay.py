@@ -76,7 +76,7 @@ Check = Optional[Callable[[bytes], Optional[str]]]
 #: what POST /v1/relay/forward relays: contract -> {selector: (function, extra check of the arguments)}
 VOUCHER_CALLS: dict[bytes, tuple[str, Check]] = {
     **{sel: ("safeTransferFrom/transferFrom", None) for sel in _TRANSFERS},
-    _selector("authorizeUser(uint256,address,bool)"): ("authorizeUser", None),
+    _selector("authoriseUser(uint256,address,bool)"): ("authoriseUser", None),
     _selector("redeem(uint256,bytes32)"): ("redeem", None),
     _selector("approve(address,uint256)"): ("approve(address(0), tokenId)", _approve_withdraws),
     _selector("setApprovalForAll(address,bool)"): ("setApprovalForAll(operator, false)", _operator_withdraws),

@@ -97,7 +97,7 @@ def get_voucher(voucher_id: IdPath, db: SessionDep) -> VoucherDetail:
 
 
 class VoucherUserOut(VoucherUserPublic):
-    #: the chain's ``isAuthorizedUser`` for this row: allowed by the CURRENT holder (an
+    #: the chain's ``isAuthorisedUser`` for this row: allowed by the CURRENT holder (an
     #: authorisation of an earlier holder has lapsed; it applies again if the voucher returns)
     live: bool = False
 
