@@ -7,7 +7,7 @@ Exits non-zero (the run raises) when the goal is missed.
 
 History: the demo market (dataledger.dev.demo.seed), then one voucher issued by the data authority,
 its holder authorising a bank, and the bank redeeming 97 uses (VoucherIssued + Transfer +
-UserAuthorized + 97 VoucherUsed = 100 events, one block each).
+UserAuthorised + 97 VoucherUsed = 100 events, one block each).
 
     .venv/bin/python -m bench verify
 """
@@ -50,8 +50,8 @@ def _history(w3: Web3, contracts: dict[str, Any]) -> int:
 
     receipt = send(vouchers.functions.issue(acct["holder_cn"], 1, 1, hashlib.sha256(b"bench").digest(), now,
                                             now + 365 * 86400, 1000, False), acct["authority"])
-    token = vouchers.events.VoucherIssued().process_receipt(receipt, errors=DISCARD)[0]["args"]["tokenId"]
-    send(vouchers.functions.authorizeUser(token, acct["bank_cn"], True), acct["holder_cn"])
+    token = vouchers.events.VoucherIssued().process_receipt(receipt, errors=DISCARD)[0]["args"]["voucherId"]
+    send(vouchers.functions.authoriseUser(token, acct["bank_cn"], True), acct["holder_cn"])
     for i in range(EVENTS - 3):
         send(vouchers.functions.redeem(token, hashlib.sha256(f"decision {i}".encode()).digest()), acct["bank_cn"])
     return int(token)

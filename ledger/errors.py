@@ -9,7 +9,7 @@ contract decodes too)::
         ledger.vouchers.transfer(to, 7)
     except ContractRevert as exc:
         exc.name   # "TransferRestricted"
-        exc.args_  # {"code": 11, "from": "0x..", "to": "0x..", "tokenId": 7}
+        exc.args_  # {"code": 11, "from": "0x..", "to": "0x..", "voucherId": 7}
 
 ``Error(string)`` decodes to ``name="Error", args={"message": ...}`` and ``Panic(uint256)`` to
 ``name="Panic", args={"code": 0x11}`` with the panic's meaning in the message.
@@ -65,9 +65,9 @@ class NotFound(LedgerError):
 
 
 class UnknownVoucher(NotFound):
-    def __init__(self, token_id: int) -> None:
-        self.token_id = token_id
-        super().__init__(f"voucher {token_id} does not exist")
+    def __init__(self, voucher_id: int) -> None:
+        self.voucher_id = voucher_id
+        super().__init__(f"voucher {voucher_id} does not exist")
 
 
 class UnknownAsset(NotFound):
@@ -76,10 +76,10 @@ class UnknownAsset(NotFound):
         super().__init__(f"asset {asset_id} does not exist")
 
 
-class UnknownCase(NotFound):
-    def __init__(self, case_id: int) -> None:
-        self.case_id = case_id
-        super().__init__(f"clearance case {case_id} does not exist")
+class UnknownClearance(NotFound):
+    def __init__(self, clearance_id: int) -> None:
+        self.clearance_id = clearance_id
+        super().__init__(f"clearance {clearance_id} does not exist")
 
 
 class InvalidInput(LedgerError, ValueError):
@@ -217,14 +217,14 @@ class ContractRevert(LedgerError):
 class TransferRefused(LedgerError):
     """A voucher move was refused by DataVoucher's compliance check before anything was sent."""
 
-    def __init__(self, code: int, message: str, token_id: Optional[int] = None,
+    def __init__(self, code: int, message: str, voucher_id: Optional[int] = None,
                  sender: Optional[str] = None, recipient: Optional[str] = None) -> None:
         self.code = code
         self.message = message
-        self.token_id = token_id
+        self.voucher_id = voucher_id
         self.sender = sender
         self.recipient = recipient
-        what = f"transfer of voucher {token_id}" if token_id is not None else "transfer"
+        what = f"transfer of voucher {voucher_id}" if voucher_id is not None else "transfer"
         super().__init__(f"{what} refused (restriction {code}): {message}")
 
 

@@ -108,7 +108,7 @@ def voucher_relay(ctx: typer.Context, request_file: Path = typer.Argument(..., h
 def voucher_authorize(ctx: typer.Context, token_id: int = typer.Argument(...), user: str = typer.Argument(...),
                       revoke: bool = typer.Option(False, "--revoke"), json_out: bool = JsonFlag) -> None:
     """Allow (or with --revoke stop allowing) a user to redeem uses of your voucher."""
-    tx(ctx, json_out, cli(ctx).ledger().vouchers.authorize_user(token_id, user, not revoke),
+    tx(ctx, json_out, cli(ctx).ledger().vouchers.authorise_user(token_id, user, not revoke),
         f"user {user} {'de' if revoke else ''}authorised on voucher {token_id}")
 
 
@@ -203,5 +203,5 @@ def voucher_why_not(ctx: typer.Context, token_id: int = typer.Argument(...), to:
     """Explain whether (and why not) a voucher could move to ``to`` now (or, with --use, be used by it)."""
     vouchers = cli(ctx).ledger(need_account=False).vouchers
     r = vouchers.use_restriction(to, token_id) if use else vouchers.why_not(token_id, to, sender)
-    data = {"tokenId": token_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
+    data = {"voucher_id": token_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
     emit(ctx, json_out, data, f"[{r.code}] {r.message}")

@@ -29,7 +29,7 @@ class TxResult:
     gas_used: int
     events: list[dict[str, Any]] = field(default_factory=list)
     receipt: Any = None
-    value: Any = None  # what the call created/returned (asset id, voucher id, case id, trade id...)
+    value: Any = None  # what the call created/returned (asset id, voucher id, clearance id, trade id...)
 
     def event(self, name: str) -> dict[str, Any]:
         for ev in self.events:

@@ -133,8 +133,8 @@ def _set(path: str, body: Any, want: str, edit: Callable[[Any], None]) -> Any:
 
 
 REWRITES: list[tuple[str, str, Callable[[Any], None], str, int, tuple[str, str]]] = [
-    ("owner", f"/v1/vouchers/{VOUCHER}", lambda b: b.update(owner=DEAD), "voucher", VOUCHER,
-     (f"voucher {VOUCHER}", "owner")),
+    ("holder", f"/v1/vouchers/{VOUCHER}", lambda b: b.update(holder=DEAD), "voucher", VOUCHER,
+     (f"voucher {VOUCHER}", "holder")),
     ("subject status", f"/v1/vouchers/{VOUCHER}/provenance", lambda b: b["subject"].update(status="frozen"),
      "voucher", VOUCHER, (f"voucher {VOUCHER}", "status")),
     ("uses left", f"/v1/vouchers/{VOUCHER}", lambda b: b.update(max_uses=b["max_uses"] + 1), "voucher", VOUCHER,
@@ -218,7 +218,7 @@ def test_routes_refuse_bad_ids_and_name_unknown_ones(market: Market, tmp_path: P
             assert reply.status_code == 404, (route, reply.status_code, reply.text)
         body = client.get(f"/v1/vouchers/{VOUCHER}/verification").json()
         assert body["verdict"] == "verified" and body["exit_code"] == 0
-        assert any(c["field"] == "owner" and c["status"] == "ok" for c in body["state"])
+        assert any(c["field"] == "holder" and c["status"] == "ok" for c in body["state"])
 
 
 def test_paged_routes_and_a_regulators_view(market: Market, gateway: str) -> None:
