@@ -84,13 +84,15 @@ def test_manifest_build_human_and_without_metadata(tmp_path: Path) -> None:
 
 
 def test_help_imports_no_web3_or_gateway(tmp_path: Path) -> None:
-    """`dataledger --help` and a subcommand's --help load no web3, gateway, sqlalchemy or fastapi module."""
+    """`dataledger --help` and a subcommand's --help load no web3, gateway, sqlalchemy or fastapi module,
+    nor eth-abi / eth-account or the settings (pydantic-settings): they load when a command runs."""
     probe = ("import sys\nfrom dataledger.cli import app\n"
              "for args in (['--help'], ['verify', '--help'], ['index', '--help'], ['manifest', 'build', '--help']):\n"
              "    try:\n        app(args, prog_name='dataledger')\n    except SystemExit as e:\n"
              "        assert e.code == 0, (args, e.code)\n"
              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('web3', 'gateway', 'sqlalchemy', 'fastapi', 'uvicorn', 'httpx'))\n"
+             "('web3', 'gateway', 'sqlalchemy', 'fastapi', 'uvicorn', 'httpx', 'eth_abi', 'eth_account', "
+             "'pydantic_settings'))\n"
              "print('HEAVY', heavy)\n")
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
