@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
                     "uses, customs), provenance with chain coordinates, statistics, Sign-In with Ethereum, "
                     "and a gasless relay.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: gateway.web.pages.install_docs (assets served here, no CDN)
+        redoc_url=None,
     )
     state: Any = app.state
     state.settings = settings
