@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Optional
 
 CURRENCY = "CNY"
@@ -27,7 +26,8 @@ def yuan(value: Any) -> str:
     f = fen(value)
     if f is None:
         return "" if value is None else str(value)
-    return str((Decimal(f) / 100).quantize(Decimal("0.01")))
+    whole, cents = divmod(abs(f), 100)  # integers: exact for any uint256
+    return f"{'-' if f < 0 else ''}{whole}.{cents:02d}"
 
 
 def money(value: Any, currency: str = CURRENCY) -> str:
