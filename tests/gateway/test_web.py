@@ -60,7 +60,8 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as p:
         try:
             context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                           args=ARGS, viewport={"width": 1280, "height": 900})
+                                                           args=ARGS, viewport={"width": 1280, "height": 900},
+                                                           locale="en-US")  # English pages (the default is 简体)
         except Exception as exc:  # noqa: BLE001
             pytest.fail(f"Chromium could not start ({CHROMIUM}): {exc}", pytrace=False)
         try:
