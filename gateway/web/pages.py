@@ -296,6 +296,8 @@ def arg_value(key: str, value: Any, names: Names) -> Any:
     """One event argument as people read it (Markup); the raw value stays in the page's raw view."""
     if value is None:
         return Markup("")
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
     if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
         return names.account_link(value)
     if key in _JUR_ARGS:
