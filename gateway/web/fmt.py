@@ -31,6 +31,23 @@ ROLES = {
 }
 CHECK_STATES = {"verified": N_("verified"), "mismatch": N_("mismatch"), "unverified": N_("unverified"),
                 "unavailable": N_("unavailable"), "invalid": N_("invalid")}
+#: the contract's restriction reasons (ledger.errors.RESTRICTION_MESSAGES, messageForTransferRestriction):
+#: the English text is the msgid, so a reason from the chain or the API is shown with ``_(message)``
+RESTRICTIONS = {
+    0: N_("No restriction: the transfer is allowed."),
+    1: N_("The sender is not an active registered participant."),
+    2: N_("The recipient is not an active registered participant."),
+    3: N_("The sender's licence has expired."),
+    4: N_("The recipient's licence has expired."),
+    5: N_("The voucher is frozen by a regulator."),
+    6: N_("The voucher has been revoked."),
+    7: N_("The voucher has expired."),
+    8: N_("The voucher is not transferable."),
+    9: N_("The underlying data asset is frozen."),
+    10: N_("The underlying data asset is revoked or unknown."),
+    11: N_("A cross-border transfer needs an approved data customs clearance."),
+    12: N_("The voucher does not exist."),
+}
 #: the jurisdictions of the market by their usual names; others by Babel's territory names
 JURISDICTIONS = {"CN": N_("Chinese mainland"), "HK": N_("Hong Kong SAR"), "MO": N_("Macao SAR")}
 
@@ -137,6 +154,13 @@ def source_type(value: Any) -> str:
 def status(value: Any) -> str:
     v = str(value or "")
     return _(STATUSES[v]) if v in STATUSES else v
+
+
+def restriction(value: Any) -> str:
+    """A restriction reason in the viewer's language, from its code or the contract's English text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _(RESTRICTIONS[value]) if value in RESTRICTIONS else str(value)
+    return _(str(value)) if value else ""
 
 
 def check_state(value: Any) -> str:

@@ -47,7 +47,7 @@ router = APIRouter(include_in_schema=False)
 
 i18n.install(templates.env)
 for _name in ("ts", "money", "short", "jurisdiction", "right", "level", "source_type", "status", "role", "number",
-              "cid_link", "iso_local", "date", "check_state"):
+              "cid_link", "iso_local", "date", "check_state", "restriction"):
     templates.env.filters[_name] = getattr(fmt, _name)
 templates.env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
 templates.env.globals["HTML_LANG"] = i18n.HTML_LANG

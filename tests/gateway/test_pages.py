@@ -360,3 +360,17 @@ def test_openapi_documents_uint256_as_strings_amounts_and_pages(client: Any) -> 
     r = client.post("/v1/relay/permit", json={"owner": "0x" + "11" * 20, "spender": "0x" + "22" * 20, "value": "0",
                                               "deadline": str(2**200), "signature": "0x" + "00" * 65})
     assert r.status_code == 401, r.text
+
+
+def test_restriction_reasons_are_the_contracts_and_translated() -> None:
+    from gateway.web import fmt
+    from ledger.errors import RESTRICTION_MESSAGES
+
+    assert fmt.RESTRICTIONS == RESTRICTION_MESSAGES  # the msgids are the contract's English texts
+    i18n.set_locale("zh_Hans")
+    assert fmt.restriction(11) == "跨境转让须经数据海关批准通关。"
+    assert fmt.restriction(RESTRICTION_MESSAGES[5]) == "该凭证已被监管机构冻结。"
+    i18n.set_locale("zh_Hant")
+    assert fmt.restriction(8) == "該憑證不可轉讓。"
+    i18n.set_locale("en")
+    assert fmt.restriction(8) == RESTRICTION_MESSAGES[8]
