@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -87,9 +87,21 @@ def render(request: Request, name: str, status: int = 200, names: Optional[Names
     if names is None:
         with _db(request) as db:
             ctx["names"] = Names(db)
-            return templates.TemplateResponse(request, name, ctx, status_code=status)
-    ctx["names"] = names
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+            response = templates.TemplateResponse(request, name, ctx, status_code=status)
+    else:
+        ctx["names"] = names
+        response = templates.TemplateResponse(request, name, ctx, status_code=status)
+    return localised(response)
+
+
+R = TypeVar("R", bound=Response)
+
+
+def localised(response: R) -> R:
+    """The page's language in Content-Language; caches told that it depends on the language choice."""
+    response.headers["Content-Language"] = i18n.HTML_LANG[i18n.current_locale()]
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
@@ -374,7 +386,8 @@ def search_page(request: Request, q: str = Query("", max_length=100)) -> Respons
     with _db(request) as db:
         hits = search(db, q) if q.strip() else []
     if len(hits) == 1:
-        return RedirectResponse(hits[0].url, status_code=303)
+        hit = hits[0]
+        return RedirectResponse(f"/clearances/{hit.id}" if hit.kind == "case" else hit.url, status_code=303)
     return render(request, "search.html", q=q, hits=hits)
 
 
@@ -398,8 +411,8 @@ def _list_page(request: Request, name: str, as_csv: bool) -> Response:
         if as_csv:
             body = lists.to_csv(result, names)
             stamp = time.strftime("%Y%m%d")
-            return Response(body, media_type="text/csv; charset=utf-8", headers={
-                "Content-Disposition": f'attachment; filename="dataledger-{name}-{stamp}.csv"'})
+            return localised(Response(body, media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="dataledger-{name}-{stamp}.csv"'}))
         base = {**given, "limit": str(limit) if limit != lists.DEFAULT_LIMIT else ""}
         pages = {
             "prev": lists.query_string(base, offset=max(offset - limit, 0) or None) if offset > 0 else None,
@@ -646,8 +659,8 @@ def accounting_csv(request: Request, table: str = Query("by_period")) -> Respons
     w.writerow([_(COLUMN_LABELS[c]) for c in TABLE_COLUMNS[table]])
     for row in stats[table]:
         w.writerow([_cell(table, c, row, True) for c in TABLE_COLUMNS[table]])
-    return Response(("\ufeff" + buf.getvalue()).encode(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="dataledger-accounting-{table}-{given["period"]}.csv"'})
+    return localised(Response(("\ufeff" + buf.getvalue()).encode(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="dataledger-accounting-{table}-{given["period"]}.csv"'}))
 
 
 @router.get("/customs", response_class=HTMLResponse)

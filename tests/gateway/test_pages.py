@@ -30,7 +30,7 @@ def page_paths(market: Market, client: Any) -> list[str]:  # noqa: F811
     org_id = client.get("/v1/participants").json()["items"][0]["org_id"]
     return ["/", "/participants", "/assets", "/vouchers", "/trades", "/uses", "/clearances", "/assets/1",
             "/assets/2", "/vouchers/1", "/vouchers/3", "/clearances/1", "/regulator", "/regulator?period=day",
-            "/customs", "/search", "/search?q=zzzz", f"/address/{market.address('holder_hk')}",
+            "/customs", "/search", "/search?q=zzzz", "/search?q=2", "/search?q=c1", f"/address/{market.address('holder_hk')}",
             f"/organisations/{org_id}", "/assets/abc", "/nope", "/assets?level=9", "/assets/999"]
 
 
@@ -115,6 +115,7 @@ def test_language_choice_query_cookie_accept_language(client: Any) -> None:  # n
     assert '<html lang="zh-Hans">' in client.get("/", headers={"Accept-Language": "fr-FR"}).text
     r = client.get("/assets?lang=zh-Hant")
     assert "dl_lang=zh-Hant" in r.headers["set-cookie"]
+    assert r.headers["content-language"] == "zh-Hant" and "Accept-Language" in r.headers["vary"]
     # remembered: the next page without ?lang= is Traditional, whatever the browser asks for
     assert '<html lang="zh-Hant">' in client.get("/vouchers", headers={"Accept-Language": "en"}).text
     assert '<html lang="en">' in client.get("/trades?lang=en").text
