@@ -32,8 +32,7 @@ def _uint_schema(maximum: int) -> WithJsonSchema:
     """uint256-range integers are documented as decimal strings (JavaScript numbers lose digits above
     2^53); the field still accepts a JSON number."""
     digits = len(str(maximum)) - 1  # any string of fewer digits is within range
-    return WithJsonSchema({"anyOf": [{"type": "string", "pattern": f"^(0|[1-9][0-9]{{0,{digits - 1}}})$"},
-                                     {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}],
+    return WithJsonSchema({"type": "string", "pattern": "^[0-9]+$", "maxLength": digits,
                            "description": _uint_text(maximum)})
 
 

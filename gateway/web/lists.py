@@ -391,14 +391,26 @@ def run(spec: ListSpec, conn: Connection, params: dict[str, Any], given: dict[st
     return Result(spec, rows, total, limit, offset, given, note)
 
 
-def to_csv(result: Result, names: Names) -> bytes:
-    """The rows of the page as CSV: translated headers, decoded values, UTF-8 with a BOM."""
+def cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: names come from documents anyone may publish, and a
+    cell starting with = + - @ (or a tab/CR) would be run as a formula by Excel."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    """UTF-8 with a BOM (Excel then reads the Chinese), CRLF, formula-safe cells."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([_(c.label) for c in result.spec.columns])
-    for row in result.rows:
-        writer.writerow([c.text(row, names) for c in result.spec.columns])
+    writer.writerow([cell(h) for h in header])
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_csv(result: Result, names: Names) -> bytes:
+    """The rows of the page as CSV: translated headers, decoded values, UTF-8 with a BOM."""
+    return csv_bytes([_(c.label) for c in result.spec.columns],
+                     [[c.text(row, names) for c in result.spec.columns] for row in result.rows])
 
 
 def query_string(given: dict[str, str], **changes: Any) -> str:

@@ -645,21 +645,15 @@ def regulator_page(request: Request) -> Response:
 @router.get("/regulator/accounting.csv")
 def accounting_csv(request: Request, table: str = Query("by_period")) -> Response:
     """One statistical-accounting table of the dashboard (same period and range) as CSV."""
-    import csv
-    import io
-
     if table not in ACCOUNTING_TABLES:
         return error_page(request, 400, _("Bad request"),
                           _("table must be one of: %(values)s", values=", ".join(ACCOUNTING_TABLES)))
     stats, given, err = _accounting(request)
     if err is not None:
         return err
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([_(COLUMN_LABELS[c]) for c in TABLE_COLUMNS[table]])
-    for row in stats[table]:
-        w.writerow([_cell(table, c, row, True) for c in TABLE_COLUMNS[table]])
-    return localised(Response(("\ufeff" + buf.getvalue()).encode(), media_type="text/csv; charset=utf-8", headers={
+    body = lists.csv_bytes([_(COLUMN_LABELS[c]) for c in TABLE_COLUMNS[table]],
+                           [[_cell(table, c, row, True) for c in TABLE_COLUMNS[table]] for row in stats[table]])
+    return localised(Response(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="dataledger-accounting-{table}-{given["period"]}.csv"'}))
 
 
