@@ -62,6 +62,8 @@ class ListSpec:
     columns: list[Column]
     filters: list[Filter]
     restricted: bool = False  # rows depend on the viewer (uses)
+    row_class: str = ""  # an extra class of each row
+    row_id: Optional[Callable[[Any], str]] = None  # an anchor per row (/clearances#clearance-1)
 
 
 def _status_choices(*names: str) -> list[tuple[str, str]]:
@@ -161,18 +163,18 @@ VOUCHERS = ListSpec(
     sql="SELECT v.*, a.level, a.home_jurisdiction, p.jurisdiction AS holder_jurisdiction, "
         "CASE WHEN v.status = 'active' AND v.valid_until < :now THEN 'expired' ELSE v.status END AS effective_status "
         "FROM vouchers v LEFT JOIN assets a ON a.asset_id = v.asset_id "
-        "LEFT JOIN participants p ON p.account = v.owner",
-    order="v.token_id",
+        "LEFT JOIN participants p ON p.account = v.holder",
+    order="v.voucher_id",
     conditions={"jurisdiction": "p.jurisdiction = :jurisdiction", "level": "a.level = :level",
                 "right": "v.\"right\" = :right",
                 "status": "(CASE WHEN v.status = 'active' AND v.valid_until < :now THEN 'expired' ELSE v.status END)"
                           " = :status"},
     period="v.issued_at",
     columns=[
-        _c("voucher", N_("Voucher"), lambda r, n: n.voucher_link(r["token_id"]), lambda r, n: str(r["token_id"])),
+        _c("voucher", N_("Voucher"), lambda r, n: n.voucher_link(r["voucher_id"]), lambda r, n: str(r["voucher_id"])),
         _c("asset", N_("Data asset"), lambda r, n: n.asset_link(r["asset_id"]), lambda r, n: n.asset_text(r["asset_id"])),
         _c("right", N_("Right"), lambda r, n: fmt.right(r["right"])),
-        _c("holder", N_("Holder"), lambda r, n: n.account_link(r["owner"]), lambda r, n: n.account_text(r["owner"])),
+        _c("holder", N_("Holder"), lambda r, n: n.account_link(r["holder"]), lambda r, n: n.account_text(r["holder"])),
         _c("jurisdiction", N_("Holder's jurisdiction"), lambda r, n: fmt.jurisdiction(r["holder_jurisdiction"])),
         _c("uses", N_("Uses"), lambda r, n: f"{r['uses']}/{r['max_uses'] or '∞'}", numeric=True),
         _time("valid_until", N_("Valid until")),
@@ -186,7 +188,7 @@ VOUCHERS = ListSpec(
 TRADES = ListSpec(
     name="trades", title=N_("Trades"),
     sql="SELECT t.*, v.\"right\" AS voucher_right, a.level, ps.jurisdiction AS seller_jurisdiction, "
-        "pb.jurisdiction AS buyer_jurisdiction FROM trades t LEFT JOIN vouchers v ON v.token_id = t.voucher_id "
+        "pb.jurisdiction AS buyer_jurisdiction FROM trades t LEFT JOIN vouchers v ON v.voucher_id = t.voucher_id "
         "LEFT JOIN assets a ON a.asset_id = t.asset_id LEFT JOIN participants ps ON ps.account = t.seller "
         "LEFT JOIN participants pb ON pb.account = t.buyer",
     order="t.block_number DESC, t.log_index DESC",
@@ -213,7 +215,7 @@ TRADES = ListSpec(
 USES = ListSpec(
     name="uses", title=N_("Uses"),
     sql="SELECT u.*, v.\"right\" AS voucher_right, a.level, pu.jurisdiction AS user_jurisdiction "
-        "FROM voucher_uses u LEFT JOIN vouchers v ON v.token_id = u.token_id "
+        "FROM voucher_uses u LEFT JOIN vouchers v ON v.voucher_id = u.voucher_id "
         "LEFT JOIN assets a ON a.asset_id = u.asset_id LEFT JOIN participants pu ON pu.account = u.user",
     order="u.block_number DESC, u.log_index DESC",
     conditions={"jurisdiction": "pu.jurisdiction = :jurisdiction", "level": "a.level = :level",
@@ -221,7 +223,7 @@ USES = ListSpec(
     period="u.used_at",
     columns=[
         _time("used_at", N_("Used")),
-        _c("voucher", N_("Voucher"), lambda r, n: n.voucher_link(r["token_id"]), lambda r, n: str(r["token_id"])),
+        _c("voucher", N_("Voucher"), lambda r, n: n.voucher_link(r["voucher_id"]), lambda r, n: str(r["voucher_id"])),
         _c("use_number", N_("Use no."), lambda r, n: str(r["use_number"]), numeric=True),
         _c("asset", N_("Data asset"), lambda r, n: n.asset_link(r["asset_id"]), lambda r, n: n.asset_text(r["asset_id"])),
         _c("right", N_("Right"), lambda r, n: fmt.right(r["voucher_right"])),
@@ -239,14 +241,14 @@ CLEARANCES = ListSpec(
     name="clearances", title=N_("Clearances"),
     sql="SELECT c.*, a.level, b.timestamp AS requested_at FROM clearances c "
         "LEFT JOIN assets a ON a.asset_id = c.asset_id LEFT JOIN blocks b ON b.number = c.requested_block",
-    order="c.case_id",
+    order="c.clearance_id",
     conditions={"jurisdiction": "c.destination = :jurisdiction", "level": "a.level = :level",
                 "status": "c.status = :status"},
     period="b.timestamp",
     columns=[
-        _c("case", N_("Case"), lambda r, n: Markup(f'<a href="/clearances/{r["case_id"]}">'
-                                                  f'{_("Clearance %(id)s", id=r["case_id"])}</a>'),
-           lambda r, n: str(r["case_id"])),
+        _c("case", N_("Case"), lambda r, n: Markup(f'<a href="/clearances/{r["clearance_id"]}">'
+                                                  f'{_("Clearance %(id)s", id=r["clearance_id"])}</a>'),
+           lambda r, n: str(r["clearance_id"])),
         _c("asset", N_("Data asset"), lambda r, n: n.asset_link(r["asset_id"]), lambda r, n: n.asset_text(r["asset_id"])),
         _c("destination", N_("Destination"), lambda r, n: fmt.jurisdiction(r["destination"])),
         _c("requester", N_("Requester"), lambda r, n: _hidden(r, "requester") or n.account_link(r["requester"]),
@@ -259,6 +261,7 @@ CLEARANCES = ListSpec(
         _time("expiry", N_("Expiry")),
         _time("requested_at", N_("Requested")),
     ],
+    row_class="clearance", row_id=lambda r: f"clearance-{r['clearance_id']}",
     filters=[Filter("jurisdiction", N_("Destination"), JURISDICTION_CHOICES), F_LEVEL,
              Filter("status", N_("Status"), _status_choices("requested", "approved", "rejected", "revoked")),
              F_FROM, F_TO],

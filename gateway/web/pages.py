@@ -191,6 +191,7 @@ EVENT_NAMES = {
     "Settled": N_("Settled"),
     "TradeSettled": N_("Trade settled"),
     "Transfer": N_("Ownership transferred"),
+    "UserAuthorised": N_("User authorised"),
     "UserAuthorized": N_("User authorised"),
     "ValuationRecorded": N_("Valuation recorded"),
     "VoucherFrozen": N_("Voucher frozen"),
@@ -215,6 +216,7 @@ ARG_LABELS = {
     "broker": N_("Broker"),
     "buyer": N_("Buyer"),
     "caseId": N_("Clearance"),
+    "clearanceId": N_("Clearance"),
     "claimant": N_("Claimant"),
     "client": N_("Client"),
     "conditionsCid": N_("Conditions"),
@@ -331,7 +333,7 @@ def arg_value(key: str, value: Any, names: Names) -> Any:
         return names.asset_link(value)
     if key in ("tokenId", "voucherId"):
         return names.voucher_link(value)
-    if key == "caseId":
+    if key in ("caseId", "clearanceId"):
         return Markup(f'<a href="/clearances/{int(value)}">{_("Clearance %(id)s", id=value)}</a>') \
             if str(value).isdigit() else str(value)
     if key.lower().endswith("cid") and isinstance(value, str) and value.startswith("0x") and len(value) > 40:
@@ -387,7 +389,7 @@ def search_page(request: Request, q: str = Query("", max_length=100)) -> Respons
         hits = search(db, q) if q.strip() else []
     if len(hits) == 1:
         hit = hits[0]
-        return RedirectResponse(f"/clearances/{hit.id}" if hit.kind == "case" else hit.url, status_code=303)
+        return RedirectResponse(f"/clearances/{hit.id}" if hit.kind in ("case", "clearance") else hit.url, status_code=303)
     return render(request, "search.html", q=q, hits=hits)
 
 
@@ -408,6 +410,7 @@ def _list_page(request: Request, name: str, as_csv: bool) -> Response:
         viewer = _viewer(request, db)
         result = lists.run(spec, conn, params, given, limit, offset, viewer, int(time.time()))
         names = Names(db)
+        caller = _caller(request, db)
         if as_csv:
             body = lists.to_csv(result, names)
             stamp = time.strftime("%Y%m%d")
@@ -419,7 +422,8 @@ def _list_page(request: Request, name: str, as_csv: bool) -> Response:
             "next": lists.query_string(base, offset=offset + limit) if offset + limit < result.total else None,
             "csv": lists.query_string({**base, "offset": str(offset) if offset else ""}),
         }
-        return render(request, "list.html", names=names, r=result, spec=spec, pages=pages)
+        return render(request, "list.html", names=names, r=result, spec=spec, pages=pages, caller=caller,
+                      full=bool(caller and caller.supervisor))
 
 
 def _add_list_routes() -> None:
@@ -446,30 +450,30 @@ def asset_page(request: Request, asset_id: IdPath) -> HTMLResponse:
         except (ApiError, OverflowError):
             return not_found_page(request, _("Asset %(id)s", id=asset_id))
         vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.asset_id == asset_id)
-                                                     .order_by(col(Voucher.token_id))).all()]
+                                                     .order_by(col(Voucher.voucher_id))).all()]
         conn = db.connection()
         events = decorate(redaction.redact_events(provenance.asset_events(conn, asset_id), _viewer(request, db), conn),
                           conn)
         clearances = db.exec(select(Clearance).where(Clearance.asset_id == asset_id)
-                             .order_by(col(Clearance.case_id))).all()
+                             .order_by(col(Clearance.clearance_id))).all()
         return render(request, "asset.html", names=Names(db), a=detail, row=db.get(Asset, asset_id),
                       vouchers=vouchers, events=events, clearances=clearances)
 
 
-@router.get("/vouchers/{token_id}", response_class=HTMLResponse)
-def voucher_page(request: Request, token_id: IdPath) -> HTMLResponse:
+@router.get("/vouchers/{voucher_id}", response_class=HTMLResponse)
+def voucher_page(request: Request, voucher_id: IdPath) -> HTMLResponse:
     with _db(request) as db:
         try:
-            v = voucher_detail(db, token_id)
+            v = voucher_detail(db, voucher_id)
         except (ApiError, OverflowError):
-            return not_found_page(request, _("Voucher %(id)s", id=token_id))
+            return not_found_page(request, _("Voucher %(id)s", id=voucher_id))
         conn = db.connection()
-        events = decorate(redaction.redact_events(provenance.voucher_events(conn, token_id), _viewer(request, db),
+        events = decorate(redaction.redact_events(provenance.voucher_events(conn, voucher_id), _viewer(request, db),
                                                   conn), conn)
-        check = history_verification("voucher", token_id, request)
+        check = history_verification("voucher", voucher_id, request)
         asset = db.get(Asset, v.asset_id)
         clearances = db.exec(select(Clearance).where(Clearance.asset_id == v.asset_id)
-                             .order_by(col(Clearance.case_id))).all()
+                             .order_by(col(Clearance.clearance_id))).all()
         return render(request, "voucher.html", names=Names(db), v=v, events=events, check=check, asset=asset,
                       clearances=clearances)
 
@@ -480,7 +484,7 @@ def address_page(request: Request, account: str = PathParam(pattern=r"^0x[0-9a-f
     with _db(request) as db:
         p = db.get(Participant, acct)
         org = db.get(Organisation, p.org_id) if p is not None else None
-        vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.owner == acct)).all()]
+        vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.holder == acct)).all()]
         assets = db.exec(select(Asset).where(Asset.holder == acct)).all()
         trades = db.exec(select(Trade).where((Trade.seller == acct) | (Trade.buyer == acct))).all()
         return render(request, "address.html", names=Names(db), account=acct,
@@ -498,8 +502,8 @@ def organisation_page(request: Request, org_id: str = PathParam(pattern=r"^0x[0-
         accounts = [participant_out(p) for p in db.exec(select(Participant).where(Participant.org_id == oid)
                                                          .order_by(col(Participant.added_block))).all()]
         members = [a.account for a in accounts]
-        vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(col(Voucher.owner).in_(members))
-                                                     .order_by(col(Voucher.token_id))).all()] if members else []
+        vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(col(Voucher.holder).in_(members))
+                                                     .order_by(col(Voucher.voucher_id))).all()] if members else []
         assets = db.exec(select(Asset).where(col(Asset.holder).in_(members))
                          .order_by(col(Asset.asset_id))).all() if members else []
         trades = db.exec(select(Trade).where(col(Trade.seller).in_(members) | col(Trade.buyer).in_(members))
@@ -509,18 +513,18 @@ def organisation_page(request: Request, org_id: str = PathParam(pattern=r"^0x[0-
                       roles=lists._roles(org.allowed_roles))
 
 
-@router.get("/clearances/{case_id}", response_class=HTMLResponse)
-def clearance_page(request: Request, case_id: IdPath) -> HTMLResponse:
+@router.get("/clearances/{clearance_id}", response_class=HTMLResponse)
+def clearance_page(request: Request, clearance_id: IdPath) -> HTMLResponse:
     with _db(request) as db:
-        c = db.get(Clearance, case_id)
+        c = db.get(Clearance, clearance_id)
         if c is None:
-            return not_found_page(request, _("Clearance %(id)s", id=case_id))
+            return not_found_page(request, _("Clearance %(id)s", id=clearance_id))
         conn = db.connection()
         viewer = _viewer(request, db)
         case = clearance_out(c, viewer, conn)
         events = decorate(redaction.redact_events(
             [e for e in provenance.asset_events(conn, c.asset_id)
-             if e["contract"] == "DataCustoms" and e["links"].get("case_id") == case_id], viewer, conn), conn)
+             if e["contract"] == "DataCustoms" and e["links"].get("clearance_id") == clearance_id], viewer, conn), conn)
         return render(request, "clearance.html", names=Names(db), c=case, events=events)
 
 
@@ -657,18 +661,11 @@ def accounting_csv(request: Request, table: str = Query("by_period")) -> Respons
         "Content-Disposition": f'attachment; filename="dataledger-accounting-{table}-{given["period"]}.csv"'}))
 
 
-@router.get("/customs", response_class=HTMLResponse)
-def customs_page(request: Request) -> HTMLResponse:
-    with _db(request) as db:
-        caller = _caller(request, db)
-        from gateway.api.deps import Caller
-
-        conn = db.connection()
-        viewer = redaction.viewer_of(caller or Caller(), conn)
-        cases = [clearance_out(c, viewer, conn)
-                 for c in db.exec(select(Clearance).order_by(col(Clearance.case_id))).all()]
-        return render(request, "customs.html", names=Names(db), cases=cases, caller=caller,
-                      full=bool(caller and caller.supervisor))
+@router.get("/customs")
+def customs_page(request: Request) -> Response:
+    """The customs queue is the clearances list (/clearances: filters, CSV, redaction per viewer)."""
+    query = request.url.query
+    return RedirectResponse("/clearances" + (f"?{query}" if query else ""), status_code=308)
 
 
 # ---------------------------------------------------------------- errors as pages, offline API docs

@@ -290,7 +290,7 @@ def test_regulator_date_range_and_accounting_tables(client: Any) -> None:  # noq
 def test_stats_cli_prints_yuan(market: Market) -> None:  # noqa: F811
     from typer.testing import CliRunner
 
-    from ledger.cli import app as cli
+    from dataledger.cli import app as cli
 
     out = CliRunner().invoke(cli, ["stats", "--database-url", market.database_url], env={"COLUMNS": "200"})
     assert out.exit_code == 0, out.output

@@ -213,7 +213,7 @@ def test_regulator_walk(server: Any, chromium: Any, market: Market, lang: str) -
     assert first.locator(".ev-coords time").count() == 1
     assert not first.locator(".ev-raw code").is_visible()
     first.locator(".ev-raw summary").click()
-    assert '"tokenId"' in first.locator(".ev-raw code").text_content()
+    assert '"voucherId"' in first.locator(".ev-raw code").text_content()
     timeline = page.inner_text("#timeline")
     assert "0x434e" not in timeline and "¥150,000.00" in timeline
     shot("provenance")
