@@ -35,7 +35,7 @@ def statistics(conn: Connection, period: str = "month", since: Optional[int] = N
         {"lo": lo, "hi": hi}))
     trades = list(conn.execute(text(
         "SELECT t.asset_id, t.price, t.fee, t.settled_at, t.seller, t.buyer, v.\"right\" FROM trades t "
-        "LEFT JOIN vouchers v ON v.token_id = t.voucher_id WHERE t.settled_at BETWEEN :lo AND :hi"),
+        "LEFT JOIN vouchers v ON v.voucher_id = t.voucher_id WHERE t.settled_at BETWEEN :lo AND :hi"),
         {"lo": lo, "hi": hi}))
     transfers = list(conn.execute(text(
         "SELECT t.from_address, t.to_address, v.asset_id FROM voucher_transfers t "
