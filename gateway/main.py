@@ -79,8 +79,17 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
         version="0.1.0",
         description="Queries over the indexed data element market (participants, assets, vouchers, trades, "
                     "uses, customs), provenance with chain coordinates, statistics, Sign-In with Ethereum, "
-                    "and a gasless relay.",
+                    "and a gasless relay.\n\n"
+                    "Conventions (docs/api.md): amounts are exact decimal strings of fen beside `currency` (CNY) "
+                    "and `decimals` (2); uint256 request fields are decimal strings (a JSON number is accepted, "
+                    "exact in JavaScript only below 2^53); times are unix seconds, UTC (one exception: the SIWE "
+                    "nonce's `expires_at` is ISO 8601, as the SIWE message needs it); every list is a page "
+                    "(`items`, `total`, `limit`, `offset`); rights are filtered by name (`?right=use`) and "
+                    "answered as `right` (0 holding, 1 use, 2 operating) with `right_name`. The relay's EIP-712 "
+                    "domains and types are in the descriptions of its request bodies.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: gateway.web.pages.install_docs (assets served here, no CDN)
+        redoc_url=None,
     )
     state: Any = app.state
     state.settings = settings

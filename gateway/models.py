@@ -224,8 +224,14 @@ class Valuation(ValuationBase, table=True):
     __tablename__ = "valuations"
 
 
+#: amounts in API responses: the exact decimal string of fen and the two fields that say so
+AMOUNT_DOC = ("exact decimal string in the currency's smallest unit (10^-decimals of currency): "
+              "\"15000000\" with currency CNY and decimals 2 is ¥150,000.00")
+
+
 class ValuationPublic(ValuationBase):
-    pass
+    amount: str = Field(description=AMOUNT_DOC)
+    decimals: int = Field(default=2, description="decimals of amount (fen: 2)")
 
 
 # ---------------------------------------------------------------- vouchers
@@ -364,7 +370,10 @@ class Trade(TradeBase, table=True):
 
 
 class TradePublic(TradeBase):
-    pass
+    price: str = Field(description=AMOUNT_DOC)
+    fee: str = Field(description="the exchange's fee; " + AMOUNT_DOC)
+    currency: str = Field(default="CNY", description="currency of price and fee (the payment token's)")
+    decimals: int = Field(default=2, description="decimals of price and fee (fen: 2)")
 
 
 class BrokerPaymentBase(SQLModel):
@@ -381,7 +390,9 @@ class BrokerPayment(BrokerPaymentBase, table=True):
 
 
 class BrokerPaymentPublic(BrokerPaymentBase):
-    pass
+    amount: str = Field(description=AMOUNT_DOC)
+    currency: str = Field(default="CNY", description="currency of amount")
+    decimals: int = Field(default=2, description="decimals of amount (fen: 2)")
 
 
 class PaymentBalanceBase(SQLModel):
@@ -395,7 +406,9 @@ class PaymentBalance(PaymentBalanceBase, table=True):
 
 
 class PaymentBalancePublic(PaymentBalanceBase):
-    pass
+    balance: str = Field(description=AMOUNT_DOC)
+    currency: str = Field(default="CNY", description="currency of balance")
+    decimals: int = Field(default=2, description="decimals of balance (fen: 2)")
 
 
 # ---------------------------------------------------------------- the API's own state (not chain data)

@@ -2,6 +2,9 @@
 
     dataledger stats [--database-url URL] [--period day|month] [--since TS] [--until TS] [--json]
     (python -m gateway.stats: the same command; :func:`stats_command` is its body)
+
+Amounts in the tables are yuan with two decimals (¥230,000.00; gateway.core.units, as on the
+pages); ``--json`` keeps the index's exact fen as decimal strings.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any, Optional
 from rich.console import Console
 from rich.table import Table
 
+from gateway.core import units
 from gateway.core.config import get_settings
 
 
@@ -21,7 +25,8 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
     for column in columns:
         table.add_column(column, justify="left" if column in columns[:1] else "right")
     for row in rows:
-        table.add_row(*[str(row.get(c, "")) for c in columns])
+        # amounts are fen on chain: shown as yuan (gateway.core.units, the pages' helper too)
+        table.add_row(*[units.money(row.get(c)) if c.startswith("value") else str(row.get(c, "")) for c in columns])
     return table
 
 

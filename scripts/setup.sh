@@ -2,7 +2,7 @@
 # Install what the stack and the tests need; fast (stamp checks only) when already set up.
 #   scripts/setup.sh up     node packages + Python venv with the runtime dependencies only (`make up`)
 #   scripts/setup.sh dev    + the dev/test tooling (pip extra `dev`: pytest, mypy, py-solc-x, ...)
-#   scripts/setup.sh test   dev + PostgreSQL server and Chromium (Debian) + Kubo and geth (built from the Go module proxy)
+#   scripts/setup.sh test   dev + PostgreSQL server, Chromium and fonts-noto-cjk (Debian) + Kubo and geth (built from the Go module proxy)
 #   scripts/setup.sh bench  same as test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +69,8 @@ fi
 
 # 4. Chromium for the browser tests (Debian's package; Playwright drives it, never downloads one)
 command -v chromium >/dev/null 2>&1 || apt_install chromium "chromium"
+# CJK fonts: the pages are 简体/繁體 by default; without them the screenshots show empty boxes
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_install fonts-noto-cjk "CJK fonts (Noto Sans CJK)"
 
 # 5. Kubo, built once from the Go module proxy and cached
 scripts/kubo.sh path >/dev/null

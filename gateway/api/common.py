@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, Generic, Optional, TypeVar
 
 from fastapi import Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from gateway.core.errors import ApiError
 
@@ -21,6 +21,37 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 AddressQuery = Annotated[Optional[str], Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 IdQuery = Annotated[Optional[int], Query(ge=0, le=MAX_ID)]
+
+
+def _uint_text(maximum: int) -> str:
+    return (f"uint256 as a decimal string (at most {maximum}); a JSON number is accepted too, but only below "
+            "2^53 is it exact in JavaScript")
+
+
+def _uint_schema(maximum: int) -> WithJsonSchema:
+    """uint256-range integers are documented as decimal strings (JavaScript numbers lose digits above
+    2^53); the field still accepts a JSON number."""
+    digits = len(str(maximum)) - 1  # any string of fewer digits is within range
+    return WithJsonSchema({"type": "string", "pattern": "^[0-9]+$", "maxLength": digits,
+                           "description": _uint_text(maximum)})
+
+
+def udoc(text: str) -> str:
+    """A uint256 field's own description with the decimal-string convention after it."""
+    return f"{text}. " + _uint_text(2**255)
+
+
+#: request fields of the uint256 range: "15000000" (decimal string) or 15000000 (JSON number)
+Uint256 = Annotated[int, Field(ge=0, le=2**256 - 1), _uint_schema(2**256 - 1)]
+#: the relay's bound on uint256 fields (the forwarder's value and nonces, order fields)
+Uint255 = Annotated[int, Field(ge=0, le=2**255), _uint_schema(2**255)]
+
+
+#: the currency of every amount on chain and its decimals: amounts are integers of 10^-2 yuan (fen)
+AMOUNT_CURRENCY = "CNY"
+AMOUNT_DECIMALS = 2
+AMOUNT_DESCRIPTION = ("an amount as an exact decimal string of the currency's smallest unit: fen, 10^-`decimals` "
+                      "of the `currency` (\"15000000\" with decimals 2 is ¥150,000.00)")
 
 
 class Page(BaseModel, Generic[T]):

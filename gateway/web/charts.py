@@ -7,6 +7,18 @@ from typing import Any, Sequence
 
 from markupsafe import Markup
 
+from gateway.web.i18n import _
+
+
+
+def no_data() -> str:
+    return _("no data")
+
+
+def no_flows() -> str:
+    return _("no cross-border flows")
+
+
 PALETTE = ("#2f6fb3", "#d9822b", "#3f9c5a", "#b3413f", "#7d5fb2", "#6b7d8c")
 
 
@@ -19,12 +31,12 @@ def _fmt(v: float) -> str:
 
 
 def bar_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460, height: int = 220,
-              color: str = PALETTE[0], chart_id: str = "") -> Markup:
+              color: str = PALETTE[0], chart_id: str = "", empty: str = "") -> Markup:
     """Vertical bars with value labels; an empty series renders an explicit 'no data' chart."""
     pad_l, pad_b, pad_t = 44, 42, 28
     plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bar-chart" id="{escape(chart_id)}" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMidYMid meet" role="img" '
              f'aria-label="{escape(title)}">',
              f'<title>{escape(title)}</title>',
              f'<text x="{width / 2}" y="16" text-anchor="middle" class="chart-title">{escape(title)}</text>',
@@ -36,7 +48,7 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460, 
         parts.append(f'<line x1="{pad_l}" y1="{y:.1f}" x2="{pad_l + plot_w}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{pad_l - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_fmt(top * frac)}</text>')
     if not items:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">no data</text>')
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">{escape(empty or no_data())}</text>')
     n = max(len(items), 1)
     slot = plot_w / n
     bar_w = max(4.0, min(48.0, slot * 0.7))
@@ -56,20 +68,20 @@ def bar_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460, 
 
 
 def line_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460, height: int = 220,
-               color: str = PALETTE[1], chart_id: str = "") -> Markup:
+               color: str = PALETTE[1], chart_id: str = "", empty: str = "") -> Markup:
     """A line with points over ordered periods (a <path>)."""
     pad_l, pad_b, pad_t = 44, 42, 28
     plot_w, plot_h = width - pad_l - 14, height - pad_b - pad_t
     top = max((v for _, v in items), default=0) or 1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart line-chart" id="{escape(chart_id)}" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMidYMid meet" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
              f'<text x="{width / 2}" y="16" text-anchor="middle" class="chart-title">{escape(title)}</text>',
              f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{pad_l + plot_w}" y2="{pad_t + plot_h}" class="axis"/>',
              f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + plot_h}" class="axis"/>',
              f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end" class="tick">{_fmt(top)}</text>']
     if not items:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">no data</text>')
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">{escape(empty or no_data())}</text>')
     n = len(items)
     pts = []
     for i, (label, value) in enumerate(items):
@@ -88,23 +100,24 @@ def line_chart(items: Sequence[tuple[str, float]], title: str, width: int = 460,
     return Markup("".join(parts))
 
 
-def flow_chart(flows: Sequence[dict[str, Any]], title: str, width: int = 460, height: int = 220, chart_id: str = "") -> Markup:
+def flow_chart(flows: Sequence[dict[str, Any]], title: str, width: int = 460, height: int = 220, chart_id: str = "",
+               empty: str = "") -> Markup:
     """Cross-border flows: one arrow per (from -> to) pair, thickness by count."""
     juris = sorted({f["from"] for f in flows} | {f["to"] for f in flows})
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart flow-chart" id="{escape(chart_id)}" '
-             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMidYMid meet" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
              f'<text x="{width / 2}" y="16" text-anchor="middle" class="chart-title">{escape(title)}</text>']
     if not flows:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">no cross-border flows</text>')
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">{escape(empty or no_flows())}</text>')
     pos = {}
     for i, j in enumerate(juris):
         x = 40 + (width - 80) * (i / max(len(juris) - 1, 1))
         pos[j] = x
         parts.append(f'<circle cx="{x:.1f}" cy="{height / 2}" r="16" fill="{PALETTE[i % len(PALETTE)]}"/>'
-                     f'<text x="{x:.1f}" y="{height / 2 + 4}" text-anchor="middle" class="node">{escape(j)}</text>')
+                     f'<text x="{x:.1f}" y="{height / 2 + 32}" text-anchor="middle" class="tick">{escape(j)}</text>')
     top = max((f["transfers"] + f["trades"] for f in flows), default=1) or 1
     for k, f in enumerate(flows):
         x1, x2 = pos[f["from"]], pos[f["to"]]
@@ -116,6 +129,6 @@ def flow_chart(flows: Sequence[dict[str, Any]], title: str, width: int = 460, he
         d = f"M {x1:.1f} {y:.1f} Q {mid:.1f} {y + sign * lift:.1f} {x2:.1f} {y:.1f}"
         parts.append(f'<path class="flow" d="{d}" fill="none" stroke="#555" stroke-width="{1 + 4 * count / top:.1f}" '
                      f'marker-end="url(#arrow)"><title>{escape(f["from"])} → {escape(f["to"])}: '
-                     f'{f["transfers"]} transfers, {f["trades"]} trades</title></path>')
+                     f'{f["transfers"]} / {f["trades"]}</title></path>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -198,7 +198,7 @@ def test_each_role_sees_what_the_policy_says_everywhere(dclient: Any, dmarket: A
     elif not (own_auth or stranger_auth):
         assert users.status_code == 403
     else:
-        listed = {u["user"] for u in users.json()}
+        listed = {u["user"] for u in users.json()["items"]}
         assert (bank in listed) == own_auth and (scene.stranger.lower() in listed) == stranger_auth
 
     # bundles: served only when nothing of the history is hidden from the caller

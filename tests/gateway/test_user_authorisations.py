@@ -21,7 +21,9 @@ LINE = 2  # holder_cn's level-2 CN asset
 def _rows(client: Any, headers: dict[str, str], v: int) -> list[dict[str, Any]]:
     r = client.get(f"/v1/vouchers/{v}/users", headers=headers)
     assert r.status_code == 200, r.text
-    rows: list[dict[str, Any]] = r.json()
+    page = r.json()
+    rows: list[dict[str, Any]] = page["items"]  # a page like every list
+    assert page["total"] == len(rows) and page["offset"] == 0
     return rows
 
 

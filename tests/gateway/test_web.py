@@ -60,7 +60,8 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as p:
         try:
             context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                           args=ARGS, viewport={"width": 1280, "height": 900})
+                                                           args=ARGS, viewport={"width": 1280, "height": 900},
+                                                           locale="en-US")  # English pages (the default is 简体)
         except Exception as exc:  # noqa: BLE001
             pytest.fail(f"Chromium could not start ({CHROMIUM}): {exc}", pytrace=False)
         try:
@@ -96,7 +97,7 @@ def test_home_and_search_finds_things(server: Any, browser: Any, market: Any) ->
     page.click("#search-button")
     page.wait_for_selector("#search-results")
     links = page.locator("#search-results a").all_text_contents()
-    assert "asset 2" in links and "voucher 2" in links
+    assert "Asset 2" in links and "Voucher 2" in links  # the page's own words (translated), not the API's label
     # tx hash
     tx_hash = page.request.get(base + "/v1/vouchers/1/provenance").json()["events"][0]["tx_hash"]
     page.fill("#search-input", tx_hash)

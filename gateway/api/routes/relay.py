@@ -33,7 +33,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 
-from gateway.api.common import AUTH_ERRORS, ERRORS
+from gateway.api.common import AUTH_ERRORS, ERRORS, Uint255, Uint256, udoc
 from gateway.api.deps import EngineDep, ParticipantCallerDep, SettingsDep
 from gateway.core.config import ConfigError, relayer_key
 from gateway.core.errors import ApiError
@@ -97,18 +97,26 @@ _ADDR = r"^0x[0-9a-fA-F]{40}$"
 
 
 class ForwardRequestIn(BaseModel):
+    """An ERC-2771 ForwardRequest signed (EIP-712) by ``from`` for the LedgerForwarder.
+
+    Domain: ``{name: "dataledger", version: "1", chainId, verifyingContract: forwarder}``.
+    Type: ``ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,uint48
+    deadline,bytes data)`` (``nonce`` is the forwarder's ``nonces(from)``). The signature is over the
+    request without ``signature``/``chainId``/``forwarder``; those two name the domain. A worked
+    example: docs/api.md, "Relay requests"."""
+
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: str = Field(alias="from", pattern=_ADDR)
-    to: str = Field(pattern=_ADDR)
-    value: int = Field(default=0, ge=0, le=2**255)
-    gas: int = Field(ge=21_000, le=30_000_000)
-    nonce: int = Field(ge=0, le=2**255)
-    deadline: int = Field(ge=0, le=2**48 - 1)
-    data: str = Field(pattern=_HEX, max_length=200_000)
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
-    chainId: int = Field(ge=0, le=2**63)
-    forwarder: str = Field(pattern=_ADDR)
+    from_: str = Field(alias="from", pattern=_ADDR, description="the signer: the signed-in participant")
+    to: str = Field(pattern=_ADDR, description="the target contract (DataVoucher or TradeSettlement)")
+    value: Uint255 = Field(default=0, description=udoc("wei sent along (0)"))
+    gas: int = Field(ge=21_000, le=30_000_000, description="gas limit of the forwarded call")
+    nonce: Uint255 = Field(description=udoc("LedgerForwarder.nonces(from)"))
+    deadline: int = Field(ge=0, le=2**48 - 1, description="unix seconds after which the forwarder refuses it")
+    data: str = Field(pattern=_HEX, max_length=200_000, description="ABI-encoded call of an allowed function")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte EIP-712 signature (r, s, v)")
+    chainId: int = Field(ge=0, le=2**63, description="the domain's chain id")
+    forwarder: str = Field(pattern=_ADDR, description="the domain's verifyingContract: the LedgerForwarder")
 
     def request(self) -> ForwardRequest:
         d = self.model_dump(by_alias=True)
@@ -116,26 +124,30 @@ class ForwardRequestIn(BaseModel):
 
 
 class OrderIn(BaseModel):
+    """A trade order (EIP-712 type ``Order``, domain ``{name: "dataledger-settlement", version: "1",
+    chainId, verifyingContract: TradeSettlement}``); fields in the type's order. ``price`` and
+    ``commission`` are amounts of the payment token in fen (2 decimals of CNY)."""
+
     maker: str = Field(pattern=_ADDR)
-    side: int = Field(ge=0, le=1)
-    voucherId: int = Field(ge=0, le=2**255)
-    price: int = Field(ge=0, le=2**255)
+    side: int = Field(ge=0, le=1, description="0 sell, 1 buy")
+    voucherId: Uint255
+    price: Uint255 = Field(description=udoc("fen (10^-2 CNY): \"15000000\" is ¥150,000.00"))
     paymentToken: str = Field(pattern=_ADDR)
     exchange: str = Field(pattern=_ADDR)
     broker: str = Field(default="0x" + "00" * 20, pattern=_ADDR)
-    commission: int = Field(default=0, ge=0, le=2**255)
-    maxFeeBps: int = Field(default=0, ge=0, le=2**255)
-    minUsesLeft: int = Field(default=0, ge=0, le=2**255)
-    minValidUntil: int = Field(default=0, ge=0, le=2**255)
-    nonce: int = Field(ge=0, le=2**255)
-    deadline: int = Field(ge=0, le=2**255)
+    commission: Uint255 = Field(default=0, description=udoc("fen paid by the maker to its broker"))
+    maxFeeBps: Uint255 = Field(default=0, description=udoc("the highest exchange fee (basis points) the maker accepts"))
+    minUsesLeft: Uint255 = Field(default=0, description=udoc("least uses left on the voucher (0: no term)"))
+    minValidUntil: Uint255 = Field(default=0, description=udoc("earliest validity end, unix seconds (0: no term)"))
+    nonce: Uint255 = Field(description=udoc("the maker's order nonce (cancelOrder(nonce) voids it)"))
+    deadline: Uint255 = Field(description=udoc("unix seconds"))
 
 
 class SignedOrderIn(BaseModel):
     order: OrderIn
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="the maker's EIP-712 signature of order")
     chainId: int = Field(ge=0, le=2**63)
-    settlement: str = Field(pattern=_ADDR)
+    settlement: str = Field(pattern=_ADDR, description="the domain's verifyingContract: TradeSettlement")
 
     def signed(self) -> SignedOrder:
         return SignedOrder(order=Order(**self.order.model_dump()), signature=self.signature, chainId=self.chainId,
@@ -143,18 +155,25 @@ class SignedOrderIn(BaseModel):
 
 
 class SettlementIn(BaseModel):
+    """A settlement: the two signed orders and the exchange's ForwardRequest calling
+    ``TradeSettlement.settle(sell, buy)`` (docs/api.md, "Relay requests")."""
+
     sell: SignedOrderIn
     buy: SignedOrderIn
     request: ForwardRequestIn = Field(description="the exchange's signed ForwardRequest calling settle(sell, buy)")
 
 
 class PermitIn(BaseModel):
-    """An EIP-2612 permit of PaymentToken withdrawing an allowance (value 0), signed by its owner."""
+    """An EIP-2612 permit of PaymentToken withdrawing an allowance (value 0), signed by its owner.
+
+    Domain: ``{name: "Data Settlement CNY", version: "1", chainId, verifyingContract: PaymentToken}``;
+    type ``Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)`` with
+    ``nonce`` = ``PaymentToken.nonces(owner)``."""
 
     owner: str = Field(pattern=_ADDR)
     spender: str = Field(pattern=_ADDR)
-    value: int = Field(default=0, ge=0, le=2**256 - 1, description="must be 0: only withdrawals are relayed")
-    deadline: int = Field(ge=0, le=2**256 - 1)
+    value: Uint256 = Field(default=0, description=udoc("must be 0: only withdrawals are relayed"))
+    deadline: Uint256 = Field(description=udoc("unix seconds"))
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 

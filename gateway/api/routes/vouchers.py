@@ -106,12 +106,14 @@ def user_rows(v: Voucher, rows: list[VoucherUser]) -> list[VoucherUserOut]:
     return [VoucherUserOut(**r.model_dump(), live=bool(r.allowed) and r.holder == v.holder) for r in rows]
 
 
-@router.get("/{voucher_id}/users", response_model=list[VoucherUserOut], responses=AUTH_ERRORS)
-def voucher_users(voucher_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserOut]:
-    """User authorisations of the voucher, one row per (holder, user) as on chain, ``live`` when
-    the current holder's authorisation allows the user now. Visible (gateway.services.redaction)
-    to regulators and customs (all rows), and to the parties of a row: the holder that gave it and
-    the user (and accounts of their organisations). The current holder with no row gets ``[]``."""
+@router.get("/{voucher_id}/users", response_model=Page[VoucherUserOut], responses=AUTH_ERRORS)
+def voucher_users(voucher_id: IdPath, db: SessionDep, caller: AuthedCallerDep, limit: Limit = 50,
+                  offset: Offset = 0) -> Page[VoucherUserOut]:
+    """User authorisations of the voucher, a page like every list (``items``, ``total``, ``limit``,
+    ``offset``), one row per (holder, user) as on chain, ``live`` when the current holder's
+    authorisation allows the user now. Visible (gateway.services.redaction) to regulators and
+    customs (all rows), and to the parties of a row: the holder that gave it and the user (and
+    accounts of their organisations). The current holder with no row gets an empty page."""
     v = db.get(Voucher, voucher_id)
     if v is None:
         raise not_found("voucher", voucher_id=voucher_id)
@@ -121,7 +123,8 @@ def voucher_users(voucher_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -
     viewer = redaction.viewer_of(caller, conn)
     visible = [r for r in rows if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
     if visible or redaction.viewer_is_party(viewer, [v.holder], conn):
-        return user_rows(v, visible)
+        out = user_rows(v, visible)
+        return Page(items=out[offset:offset + limit], total=len(out), limit=limit, offset=offset)
     raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
                    "user authorisations", {"voucher_id": voucher_id, "caller": caller.address})
 

@@ -7,11 +7,18 @@
     var box = document.getElementById("timeline-filters");
     var items = document.querySelectorAll("#timeline li.ev");
     if (!box || !items.length) return;
-    var names = [];
-    items.forEach(function (li) { var n = li.dataset.event; if (names.indexOf(n) < 0) names.push(n); });
+    var names = [], labels = {};
+    items.forEach(function (li) {
+      var n = li.dataset.event;
+      if (names.indexOf(n) < 0) {
+        names.push(n);
+        var title = li.querySelector(".ev-name");  // the event's name in the page's language
+        labels[n] = title ? title.textContent : n;
+      }
+    });
     names.forEach(function (name) {
       var b = document.createElement("button");
-      b.type = "button"; b.textContent = name || "(unknown)"; b.dataset.event = name;
+      b.type = "button"; b.textContent = labels[name] || name || "?"; b.dataset.event = name; b.title = name;
       b.addEventListener("click", function () {
         b.classList.toggle("off");
         var hide = b.classList.contains("off");
