@@ -246,10 +246,18 @@ def sign_in(st: Stack, who: str, choose: bool = False) -> tuple[Any, BrowserWall
     return page, wallet
 
 
+SEEN: set[str] = set()
+
+
 def wait_confirmed(page: Any) -> str:
-    """After an action: the page reloaded from the index with the confirmation; the tx hash."""
-    flash = page.wait_for_selector("#wallet-flash[data-state='confirmed']", timeout=WAIT)
-    return str(flash.query_selector("a.tx-link").get_attribute("href")).rsplit("/", 1)[-1]
+    """After an action: the page reloaded from the index with the confirmation of a transaction
+    not seen before (an earlier action's banner does not count); the tx hash."""
+    page.wait_for_function(
+        "(seen) => { const a = document.querySelector(\"#wallet-flash[data-state='confirmed'] a.tx-link\");"
+        " return !!a && !seen.includes(a.getAttribute('href')); }", arg=sorted(SEEN), timeout=WAIT)
+    href = str(page.get_attribute("#wallet-flash a.tx-link", "href"))
+    SEEN.add(href)
+    return href.rsplit("/", 1)[-1]
 
 
 def check_recipient(page: Any, voucher: int, to: str) -> Any:
@@ -514,3 +522,120 @@ def test_wrong_chain_rejection_and_stale_nonce_send_nothing(stack: Stack) -> Non
     page.click("#cancel-order button.go")
     wait_confirmed(page)
     assert st.relayer_nonce() == before + 1
+
+
+def _extra_account(index: int) -> LocalAccount:
+    from ledger.anvil import DEFAULT_MNEMONIC
+
+    Account.enable_unaudited_hdwallet_features()
+    return Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+
+
+def test_data_officer_adds_and_removes_within_the_rules(stack: Stack) -> None:
+    st = stack
+    newcomer = _extra_account(13)
+    page, wallet = st.page("holder_cn")
+    page.goto(st.base + "/me")
+    page.fill("#add-account input[name=account]", newcomer.address)
+    page.check("#add-account input[name=role][value='128']")  # HOLDER, the organisation's allowed role
+    page.click("#add-account button.go")
+    wait_confirmed(page)
+    row = f"#account-{newcomer.address.lower()}"
+    page.wait_for_selector(row)
+    assert "active" in page.inner_text(row) and "holder" in page.inner_text(row)
+    shot(page, "officer-01-added")
+
+    # suspending is the registrar's: refused with the reason, before the wallet is asked
+    sent = list(wallet.sent)
+    page.fill(f"#suspend-{newcomer.address.lower()} input[name=reason]", "left the company")
+    page.click(f"#suspend-{newcomer.address.lower()} button.go")
+    status = page.wait_for_selector(f"#suspend-{newcomer.address.lower()} .status[data-state='refused']")
+    assert "registrar" in status.inner_text(), status.inner_text()
+    assert wallet.sent == sent
+    shot(page, "officer-02-suspend-refused")
+
+    page.click(f"#remove-{newcomer.address.lower()} button.go")
+    wait_confirmed(page)
+    assert "removed" in page.inner_text(row)
+    assert st.market.contracts["ParticipantRegistry"].functions.isActive(newcomer.address).call() is False
+    shot(page, "officer-03-removed")
+
+
+def test_regulators_unfreeze_revoke_and_recover_two_person(stack: Stack) -> None:
+    st = stack
+    a = st.market.accounts
+    from ledger.demo import REGULATOR, org_id
+
+    # a second regulator, registered by the registrar (the authority)
+    second = _extra_account(12)
+    registry = st.market.contracts["ParticipantRegistry"]
+    oid = org_id("11440000MB2C00099Z")
+    registry.functions.registerOrganisation(oid, b"CN", REGULATOR, second.address).transact(
+        {"from": a["authority"].address})
+    registry.functions.addAccount(oid, second.address, REGULATOR).transact({"from": second.address})
+    st.market.accounts["regulator_2"] = second
+
+    reg, _ = st.page("regulator")
+    reg.goto(st.base + "/me")
+    reg.fill("#regulate input[name=voucher_id]", "3")
+    reg.fill("#regulate input[name=reason]", "court order lifted")
+    reg.click("#regulate button[value=unfreeze]")
+    wait_confirmed(reg)
+    assert reg.locator("#frozen-vouchers a[href='/vouchers/3']").count() == 0
+
+    # one regulator proposes moving voucher 3 from holder_hk's lost key to the operator
+    reg.fill("#regulate input[name=voucher_id]", "3")
+    reg.fill("#regulate input[name=reason]", "lost key, affidavit 2026-9")
+    reg.fill("#regulate input[name=to]", a["operator"].address)
+    reg.click("#regulate button[value=propose_recovery]")
+    wait_confirmed(reg)
+    assert "lost key" in reg.inner_text("#recoveries")
+    # ... and cannot execute it alone
+    reg.fill("#regulate input[name=voucher_id]", "3")
+    reg.fill("#regulate input[name=reason]", "executing my own proposal")
+    reg.click("#regulate button[value=execute_recovery]")
+    status = reg.wait_for_selector("#regulate .status[data-state='refused']")
+    assert "another regulator must execute" in status.inner_text(), status.inner_text()
+    shot(reg, "regulator-03-recovery-needs-second")
+
+    reg2, _ = sign_in(st, "regulator_2")
+    assert "lost key" in reg2.inner_text("#recoveries")
+    reg2.fill("#regulate input[name=voucher_id]", "3")
+    reg2.fill("#regulate input[name=reason]", "second regulator confirms")
+    reg2.click("#regulate button[value=execute_recovery]")
+    wait_confirmed(reg2)
+    assert owner(st, 3) == a["operator"].address
+    assert "lost key" not in reg2.inner_text("#recoveries")
+    shot(reg2, "regulator-04-recovered")
+
+    reg2.fill("#regulate input[name=voucher_id]", "2")
+    reg2.fill("#regulate input[name=reason]", "licence of the operation withdrawn")
+    reg2.click("#regulate button[value=revoke]")
+    wait_confirmed(reg2)
+    assert st.market.contracts["DataVoucher"].functions.voucherCore(2).call()[0] is not None
+    reg2.goto(st.base + "/vouchers/2")
+    assert "revoked" in reg2.inner_text("h1")
+    shot(reg2, "regulator-05-revoked")
+
+
+def test_customs_rejects_with_a_reason(stack: Stack) -> None:
+    st = stack
+    a = st.market.accounts
+    page, _ = st.page("holder_cn")
+    page.goto(st.base + "/me")
+    page.fill("#request-clearance input[name=asset_id]", "3")
+    page.fill("#request-clearance input[name=destination]", "MO")
+    page.fill("#request-clearance input[name=recipient]", a["holder_mo"].address)
+    page.fill("#request-clearance input[name=purpose]", "Design review with Macau Logistics")
+    page.click("#request-clearance button.go")
+    wait_confirmed(page)
+    officer, _ = st.page("customs")
+    officer.goto(st.base + "/me")
+    case = str(officer.locator("#customs-queue tr[id^=case-]").last.get_attribute("id"))[5:]
+    officer.fill(f"#reject-{case} input[name=reason]", "important data: no export")
+    officer.click(f"#reject-{case} button.go")
+    wait_confirmed(officer)
+    assert officer.locator(f"#case-{case}").count() == 0
+    officer.goto(st.base + "/customs")
+    assert "important data: no export" in officer.inner_text("#cases")
+    shot(officer, "customs-05-rejected")
