@@ -79,6 +79,8 @@ class BrowserWallet:
         self.chain_id = chain_id
         self.real_chain = chain_id
         self.reject = False
+        self.knows_chain = True  # False: the wallet must be told the chain (wallet_addEthereumChain)
+        self.added: list[dict[str, Any]] = []
         self.before_sign: Optional[Callable[[], None]] = None
         self.signatures = 0
         self.sent: list[str] = []
@@ -98,11 +100,13 @@ class BrowserWallet:
             return hex(self.chain_id)
         if method == "wallet_switchEthereumChain":
             wanted = int(params[0]["chainId"], 16)
-            if wanted != self.real_chain:
+            if wanted != self.real_chain or not self.knows_chain:
                 raise WalletError(4902, "unrecognised chain")
             self.chain_id = wanted
             return None
         if method == "wallet_addEthereumChain":
+            self.added.append(params[0])
+            self.knows_chain = True
             self.chain_id = int(params[0]["chainId"], 16)
             return None
         if self.reject:
@@ -471,8 +475,11 @@ def test_wrong_chain_rejection_and_stale_nonce_send_nothing(stack: Stack) -> Non
     msg = page.wait_for_selector("#wallet-message[data-kind='error']")
     assert "Switch the network" in msg.inner_text() and wallet.signatures == 0
     shot(page, "errors-01-wrong-chain")
+    wallet.knows_chain = False  # switching answers 4902: the page adds the chain with its parameters
     page.click("#wallet-switch")
     page.wait_for_selector("#wallet-chain[data-state='ok']", state="attached")
+    assert wallet.added and int(wallet.added[0]["chainId"], 16) == wallet.real_chain
+    assert wallet.added[0]["rpcUrls"] == [st.market.rpc_url]  # the local chain's node (31337 only)
     page.click("#wallet-signin")
     page.wait_for_selector("#me-session")
 
@@ -522,6 +529,13 @@ def test_wrong_chain_rejection_and_stale_nonce_send_nothing(stack: Stack) -> Non
     page.click("#cancel-order button.go")
     wait_confirmed(page)
     assert st.relayer_nonce() == before + 1
+
+    # the wallet switches to another account: the session ends (signed out), nothing is acted on
+    page.evaluate("(a) => window.__walletEmit('accountsChanged', [a])", a["holder_hk"].address.lower())
+    page.wait_for_selector("#me-signed-out")
+    assert "switched account" in page.inner_text("#wallet-flash")
+    assert page.is_hidden("#wallet-session") and page.is_visible("#wallet-signin")
+    shot(page, "errors-05-account-changed")
 
 
 def _extra_account(index: int) -> LocalAccount:
