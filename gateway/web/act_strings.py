@@ -40,6 +40,7 @@ ERRORS: dict[str, str] = {
     "InvalidAddress": N_("Not an address: {reason}"),
     # contract custom errors
     "TransferRestrictedOnChain": N_("The transfer is refused (code {code})."),
+    "NotAuthorizedIssuer": N_("{caller} may not issue vouchers over asset {assetId}."),
     "UseRestricted": N_("The use is refused by the cross-border rule (code {code}) for user {user}."),
     "NotVoucherHolder": N_("You do not hold voucher {tokenId} (the holder is {holder})."),
     "NotAuthorizedUser": N_("{user} is not authorised by the holder to use voucher {tokenId}."),

@@ -69,6 +69,8 @@ def me_page(request: Request) -> HTMLResponse:
         ctx["exchanges"] = exchanges
         ctx["cases"] = db.exec(select(Clearance).where(Clearance.status == "requested")
                                .order_by(col(Clearance.case_id))).all() if caller.has(Role.CUSTOMS) else []
+        ctx["approved"] = db.exec(select(Clearance).where(Clearance.status == "approved")
+                                  .order_by(col(Clearance.case_id))).all() if caller.supervisor else []
         ctx["frozen"] = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.status == "frozen")
                                                                 .order_by(col(Voucher.token_id))).all()] \
             if caller.has(Role.REGULATOR) else []

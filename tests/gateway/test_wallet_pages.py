@@ -250,6 +250,15 @@ def sign_in(st: Stack, who: str, choose: bool = False) -> tuple[Any, BrowserWall
     return page, wallet
 
 
+def signed(st: Stack, who: str) -> tuple[Any, BrowserWallet]:
+    """``who``'s /me page, signed in (again only when this browser context is not yet)."""
+    page, wallet = st.page(who)
+    page.goto(st.base + "/me")
+    if page.locator("#me-session").count() == 0:
+        return sign_in(st, who)
+    return page, wallet
+
+
 SEEN: set[str] = set()
 
 
@@ -331,8 +340,7 @@ def test_user_redeems_with_a_purpose(stack: Stack) -> None:
     assert st.relayer_nonce() == before + 1 and wallet.signatures == sigs + 1
     shot(page, "user-01-authorised")
 
-    user_page, _ = st.page("bank_cn")
-    user_page.goto(st.base + "/me")
+    user_page, _ = signed(st, "bank_cn")
     user_page.wait_for_selector("#usable-4")
     purpose = "Credit model validation for SME loan batch 2026-12 (使用目的)"
     uses = st.market.contracts["DataVoucher"].functions.voucherCore(4).call()[7]
@@ -355,8 +363,7 @@ def test_user_redeems_with_a_purpose(stack: Stack) -> None:
 def test_customs_approves_and_the_refused_transfer_goes_through(stack: Stack) -> None:
     st = stack
     a = st.market.accounts
-    page, _ = st.page("holder_cn")
-    page.goto(st.base + "/me")
+    page, _ = signed(st, "holder_cn")
     verdict = check_recipient(page, 4, a["holder_sg"].address)
     assert verdict.get_attribute("data-code") == "11"
     page.click("#transfer-4 .verdict button.prefill-clearance")
@@ -425,8 +432,7 @@ def test_exchange_settles_a_signed_pair(stack: Stack) -> None:
     sell = seller.wait_for_selector("#sell-4 .status[data-state='confirmed'] textarea.signed-order").input_value()
     shot(seller, "exchange-01-sell-signed")
 
-    buyer, _ = st.page("bank_cn")
-    buyer.goto(st.base + "/me")
+    buyer, _ = signed(st, "bank_cn")
     buyer.fill("#buy-order input[name=voucher_id]", "4")
     buyer.fill("#buy-order input[name=price]", "100000")
     buyer.click("#buy-order button.go")
@@ -548,8 +554,7 @@ def _extra_account(index: int) -> LocalAccount:
 def test_data_officer_adds_and_removes_within_the_rules(stack: Stack) -> None:
     st = stack
     newcomer = _extra_account(13)
-    page, wallet = st.page("holder_cn")
-    page.goto(st.base + "/me")
+    page, wallet = signed(st, "holder_cn")
     page.fill("#add-account input[name=account]", newcomer.address)
     page.check("#add-account input[name=role][value='128']")  # HOLDER, the organisation's allowed role
     page.click("#add-account button.go")
@@ -589,8 +594,7 @@ def test_regulators_unfreeze_revoke_and_recover_two_person(stack: Stack) -> None
     registry.functions.addAccount(oid, second.address, REGULATOR).transact({"from": second.address})
     st.market.accounts["regulator_2"] = second
 
-    reg, _ = st.page("regulator")
-    reg.goto(st.base + "/me")
+    reg, _ = signed(st, "regulator")
     reg.fill("#regulate input[name=voucher_id]", "3")
     reg.fill("#regulate input[name=reason]", "court order lifted")
     reg.click("#regulate button[value=unfreeze]")
@@ -635,16 +639,14 @@ def test_regulators_unfreeze_revoke_and_recover_two_person(stack: Stack) -> None
 def test_customs_rejects_with_a_reason(stack: Stack) -> None:
     st = stack
     a = st.market.accounts
-    page, _ = st.page("holder_cn")
-    page.goto(st.base + "/me")
+    page, _ = signed(st, "holder_cn")
     page.fill("#request-clearance input[name=asset_id]", "3")
     page.fill("#request-clearance input[name=destination]", "MO")
     page.fill("#request-clearance input[name=recipient]", a["holder_mo"].address)
     page.fill("#request-clearance input[name=purpose]", "Design review with Macau Logistics")
     page.click("#request-clearance button.go")
     wait_confirmed(page)
-    officer, _ = st.page("customs")
-    officer.goto(st.base + "/me")
+    officer, _ = signed(st, "customs")
     case = str(officer.locator("#customs-queue tr[id^=case-]").last.get_attribute("id"))[5:]
     officer.fill(f"#reject-{case} input[name=reason]", "important data: no export")
     officer.click(f"#reject-{case} button.go")
@@ -653,3 +655,36 @@ def test_customs_rejects_with_a_reason(stack: Stack) -> None:
     officer.goto(st.base + "/customs")
     assert "important data: no export" in officer.inner_text("#cases")
     shot(officer, "customs-05-rejected")
+
+
+def test_issue_a_voucher_and_revoke_a_clearance(stack: Stack) -> None:
+    st = stack
+    a = st.market.accounts
+    page, _ = signed(st, "holder_cn")
+    # asset 3 (enterprise data held by holder_cn): its holder issues over it
+    page.fill("#issue-voucher input[name=asset_id]", "3")
+    page.fill("#issue-voucher input[name=to]", a["holder_cn"].address)
+    page.fill("#issue-voucher input[name=scope]", "design review, internal use")
+    page.click("#issue-voucher button.go")
+    tx = wait_confirmed(page)
+    receipt = st.w3.eth.get_transaction_receipt(tx)  # type: ignore[arg-type]
+    issued = st.market.contracts["DataVoucher"].events.VoucherIssued().process_receipt(receipt)
+    new_id = int(issued[0]["args"]["tokenId"])
+    page.wait_for_selector(f"#voucher-{new_id}")
+    shot(page, "holder-05-issued")
+    # over an asset it does not hold: refused, decoded, nothing sent
+    page.fill("#issue-voucher input[name=asset_id]", "1")
+    page.fill("#issue-voucher input[name=to]", a["holder_cn"].address)
+    page.fill("#issue-voucher input[name=scope]", "not mine")
+    page.click("#issue-voucher button.go")
+    status = page.wait_for_selector("#issue-voucher .status[data-state='refused']")
+    assert "may not issue vouchers over asset 1" in status.inner_text(), status.inner_text()
+
+    officer, _ = signed(st, "customs")
+    row = officer.locator("#approved-clearances tr[id^=approved-]").last
+    case = str(row.get_attribute("id"))[9:]
+    officer.fill(f"#revoke-case-{case} input[name=reason]", "conditions breached")
+    officer.click(f"#revoke-case-{case} button.go")
+    wait_confirmed(officer)
+    assert officer.locator(f"#approved-{case}").count() == 0
+    shot(officer, "customs-06-revoked")

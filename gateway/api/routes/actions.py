@@ -18,6 +18,7 @@ a maker signs, and the exchange's settlement checks. Signatures are only ever ma
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from typing import Annotated, Any, Callable, Optional
 
@@ -36,7 +37,7 @@ from gateway.core.errors import ApiError
 from gateway.models import Organisation, Participant, Voucher
 from gateway.web.act_i18n import N_
 from ledger.chain import Ledger
-from ledger.contracts.models import Role, cid_to_chain
+from ledger.contracts.models import Role, cid_to_chain, hash32
 from ledger.contracts.vouchers import FORWARD_GAS_MARGIN
 from ledger.errors import ContractRevert, InvalidInput, as_revert
 from ledger.ipfs.errors import IpfsError
@@ -241,6 +242,13 @@ def _cid(params: dict[str, Any], key: str, required: bool = True) -> bytes:
         raise ApiError(422, "InvalidParameter", f"{key} is not a CID", {"param": key}) from None
 
 
+def _jurisdiction(params: dict[str, Any], key: str) -> bytes:
+    value = params.get(key)
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
+        raise ApiError(422, "InvalidParameter", f"{key} must be a two-letter jurisdiction code", {"param": key})
+    return value.strip().upper().encode()
+
+
 def _org(db: Session, caller: Caller) -> tuple[Participant, Organisation]:
     p = db.get(Participant, str(caller.address).lower())
     org = db.get(Organisation, p.org_id) if p is not None else None
@@ -249,31 +257,38 @@ def _org(db: Session, caller: Caller) -> tuple[Participant, Organisation]:
     return p, org
 
 
+class _Safe(dict[str, Any]):
+    """Summary formatting: a missing parameter reads as '?' (never a KeyError)."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
 Builder = Callable[[Ledger, dict[str, Any], str, Session, Caller], tuple[Any, str, tuple[Any, ...], str]]
 
 
 def _voucher_call(fn: str, args: Callable[[dict[str, Any], str], tuple[Any, ...]], summary: str) -> Builder:
     def build(led: Ledger, p: dict[str, Any], me: str, db: Session, caller: Caller) -> tuple[Any, str, tuple[Any, ...], str]:
-        return led.vouchers, fn, args(p, me), summary.format(**{k: p.get(k) for k in p})
+        return led.vouchers, fn, args(p, me), summary.format_map(_Safe(p))
     return build
 
 
 def _registry_call(fn: str, args: Callable[[dict[str, Any], str, str], tuple[Any, ...]], summary: str) -> Builder:
     def build(led: Ledger, p: dict[str, Any], me: str, db: Session, caller: Caller) -> tuple[Any, str, tuple[Any, ...], str]:
         _part, org = _org(db, caller)
-        return led.participants, fn, args(p, me, org.org_id), summary.format(**{k: p.get(k) for k in p})
+        return led.participants, fn, args(p, me, org.org_id), summary.format_map(_Safe(p))
     return build
 
 
 def _customs_call(fn: str, args: Callable[[dict[str, Any], str], tuple[Any, ...]], summary: str) -> Builder:
     def build(led: Ledger, p: dict[str, Any], me: str, db: Session, caller: Caller) -> tuple[Any, str, tuple[Any, ...], str]:
-        return led.customs, fn, args(p, me), summary.format(**{k: p.get(k) for k in p})
+        return led.customs, fn, args(p, me), summary.format_map(_Safe(p))
     return build
 
 
 def _settlement_call(fn: str, args: Callable[[dict[str, Any], str], tuple[Any, ...]], summary: str) -> Builder:
     def build(led: Ledger, p: dict[str, Any], me: str, db: Session, caller: Caller) -> tuple[Any, str, tuple[Any, ...], str]:
-        return led.settlement, fn, args(p, me), summary.format(**{k: p.get(k) for k in p})
+        return led.settlement, fn, args(p, me), summary.format_map(_Safe(p))
     return build
 
 
@@ -298,11 +313,31 @@ FORWARD_ACTIONS: dict[str, Builder] = {
                             "redeem one use of voucher {voucher_id}, purpose {purpose_cid}"),
     "cancel_order": _settlement_call("cancelOrder", lambda p, me: (_int(p, "nonce"),), "cancel your order {nonce}"),
 }
+def _withdraw_settlement(led: Ledger, p: dict[str, Any], me: str, db: Session,
+                         caller: Caller) -> tuple[Any, str, tuple[Any, ...], str]:
+    return led.vouchers, "setApprovalForAll", (led.settlement.address, False), \
+        "withdraw the settlement contract's approval over your vouchers"
+
+
+def _issue(led: Ledger, p: dict[str, Any], me: str, db: Session,
+           caller: Caller) -> tuple[Any, str, tuple[Any, ...], str]:
+    now = led.now()
+    days = _int(p, "valid_days", 1, 36500)
+    args = (_addr(p, "to"), _int(p, "asset_id", 1, 2**256 - 1), _int(p, "right", 0, 2), hash32(_text(p, "scope", 2000)),
+            now, now + days * 86400, _int(p, "max_uses", 0, 2**32 - 1),
+            str(p.get("transferable", "")).lower() in ("true", "1", "on", "yes"))
+    return led.vouchers, "issue", args, "issue a voucher over asset {asset_id} to {to}".format_map(_Safe(p))
+
+
 #: sent from the wallet (the relay does not forward them)
 TX_ACTIONS: dict[str, Builder] = {
     "approve_settlement": _approve_settlement,
+    "withdraw_settlement": _withdraw_settlement,
+    "issue": _issue,
+    "revoke_clearance": _customs_call("revokeClearance", lambda p, me: (_int(p, "case_id"), _text(p, "reason")),
+                                      "revoke clearance case {case_id}: {reason}"),
     "request_clearance": _customs_call(
-        "requestClearance", lambda p, me: (_int(p, "asset_id"), _text(p, "destination", 2).upper().encode(),
+        "requestClearance", lambda p, me: (_int(p, "asset_id"), _jurisdiction(p, "destination"),
                                            _addr(p, "recipient"), _cid(p, "purpose_cid")),
         "request a clearance of asset {asset_id} to {destination} for {recipient}"),
     "approve_clearance": _customs_call(
@@ -399,10 +434,15 @@ def prepare(body: PrepareIn, request: Request, settings: SettingsDep, db: Sessio
         tx = client.build(fn, *args)
     except (InvalidInput, ValueError, TypeError) as exc:
         raise ApiError(422, "InvalidParameter", str(exc)) from None
-    if body.action in FORWARD_ACTIONS:
-        fr = forward_request(led, me, client.address, bytes.fromhex(tx["data"][2:]))
-        return PreparedPublic(kind="forward", action=body.action, summary=summary, **fr)
-    gas = _simulate_tx(led, client, me, tx)
+    try:
+        if body.action in FORWARD_ACTIONS:
+            fr = forward_request(led, me, client.address, bytes.fromhex(tx["data"][2:]))
+            return PreparedPublic(kind="forward", action=body.action, summary=summary, **fr)
+        gas = _simulate_tx(led, client, me, tx)
+    except (ContractRevert, ApiError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a node error is not the caller's fault, and not a crash
+        raise ApiError(503, "NodeUnavailable", f"could not simulate the call: {exc}") from None
     return PreparedPublic(kind="transaction", action=body.action, summary=summary,
                           tx={"from": me, "to": client.address, "data": tx["data"], "value": "0x0",
                               "gas": hex(int(gas * 1.3) + 10_000), "chainId": hex(led.chain_id)})
