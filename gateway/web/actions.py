@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from gateway.api.routes.actions import frozen_reason
 from gateway.api.routes.actions import org_accounts
 from gateway.api.routes.vouchers import voucher_out
 from gateway.models import Clearance, Organisation, Participant, Voucher, VoucherUser
@@ -57,6 +58,9 @@ def me_page(request: Request) -> HTMLResponse:
                    accounts=org_accounts(db, org.org_id) if org else [])
         ctx["vouchers"] = [voucher_out(v) for v in
                            db.exec(select(Voucher).where(Voucher.owner == me).order_by(col(Voucher.token_id))).all()]
+        # a frozen voucher's transfer form says why at once (the regulator's reason, from the index)
+        ctx["frozen_reasons"] = {v.token_id: frozen_reason(db, v.token_id) or "" for v in ctx["vouchers"]
+                                 if v.status == "frozen"}
         users = db.exec(select(VoucherUser).where(VoucherUser.user == me, VoucherUser.allowed == True)).all()  # noqa: E712
         usable = []
         for u in users:

@@ -412,6 +412,9 @@ def test_regulator_freezes_and_the_holder_sees_why(stack: Stack) -> None:
     assert "not active" in status.inner_text()
 
     page, _ = sign_in(st, "holder_hk")
+    # the transfer form says at once why the voucher cannot move
+    assert "court order 2026-77" in page.inner_text("#frozen-note-3")
+    assert "court order 2026-77" in (page.get_attribute("#transfer-3 button.go", "title") or "")
     verdict = check_recipient(page, 3, a["holder_cn"].address)
     assert verdict.get_attribute("data-code") == "5"
     assert "court order 2026-77" in verdict.inner_text()
@@ -679,6 +682,18 @@ def test_issue_a_voucher_and_revoke_a_clearance(stack: Stack) -> None:
     page.click("#issue-voucher button.go")
     status = page.wait_for_selector("#issue-voucher .status[data-state='refused']")
     assert "may not issue vouchers over asset 1" in status.inner_text(), status.inner_text()
+
+    # withdraw a user: bank_cn's authorisation on voucher 1 (the Foshan pilot) ends
+    user_page, _ = signed(st, "bank_cn")
+    assert user_page.locator("#usable-1").count() == 1
+    page.goto(st.base + "/me")
+    page.fill("#authorize-1 input[name=user]", a["bank_cn"].address)
+    page.select_option("#authorize-1 select[name=allowed]", "false")
+    page.click("#authorize-1 button.go")
+    wait_confirmed(page)
+    assert st.market.contracts["DataVoucher"].functions.isAuthorizedUser(1, a["bank_cn"].address).call() is False
+    user_page.goto(st.base + "/me")
+    assert user_page.locator("#usable-1").count() == 0
 
     officer, _ = signed(st, "customs")
     row = officer.locator("#approved-clearances tr[id^=approved-]").last

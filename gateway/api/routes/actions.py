@@ -104,7 +104,7 @@ class RestrictionPublic(BaseModel):
     clearance: Optional[ClearanceHint] = Field(default=None, description="the clearance to request (code 11)")
 
 
-def _frozen_reason(db: Session, voucher_id: int) -> Optional[str]:
+def frozen_reason(db: Session, voucher_id: int) -> Optional[str]:
     from sqlalchemy import text
 
     row = db.connection().execute(text(
@@ -130,7 +130,7 @@ def restriction_verdict(request: Request, settings: Any, db: Session, voucher_id
                             name=RESTRICTION_NAMES.get(r.code, str(r.code)), allowed=r.code == 0, message=r.message,
                             advice=ADVICE.get(r.code, ""))
     if r.code == 5:
-        out.frozen_reason = _frozen_reason(db, voucher_id)
+        out.frozen_reason = frozen_reason(db, voucher_id)
     if r.code == 11:
         v = db.get(Voucher, voucher_id)
         p = db.get(Participant, to.lower())
