@@ -35,7 +35,7 @@ def _pending_recoveries(db: Session) -> list[dict[str, Any]]:
     open_: dict[int, dict[str, Any]] = {}
     for event, args, tx_hash in rows:
         a = json.loads(args) if isinstance(args, str) else dict(args)
-        tid = int(a.get("tokenId", -1))
+        tid = int(a.get("voucherId", -1))
         if event == "RecoveryProposed":
             open_[tid] = {"voucher_id": tid, "to": a.get("to"), "regulator": a.get("regulator"),
                           "reason": a.get("reason"), "tx_hash": tx_hash}
@@ -57,26 +57,26 @@ def me_page(request: Request) -> HTMLResponse:
         ctx.update(p=p, org=org, officer=bool(org and org.officer.lower() == me),
                    accounts=org_accounts(db, org.org_id) if org else [])
         ctx["vouchers"] = [voucher_out(v) for v in
-                           db.exec(select(Voucher).where(Voucher.owner == me).order_by(col(Voucher.token_id))).all()]
+                           db.exec(select(Voucher).where(Voucher.holder == me).order_by(col(Voucher.voucher_id))).all()]
         # a frozen voucher's transfer form says why at once (the regulator's reason, from the index)
-        ctx["frozen_reasons"] = {v.token_id: frozen_reason(db, v.token_id) or "" for v in ctx["vouchers"]
+        ctx["frozen_reasons"] = {v.voucher_id: frozen_reason(db, v.voucher_id) or "" for v in ctx["vouchers"]
                                  if v.status == "frozen"}
         users = db.exec(select(VoucherUser).where(VoucherUser.user == me, VoucherUser.allowed == True)).all()  # noqa: E712
         usable = []
         for u in users:
-            v = db.get(Voucher, u.token_id)
-            if v is not None and v.owner == u.holder:  # the authorisation of the current holder
+            v = db.get(Voucher, u.voucher_id)
+            if v is not None and v.holder == u.holder:  # the authorisation of the current holder
                 usable.append(voucher_out(v))
         ctx["usable"] = usable
         exchanges = [x for x in db.exec(select(Participant).where(Participant.status == "active")).all()
                      if int(x.roles) & int(Role.EXCHANGE)]
         ctx["exchanges"] = exchanges
-        ctx["cases"] = db.exec(select(Clearance).where(Clearance.status == "requested")
-                               .order_by(col(Clearance.case_id))).all() if caller.has(Role.CUSTOMS) else []
+        ctx["requested"] = db.exec(select(Clearance).where(Clearance.status == "requested")
+                               .order_by(col(Clearance.clearance_id))).all() if caller.has(Role.CUSTOMS) else []
         ctx["approved"] = db.exec(select(Clearance).where(Clearance.status == "approved")
-                                  .order_by(col(Clearance.case_id))).all() if caller.supervisor else []
+                                  .order_by(col(Clearance.clearance_id))).all() if caller.supervisor else []
         ctx["frozen"] = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.status == "frozen")
-                                                                .order_by(col(Voucher.token_id))).all()] \
+                                                                .order_by(col(Voucher.voucher_id))).all()] \
             if caller.has(Role.REGULATOR) else []
         ctx["recoveries"] = _pending_recoveries(db) if caller.has(Role.REGULATOR) else []
         return pages.render(request, "act_me.html", **ctx)

@@ -11,7 +11,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from ledger.anvil import DEFAULT_MNEMONIC
+from dataledger.dev.anvil import DEFAULT_MNEMONIC
 from tests.gateway.api_fixtures import app, bearer, client, login, market  # noqa: F401
 
 RELAYER = "0x8626f6940E2eb28930eFb4CeF49B2d1F2C9C1199"  # anvil account 19

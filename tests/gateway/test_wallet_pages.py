@@ -374,15 +374,15 @@ def test_customs_approves_and_the_refused_transfer_goes_through(stack: Stack) ->
     wait_confirmed(page)
 
     officer, _ = sign_in(st, "customs")
-    officer.wait_for_selector("#customs-queue tr[id^=case-]")
-    case = officer.locator("#customs-queue tr[id^=case-]").last.get_attribute("id")
+    officer.wait_for_selector("#customs-queue tr[id^=clearance-]")
+    case = str(officer.locator("#customs-queue tr[id^=clearance-]").last.get_attribute("id"))[10:]
     expiry = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%d")
-    officer.fill(f"#approve-{case[5:]} input[name=expiry]", expiry)
-    officer.fill(f"#approve-{case[5:]} input[name=conditions]", "Aggregate outputs only")
+    officer.fill(f"#approve-{case} input[name=expiry]", expiry)
+    officer.fill(f"#approve-{case} input[name=conditions]", "Aggregate outputs only")
     shot(officer, "customs-02-queue")
-    officer.click(f"#approve-{case[5:]} button.go")
+    officer.click(f"#approve-{case} button.go")
     wait_confirmed(officer)
-    assert officer.locator(f"#{case}").count() == 0
+    assert officer.locator(f"#clearance-{case}").count() == 0
     shot(officer, "customs-03-approved")
 
     page.goto(st.base + "/me")
@@ -548,7 +548,7 @@ def test_wrong_chain_rejection_and_stale_nonce_send_nothing(stack: Stack) -> Non
 
 
 def _extra_account(index: int) -> LocalAccount:
-    from ledger.anvil import DEFAULT_MNEMONIC
+    from dataledger.dev.anvil import DEFAULT_MNEMONIC
 
     Account.enable_unaudited_hdwallet_features()
     return Account.from_mnemonic(DEFAULT_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
@@ -586,7 +586,7 @@ def test_data_officer_adds_and_removes_within_the_rules(stack: Stack) -> None:
 def test_regulators_unfreeze_revoke_and_recover_two_person(stack: Stack) -> None:
     st = stack
     a = st.market.accounts
-    from ledger.demo import REGULATOR, org_id
+    from dataledger.dev.demo import REGULATOR, org_id
 
     # a second regulator, registered by the registrar (the authority)
     second = _extra_account(12)
@@ -650,13 +650,13 @@ def test_customs_rejects_with_a_reason(stack: Stack) -> None:
     page.click("#request-clearance button.go")
     wait_confirmed(page)
     officer, _ = signed(st, "customs")
-    case = str(officer.locator("#customs-queue tr[id^=case-]").last.get_attribute("id"))[5:]
+    case = str(officer.locator("#customs-queue tr[id^=clearance-]").last.get_attribute("id"))[10:]
     officer.fill(f"#reject-{case} input[name=reason]", "important data: no export")
     officer.click(f"#reject-{case} button.go")
     wait_confirmed(officer)
-    assert officer.locator(f"#case-{case}").count() == 0
-    officer.goto(st.base + "/customs")
-    assert "important data: no export" in officer.inner_text("#cases")
+    assert officer.locator(f"#clearance-{case}").count() == 0
+    officer.goto(st.base + "/clearances")
+    assert "important data: no export" in officer.inner_text("#clearances")
     shot(officer, "customs-05-rejected")
 
 
@@ -672,7 +672,7 @@ def test_issue_a_voucher_and_revoke_a_clearance(stack: Stack) -> None:
     tx = wait_confirmed(page)
     receipt = st.w3.eth.get_transaction_receipt(tx)  # type: ignore[arg-type]
     issued = st.market.contracts["DataVoucher"].events.VoucherIssued().process_receipt(receipt)
-    new_id = int(issued[0]["args"]["tokenId"])
+    new_id = int(issued[0]["args"]["voucherId"])
     page.wait_for_selector(f"#voucher-{new_id}")
     shot(page, "holder-05-issued")
     # over an asset it does not hold: refused, decoded, nothing sent
@@ -691,15 +691,15 @@ def test_issue_a_voucher_and_revoke_a_clearance(stack: Stack) -> None:
     page.select_option("#authorize-1 select[name=allowed]", "false")
     page.click("#authorize-1 button.go")
     wait_confirmed(page)
-    assert st.market.contracts["DataVoucher"].functions.isAuthorizedUser(1, a["bank_cn"].address).call() is False
+    assert st.market.contracts["DataVoucher"].functions.isAuthorisedUser(1, a["bank_cn"].address).call() is False
     user_page.goto(st.base + "/me")
     assert user_page.locator("#usable-1").count() == 0
 
     officer, _ = signed(st, "customs")
     row = officer.locator("#approved-clearances tr[id^=approved-]").last
     case = str(row.get_attribute("id"))[9:]
-    officer.fill(f"#revoke-case-{case} input[name=reason]", "conditions breached")
-    officer.click(f"#revoke-case-{case} button.go")
+    officer.fill(f"#revoke-clearance-{case} input[name=reason]", "conditions breached")
+    officer.click(f"#revoke-clearance-{case} button.go")
     wait_confirmed(officer)
     assert officer.locator(f"#approved-{case}").count() == 0
     shot(officer, "customs-06-revoked")

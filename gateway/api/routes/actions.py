@@ -114,7 +114,7 @@ def frozen_reason(db: Session, voucher_id: int) -> Optional[str]:
 
     for (args,) in row:
         data = json.loads(args) if isinstance(args, str) else dict(args)
-        if int(data.get("tokenId", -1)) == voucher_id:
+        if int(data.get("voucherId", -1)) == voucher_id:
             return str(data.get("reason", "")) or None
     return None
 
@@ -123,8 +123,8 @@ def restriction_verdict(request: Request, settings: Any, db: Session, voucher_id
                         sender: Optional[str] = None) -> RestrictionPublic:
     ledger = _ledger(request, settings)
     to = _checksum(recipient, "to")
-    owner = ledger.vouchers.owner_of(voucher_id)
-    frm = _checksum(sender, "from") if sender else (owner or "0x" + "00" * 20)
+    holder = ledger.vouchers.owner_of(voucher_id)
+    frm = _checksum(sender, "from") if sender else (holder or "0x" + "00" * 20)
     r = ledger.vouchers.restriction(frm, to, voucher_id)
     out = RestrictionPublic(voucher_id=voucher_id, sender=frm, recipient=to, code=r.code,
                             name=RESTRICTION_NAMES.get(r.code, str(r.code)), allowed=r.code == 0, message=r.message,
@@ -306,7 +306,7 @@ def _org_id(org_id: str) -> bytes:
 FORWARD_ACTIONS: dict[str, Builder] = {
     "transfer": _voucher_call("safeTransferFrom", lambda p, me: (me, _addr(p, "to"), _int(p, "voucher_id")),
                               "transfer voucher {voucher_id} to {to}"),
-    "authorize": _voucher_call("authorizeUser",
+    "authorize": _voucher_call("authoriseUser",
                                lambda p, me: (_int(p, "voucher_id"), _addr(p, "user"), bool(p.get("allowed", True))),
                                "authorise {user} on voucher {voucher_id}: {allowed}"),
     "redeem": _voucher_call("redeem", lambda p, me: (_int(p, "voucher_id"), _b32(p, "purpose_hash")),
@@ -334,18 +334,18 @@ TX_ACTIONS: dict[str, Builder] = {
     "approve_settlement": _approve_settlement,
     "withdraw_settlement": _withdraw_settlement,
     "issue": _issue,
-    "revoke_clearance": _customs_call("revokeClearance", lambda p, me: (_int(p, "case_id"), _text(p, "reason")),
-                                      "revoke clearance case {case_id}: {reason}"),
+    "revoke_clearance": _customs_call("revokeClearance", lambda p, me: (_int(p, "clearance_id"), _text(p, "reason")),
+                                      "revoke clearance {clearance_id}: {reason}"),
     "request_clearance": _customs_call(
         "requestClearance", lambda p, me: (_int(p, "asset_id"), _jurisdiction(p, "destination"),
                                            _addr(p, "recipient"), _cid(p, "purpose_cid")),
         "request a clearance of asset {asset_id} to {destination} for {recipient}"),
     "approve_clearance": _customs_call(
-        "approveClearance", lambda p, me: (_int(p, "case_id"), _int(p, "expiry", 1, 2**64 - 1),
+        "approveClearance", lambda p, me: (_int(p, "clearance_id"), _int(p, "expiry", 1, 2**64 - 1),
                                            _cid(p, "conditions_cid", required=False)),
-        "approve clearance case {case_id} until {expiry}"),
-    "reject_clearance": _customs_call("rejectClearance", lambda p, me: (_int(p, "case_id"), _text(p, "reason")),
-                                      "reject clearance case {case_id}: {reason}"),
+        "approve clearance {clearance_id} until {expiry}"),
+    "reject_clearance": _customs_call("rejectClearance", lambda p, me: (_int(p, "clearance_id"), _text(p, "reason")),
+                                      "reject clearance {clearance_id}: {reason}"),
     "freeze": _voucher_call("freeze", lambda p, me: (_int(p, "voucher_id"), _text(p, "reason")),
                             "freeze voucher {voucher_id}: {reason}"),
     "unfreeze": _voucher_call("unfreeze", lambda p, me: (_int(p, "voucher_id"), _text(p, "reason")),
@@ -428,7 +428,7 @@ def prepare(body: PrepareIn, request: Request, settings: SettingsDep, db: Sessio
         verdict = restriction_verdict(request, settings, db, int(args[2]), str(args[1]), me)
         if not verdict.allowed:
             raise ApiError(409, "TransferRestricted", verdict.message,
-                           {"code": verdict.code, "from": me, "to": verdict.recipient, "tokenId": verdict.voucher_id,
+                           {"code": verdict.code, "from": me, "to": verdict.recipient, "voucherId": verdict.voucher_id,
                             "advice": verdict.advice, "frozen_reason": verdict.frozen_reason})
     try:
         tx = client.build(fn, *args)
@@ -569,9 +569,9 @@ def settlement_check(body: PairIn, request: Request, settings: SettingsDep,
     check("terms: payment token", so.paymentToken.lower() == bo.paymentToken.lower() == token.address.lower(),
           f"sell {so.paymentToken}, buy {bo.paymentToken}")
     check("terms: not a self-trade", so.maker.lower() != bo.maker.lower(), f"{so.maker} / {bo.maker}")
-    owner = vouchers.owner_of(so.voucherId)
-    check("seller holds the voucher", owner is not None and owner.lower() == so.maker.lower(),
-          f"holder {owner}")
+    holder = vouchers.owner_of(so.voucherId)
+    check("seller holds the voucher", holder is not None and holder.lower() == so.maker.lower(),
+          f"holder {holder}")
     r = vouchers.restriction(so.maker, bo.maker, so.voucherId)
     check("restriction verdict seller -> buyer", r.code == 0,
           f"code {r.code} {RESTRICTION_NAMES.get(r.code, '')}: {r.message}"

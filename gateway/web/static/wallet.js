@@ -472,7 +472,7 @@
         } });
       } else if (flow === "approve_clearance") {
         var expiry = Math.floor(Date.parse(p.expiry + "T23:59:59Z") / 1000);
-        run(form, "approve_clearance", { case_id: p.case_id, expiry: expiry }, { before: function (q) {
+        run(form, "approve_clearance", { clearance_id: p.clearance_id, expiry: expiry }, { before: function (q) {
           if (!p.conditions) return q;
           return storeDocument("conditions", p.conditions).then(function (d) { return Object.assign({}, q, { conditions_cid: d.cid }); });
         } });
