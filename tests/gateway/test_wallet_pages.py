@@ -460,15 +460,21 @@ def test_exchange_settles_a_signed_pair(stack: Stack) -> None:
     ex.goto(st.base + str(trade))
     assert "/vouchers/4" in ex.url
 
-    # a tampered pair is refused by the checks (price changed after signing: signature fails)
+    # a tampered pair, uploaded as one file, is refused by the checks (price changed after signing)
     bad = json.loads(sell)
     bad["order"]["price"] = 1
     ex.goto(st.base + "/me")
-    ex.fill("#settle-console textarea[name=sell]", json.dumps(bad))
-    ex.fill("#settle-console textarea[name=buy]", buy)
+    ex.set_input_files("#settle-console input[name=pair]", files=[{
+        "name": "pair.json", "mimeType": "application/json",
+        "buffer": json.dumps({"sell": bad, "buy": json.loads(buy)}).encode()}])
     ex.click("#settle-console button.check")
     ex.wait_for_selector("#settle-checks[data-ok='0']")
     assert ex.locator("#settle-console button.go").is_disabled()
+    assert ex.locator("#settle-checks tr.check-fail", has_text="sell: signature").count() == 1
+    assert json.loads(ex.input_value("#settle-console textarea[name=sell]"))[
+        "order"]["price"] == 1
+    assert ex.locator("#settle-checks tr.check-fail").count() >= 2  # the signature, and the voucher has moved
+    shot(ex, "exchange-05-tampered-pair-refused")
 
 
 def test_wrong_chain_rejection_and_stale_nonce_send_nothing(stack: Stack) -> None:
