@@ -105,18 +105,21 @@ class RestrictionPublic(BaseModel):
 
 
 def frozen_reason(db: Session, voucher_id: int) -> Optional[str]:
-    from sqlalchemy import text
-
-    row = db.connection().execute(text(
-        "SELECT args FROM events WHERE contract = 'DataVoucher' AND event = 'VoucherFrozen' "
-        "ORDER BY block_number DESC, log_index DESC"), {}).all()
+    """The reason of the voucher's latest VoucherFrozen event in the index (one indexed lookup)."""
     import json
 
-    for (args,) in row:
-        data = json.loads(args) if isinstance(args, str) else dict(args)
-        if int(data.get("voucherId", -1)) == voucher_id:
-            return str(data.get("reason", "")) or None
-    return None
+    from sqlalchemy import text
+
+    from gateway.core.db import arg_expr
+
+    conn = db.connection()
+    row = conn.execute(text(
+        f"SELECT args FROM events WHERE {arg_expr(conn.dialect.name, 'voucherId')} = :v AND contract = 'DataVoucher' "
+        "AND event = 'VoucherFrozen' ORDER BY block_number DESC, log_index DESC LIMIT 1"), {"v": str(voucher_id)}).first()
+    if row is None:
+        return None
+    data = json.loads(row[0]) if isinstance(row[0], str) else dict(row[0])
+    return str(data.get("reason", "")) or None
 
 
 def restriction_verdict(request: Request, settings: Any, db: Session, voucher_id: int, recipient: str,
