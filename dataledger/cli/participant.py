@@ -48,8 +48,8 @@ def participant_licence(
 ) -> None:
     """Set an account's licence expiry (registrar)."""
     led = cli(ctx).ledger()
-    when = 0 if expiry == "0" else when(expiry, 0)
-    tx(ctx, json_out, led.participants.set_licence_expiry(address, when), f"licence of {address} until {when}")
+    until = 0 if expiry == "0" else when(expiry, 0)
+    tx(ctx, json_out, led.participants.set_licence_expiry(address, until), f"licence of {address} until {until}")
 
 
 @app.command("licensed-roles")
@@ -64,9 +64,9 @@ def participant_licensed_roles(
     """Grant or drop an account's licensed roles with their licence (registrar only)."""
     led = cli(ctx).ledger()
     bits = 0 if roles.strip().lower() == "none" else roles
-    when = 0 if expiry == "0" or bits == 0 else when(expiry, 0)
-    tx(ctx, json_out, led.participants.set_licensed_roles(address, bits, when),
-        f"licensed roles of {address} set to {roles} until {when}")
+    until = 0 if expiry == "0" or bits == 0 else when(expiry, 0)
+    tx(ctx, json_out, led.participants.set_licensed_roles(address, bits, until),
+        f"licensed roles of {address} set to {roles} until {until}")
 
 
 @app.command("suspend")

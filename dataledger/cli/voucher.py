@@ -43,7 +43,7 @@ def voucher_issue(
 @handled
 def voucher_transfer(
     ctx: typer.Context,
-    token_id: int = typer.Argument(...),
+    voucher_id: int = typer.Argument(...),
     to: str = typer.Argument(...),
     gasless: bool = typer.Option(False, "--gasless", help="Sign an ERC-2771 request for the relay instead."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the signed request."),
@@ -53,10 +53,10 @@ def voucher_transfer(
     """Transfer a voucher (checked against the compliance rules before anything is sent)."""
     led = cli(ctx).ledger()
     if gasless:
-        request = led.vouchers.transfer_request(to, token_id, when(deadline, 0))
+        request = led.vouchers.transfer_request(to, voucher_id, when(deadline, 0))
         _write_request(ctx, request, out, json_out)
         return
-    tx(ctx, json_out, led.vouchers.transfer(to, token_id), f"voucher {token_id} transferred to {to}")
+    tx(ctx, json_out, led.vouchers.transfer(to, voucher_id), f"voucher {voucher_id} transferred to {to}")
 
 
 def _write_request(ctx: typer.Context, request: "ForwardRequest", out: Optional[Path], json_out: bool) -> None:
@@ -72,7 +72,7 @@ def _write_request(ctx: typer.Context, request: "ForwardRequest", out: Optional[
 @handled
 def voucher_redeem(
     ctx: typer.Context,
-    token_id: int = typer.Argument(...),
+    voucher_id: int = typer.Argument(...),
     purpose: str = typer.Option(..., "--purpose", help="Purpose statement (hashed) or 0x bytes32."),
     gasless: bool = typer.Option(False, "--gasless"),
     out: Optional[Path] = typer.Option(None, "--out", "-o"),
@@ -82,10 +82,10 @@ def voucher_redeem(
     """Redeem one use of a voucher (holder or an authorised user)."""
     led = cli(ctx).ledger()
     if gasless:
-        _write_request(ctx, led.vouchers.redeem_request(token_id, purpose, when(deadline, 0)), out, json_out)
+        _write_request(ctx, led.vouchers.redeem_request(voucher_id, purpose, when(deadline, 0)), out, json_out)
         return
-    result = led.vouchers.redeem(token_id, purpose)
-    tx(ctx, json_out, result, f"use {result.value} of voucher {token_id} redeemed")
+    result = led.vouchers.redeem(voucher_id, purpose)
+    tx(ctx, json_out, result, f"use {result.value} of voucher {voucher_id} redeemed")
 
 
 @app.command("relay")
@@ -105,11 +105,11 @@ def voucher_relay(ctx: typer.Context, request_file: Path = typer.Argument(..., h
 
 @app.command("authorize")
 @handled
-def voucher_authorize(ctx: typer.Context, token_id: int = typer.Argument(...), user: str = typer.Argument(...),
+def voucher_authorize(ctx: typer.Context, voucher_id: int = typer.Argument(...), user: str = typer.Argument(...),
                       revoke: bool = typer.Option(False, "--revoke"), json_out: bool = JsonFlag) -> None:
     """Allow (or with --revoke stop allowing) a user to redeem uses of your voucher."""
-    tx(ctx, json_out, cli(ctx).ledger().vouchers.authorise_user(token_id, user, not revoke),
-        f"user {user} {'de' if revoke else ''}authorised on voucher {token_id}")
+    tx(ctx, json_out, cli(ctx).ledger().vouchers.authorise_user(voucher_id, user, not revoke),
+        f"user {user} {'de' if revoke else ''}authorised on voucher {voucher_id}")
 
 
 @app.command("approve")
@@ -122,86 +122,86 @@ def approve(ctx: typer.Context, operator: Optional[str] = typer.Argument(None, h
     tx(ctx, json_out, led.vouchers.approve_operator(target, not revoke), f"operator {target} approved={not revoke}")
 
 
-def _supervise(ctx: typer.Context, action: str, token_id: int, reason: str, json_out: bool) -> None:
+def _supervise(ctx: typer.Context, action: str, voucher_id: int, reason: str, json_out: bool) -> None:
     led = cli(ctx).ledger()
-    if led.vouchers.owner_of(token_id) is None:
+    if led.vouchers.owner_of(voucher_id) is None:
         from ledger.errors import UnknownVoucher
 
-        raise UnknownVoucher(token_id)
-    tx(ctx, json_out, getattr(led.vouchers, action)(token_id, reason), f"voucher {token_id} {action}")
+        raise UnknownVoucher(voucher_id)
+    tx(ctx, json_out, getattr(led.vouchers, action)(voucher_id, reason), f"voucher {voucher_id} {action}")
 
 
 @app.command("freeze")
 @handled
-def voucher_freeze(ctx: typer.Context, token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+def voucher_freeze(ctx: typer.Context, voucher_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                    json_out: bool = JsonFlag) -> None:
     """Freeze a voucher (regulator)."""
-    _supervise(ctx, "freeze", token_id, reason, json_out)
+    _supervise(ctx, "freeze", voucher_id, reason, json_out)
 
 
 @app.command("unfreeze")
 @handled
 def voucher_unfreeze(ctx: typer.Context,
-                     token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                     voucher_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                      json_out: bool = JsonFlag) -> None:
     """Lift a freeze (regulator)."""
-    _supervise(ctx, "unfreeze", token_id, reason, json_out)
+    _supervise(ctx, "unfreeze", voucher_id, reason, json_out)
 
 
 @app.command("revoke")
 @handled
-def voucher_revoke(ctx: typer.Context, token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+def voucher_revoke(ctx: typer.Context, voucher_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                    json_out: bool = JsonFlag) -> None:
     """Revoke a voucher (regulator)."""
-    _supervise(ctx, "revoke", token_id, reason, json_out)
+    _supervise(ctx, "revoke", voucher_id, reason, json_out)
 
 
 @app.command("recover-propose")
 @handled
-def voucher_recover_propose(ctx: typer.Context, token_id: int = typer.Argument(...), to: str = typer.Argument(...),
+def voucher_recover_propose(ctx: typer.Context, voucher_id: int = typer.Argument(...), to: str = typer.Argument(...),
                             reason: str = typer.Option(..., "--reason"), json_out: bool = JsonFlag) -> None:
     """Propose moving a voucher from a lost key to a new holder (regulator; another regulator executes)."""
-    result = cli(ctx).ledger().vouchers.propose_recovery(token_id, to, reason)
-    tx(ctx, json_out, result, f"recovery of voucher {token_id} to {to} proposed; another regulator executes it "
-                          f"(voucher recover-execute {token_id}) before {result.value}")
+    result = cli(ctx).ledger().vouchers.propose_recovery(voucher_id, to, reason)
+    tx(ctx, json_out, result, f"recovery of voucher {voucher_id} to {to} proposed; another regulator executes it "
+                          f"(voucher recover-execute {voucher_id}) before {result.value}")
 
 
 @app.command("recover-execute")
 @handled
 def voucher_recover_execute(ctx: typer.Context,
-                            token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                            voucher_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                             json_out: bool = JsonFlag) -> None:
     """Execute another regulator's recovery proposal (the voucher moves to the proposed holder)."""
     led = cli(ctx).ledger()
-    proposal = led.vouchers.recovery_proposal(token_id)
-    tx(ctx, json_out, led.vouchers.execute_recovery(token_id, reason), f"voucher {token_id} recovered to {proposal.to}")
+    proposal = led.vouchers.recovery_proposal(voucher_id)
+    tx(ctx, json_out, led.vouchers.execute_recovery(voucher_id, reason), f"voucher {voucher_id} recovered to {proposal.to}")
 
 
 @app.command("recover-cancel")
 @handled
 def voucher_recover_cancel(ctx: typer.Context,
-                           token_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+                           voucher_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                            json_out: bool = JsonFlag) -> None:
     """Cancel a pending recovery proposal (regulator)."""
-    tx(ctx, json_out, cli(ctx).ledger().vouchers.cancel_recovery(token_id, reason),
-       f"recovery of voucher {token_id} cancelled")
+    tx(ctx, json_out, cli(ctx).ledger().vouchers.cancel_recovery(voucher_id, reason),
+       f"recovery of voucher {voucher_id} cancelled")
 
 
 @app.command("show")
 @handled
-def voucher_show(ctx: typer.Context, token_id: int = typer.Argument(...), json_out: bool = JsonFlag) -> None:
+def voucher_show(ctx: typer.Context, voucher_id: int = typer.Argument(...), json_out: bool = JsonFlag) -> None:
     """Show a voucher."""
-    emit(ctx, json_out, cli(ctx).ledger(need_account=False).vouchers.voucher(token_id).to_dict())
+    emit(ctx, json_out, cli(ctx).ledger(need_account=False).vouchers.voucher(voucher_id).to_dict())
 
 
 @app.command("why-not")
 @handled
-def voucher_why_not(ctx: typer.Context, token_id: int = typer.Argument(...), to: str = typer.Argument(...),
+def voucher_why_not(ctx: typer.Context, voucher_id: int = typer.Argument(...), to: str = typer.Argument(...),
                     sender: Optional[str] = typer.Option(None, "--from", help="Default: the current holder."),
                     use: bool = typer.Option(False, "--use", help="A use by ``to`` (authorise/redeem), not a move."),
                     json_out: bool = JsonFlag) -> None:
     """Explain whether (and why not) a voucher could move to ``to`` now (or, with --use, be used by it)."""
     vouchers = cli(ctx).ledger(need_account=False).vouchers
-    r = vouchers.use_restriction(to, token_id) if use else vouchers.why_not(token_id, to, sender)
-    data = {"voucher_id": token_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
+    r = vouchers.use_restriction(to, voucher_id) if use else vouchers.why_not(voucher_id, to, sender)
+    data = {"voucher_id": voucher_id, "to": to, "code": r.code, "allowed": r.allowed, "message": r.message}
     emit(ctx, json_out, data, f"[{r.code}] {r.message}")

@@ -138,6 +138,24 @@ def test_register_org_and_account(cli: Any) -> None:
     assert "jurisdiction" in err
 
 
+def test_licence_commands_set_the_expiry(cli: Any) -> None:
+    """`participant licence` and `licensed-roles` with a relative expiry (the registrar's commands)."""
+    m = cli.market
+    appraiser = m.addr["appraiser"]
+    before = m.base.now()
+    out = as_json(cli("participant", "licence", appraiser, "--expiry", "+400d", "--json", key="authority"))
+    expiry = next(e["args"]["expiry"] for e in out["events"] if e["event"] == "LicenceExpirySet")
+    assert before + 399 * 86400 < int(expiry) < before + 401 * 86400
+    assert m.base.participants.licence_valid(appraiser)
+    text_out = cli("participant", "licensed-roles", appraiser, "--roles", "appraiser", "--expiry", "+400d",
+                   key="authority")
+    until = int(text_out.stdout.rsplit("until", 1)[1].split()[0])
+    assert before + 399 * 86400 < until < before + 401 * 86400
+    assert m.base.participants.licence_valid(appraiser)
+    err = one_line_error(cli("participant", "licence", appraiser, "--expiry", "soon", key="authority", expect=1))
+    assert "soon" in err or "expiry" in err.lower()
+
+
 def test_asset_register_directory_and_show(cli: Any, tmp_path: Path) -> None:
     m = cli.market
     data = _dataset(tmp_path)
