@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from web3 import Web3
 
 from gateway.api.routes import (
+    actions,
     assets,
     auth,
     clearances,
@@ -40,7 +41,7 @@ from ledger.deployment import Deployment
 from ledger.errors import LedgerError
 
 API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
-               manifests, relay, verify, contracts)
+               manifests, relay, verify, contracts, actions)
 
 
 def load_chain(app: FastAPI, settings: Settings) -> None:
@@ -109,6 +110,9 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     from gateway.web import pages
 
     pages.mount(app)
+    from gateway.web import actions as wallet_pages
+
+    wallet_pages.mount(app)
     # innermost first: cache hits still pass the rate limiter and are counted by the metrics; bodies
     # are bounded (size, JSON depth) after the rate limiter and before anything parses them
     app.add_middleware(ResponseCacheMiddleware, engine_of=lambda: state.engine,

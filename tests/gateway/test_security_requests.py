@@ -21,7 +21,8 @@ from tests.gateway.security_fixtures import (ROOT, backend, bearer, gateway_proc
 
 ATTACK = b"[" * 75000 + b"]" * 75000  # the audit's ~150 KB body
 POST_ROUTES = ["/v1/auth/login", "/v1/auth/logout", "/v1/relay/forward", "/v1/relay/settlements",
-               "/v1/relay/permit", "/v1/manifests"]
+               "/v1/relay/permit", "/v1/manifests", "/v1/documents", "/v1/actions/prepare", "/v1/actions/order",
+               "/v1/actions/settlement/check"]
 
 
 def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:

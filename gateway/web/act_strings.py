@@ -1,0 +1,123 @@
+"""Strings of the wallet pages' JavaScript: refusal reasons by error name (with ``{value}``
+placeholders filled from the error's values) and the UI texts. English msgids marked with ``N_``;
+the page receives them translated (``strings()``), as one JSON dictionary."""
+
+from __future__ import annotations
+
+from gateway.web.act_i18n import N_, _
+
+#: error name (contract custom error or gateway refusal) -> readable message
+ERRORS: dict[str, str] = {
+    # wallet and page
+    "WalletRejected": N_("You rejected the request in your wallet. Nothing was sent."),
+    "WrongChain": N_("Your wallet is on chain {actual}, this market is chain {expected}. Switch the network in "
+                     "your wallet. Nothing was sent."),
+    "NoWallet": N_("No browser wallet found. Install or enable an Ethereum wallet (EIP-1193) and reload."),
+    "WrongAccount": N_("Your wallet's account {actual} is not the signed-in account {expected}: sign in again."),
+    "NotSignedIn": N_("Sign in with your wallet first."),
+    # gateway refusals
+    "TransferRestricted": N_("The transfer is refused (code {code}): {reason}"),
+    "StaleNonce": N_("Your request was signed with relay nonce {nonce}, but your next nonce is {expected}: "
+                     "another request of yours went first. Nothing was sent; try again."),
+    "RequestExpired": N_("The signed request expired before it was relayed. Nothing was sent; try again."),
+    "InvalidSignature": N_("The signature does not match the signer. Nothing was sent."),
+    "NotYourRequest": N_("The request was not signed by the signed-in account. Nothing was sent."),
+    "AlreadyInFlight": N_("A request of yours is already on its way: wait for it to be confirmed."),
+    "NotAParticipant": N_("Your account is not an active registered participant."),
+    "Unauthorized": N_("Sign in with your wallet first."),
+    "InvalidSession": N_("Your session expired: sign in again."),
+    "SessionRevoked": N_("You signed out: sign in again."),
+    "FunctionNotRelayed": N_("The relay does not forward this call."),
+    "TooManyRequests": N_("Relay budget exhausted for now: try again later."),
+    "RelayBudgetExceeded": N_("Relay budget exhausted for now: try again later."),
+    "NotAnExchange": N_("Only a licensed exchange settles trades."),
+    "WrongExchange": N_("The order names another exchange ({orderExchange})."),
+    "OrderExpired": N_("The order of {maker} expired."),
+    "NonceAlreadyUsed": N_("Order nonce {nonce} of {maker} is already used or cancelled."),
+    "NodeUnavailable": N_("The chain node does not answer: try again later."),
+    "ValidationError": N_("Some input is not valid: {reason}"),
+    "InvalidParameter": N_("Some input is not valid: {reason}"),
+    "InvalidAddress": N_("Not an address: {reason}"),
+    # contract custom errors
+    "TransferRestrictedOnChain": N_("The transfer is refused (code {code})."),
+    "NotAuthorisedIssuer": N_("{caller} may not issue vouchers over asset {assetId}."),
+    "UseRestricted": N_("The use is refused by the cross-border rule (code {code}) for user {user}."),
+    "NotVoucherHolder": N_("You do not hold voucher {voucherId} (the holder is {holder})."),
+    "NotAuthorisedUser": N_("{user} is not authorised by the holder to use voucher {voucherId}."),
+    "UsesExhausted": N_("Voucher {voucherId} has no uses left (maximum {maxUses})."),
+    "VoucherExpired": N_("Voucher {voucherId} has expired."),
+    "VoucherNotYetValid": N_("Voucher {voucherId} is not valid yet."),
+    "VoucherNotActive": N_("Voucher {voucherId} is not active (frozen or revoked)."),
+    "VoucherNotFrozen": N_("Voucher {voucherId} is not frozen."),
+    "VoucherAlreadyRevoked": N_("Voucher {voucherId} is already revoked."),
+    "NotRegulator": N_("Only a regulator may do this."),
+    "EmptyReason": N_("Give a reason."),
+    "EmptyPurpose": N_("Give a purpose."),
+    "RecoveryNeedsSecondRegulator": N_("You proposed this recovery: another regulator must execute it."),
+    "RecoveryPending": N_("A recovery of voucher {voucherId} is already proposed by {proposer}."),
+    "NoRecoveryProposal": N_("No recovery is proposed for voucher {voucherId}."),
+    "RecoveryProposalExpired": N_("The recovery proposal for voucher {voucherId} expired."),
+    "RecoveryProposalStale": N_("The voucher moved since the recovery was proposed: propose again."),
+    "InvalidRecipient": N_("Not a valid recipient: {to}."),
+    "NotAuthorised": N_("Account {account} lacks the role this needs."),
+    "NotActive": N_("Account {account} is not active."),
+    "InvalidClearanceState": N_("Clearance {clearanceId} cannot be decided in its state ({state})."),
+    "UnknownClearance": N_("No clearance {clearanceId}."),
+    "SelfDecision": N_("Customs cannot decide its own request (clearance {clearanceId})."),
+    "InvalidExpiry": N_("The expiry must be in the future."),
+    "InvalidJurisdiction": N_("Not a jurisdiction code: {destination}."),
+    "RecipientNotInDestination": N_("The recipient is in {actual}, not in {destination}."),
+    "ClearanceActive": N_("A clearance is already active (clearance {activeClearanceId})."),
+    "AccessControlUnauthorizedAccount": N_("Only the registrar may do this (account {account} lacks the role)."),
+    "NotOfficer": N_("Only your organisation's data officer may do this."),
+    "AccountExists": N_("Account {account} is already registered."),
+    "AccountHasHoldings": N_("Account {account} holds {count} vouchers or assets: it cannot leave its organisation."),
+    "AccountNotInOrganisation": N_("Account {account} is not in your organisation."),
+    "AccountStatusInvalid": N_("Account {account} is not in a state that allows this (status {status})."),
+    "LicensedRolesNeedRegistrar": N_("Licensed roles change only through the registrar."),
+    "RolesNotAllowed": N_("Your organisation may not hold roles {roles} (allowed: {allowedRoles})."),
+    "InvalidRoles": N_("Not valid roles: {roles}."),
+    "UnknownAccount": N_("Account {account} is not registered."),
+    "ERC721InsufficientApproval": N_("Not approved to move voucher {voucherId}."),
+    "Reverted": N_("The transaction reverted."),
+}
+
+#: UI texts used by wallet.js
+UI: dict[str, str] = {
+    "connect": N_("Connect wallet"),
+    "choose": N_("Choose a wallet"),
+    "signIn": N_("Sign in"),
+    "signOut": N_("Sign out"),
+    "signingIn": N_("Signing in…"),
+    "pending": N_("Pending"),
+    "confirmed": N_("Confirmed"),
+    "refused": N_("Refused"),
+    "waitWallet": N_("Waiting for your wallet…"),
+    "sent": N_("Sent, waiting for the block and the index…"),
+    "indexed": N_("Confirmed and indexed."),
+    "reverted": N_("The transaction reverted."),
+    "switchChain": N_("Switch network"),
+    "checking": N_("Checking…"),
+    "allowed": N_("Allowed"),
+    "restricted": N_("Restricted"),
+    "whatToDo": N_("What to do"),
+    "frozenReason": N_("Frozen by a regulator: {reason}"),
+    "requestClearance": N_("Request this clearance"),
+    "wrongChain": N_("Wrong network: your wallet is on chain {actual}, this market is chain {expected}."),
+    "accountChanged": N_("Your wallet switched account: signed out."),
+    "disconnected": N_("Your wallet disconnected."),
+    "signedOrder": N_("Signed order (give it to the exchange):"),
+    "copy": N_("Copy"),
+    "cancel": N_("Cancel"),
+    "tx": N_("Transaction"),
+    "trade": N_("Trade"),
+    "allChecksPass": N_("All checks pass."),
+    "someChecksFail": N_("Some checks fail: not settling."),
+}
+
+#: restriction advice (gateway.api.routes.actions.ADVICE) is translated by the page too
+def strings() -> dict[str, dict[str, str]]:
+    from gateway.api.routes.actions import ADVICE
+
+    return {"errors": {k: _(v) for k, v in ERRORS.items()}, "ui": {k: _(v) for k, v in UI.items()},
+            "advice": {str(k): _(v) for k, v in ADVICE.items()}}
