@@ -24,6 +24,19 @@ class ComponentStatus(BaseModel):
     detail: str = ""
 
 
+class IndexerWriterPublic(BaseModel):
+    """Which indexer process writes this index (gateway.indexer.leader)."""
+
+    #: active | none | unknown | single-writer (SQLite) | down (not readable)
+    status: str
+    host: Optional[str] = None
+    pid: Optional[int] = None
+    started_at: Optional[float] = None
+    acquired_at: Optional[float] = None
+    heartbeat_age: Optional[float] = None
+    detail: str = ""
+
+
 class HealthPublic(BaseModel):
     status: str  # ok | degraded
     chain_id: Optional[int]
@@ -36,6 +49,8 @@ class HealthPublic(BaseModel):
     ipfs: str
     ipfs_status: ComponentStatus
     contracts: dict[str, str]
+    indexer_writer: Optional[IndexerWriterPublic] = None
+    ipfs_replication: Optional[Any] = None
     error: Optional[str] = None
 
 
@@ -97,11 +112,13 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     database = settings.DATABASE_URL.split(":", 1)[0]
     ipfs = "kubo" if settings.IPFS_API else "embedded"  # neither the API URL nor the store path
     errors: list[str] = []
+    writer: Optional[IndexerWriterPublic] = None
     indexed: Optional[int] = None
     events: Optional[int] = None
     try:
         with engine.connect() as conn:
             row = conn.execute(text("SELECT last_block, events_total FROM indexer_state WHERE id = 1")).first()
+            writer = _writer(conn)
         if row is None:
             db_status = ComponentStatus(status="empty", detail="reachable; the indexer has not started yet")
         else:
@@ -120,7 +137,19 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     return HealthPublic(status="ok" if not errors else "degraded", chain_id=chain_id, head_block=head,
                         indexed_block=indexed, lag=lag, events_indexed=events, database=database,
                         database_status=db_status, ipfs=ipfs, ipfs_status=ipfs_status, contracts=contracts,
-                        error="; ".join(errors) or None)
+                        indexer_writer=writer, error="; ".join(errors) or None)
+
+
+def _writer(conn: Any) -> IndexerWriterPublic:
+    from dataclasses import asdict
+
+    from gateway.indexer.leader import writer_status
+
+    try:
+        return IndexerWriterPublic(**asdict(writer_status(conn)))
+    except Exception as exc:  # noqa: BLE001 - no writer table yet (older schema)
+        conn.rollback()
+        return IndexerWriterPublic(status="down", detail=str(exc).splitlines()[0][:200])
 
 
 @router.get("/metrics", response_class=PlainTextResponse,
