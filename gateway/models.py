@@ -453,6 +453,7 @@ class RelayerNonce(SQLModel, table=True):
     chain_id: int = Field(primary_key=True, sa_type=BigInteger)
     address: str = Field(primary_key=True)
     next_nonce: int = Field(sa_type=BigInteger)
+    updated_at: float
 
 
 class RateLimitBucket(SQLModel, table=True):

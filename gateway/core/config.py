@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     #: Buckets kept in memory per kind; when full, idle (refilled) buckets are evicted oldest first
     #: and, if none is idle, new clients share one overflow bucket (a live bucket is never reset).
     RATE_LIMIT_MAX_BUCKETS: int = 100_000
+    #: Where the buckets live: ``database`` (table rate_limit_buckets: every gateway replica over the
+    #: database shares them), ``memory`` (per process), ``auto`` (the database on PostgreSQL).
+    RATE_LIMIT_STORE: Literal["auto", "database", "memory"] = "auto"
     #: Set false to disable rate limiting (benchmarks).
     RATE_LIMIT_ENABLED: bool = True
     #: Anonymous read responses are re-served while the index position is unchanged, for at most

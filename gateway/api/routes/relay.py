@@ -38,6 +38,7 @@ from gateway.api.deps import EngineDep, ParticipantCallerDep, SettingsDep
 from gateway.core.config import ConfigError, relayer_key
 from gateway.core.errors import ApiError
 from gateway.services.relaybudget import Budget, BudgetExceeded, charge
+from gateway.services.relaynonce import SharedNonceManager
 from ledger.chain import Ledger
 from ledger.contracts.models import Role
 from ledger.contracts.settlement import Order, SignedOrder
@@ -204,6 +205,8 @@ def relayer(request: Request, settings: Any) -> Ledger:
             raise ApiError(503, "NodeUnavailable", f"cannot reach the chain: {exc}") from None
         if not ledger.has_deployment():
             raise ApiError(503, "NoDeployment", "no deployment record for this chain")
+        # nonces from the database: every gateway replica relaying with this key shares them
+        ledger.nonces = SharedNonceManager(ledger.w3, request.app.state.engine, int(ledger.chain_id))
         request.app.state.relayer = ledger
         return ledger
 

@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('chain_id', sa.BigInteger(), nullable=False),
     sa.Column('address', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('next_nonce', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('chain_id', 'address')
     )
     op.create_table('rate_limit_buckets',
