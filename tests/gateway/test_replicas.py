@@ -115,22 +115,35 @@ def test_relay_budget_holds_across_replicas(shared_db: tuple[Market, str], pair:
 
 
 def test_two_replicas_relay_concurrently_without_nonce_collisions(shared_db: tuple[Market, str],
-                                                                  pair: list[str]) -> None:
-    """Both replicas relay with the same relayer key at once while no block is mined (every
+                                                                  tmp_path: Path) -> None:
+    """Two fresh replicas relay with the same relayer key at once while no block is mined (every
     transaction stays pending): each replica's first nonce would be the node's pending count, the
     same for both, without the shared nonce source. Every accepted transaction is mined."""
-    market, _ = shared_db
+    market, url = shared_db
+    with replicas(market, url, tmp_path) as pair:
+        _relay_concurrently(market, pair)
+
+
+def _relay_concurrently(market: Market, pair: list[str]) -> None:
     signers = ["operator", "exchange", "broker", "appraiser", "customs", "regulator", "holder_cn", "holder_mo"]
     clients = [httpx.Client(base_url=u, timeout=60) for u in pair]
     tokens = {k: clients[0].post("/v1/auth/login", json=_login_body(clients[0], market, k)).json()["token"]
               for k in signers}
     base = int(time.time() * 1000)
-    bodies = [(k, base + i, _call(market, k, "settlement", "cancelOrder", base + i, gas=200_000))
-              for i, k in enumerate(signers)]
+    # round 1 one after the other, alternating replicas (A counts from the pool's pending count, B
+    # too, then A's local counter would reuse B's pending nonce); round 2 all at once
+    rounds = [[(k, base + i) for i, k in enumerate(signers)],
+              [(k, base + 100 + i) for i, k in enumerate(signers)]]
     start_nonce = int(market.w3.eth.get_transaction_count(RELAYER, "pending"))
     results: list[tuple[str, int, dict[str, Any]]] = []
     _rpc(market, "evm_setAutomine", False)
     try:
+        for i, (k, n) in enumerate(rounds[0]):
+            r = clients[i % 2].post("/v1/relay/forward", headers=bearer(tokens[k]),
+                                    json=_call(market, k, "settlement", "cancelOrder", n, gas=200_000))
+            results.append((k, r.status_code, r.json()))
+        _rpc(market, "evm_mine")  # the forwarder nonces of round 1 are used: round 2 signs the next ones
+        bodies = [(k, n, _call(market, k, "settlement", "cancelOrder", n, gas=200_000)) for k, n in rounds[1]]
         go = threading.Barrier(len(bodies))
 
         def relay(i: int, k: str, n: int, body: dict[str, Any]) -> None:
@@ -148,18 +161,17 @@ def test_two_replicas_relay_concurrently_without_nonce_collisions(shared_db: tup
         _rpc(market, "evm_setAutomine", True)
     _rpc(market, "evm_mine")
     assert all(code == 200 for _, code, _ in results), results
-    assert len(results) == len(signers)
+    assert len(results) == 2 * len(signers)
     nonces = []
     for _, _, body in results:
         receipt = market.w3.eth.wait_for_transaction_receipt(body["tx_hash"], timeout=60)
         assert receipt["status"] == 1, receipt
         nonces.append(int(market.w3.eth.get_transaction(body["tx_hash"])["nonce"]))
-    assert sorted(nonces) == list(range(start_nonce, start_nonce + len(signers))), nonces
-    led_checks = [(k, n) for k, n, _ in bodies]
+    assert sorted(nonces) == list(range(start_nonce, start_nonce + 2 * len(signers))), nonces
     from ledger.chain import Ledger
 
     led = Ledger.connect(market.rpc_url, state_dir=market.state_dir)
-    assert all(led.settlement.is_nonce_used(market.address(k), n) for k, n in led_checks)
+    assert all(led.settlement.is_nonce_used(market.address(k), n) for k, n in rounds[0] + rounds[1])
 
 
 def test_rate_limit_total_is_the_same_across_replicas(shared_db: tuple[Market, str], tmp_path: Path) -> None:
