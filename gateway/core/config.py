@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     #: Kubo RPC API (e.g. http://127.0.0.1:5001) or, when unset, the embedded on-disk store.
     IPFS_API: str | None = None
     IPFS_STORE_DIR: Path = ROOT / ".dataledger" / "ipfs"
+    #: Several Kubo RPC APIs (a JSON list): uploads are pinned on every one, /health shows CIDs
+    #: recorded on chain that some node does not pin, and ``python -m gateway.services.replication
+    #: repair`` re-pins them (gateway.services.replication). Takes precedence over IPFS_API.
+    IPFS_APIS: list[str] = []
+    #: /health recomputes the replication report (one pin list per node) at most this often.
+    IPFS_REPLICATION_CHECK_SECONDS: float = 30.0
     #: Where deployment records live (<STATE_DIR>/deployments/<chainId>.json).
     STATE_DIR: Path = ROOT / ".dataledger"
 

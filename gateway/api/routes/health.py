@@ -50,7 +50,8 @@ class HealthPublic(BaseModel):
     ipfs_status: ComponentStatus
     contracts: dict[str, str]
     indexer_writer: Optional[IndexerWriterPublic] = None
-    ipfs_replication: Optional[Any] = None
+    #: with several Kubo nodes (IPFS_APIS): gateway.services.replication.Report.public()
+    ipfs_replication: Optional[dict[str, Any]] = None
     error: Optional[str] = None
 
 
@@ -100,7 +101,8 @@ async def health(request: Request, w3: Web3Dep, settings: SettingsDep, engine: E
     for threadpool threads and the GIL)."""
     cached = getattr(request.app.state, "health_chain", None)
     if (cached is not None and cached[0] > time.monotonic() and engine.dialect.name == "sqlite"
-            and not settings.IPFS_API and request.app.state.manifests._store is not None):
+            and not settings.IPFS_API and getattr(request.app.state, "replication", None) is None
+            and request.app.state.manifests._store is not None):
         return _health(request, w3, settings, engine, chain=(cached[1], cached[2], None))
     return await run_in_threadpool(_health, request, w3, settings, engine)
 
@@ -110,7 +112,9 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     deployment = getattr(request.app.state, "deployment", None) or {}
     contracts = {name: entry["address"] for name, entry in deployment.get("contracts", {}).items()}
     database = settings.DATABASE_URL.split(":", 1)[0]
-    ipfs = "kubo" if settings.IPFS_API else "embedded"  # neither the API URL nor the store path
+    monitor = getattr(request.app.state, "replication", None)
+    # neither the API URLs nor the store path
+    ipfs = (f"kubo x{len(monitor.apis)}" if monitor is not None else "kubo" if settings.IPFS_API else "embedded")
     errors: list[str] = []
     writer: Optional[IndexerWriterPublic] = None
     indexed: Optional[int] = None
@@ -130,6 +134,16 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     ipfs_status = _ipfs_status(request)
     if ipfs_status.status != "ok":
         errors.append("IPFS unavailable")
+    replication: Optional[dict[str, Any]] = None
+    if monitor is not None:
+        try:
+            replication = monitor.report(engine)
+        except Exception as exc:  # noqa: BLE001 - no index yet, or every node down
+            log.warning("IPFS replication report failed: %s", exc)
+            replication = {"status": "down", "detail": type(exc).__name__}
+        if replication["status"] != "ok":
+            errors.append(f"IPFS {replication['status']}: {replication.get('under_replicated', '?')} CIDs "
+                          "not pinned on every node")
     chain_id, head, chain_error = chain or _chain_position(request, w3, settings.HEALTH_CHAIN_CACHE_SECONDS)
     if chain_error:
         errors.append(chain_error)
@@ -137,7 +151,7 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     return HealthPublic(status="ok" if not errors else "degraded", chain_id=chain_id, head_block=head,
                         indexed_block=indexed, lag=lag, events_indexed=events, database=database,
                         database_status=db_status, ipfs=ipfs, ipfs_status=ipfs_status, contracts=contracts,
-                        indexer_writer=writer, error="; ".join(errors) or None)
+                        indexer_writer=writer, ipfs_replication=replication, error="; ".join(errors) or None)
 
 
 def _writer(conn: Any) -> IndexerWriterPublic:
