@@ -231,6 +231,31 @@ def test_shared_nonce_source_gives_two_processes_distinct_nonces(shared_db: tupl
         with engines[0].begin() as conn:
             conn.execute(text("UPDATE relayer_nonces SET updated_at = 0 WHERE address = :a"), {"a": account})
         assert managers[0].reserve(account) == 0  # nothing of 0..99 reached the node: gap filled
+        # turns (what the relay uses): held across sign + broadcast, so the other process waits;
+        # a turn that fails (nothing broadcast) gives its nonce back
+        in_turn: list[tuple[str, int, float, float]] = []
+
+        def turn(i: int) -> None:
+            m = managers[i % 2]
+            with m.turn(account):
+                t0 = time.monotonic()
+                n = m.reserve(account)
+                time.sleep(0.05)  # signing and broadcasting
+                in_turn.append((f"t{i}", n, t0, time.monotonic()))
+
+        threads = [threading.Thread(target=turn, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(n for _, n, _, _ in in_turn) == list(range(1, 7))
+        spans = sorted((a, b) for _, _, a, b in in_turn)
+        assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1)), "two turns overlapped"
+        with pytest.raises(RuntimeError):
+            with managers[0].turn(account):
+                assert managers[0].reserve(account) == 7
+                raise RuntimeError("node refused the transaction")
+        assert managers[1].reserve(account) == 7
     finally:
         for e in engines:
             e.dispose()
