@@ -90,10 +90,15 @@ class DbTokenBuckets:
     ``take`` is ONE upsert that refills the bucket from the elapsed wall-clock time, takes ``cost``
     tokens when there are enough and returns the tokens left and whether it was allowed (PostgreSQL
     row-locks the bucket for the statement, so concurrent takes from several replicas are
-    serialised per bucket). Refilled buckets idle for longer than a full refill are deleted now and
-    then (a deleted bucket is a full one). If the database fails, this process falls back to its
+    serialised per bucket). Bounded like :class:`TokenBuckets`: at most ``max_buckets`` rows per
+    kind (approximately, across replicas), refilled buckets deleted first, then newcomers share one
+    overflow bucket; refilled buckets are also deleted now and then (a deleted bucket is a full one). If the database fails, this process falls back to its
     own in-memory buckets for that request (logged) rather than refusing or crashing.
     """
+
+    #: the shared bucket of newcomers when the table is full (no client key starts with '#';
+    #: PostgreSQL text cannot hold TokenBuckets.OVERFLOW's NUL)
+    OVERFLOW = "#overflow"
 
     def __init__(self, engine_of: Callable[[], Any], kind: str, rate: float, burst: int,
                  max_buckets: int = MAX_BUCKETS, prune_every: int = 1000) -> None:
@@ -102,21 +107,46 @@ class DbTokenBuckets:
         self.rate = float(rate)
         self.burst = float(burst)
         self.fallback = TokenBuckets(rate, burst, max_buckets)
+        self.max_buckets = max(1, int(max_buckets))
         self.prune_every = prune_every
         self._takes = 0
         self._warned = False
 
-    def _sql(self, dialect: str) -> Any:
+    def _sql(self, dialect: str, insert: bool) -> Any:
         from sqlalchemy import text
 
         least, greatest = ("LEAST", "GREATEST") if dialect == "postgresql" else ("MIN", "MAX")
         refilled = (f"{least}(:burst, rate_limit_buckets.tokens + "
                     f"{greatest}(0, :now - rate_limit_buckets.updated_at) * :rate)")
+        update = (f"tokens = CASE WHEN {refilled} >= :cost THEN {refilled} - :cost ELSE {refilled} END, "
+                  f"allowed = ({refilled} >= :cost), updated_at = {greatest}(:now, rate_limit_buckets.updated_at)")
+        if not insert:
+            return text(f"UPDATE rate_limit_buckets SET {update} WHERE key = :k RETURNING tokens, allowed")
         return text(
             "INSERT INTO rate_limit_buckets (key, tokens, updated_at, allowed) VALUES (:k, :burst - :cost, :now, :yes) "
-            f"ON CONFLICT (key) DO UPDATE SET tokens = CASE WHEN {refilled} >= :cost THEN {refilled} - :cost "
-            f"ELSE {refilled} END, allowed = ({refilled} >= :cost), "
-            f"updated_at = {greatest}(:now, rate_limit_buckets.updated_at) RETURNING tokens, allowed")
+            f"ON CONFLICT (key) DO UPDATE SET {update} RETURNING tokens, allowed")
+
+    def _slot(self, conn: Any, key: str, now: float) -> str:
+        """A new key gets its own bucket while the kind has fewer than ``max_buckets``; else refilled
+        (idle) buckets are deleted first, and if none is idle the newcomer shares the overflow
+        bucket (the same rule as TokenBuckets: a live bucket is never reset)."""
+        from sqlalchemy import text
+
+        like = {"p": f"{self.kind}|%"}
+        count = int(conn.execute(text("SELECT count(*) FROM rate_limit_buckets WHERE key LIKE :p"), like).scalar() or 0)
+        if count < self.max_buckets:
+            return key
+        if self.rate > 0:
+            conn.execute(text("DELETE FROM rate_limit_buckets WHERE key LIKE :p AND key <> :o AND "
+                              "tokens + (:now - updated_at) * :rate >= :burst"),
+                         {**like, "o": self._key(self.OVERFLOW), "now": now, "rate": self.rate,
+                          "burst": self.burst})
+            count = int(conn.execute(text("SELECT count(*) FROM rate_limit_buckets WHERE key LIKE :p"),
+                                     like).scalar() or 0)
+        return key if count < self.max_buckets else self.OVERFLOW
+
+    def _key(self, key: str) -> str:
+        return f"{self.kind}|{key}"[:200]
 
     def take(self, key: str, now: Optional[float] = None, cost: float = 1.0) -> float:
         """0 when allowed, else seconds until ``cost`` tokens are back (``now``: unix time)."""
@@ -124,9 +154,12 @@ class DbTokenBuckets:
         try:
             engine = self.engine_of()
             with engine.begin() as conn:
-                row = conn.execute(self._sql(engine.dialect.name),
-                                   {"k": f"{self.kind}|{key}"[:200], "burst": self.burst, "cost": cost, "now": now,
-                                    "rate": self.rate, "yes": True}).first()
+                params = {"k": self._key(key), "burst": self.burst, "cost": cost, "now": now, "rate": self.rate,
+                          "yes": True}
+                row = conn.execute(self._sql(engine.dialect.name, insert=False), params).first()
+                if row is None:  # a new client
+                    params["k"] = self._key(self._slot(conn, key, now))
+                    row = conn.execute(self._sql(engine.dialect.name, insert=True), params).first()
                 self._takes += 1
                 if self._takes % self.prune_every == 0 and self.rate > 0:
                     from sqlalchemy import text
