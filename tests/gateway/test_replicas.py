@@ -17,12 +17,13 @@ from sqlalchemy import text
 from web3 import Web3
 
 from gateway.indexer.store import make_engine
-from gateway.indexer.sync import contracts_from_record, run_indexer
+from gateway.indexer.sync import run_indexer
 from gateway.services.relaynonce import SharedNonceManager
+from ledger.deployment import Deployment
 from ledger.tx import NonceManager
-from tests.gateway.api_fixtures import Market, get_market
+from tests.gateway.api_fixtures import Market, bearer, get_market
 from tests.gateway.indexer_fixtures import new_postgres_database
-from tests.gateway.security_fixtures import GatewayProcess, bearer, settings_env
+from tests.gateway.security_fixtures import GatewayProcess, settings_env
 from tests.gateway.test_security_relay import RELAYER, _call, _login_body, _rpc
 
 SECRET = "replica-shared-session-secret-0123456789"
@@ -33,7 +34,7 @@ def shared_db(postgres_url: str) -> tuple[Market, str]:
     market = get_market()
     url = new_postgres_database(postgres_url)
     with market.lock:
-        run_indexer(market.rpc_url, url, contracts_from_record(market.record))
+        run_indexer(market.rpc_url, url, Deployment.from_dict(market.record).entries())
     return market, url
 
 
