@@ -157,7 +157,7 @@ def test_upload_is_pinned_on_every_node_and_a_down_node_is_reported(rmarket: Mar
     # a third node that does not answer: uploads still land on the two others, /health says degraded
     dead = "http://127.0.0.1:9"
     for gen in _client(rmarket, [*apis, dead]):
-        doc = {**MANIFEST, "title": MANIFEST["title"] + " (2)"}
+        doc = {**MANIFEST, "title": f"{MANIFEST['title']} (2)"}
         up = gen.post("/v1/manifests", json=doc, headers=token(gen, rmarket, "holder_cn"))
         assert up.status_code == 201, up.text
         rep = _health(gen)
