@@ -37,6 +37,7 @@ from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
 from gateway.core.ratelimit import RateLimitMiddleware
 from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.services.ipfs import ManifestVerifier
+from gateway.services.replication import ReplicatedStore, ReplicationMonitor, node_apis
 from ledger.deployment import Deployment
 from ledger.errors import LedgerError
 
@@ -99,7 +100,13 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     state.chain_id = None
     state.engine = open_engine(settings.DATABASE_URL, run_migrations=run_migrations)
     state.session_secret = (settings.SESSION_SECRET or secrets.token_hex(32)).encode()
-    state.manifests = ManifestVerifier(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
+    apis = node_apis(settings)
+    if len(apis) > 1:  # every upload pinned on every node; /health shows under-replication
+        state.manifests = ManifestVerifier(", ".join(apis), store=ReplicatedStore(apis))
+        state.replication = ReplicationMonitor(apis, settings.IPFS_STORE_DIR, settings.IPFS_REPLICATION_CHECK_SECONDS)
+    else:
+        state.manifests = ManifestVerifier(apis[0] if apis else str(settings.IPFS_STORE_DIR))
+        state.replication = None
     state.http_metrics = HttpMetrics()
     state.relayer = None
 

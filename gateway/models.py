@@ -440,6 +440,49 @@ class RelayBudget(SQLModel, table=True):
     gas: int = Field(sa_type=BigInteger)
 
 
+class IndexerWriter(SQLModel, table=True):
+    """The indexer process holding the writer lock (one row, id 1), written by that process under
+    the lock when it takes over and refreshed by its heartbeat (gateway.indexer.leader).
+    ``backend_pid`` is the PostgreSQL backend of its lock session: /health checks in ``pg_locks``
+    that this backend still holds the lock (a killed writer's row is then shown as not active)."""
+
+    __tablename__ = "indexer_writer"
+
+    id: int = Field(primary_key=True)
+    host: str
+    pid: int
+    started_at: float
+    acquired_at: float
+    heartbeat_at: float
+    backend_pid: Optional[int] = None
+
+
+class RelayerNonce(SQLModel, table=True):
+    """The next transaction nonce of a relayer account on a chain, shared by every gateway process
+    relaying with that key (gateway.services.relaynonce): one atomic UPDATE hands out each nonce."""
+
+    __tablename__ = "relayer_nonces"
+
+    chain_id: int = Field(primary_key=True, sa_type=BigInteger)
+    address: str = Field(primary_key=True)
+    next_nonce: int = Field(sa_type=BigInteger)
+    updated_at: float
+
+
+class RateLimitBucket(SQLModel, table=True):
+    """A token bucket of the API rate limits (gateway.core.ratelimit.DbTokenBuckets), shared by
+    every gateway process over the database: tokens left at ``updated_at`` (unix seconds) and
+    whether the last take was allowed. Idle (refilled) buckets are pruned."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: str = Field(primary_key=True)
+    tokens: float
+    updated_at: float = Field(index=True)
+    allowed: bool
+
+
 #: Tables left out of the canonical dump (volatile bookkeeping, see the module docstring; and the
 #: API's own state, which is not derived from the chain).
-VOLATILE_TABLES = frozenset({"indexer_state", "indexer_undo", "revoked_sessions", "relay_budgets"})
+VOLATILE_TABLES = frozenset({"indexer_state", "indexer_undo", "revoked_sessions", "relay_budgets",
+                             "indexer_writer", "relayer_nonces", "rate_limit_buckets"})

@@ -3,7 +3,8 @@
 The binary comes from ``KUBO_BIN`` or ``scripts/kubo.sh path`` (built from the Go module proxy
 and cached). ``ipfs init --profile test`` in a temporary IPFS_PATH, API and Gateway on free
 loopback ports, no swarm listeners, no bootstrap, no mDNS, ``ipfs daemon --offline``.
-If anything fails the requesting test FAILS with the reason; nothing skips.
+If anything fails the requesting test FAILS with the reason; nothing skips. ``kubo2`` is a second
+daemon of the same kind (the IPFS replication tests run on both).
 """
 
 from __future__ import annotations
@@ -181,8 +182,7 @@ def start_kubo() -> tuple[KuboNode, Path]:
     return node, tmp
 
 
-@pytest.fixture(scope="session")
-def kubo() -> Iterator[KuboNode]:
+def _session_node() -> Iterator[KuboNode]:
     try:
         node, tmp = start_kubo()
     except (KuboStartError, OSError, subprocess.SubprocessError) as exc:
@@ -192,3 +192,15 @@ def kubo() -> Iterator[KuboNode]:
     finally:
         node.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kubo() -> Iterator[KuboNode]:
+    yield from _session_node()
+
+
+@pytest.fixture(scope="session")
+def kubo2() -> Iterator[KuboNode]:
+    """A second, independent daemon (own repo, ports; not connected to the first: offline, no
+    swarm), for the replication tests (IPFS_APIS = [kubo.api, kubo2.api])."""
+    yield from _session_node()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 
@@ -24,6 +24,12 @@ class Settings(LedgerSettings):
     DATABASE_URL: str = ""
     #: the embedded IPFS store's directory; unset: <STATE_DIR>/ipfs
     IPFS_STORE_DIR: Path = Field(default=Path(), validation_alias=AliasChoices("IPFS_STORE_DIR", "DATALEDGER_IPFS_DIR"))
+    #: Several Kubo RPC APIs (a JSON list): uploads are pinned on every one, /health shows CIDs
+    #: recorded on chain that some node does not pin, and ``python -m gateway.services.replication
+    #: repair`` re-pins them (gateway.services.replication). Takes precedence over IPFS_API.
+    IPFS_APIS: list[str] = []
+    #: /health recomputes the replication report (one pin list per node) at most this often.
+    IPFS_REPLICATION_CHECK_SECONDS: float = 30.0
 
     @model_validator(mode="before")
     @classmethod
@@ -68,6 +74,9 @@ class Settings(LedgerSettings):
     #: Buckets kept in memory per kind; when full, idle (refilled) buckets are evicted oldest first
     #: and, if none is idle, new clients share one overflow bucket (a live bucket is never reset).
     RATE_LIMIT_MAX_BUCKETS: int = 100_000
+    #: Where the buckets live: ``database`` (table rate_limit_buckets: every gateway replica over the
+    #: database shares them), ``memory`` (per process), ``auto`` (the database on PostgreSQL).
+    RATE_LIMIT_STORE: Literal["auto", "database", "memory"] = "auto"
     #: Set false to disable rate limiting (benchmarks).
     RATE_LIMIT_ENABLED: bool = True
     #: Anonymous read responses are re-served while the index position is unchanged, for at most

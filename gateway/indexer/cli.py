@@ -11,7 +11,12 @@ the head as it moves, until Ctrl-C / SIGTERM. A rich progress bar shows blocks, 
 summary), for scripts and tests.
 
 Exit codes: 0 done, 1 unexpected error, 2 no deployment record / database of another chain or
-contract set, 3 another indexer holds the writer lock (``wait_for_lock=False``), 130 interrupted.
+contract set, 3 another indexer holds the writer lock (``wait_for_lock=False``), 4 this indexer
+lost the writer lock while writing (its PostgreSQL lock session ended: another indexer may have
+taken over; see gateway.indexer.leader), 130 interrupted.
+
+On PostgreSQL several indexers may run at once: one writes, the others are standbys that print
+one ``standby: ...`` progress message naming the writer and take over when it dies.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from gateway.indexer import leader
 from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
 from gateway.indexer.store import IndexerLockError, StateMismatch, make_engine, migrate, write_dump
 from gateway.indexer.sync import Indexer, IndexerConfig, Progress
@@ -77,10 +83,19 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
 
     def on_signal(signum: int, _frame: Any) -> None:
         indexer.stop()
+        leader.stop_waiting()  # a standby stops waiting for the lock
 
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
+    lost = threading.Event()
+    leader.reset_waiting()
+
+    def on_lost() -> None:
+        lost.set()
+        indexer.stop()
+
+    leader.add_lost_handler(on_lost)
     t0 = time.monotonic()
     code = 0
     try:
@@ -99,6 +114,12 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
                                        f"({summary['seconds']}s)")
         if indexer._stop.is_set() and follow:
             code = 0
+        if lost.is_set():
+            code = fail(4, "lost the writer lock (the database session holding it ended); stopped writing")
+    except leader.StandbyStopped:
+        if json_output:
+            _print_json({"type": "done", "chain_id": chain_id, "standby": True, "stopped": True})
+        code = 0
     except IndexerLockError as exc:
         code = fail(3, str(exc))
     except StateMismatch as exc:
@@ -106,6 +127,7 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
     except KeyboardInterrupt:
         code = 130
     finally:
+        leader.remove_lost_handler(on_lost)
         indexer.close()
         engine.dispose()
         for sig, handler in previous.items():

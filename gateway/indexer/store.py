@@ -135,35 +135,18 @@ def migrate(database_url: str) -> None:
 
 @contextlib.contextmanager
 def writer_lock(engine: Engine, wait: bool = True, on_wait: Any = None,
-                poll: float = 1.0) -> Iterator[None]:
+                poll: float = 0.25) -> Iterator[None]:
     """Hold the single-writer lock of this database for the duration of the block.
 
     ``wait=False`` raises :class:`IndexerLockError` at once when another indexer holds it;
     ``on_wait(message)`` is called once when waiting starts.
     """
     if engine.dialect.name == "postgresql":
-        conn = engine.connect()
-        try:
-            told = False
-            while True:
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
-                conn.commit()
-                if got:
-                    break
-                message = (f"another indexer is writing this database (PostgreSQL advisory lock "
-                           f"{ADVISORY_LOCK_KEY} is held)")
-                if not wait:
-                    raise IndexerLockError(message + "; exiting")
-                if on_wait is not None and not told:
-                    on_wait(message + "; waiting for it to stop")
-                    told = True
-                time.sleep(poll)
+        # a dedicated keepalive session, the writer's row and a heartbeat: gateway.indexer.leader
+        from gateway.indexer.leader import Leadership
+
+        with Leadership(engine, wait=wait, on_wait=on_wait):
             yield
-        finally:
-            with contextlib.suppress(Exception):
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
-                conn.commit()
-            conn.close()
         return
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":

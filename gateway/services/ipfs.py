@@ -16,9 +16,9 @@ _CACHE_MAX = 4096
 class ManifestVerifier:
     """Caches the sha-256 of fetched manifests per CID (content addressing makes that safe)."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, store: IpfsStore | None = None) -> None:
         self.target = target
-        self._store: IpfsStore | None = None
+        self._store: IpfsStore | None = store
         self._hashes: dict[str, str] = {}
         self._lock = threading.Lock()
 

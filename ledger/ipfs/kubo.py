@@ -236,6 +236,22 @@ class KuboClient:
         """File content block by block, each verified."""
         return iter_file_blocks(_cid(cid), self.block_get)
 
+    def block_put(self, cid: str, data: bytes) -> None:
+        """Store one block under ``cid`` (verified first; the node keys blocks by multihash)."""
+        c = Cid.decode(cid)
+        verify_block(c, data, where="block_put")
+        codec = "raw" if c.codec == CODEC_RAW else "dag-pb"
+        self._post("block/put", {"cid-codec": codec, "mhtype": "sha2-256", "pin": "false"},
+                   files={"data": ("block", data, "application/octet-stream")})
+
+    def pins(self) -> list[str]:
+        """Every recursively pinned CID of the node (one ``pin/ls``)."""
+        keys = self._post("pin/ls", {"type": "recursive"}).json().get("Keys") or {}
+        return sorted(str(k) for k in keys)
+
+    def unpin(self, cid: str) -> None:
+        self._post("pin/rm", {"arg": _cid(cid), "recursive": "true"})
+
 
 def _cid(cid: str) -> str:
     return Cid.decode(cid).encode()

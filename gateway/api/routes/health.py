@@ -24,6 +24,19 @@ class ComponentStatus(BaseModel):
     detail: str = ""
 
 
+class IndexerWriterPublic(BaseModel):
+    """Which indexer process writes this index (gateway.indexer.leader)."""
+
+    #: active | none | unknown | single-writer (SQLite) | down (not readable)
+    status: str
+    host: Optional[str] = None
+    pid: Optional[int] = None
+    started_at: Optional[float] = None
+    acquired_at: Optional[float] = None
+    heartbeat_age: Optional[float] = None
+    detail: str = ""
+
+
 class HealthPublic(BaseModel):
     status: str  # ok | degraded
     chain_id: Optional[int]
@@ -36,6 +49,9 @@ class HealthPublic(BaseModel):
     ipfs: str
     ipfs_status: ComponentStatus
     contracts: dict[str, str]
+    indexer_writer: Optional[IndexerWriterPublic] = None
+    #: with several Kubo nodes (IPFS_APIS): gateway.services.replication.Report.public()
+    ipfs_replication: Optional[dict[str, Any]] = None
     error: Optional[str] = None
 
 
@@ -85,7 +101,8 @@ async def health(request: Request, w3: Web3Dep, settings: SettingsDep, engine: E
     for threadpool threads and the GIL)."""
     cached = getattr(request.app.state, "health_chain", None)
     if (cached is not None and cached[0] > time.monotonic() and engine.dialect.name == "sqlite"
-            and not settings.IPFS_API and request.app.state.manifests._store is not None):
+            and not settings.IPFS_API and getattr(request.app.state, "replication", None) is None
+            and request.app.state.manifests._store is not None):
         return _health(request, w3, settings, engine, chain=(cached[1], cached[2], None))
     return await run_in_threadpool(_health, request, w3, settings, engine)
 
@@ -97,13 +114,17 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     deployment: Optional[Deployment] = getattr(request.app.state, "deployment", None)
     contracts = deployment.addresses() if deployment is not None else {}
     database = settings.DATABASE_URL.split(":", 1)[0]
-    ipfs = "kubo" if settings.IPFS_API else "embedded"  # neither the API URL nor the store path
+    monitor = getattr(request.app.state, "replication", None)
+    # neither the API URLs nor the store path
+    ipfs = (f"kubo x{len(monitor.apis)}" if monitor is not None else "kubo" if settings.IPFS_API else "embedded")
     errors: list[str] = []
+    writer: Optional[IndexerWriterPublic] = None
     indexed: Optional[int] = None
     events: Optional[int] = None
     try:
         with engine.connect() as conn:
             row = conn.execute(text("SELECT last_block, events_total FROM indexer_state WHERE id = 1")).first()
+            writer = _writer(conn)
         if row is None:
             db_status = ComponentStatus(status="empty", detail="reachable; the indexer has not started yet")
         else:
@@ -115,6 +136,16 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     ipfs_status = _ipfs_status(request)
     if ipfs_status.status != "ok":
         errors.append("IPFS unavailable")
+    replication: Optional[dict[str, Any]] = None
+    if monitor is not None:
+        try:
+            replication = monitor.report(engine)
+        except Exception as exc:  # noqa: BLE001 - no index yet, or every node down
+            log.warning("IPFS replication report failed: %s", exc)
+            replication = {"status": "down", "detail": type(exc).__name__}
+        if replication["status"] != "ok":
+            errors.append(f"IPFS {replication['status']}: {replication.get('under_replicated', '?')} CIDs "
+                          "not pinned on every node")
     chain_id, head, chain_error = chain or _chain_position(request, w3, settings.HEALTH_CHAIN_CACHE_SECONDS)
     if chain_error:
         errors.append(chain_error)
@@ -122,7 +153,19 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     return HealthPublic(status="ok" if not errors else "degraded", chain_id=chain_id, head_block=head,
                         indexed_block=indexed, lag=lag, events_indexed=events, database=database,
                         database_status=db_status, ipfs=ipfs, ipfs_status=ipfs_status, contracts=contracts,
-                        error="; ".join(errors) or None)
+                        indexer_writer=writer, ipfs_replication=replication, error="; ".join(errors) or None)
+
+
+def _writer(conn: Any) -> IndexerWriterPublic:
+    from dataclasses import asdict
+
+    from gateway.indexer.leader import writer_status
+
+    try:
+        return IndexerWriterPublic(**asdict(writer_status(conn)))
+    except Exception as exc:  # noqa: BLE001 - no writer table yet (older schema)
+        conn.rollback()
+        return IndexerWriterPublic(status="down", detail=str(exc).splitlines()[0][:200])
 
 
 @router.get("/metrics", response_class=PlainTextResponse,

@@ -23,7 +23,7 @@ import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Callable, Iterator, Optional
 
 from eth_abi.abi import decode as abi_decode
@@ -38,6 +38,7 @@ from gateway.api.deps import EngineDep, ParticipantCallerDep, SettingsDep
 from gateway.core.config import ConfigError, relayer_key
 from gateway.core.errors import ApiError
 from gateway.services.relaybudget import Budget, BudgetExceeded, charge
+from gateway.services.relaynonce import SharedNonceManager
 from ledger.chain import Ledger
 from ledger.contracts.models import Role
 from ledger.contracts.settlement import Order, SignedOrder
@@ -223,6 +224,8 @@ def relayer(request: Request, settings: Any) -> Ledger:
             raise ApiError(503, "NodeUnavailable", f"cannot reach the chain: {exc}") from None
         if not ledger.has_deployment():
             raise ApiError(503, "NoDeployment", "no deployment record for this chain")
+        # nonces from the database: every gateway replica relaying with this key shares them
+        ledger.nonces = SharedNonceManager(ledger.w3, request.app.state.engine, int(ledger.chain_id))
         request.app.state.relayer = ledger
         return ledger
 
@@ -397,12 +400,22 @@ def _check_forward(ledger: Ledger, req: ForwardRequest, flights: Flights) -> Non
                        {"from": req.sender})
 
 
+def _nonce_turn(ledger: Ledger) -> AbstractContextManager[None]:
+    """The relayer key's nonce row held (across every gateway replica) while one transaction is
+    signed and broadcast (gateway.services.relaynonce)."""
+    nonces = ledger.nonces
+    if isinstance(nonces, SharedNonceManager):
+        return nonces.turn(ledger.address)
+    return nullcontext()
+
+
 def _simulate_and_send(ledger: Ledger, req: ForwardRequest, flights: Flights) -> str:
     """Simulate (decoded revert raised), then broadcast without waiting for the receipt."""
     fwd = ledger.forwarder
     fwd._simulate(req.sender, req.to, req.data, req.value)  # raises the decoded ContractRevert
     tx = fwd.build("execute", req.data_tuple(), value=req.value)
-    sent = ledger.sender.send(tx, fwd.NAME, wait=False)  # estimates (simulates) again first
+    with _nonce_turn(ledger):
+        sent = ledger.sender.send(tx, fwd.NAME, wait=False)  # estimates (simulates) again first
     flights[_flight_key(ledger, req.sender)] = (req.nonce, sent.tx_hash, time.monotonic())
     if len(flights) > 10_000:
         cutoff = time.monotonic() - IN_FLIGHT_SECONDS
@@ -550,5 +563,6 @@ def _permit(body: PermitIn, request: Request, settings: Any, engine: Any, caller
                      body.deadline, v, r, s_)
     budget = _charge(request, settings, engine, body.owner, PERMIT_GAS)
     with _signer_turn(body.owner):
-        sent = ledger.sender.send(tx, token.NAME, wait=False)  # simulated first: a bad permit is refused, decoded
+        with _nonce_turn(ledger):
+            sent = ledger.sender.send(tx, token.NAME, wait=False)  # simulated first: a bad permit is refused, decoded
     return _accepted(sent.tx_hash, budget)
