@@ -730,7 +730,7 @@ def voucher_relay(request_file: Path = typer.Argument(..., help="A signed reques
     _tx(json_out, _ledger().forwarder.relay(request), f"request of {request.sender} relayed")
 
 
-@voucher_app.command("authorize")
+@voucher_app.command("authorise")
 @handled
 def voucher_authorize(token_id: int = typer.Argument(...), user: str = typer.Argument(...),
                       revoke: bool = typer.Option(False, "--revoke"), json_out: bool = JsonFlag) -> None:

@@ -10,10 +10,13 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection, text
 
+from ledger.vocabulary import RightType
+
 ZERO = "0x" + "00" * 20
 SOURCE_TYPES = {0: "public", 1: "enterprise", 2: "personal-derived"}
 LEVELS = {1: "1 public", 2: "2 internal", 3: "3 important", 4: "4 core"}
-RIGHTS = {0: "holding", 1: "use", 2: "operating"}
+#: right code -> name, from the contract's enum (generated: ledger.vocabulary)
+RIGHTS = {int(r): str(r.name).lower() for r in RightType}
 
 
 def period_of(ts: int, period: str) -> str:
