@@ -253,7 +253,7 @@ def provenance_scale(sizes: list[int]) -> list[dict[str, Any]]:
     from gateway.core.db import ensure_api_schema
     from gateway.indexer.store import make_engine, migrate
     from gateway.services.provenance import voucher_events
-    from ledger.postgres import PostgresCluster
+    from dataledger.dev.postgres import PostgresCluster
 
     cluster = PostgresCluster().start()
     out = []

@@ -27,7 +27,7 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 
 from bench.report import Goal, check, report, run_main
-from ledger.anvil import DEFAULT_MNEMONIC, AnvilNode
+from dataledger.dev.anvil import DEFAULT_MNEMONIC, AnvilNode
 from ledger.artifacts import load_artifact
 from ledger.deploy import deploy_all, deploy_contract
 from tests.contracts.conftest import ORGS

@@ -21,11 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping, Optional
 
-from eth_abi.abi import decode as abi_decode
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-from hexbytes import HexBytes
-
 from ledger.artifacts import available, load_artifact
 from ledger.vocabulary import RESTRICTION_MESSAGES as RESTRICTION_MESSAGES
 
@@ -252,6 +247,8 @@ def _abi_type(param: Mapping[str, Any]) -> str:
 @lru_cache(maxsize=1)
 def error_table() -> dict[bytes, ErrorAbi]:
     """selector -> ErrorAbi over every shipped artifact, plus Error(string) and Panic(uint256)."""
+    from eth_utils.crypto import keccak  # here, not at import: the exception classes load fast
+
     table: dict[bytes, ErrorAbi] = {}
     for contract in available():
         for entry in load_artifact(contract)["abi"]:
@@ -270,6 +267,8 @@ def error_table() -> dict[bytes, ErrorAbi]:
 
 def _tidy(value: Any, typ: str) -> Any:
     if typ == "address" and isinstance(value, str):
+        from eth_utils.address import to_checksum_address
+
         return to_checksum_address(value)
     if isinstance(value, tuple):
         return tuple(value)
@@ -286,6 +285,8 @@ def decode_revert(data: Any, contract: Optional[str] = None, tx_hash: Optional[s
     if entry is None:
         return ContractRevert("UnknownError", {"selector": "0x" + raw[:4].hex(), "data": raw[4:]}, raw,
                               contract, tx_hash)
+    from eth_abi.abi import decode as abi_decode
+
     try:
         values = abi_decode(list(entry.types), raw[4:])
     except Exception:  # noqa: BLE001 - malformed data for a known selector
@@ -307,6 +308,8 @@ def _as_bytes(data: Any) -> bytes:
     if isinstance(data, str):
         text = data.strip()
         if text.startswith("0x") or all(c in "0123456789abcdefABCDEF" for c in text):
+            from hexbytes import HexBytes
+
             try:
                 return bytes(HexBytes(text))
             except ValueError:

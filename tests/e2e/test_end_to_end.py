@@ -31,24 +31,25 @@ from web3 import Web3
 from gateway.core.config import Settings
 from gateway.indexer import metrics
 from gateway.indexer.store import make_engine, migrate
-from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
+from gateway.indexer.sync import Indexer, IndexerConfig
 from gateway.verify import receipts as rc
-from gateway.verify.core import Node, contracts_of, verify_history
+from gateway.verify.core import Node, verify_history
 from gateway.verify.sources import HttpSource
-from ledger import demo
+from dataledger.dev import demo
 from ledger.chain import Ledger
 from ledger.contracts.models import Role, RightType, Side, SourceType, hash32
 from ledger.deploy import deploy_all, deployment_record, write_deployment
 from ledger.errors import ContractRevert, TxError
 from ledger.ipfs import open_store
 from ledger.tx import FeePolicy, TxSender
+from ledger.deployment import Deployment
 from tests.e2e.conftest import DevNode
 from tests.gateway.api_fixtures import DOMAIN, bearer, login
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
-#: the demo participants this market registers (ledger.demo.PARTICIPANTS keys)
+#: the demo participants this market registers (dataledger.dev.demo.PARTICIPANTS keys)
 MEMBERS = ("authority", "exchange", "holder_cn", "bank_cn", "holder_sg")
 PRICE = 80_000_00
 YEAR = 365 * 24 * 3600
@@ -164,7 +165,7 @@ def market(node: DevNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     migrate(m.db_url)
     engine = make_engine(m.db_url)
     shrinks_before = metrics.snapshot()["counters"].get("range_shrinks", 0)
-    m.indexer = Indexer(node.rpc_url, engine, contracts_from_record(record), IndexerConfig(poll_interval=0.1))
+    m.indexer = Indexer(node.rpc_url, engine, Deployment.from_dict(record).entries(), IndexerConfig(poll_interval=0.1))
 
     def follow() -> None:
         assert m.indexer is not None
@@ -192,7 +193,7 @@ def _funded_relayer(market: Market) -> str:
     sign with (index 15, so no nonce manager of the market is disturbed)."""
     from eth_account import Account
 
-    from ledger.anvil import DEFAULT_MNEMONIC
+    from dataledger.dev.anvil import DEFAULT_MNEMONIC
 
     Account.enable_unaudited_hdwallet_features()
     payer = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/15")
@@ -414,7 +415,7 @@ def test_cli_from_another_folder(market: Market, tmp_path: Path) -> None:
 
 
 def test_cli_deploys_and_seeds_the_demo_market(market: Market, tmp_path: Path) -> None:
-    """`dataledger deploy` and `dataledger seed-demo` (ledger.demo, every transaction signed locally
+    """`dataledger deploy` and `dataledger seed-demo` (dataledger.dev.demo, every transaction signed locally
     with the demo keys: no node-held accounts) work on this node from a fresh folder."""
     authority_key = "0x" + bytes(market.ledgers["authority"].require_account().key).hex()
     state = tmp_path / "demo-state"
@@ -435,13 +436,13 @@ def test_verifier_verifies_the_served_history(market: Market, client: TestClient
     for kind, subject in (("voucher", market.ids["v_use"]), ("voucher", market.ids["v_trade"]),
                           ("voucher", market.ids["v_relay"]), ("asset", market.ids["asset"])):
         verdict = verify_history(market.node.rpc_url, kind, subject, source=source,
-                                 contracts=contracts_of(market.record), state_dir=market.state_dir,
+                                 contracts=Deployment.from_dict(market.record).entries(), state_dir=market.state_dir,
                                  chain_id=market.node.chain_id)
         assert verdict.ok, (verdict.summary, verdict.problems)
         assert verdict.counts["chain"] == verdict.counts["served"] == verdict.counts["ok"] > 0
         assert verdict.blocks and all(b.header_hash_ok and b.receipts_root_ok for b in verdict.blocks)
     relayed = verify_history(market.node.rpc_url, "voucher", market.ids["v_relay"], source=source,
-                             contracts=contracts_of(market.record), state_dir=market.state_dir)
+                             contracts=Deployment.from_dict(market.record).entries(), state_dir=market.state_dir)
     assert market.tx["relay"] in {e.tx_hash for e in relayed.events}
     cli = _cli(market, tmp_path, "verify", "voucher", str(market.ids["v_trade"]), "--database-url", market.db_url)
     assert cli.returncode == 0, cli.stdout + cli.stderr

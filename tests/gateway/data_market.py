@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger import demo
+from dataledger.dev import demo
 from tests.gateway.api_fixtures import Market, bearer, build_market, login
 from tests.gateway.indexer_fixtures import new_postgres_database
 

@@ -269,7 +269,7 @@ def test_serve_from_another_folder(market: Market, empty: Path) -> None:  # noqa
     import signal
     import time
 
-    from ledger.anvil import free_port
+    from dataledger.dev.anvil import free_port
 
     state = empty / "state"
     (state / "deployments").mkdir(parents=True)

@@ -17,7 +17,7 @@ from eth_account import Account
 from sqlalchemy import create_engine, text
 from starlette.routing import Mount
 
-from ledger import demo
+from dataledger.dev import demo
 from ledger.contracts.models import Role
 from tests.gateway.data_market import app_routes, dclient, dmarket, send, token, try_send  # noqa: F401
 

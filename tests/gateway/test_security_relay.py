@@ -15,7 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.anvil import DEFAULT_MNEMONIC
+from dataledger.dev.anvil import DEFAULT_MNEMONIC
 from ledger.chain import Ledger
 from ledger.contracts.models import hash32
 from ledger.contracts.vouchers import sign_forward_request

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from gateway.verify import SqlSource, main, verify_history
-from ledger import demo
+from dataledger.dev import demo
 from ledger.deploy import load_contracts
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER, execute, rows
 from tests.gateway.verify_market import Market, indexed_db, market  # noqa: F401

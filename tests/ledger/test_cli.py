@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from dataledger.cli import app
 from ledger.deploy import write_deployment
 from tests.ledger.conftest import SdkMarket
 
@@ -136,6 +136,24 @@ def test_register_org_and_account(cli: Any) -> None:
     err = one_line_error(cli("participant", "register-org", "NEW-ORG-2", "-j", "xx", "--roles", "holder",
                              "--officer", spare, key="authority", expect=1))
     assert "jurisdiction" in err
+
+
+def test_licence_commands_set_the_expiry(cli: Any) -> None:
+    """`participant licence` and `licensed-roles` with a relative expiry (the registrar's commands)."""
+    m = cli.market
+    appraiser = m.addr["appraiser"]
+    before = m.base.now()
+    out = as_json(cli("participant", "licence", appraiser, "--expiry", "+400d", "--json", key="authority"))
+    expiry = next(e["args"]["expiry"] for e in out["events"] if e["event"] == "LicenceExpirySet")
+    assert before + 399 * 86400 < int(expiry) < before + 401 * 86400
+    assert m.base.participants.licence_valid(appraiser)
+    text_out = cli("participant", "licensed-roles", appraiser, "--roles", "appraiser", "--expiry", "+400d",
+                   key="authority")
+    until = int(text_out.stdout.rsplit("until", 1)[1].split()[0])
+    assert before + 399 * 86400 < until < before + 401 * 86400
+    assert m.base.participants.licence_valid(appraiser)
+    err = one_line_error(cli("participant", "licence", appraiser, "--expiry", "soon", key="authority", expect=1))
+    assert "soon" in err or "expiry" in err.lower()
 
 
 def test_asset_register_directory_and_show(cli: Any, tmp_path: Path) -> None:
@@ -434,7 +452,7 @@ def test_console_script_subprocess(sdk_market: SdkMarket, tmp_path: Path) -> Non
 
 def test_deploy_and_seed_demo_on_a_fresh_chain(tmp_path: Path, accounts: list[Any]) -> None:
     """The local-stack path: deploy + the lead's demo seeding, then read it back through the CLI."""
-    from ledger.anvil import AnvilNode
+    from dataledger.dev.anvil import AnvilNode
 
     with AnvilNode(accounts=20) as node:
         base = ["--rpc", node.rpc_url, "--state-dir", str(tmp_path / "s")]
