@@ -5,8 +5,11 @@ a small adapter that speaks clean standard JSON (``solcjs --standard-json`` prin
 first). Settings come from ``contracts/compiler.json``, the same file ``hardhat.config.js`` reads, so
 both toolchains produce the same runtime bytecode.
 
-    python -m ledger.build            # compile and (re)write ledger/artifacts/
-    python -m ledger.build --check    # exit 1 when the artifacts are stale against the sources
+    python -m ledger.build            # compile and (re)write ledger/artifacts/ and ledger/vocabulary.py
+    python -m ledger.build --check    # exit 1 when they are stale against the sources (or edited)
+
+``ledger/vocabulary.py`` (enums, constants, restriction messages, custom errors) is generated from
+the same compiler output, its AST included (:mod:`ledger.vocabgen`).
 
 Users of the SDK need no compiler: artifacts are committed and loaded by :mod:`ledger.artifacts`.
 """
@@ -31,7 +34,9 @@ STAMP = ARTIFACTS_DIR / "_build.json"
 #: slots of a contract's state (eth_getProof in proof bundles) instead of hard-coding them
 EXTRA_OUTPUTS = ("storageLayout",)
 #: bumped when the artifact format changes (part of the fingerprint: old artifacts read as stale)
-ARTIFACT_FORMAT = "2"
+ARTIFACT_FORMAT = "3"
+#: the vocabulary generator: its source is part of the fingerprint (a changed generator = stale)
+VOCABGEN = Path(__file__).resolve().parent / "vocabgen.py"
 
 
 class BuildError(RuntimeError):
@@ -63,6 +68,7 @@ def sources_fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(f"artifact-format {ARTIFACT_FORMAT} {','.join(EXTRA_OUTPUTS)}\0".encode())
     digest.update(COMPILER_JSON.read_bytes())
+    digest.update(VOCABGEN.read_bytes() + b"\0")
     lock = ROOT / "package-lock.json"
     if lock.exists():
         packages = json.loads(lock.read_text()).get("packages", {})
@@ -79,6 +85,7 @@ def standard_json_input() -> dict[str, Any]:
     for per_file in config["settings"].get("outputSelection", {}).values():
         for outputs in per_file.values():
             outputs.extend(o for o in EXTRA_OUTPUTS if o not in outputs)
+        per_file[""] = ["ast"]  # the vocabulary's source (ledger.vocabgen): enums, constants, messages
     return {
         "language": "Solidity",
         "sources": {_source_name(p): {"content": p.read_text()} for p in _source_files()},
@@ -126,14 +133,28 @@ def artifacts_from_output(output: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return artifacts
 
 
-def write_artifacts(artifacts: dict[str, dict[str, Any]]) -> None:
+def vocabulary_from_output(output: dict[str, Any]) -> str:
+    """The text of ledger/vocabulary.py generated from the compiler output."""
+    from ledger import vocabgen
+
+    try:
+        return vocabgen.render(vocabgen.extract(output))
+    except vocabgen.VocabularyError as exc:
+        raise BuildError(f"vocabulary: {exc}") from exc
+
+
+def write_artifacts(artifacts: dict[str, dict[str, Any]], vocabulary: str) -> None:
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS_DIR.glob("*.json"):
         old.unlink()
     for name, artifact in artifacts.items():
         (ARTIFACTS_DIR / f"{name}.json").write_text(json.dumps(artifact, indent=1, sort_keys=True) + "\n")
+    from ledger import vocabgen
+
+    vocabgen.VOCABULARY_PY.write_text(vocabulary)
     stamp = {
         "fingerprint": sources_fingerprint(),
+        "vocabulary": vocabgen.digest(vocabulary),
         "compiler": json.loads(COMPILER_JSON.read_text())["version"],
         "dependencies": _dependency_versions(),
         "contracts": sorted(artifacts),
@@ -148,12 +169,20 @@ def stale_reason() -> str | None:
     recorded = json.loads(STAMP.read_text()).get("fingerprint")
     if recorded != sources_fingerprint():
         return "contract artifacts are stale against contracts/src: run `python -m ledger.build`"
+    from ledger import vocabgen
+
+    text = vocabgen.shipped()
+    if text is None:
+        return "ledger/vocabulary.py is missing: run `python -m ledger.build`"
+    if vocabgen.digest(text) != json.loads(STAMP.read_text()).get("vocabulary"):
+        return "ledger/vocabulary.py differs from the generated one (edited by hand?): run `python -m ledger.build`"
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ledger.build", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that the artifacts are fresh")
+    parser.add_argument("--check", action="store_true",
+                        help="only check that the artifacts and ledger/vocabulary.py are fresh")
     args = parser.parse_args(argv)
     if args.check:
         reason = stale_reason()
@@ -163,12 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         print("contract artifacts are fresh")
         return 0
     try:
-        artifacts = artifacts_from_output(compile_sources())
+        output = compile_sources()
+        artifacts = artifacts_from_output(output)
+        vocabulary = vocabulary_from_output(output)
     except BuildError as exc:
         print(f"build failed:\n{exc}", file=sys.stderr)
         return 1
-    write_artifacts(artifacts)
-    print(f"wrote {len(artifacts)} artifacts to {ARTIFACTS_DIR.relative_to(ROOT)}")
+    write_artifacts(artifacts, vocabulary)
+    print(f"wrote {len(artifacts)} artifacts to {ARTIFACTS_DIR.relative_to(ROOT)} and ledger/vocabulary.py")
     return 0
 
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 from ledger.artifacts import available, load_artifact
+from ledger.vocabulary import RESTRICTION_MESSAGES as RESTRICTION_MESSAGES
 
 # ------------------------------------------------------------------ exception classes
 
@@ -128,23 +129,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-#: DataVoucher restriction codes (ERC-1404 style) -> the contract's messageForTransferRestriction.
-#: A use (UseRestricted) has the same codes: the holder is the sender, the user the recipient.
-RESTRICTION_MESSAGES: dict[int, str] = {
-    0: "No restriction: the transfer is allowed.",
-    1: "The sender is not an active registered participant.",
-    2: "The recipient is not an active registered participant.",
-    3: "The sender's licence has expired.",
-    4: "The recipient's licence has expired.",
-    5: "The voucher is frozen by a regulator.",
-    6: "The voucher has been revoked.",
-    7: "The voucher has expired.",
-    8: "The voucher is not transferable.",
-    9: "The underlying data asset is frozen.",
-    10: "The underlying data asset is revoked or unknown.",
-    11: "A cross-border transfer needs an approved data customs clearance.",
-    12: "The voucher does not exist.",
-}
+# RESTRICTION_MESSAGES: DataVoucher restriction codes (ERC-1404 style) -> the contract's
+# messageForTransferRestriction, generated from its source (ledger.vocabulary). A use (UseRestricted)
+# has the same codes: the holder is the sender, the user the recipient.
 
 
 #: A sentence for custom errors whose name alone does not say what the caller agreed to.

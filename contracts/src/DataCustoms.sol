@@ -103,8 +103,8 @@ contract DataCustoms is Context, IDataCustoms {
     error UnknownAsset(uint256 assetId);
     /// @notice The asset is not Active.
     error InvalidAssetStatus(uint256 assetId, IAssetRegistry.AssetStatus status);
-    /// @notice `destination` is not two upper-clearance ASCII letters.
-    error InvalidJurisdiction(bytes2 destination);
+    /// @notice `jurisdiction` (the destination) is not two upper-case ASCII letters.
+    error InvalidJurisdiction(bytes2 jurisdiction);
     /// @notice The named `recipient` is located in `actual`, not in `destination`.
     error RecipientNotInDestination(address recipient, bytes2 destination, bytes2 actual);
     /// @notice The purpose CID is empty.
@@ -136,7 +136,7 @@ contract DataCustoms is Context, IDataCustoms {
     /// @return clearanceId sequential from 1.
     /// @dev Requirements:
     /// - caller is an active participant; asset exists and is Active;
-    /// - `destination` two upper-clearance letters; a named `recipient` is registered in `destination`;
+    /// - `destination` two upper-case letters; a named `recipient` is registered in `destination`;
     /// - `purposeCid` non-empty.
     /// Emits {ClearanceRequested}.
     function requestClearance(uint256 assetId, bytes2 destination, address recipient, bytes calldata purposeCid)

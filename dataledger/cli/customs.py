@@ -30,40 +30,40 @@ def customs_request(
     if recipient:
         checksum(recipient, "recipient")
     result = led.customs.request(asset_id, destination, cli(ctx).cid_or_store(purpose, "purpose"), recipient)
-    tx(ctx, json_out, result, f"clearance case {result.value} requested")
+    tx(ctx, json_out, result, f"clearance {result.value} requested")
 
 
 @app.command("approve")
 @handled
-def approve(ctx: typer.Context, case_id: int = typer.Argument(...),
+def approve(ctx: typer.Context, clearance_id: int = typer.Argument(...),
                     expiry: str = typer.Option("+90d", "--expiry"),
                     conditions: Optional[str] = typer.Option(None, "--conditions"),
                     json_out: bool = JsonFlag) -> None:
-    """Approve a clearance case until --expiry (customs)."""
+    """Approve a clearance until --expiry (customs)."""
     led = cli(ctx).ledger()
-    led.customs.clearance(case_id)
+    led.customs.clearance(clearance_id)
     cid = cli(ctx).cid_or_store(conditions, "conditions") if conditions else ""
-    tx(ctx, json_out, led.customs.approve(case_id, when(expiry, 0), cid), f"case {case_id} approved")
+    tx(ctx, json_out, led.customs.approve(clearance_id, when(expiry, 0), cid), f"clearance {clearance_id} approved")
 
 
 @app.command("reject")
 @handled
-def customs_reject(ctx: typer.Context, case_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+def customs_reject(ctx: typer.Context, clearance_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                    json_out: bool = JsonFlag) -> None:
-    """Reject a clearance case (customs)."""
-    tx(ctx, json_out, cli(ctx).ledger().customs.reject(case_id, reason), f"case {case_id} rejected")
+    """Reject a clearance (customs)."""
+    tx(ctx, json_out, cli(ctx).ledger().customs.reject(clearance_id, reason), f"clearance {clearance_id} rejected")
 
 
 @app.command("revoke")
 @handled
-def customs_revoke(ctx: typer.Context, case_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+def customs_revoke(ctx: typer.Context, clearance_id: int = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                    json_out: bool = JsonFlag) -> None:
     """Revoke an approved clearance (customs or regulator)."""
-    tx(ctx, json_out, cli(ctx).ledger().customs.revoke(case_id, reason), f"case {case_id} revoked")
+    tx(ctx, json_out, cli(ctx).ledger().customs.revoke(clearance_id, reason), f"clearance {clearance_id} revoked")
 
 
 @app.command("show")
 @handled
-def customs_show(ctx: typer.Context, case_id: int = typer.Argument(...), json_out: bool = JsonFlag) -> None:
-    """Show a clearance case."""
-    emit(ctx, json_out, cli(ctx).ledger(need_account=False).customs.clearance(case_id).to_dict())
+def customs_show(ctx: typer.Context, clearance_id: int = typer.Argument(...), json_out: bool = JsonFlag) -> None:
+    """Show a clearance."""
+    emit(ctx, json_out, cli(ctx).ledger(need_account=False).customs.clearance(clearance_id).to_dict())

@@ -103,9 +103,9 @@ def voucher_relay(ctx: typer.Context, request_file: Path = typer.Argument(..., h
     tx(ctx, json_out, cli(ctx).ledger().forwarder.relay(request), f"request of {request.sender} relayed")
 
 
-@app.command("authorize")
+@app.command("authorise")
 @handled
-def voucher_authorize(ctx: typer.Context, voucher_id: int = typer.Argument(...), user: str = typer.Argument(...),
+def voucher_authorise(ctx: typer.Context, voucher_id: int = typer.Argument(...), user: str = typer.Argument(...),
                       revoke: bool = typer.Option(False, "--revoke"), json_out: bool = JsonFlag) -> None:
     """Allow (or with --revoke stop allowing) a user to redeem uses of your voucher."""
     tx(ctx, json_out, cli(ctx).ledger().vouchers.authorise_user(voucher_id, user, not revoke),

@@ -203,9 +203,9 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     purpose = store.add(b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
     receipt = _send(customs.functions.requestClearance(line_data, b"HK", acct["holder_hk"], cid_to_chain(purpose)),
                     acct["holder_cn"])
-    case_id = int(_event_arg(customs, receipt, "ClearanceRequested", "clearanceId"))
+    clearance_id = int(_event_arg(customs, receipt, "ClearanceRequested", "clearanceId"))
     conditions = store.add(b"Conditions: no onward transfer; aggregate outputs only")
-    _send(customs.functions.approveClearance(case_id, now + 90 * 24 * 3600, cid_to_chain(conditions)), acct["customs"])
+    _send(customs.functions.approveClearance(clearance_id, now + 90 * 24 * 3600, cid_to_chain(conditions)), acct["customs"])
 
     # settlement: payment tokens, exchange fee, approvals, two trades (one with a broker, cross-border)
     for buyer in ("bank_cn", "holder_hk"):

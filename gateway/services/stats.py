@@ -10,10 +10,14 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection, text
 
+from ledger.vocabulary import RightType, SourceType
+
 ZERO = "0x" + "00" * 20
-SOURCE_TYPES = {0: "public", 1: "enterprise", 2: "personal-derived"}
+#: source type code -> name, from the contract's enum (generated: ledger.vocabulary)
+SOURCE_TYPES = {int(s): str(s.name).lower().replace("_", "-") for s in SourceType}
 LEVELS = {1: "1 public", 2: "2 internal", 3: "3 important", 4: "4 core"}
-RIGHTS = {0: "holding", 1: "use", 2: "operating"}
+#: right code -> name, from the contract's enum (generated: ledger.vocabulary)
+RIGHTS = {int(r): str(r.name).lower() for r in RightType}
 
 
 def period_of(ts: int, period: str, utc_offset: int = 0) -> str:

@@ -3,73 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from enum import IntEnum, IntFlag
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
 from ledger.errors import InvalidInput
 
-
-class Role(IntFlag):
-    """ParticipantRoles bits (contracts/src/interfaces/IParticipantRegistry.sol)."""
-
-    AUTHORITY = 1 << 0
-    OPERATOR = 1 << 1
-    EXCHANGE = 1 << 2
-    BROKER = 1 << 3
-    APPRAISER = 1 << 4
-    CUSTOMS = 1 << 5
-    REGULATOR = 1 << 6
-    HOLDER = 1 << 7
-
-
-LICENSED_ROLES = Role.OPERATOR | Role.EXCHANGE | Role.BROKER | Role.APPRAISER
-
-
-class Status(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    SUSPENDED = 2
-
-
-class SourceType(IntEnum):
-    PUBLIC = 0
-    ENTERPRISE = 1
-    PERSONAL_DERIVED = 2
-
-
-class AssetStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    FROZEN = 2
-    REVOKED = 3
-
-
-class ClearanceState(IntEnum):
-    NONE = 0
-    REQUESTED = 1
-    APPROVED = 2
-    REJECTED = 3
-    REVOKED = 4
-
-
-class RightType(IntEnum):
-    HOLDING = 0  # 持有权
-    USE = 1  # 加工使用权
-    OPERATING = 2  # 经营权
-
-
-class VoucherStatus(IntEnum):
-    NONE = 0
-    ACTIVE = 1
-    FROZEN = 2
-    REVOKED = 3
-
-
-class Side(IntEnum):
-    SELL = 0
-    BUY = 1
+# the contracts' enums and role bits: generated from the compiler output (python -m ledger.build)
+from ledger.vocabulary import (
+    LICENSED_ROLES as LICENSED_ROLES,
+    AssetStatus as AssetStatus,
+    ClearanceState as ClearanceState,
+    RightType as RightType,
+    Role as Role,
+    Side as Side,
+    SourceType as SourceType,
+    Status as Status,
+    VoucherStatus as VoucherStatus,
+)
 
 
 def parse_enum(enum: Any, value: Any) -> Any:

@@ -26,31 +26,33 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from ledger.artifacts import available, load_artifact
+from ledger import vocabulary as _vocab
 from ledger.contracts import models as _models
 
 # ------------------------------------------------------------------ domain constants
 
 
 class Roles:
-    """ParticipantRoles bit flags (contracts/src/interfaces/IParticipantRegistry.sol)."""
+    """ParticipantRoles bits as plain ints (web3 encodes an IntFlag, which is iterable, as a list),
+    from the generated vocabulary."""
 
-    AUTHORITY = 1 << 0
-    OPERATOR = 1 << 1
-    EXCHANGE = 1 << 2
-    BROKER = 1 << 3
-    APPRAISER = 1 << 4
-    CUSTOMS = 1 << 5
-    REGULATOR = 1 << 6
-    HOLDER = 1 << 7
-    LICENSED = OPERATOR | EXCHANGE | BROKER | APPRAISER
-    ALL = 0xFF
+    AUTHORITY = int(_vocab.Role.AUTHORITY)
+    OPERATOR = int(_vocab.Role.OPERATOR)
+    EXCHANGE = int(_vocab.Role.EXCHANGE)
+    BROKER = int(_vocab.Role.BROKER)
+    APPRAISER = int(_vocab.Role.APPRAISER)
+    CUSTOMS = int(_vocab.Role.CUSTOMS)
+    REGULATOR = int(_vocab.Role.REGULATOR)
+    HOLDER = int(_vocab.Role.HOLDER)
+    LICENSED = int(_vocab.LICENSED_ROLES)
+    ALL = int(_vocab.CONSTANTS["ParticipantRegistry"]["ALL_ROLES"])
 
 
 # the contracts' enums, as the SDK defines them
 Status, SourceType, AssetStatus, ClearanceState = _models.Status, _models.SourceType, _models.AssetStatus, _models.ClearanceState
 
 
-REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
+REGISTRAR_ROLE = bytes.fromhex(str(_vocab.CONSTANTS["ParticipantRegistry"]["REGISTRAR_ROLE"])[2:])
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
 ZERO_ADDRESS = "0x" + "00" * 20
 

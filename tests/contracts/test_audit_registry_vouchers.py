@@ -11,14 +11,15 @@ and values.
 
 from __future__ import annotations
 
+from ledger.vocabulary import Restriction
 from tests.contracts.helpers import ANY, Roles, event, expect_revert, jur, org_id, send
 from tests.contracts.trading import DAY, USE, ZERO, Trading, trading  # noqa: F401
 
 PURPOSE = b"\x22" * 32
-CLEARANCE_REQUIRED = 11
-SENDER_LICENCE_EXPIRED = 3
-RECIPIENT_LICENCE_EXPIRED = 4
-RECIPIENT_NOT_ACTIVE = 2
+CLEARANCE_REQUIRED = int(Restriction.CLEARANCE_REQUIRED)
+SENDER_LICENCE_EXPIRED = int(Restriction.SENDER_LICENCE_EXPIRED)
+RECIPIENT_LICENCE_EXPIRED = int(Restriction.RECIPIENT_LICENCE_EXPIRED)
+RECIPIENT_NOT_ACTIVE = int(Restriction.RECIPIENT_NOT_ACTIVE)
 SG_ORG2 = org_id("SG-UEN-202400099Z")
 
 

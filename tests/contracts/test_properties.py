@@ -55,6 +55,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from web3 import Web3
 
 from ledger.artifacts import load_artifact
+from ledger.vocabulary import AssetStatus, ClearanceState, Restriction, Status, VoucherStatus
 from tests.contracts.conftest import ORGS, OFFICER_CN_INDEX, OUTSIDER_INDEX
 from tests.contracts.helpers import Roles, SourceType, _abi_type, decode_revert, fresh_content
 from tests.contracts.trading import BUY, MAX_UINT, SELL, ZERO, Order, Trading, sign_order, trading  # noqa: F401
@@ -63,17 +64,17 @@ HOUR = 3600
 HALF = HOUR // 2
 DAY = 24 * HOUR
 GAS = 8_000_000
-ACTIVE, SUSPENDED = 1, 2
-A_NONE, A_ACTIVE, A_FROZEN, A_REVOKED = 0, 1, 2, 3  # asset status
-V_NONE, V_ACTIVE, V_FROZEN, V_REVOKED = 0, 1, 2, 3  # voucher status
-C_REQUESTED, C_APPROVED, C_REJECTED, C_REVOKED = 1, 2, 3, 4  # clearance case state
+ACTIVE, SUSPENDED = int(Status.ACTIVE), int(Status.SUSPENDED)
+A_NONE, A_ACTIVE, A_FROZEN, A_REVOKED = (int(s) for s in AssetStatus)  # asset status
+V_NONE, V_ACTIVE, V_FROZEN, V_REVOKED = (int(s) for s in VoucherStatus)  # voucher status
+C_REQUESTED, C_APPROVED, C_REJECTED, C_REVOKED = (int(s) for s in list(ClearanceState)[1:])  # clearance state
 NO_JUR = b"\x00\x00"
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 
 # restriction codes (DataVoucher)
 (SUCCESS, SENDER_NOT_ACTIVE, RECIPIENT_NOT_ACTIVE, SENDER_LICENCE_EXPIRED, RECIPIENT_LICENCE_EXPIRED,
  VOUCHER_FROZEN, VOUCHER_REVOKED, VOUCHER_EXPIRED, VOUCHER_NOT_TRANSFERABLE, ASSET_FROZEN, ASSET_REVOKED,
- CLEARANCE_REQUIRED, UNKNOWN_VOUCHER) = range(13)
+ CLEARANCE_REQUIRED, UNKNOWN_VOUCHER) = (int(r) for r in Restriction)
 
 Err = Optional[tuple[Any, ...]]  # None = success, else (error name, *expected args) (args may be partial)
 

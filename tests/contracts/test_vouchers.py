@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.contracts.helpers import ANY, AssetStatus, SourceType, event, events, expect_revert, mapping_slot, send
+from tests.contracts.helpers import ANY, AssetStatus, Roles, SourceType, event, events, expect_revert, mapping_slot, send
 from tests.contracts.trading import (  # noqa: F401
     DAY,
     HOLDING,
@@ -339,7 +339,7 @@ def test_recover_lost_key(trading: Trading) -> None:
     """Recovery takes two regulators (more in test_audit_registry_vouchers.py): one proposes, another executes."""
     t, m = trading, trading.m
     reg2 = m.spare[5]
-    send(m.participants.functions.addAccount(m.orgs["regulator"], reg2, 64), m.officers["regulator"])
+    send(m.participants.functions.addAccount(m.orgs["regulator"], reg2, Roles.REGULATOR), m.officers["regulator"])
     vid, aid = t.issue(transferable=False)
     v = m.voucher.functions
     send(v.freeze(vid, "holder reports lost key"), m.regulator)

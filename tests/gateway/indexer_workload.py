@@ -16,8 +16,9 @@ from web3 import Web3
 from web3.contract import Contract
 
 from ledger.deploy import deploy_all, deployment_record
+from ledger.vocabulary import Role
 
-AUTHORITY, OPERATOR, EXCHANGE, BROKER, APPRAISER, CUSTOMS, REGULATOR, HOLDER = (1 << i for i in range(8))
+AUTHORITY, OPERATOR, EXCHANGE, BROKER, APPRAISER, CUSTOMS, REGULATOR, HOLDER = (int(r) for r in Role)
 ZERO = "0x" + "00" * 20
 
 #: name -> (account index, jurisdiction, roles, licensed)

@@ -260,6 +260,14 @@ def test_voucher_issue_show_redeem(cli: Any) -> None:
     assert shown["holder"] == m.addr["holder_cn"] and shown["max_uses"] == 2 and shown["right"] == "use"
     out = as_json(cli("voucher", "redeem", str(vid), "--purpose", "loan decision", "--json", key="holder_cn"))
     assert out["value"] == 1
+    # one spelling (issue 12): `voucher authorise`; the American spelling is no command
+    allowed = m.base.vouchers.is_authorised_user
+    cli("voucher", "authorise", str(vid), m.addr["bank_cn"], key="holder_cn")
+    assert allowed(vid, m.addr["bank_cn"])
+    cli("voucher", "authorise", str(vid), m.addr["bank_cn"], "--revoke", key="holder_cn")
+    assert not allowed(vid, m.addr["bank_cn"])
+    cli("voucher", "authorize", str(vid), m.addr["bank_cn"], key="holder_cn", expect=2)
+    assert not allowed(vid, m.addr["bank_cn"])
 
 
 def test_unknown_voucher(cli: Any) -> None:

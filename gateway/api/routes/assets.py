@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -17,6 +17,7 @@ from gateway.core.errors import ApiError, not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
 from gateway.services import data_access, provenance, redaction
 from gateway.services.stats import LEVELS, SOURCE_TYPES
+from ledger.vocabulary import AssetStatusName
 from pydantic import BaseModel
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=ERRORS)
@@ -63,7 +64,7 @@ def list_assets(
     level: Annotated[Optional[int], Query(ge=1, le=4)] = None,
     source_type: Annotated[Optional[int], Query(ge=0, le=2)] = None,
     jurisdiction: Annotated[Optional[str], Query(min_length=2, max_length=2)] = None,
-    status: Optional[Literal["active", "frozen", "revoked"]] = None,
+    status: Optional[AssetStatusName] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[AssetOut]:

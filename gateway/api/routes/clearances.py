@@ -6,7 +6,7 @@ and named in ``redacted``), decided by gateway.services.redaction."""
 
 from __future__ import annotations
 
-from typing import Literal, Annotated, Optional
+from typing import Annotated, Optional
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -19,6 +19,7 @@ from gateway.core.errors import not_found
 from gateway.models import Clearance
 from gateway.services import redaction
 from gateway.services.redaction import Viewer
+from ledger.vocabulary import ClearanceStateName
 from sqlalchemy import Connection
 
 router = APIRouter(prefix="/v1/clearances", tags=["clearances"], responses=ERRORS)
@@ -52,7 +53,7 @@ def clearance_out(c: Clearance, viewer: Viewer, conn: Optional[Connection] = Non
 def list_clearances(
     db: SessionDep,
     caller: CallerDep,
-    status: Optional[Literal["requested", "approved", "rejected", "revoked"]] = None,
+    status: Optional[ClearanceStateName] = None,
     asset_id: IdQuery = None,
     destination: Annotated[Optional[str], Query(min_length=2, max_length=2)] = None,
     limit: Limit = 50,

@@ -14,11 +14,11 @@ from gateway.api.routes.provenance_models import StateVerification, participant_
 from gateway.core.errors import not_found
 from gateway.models import Asset, Organisation, OrganisationPublic, Participant, ParticipantPublic, Voucher
 from ledger.contracts.models import Role
+from ledger.vocabulary import RoleName
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"], responses=ERRORS)
 
 ROLE_NAMES = [r.name.lower() for r in Role if r.name is not None]
-RoleName = Literal["authority", "operator", "exchange", "broker", "appraiser", "customs", "regulator", "holder"]
 
 
 class ParticipantOut(ParticipantPublic):

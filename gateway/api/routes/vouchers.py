@@ -25,6 +25,7 @@ from gateway.models import (
 )
 from gateway.services import provenance, redaction
 from gateway.services.stats import RIGHTS
+from ledger.vocabulary import RightTypeName
 
 router = APIRouter(prefix="/v1/vouchers", tags=["vouchers"], responses=ERRORS)
 
@@ -53,7 +54,7 @@ def list_vouchers(
     holder: AddressQuery = None,
     asset_id: IdQuery = None,
     status: Optional[Literal["active", "frozen", "revoked", "expired"]] = None,
-    right: Optional[Literal["holding", "use", "operating"]] = None,
+    right: Optional[RightTypeName] = None,
     issuer: AddressQuery = None,
     limit: Limit = 50,
     offset: Offset = 0,
