@@ -44,6 +44,8 @@ from ledger.ipfs.errors import IpfsError
 from ledger.wallet import (FORWARD_REQUEST_FIELDS, FORWARD_REQUEST_TYPES, ORDER_FIELDS, ORDER_TYPES,
                            forwarder_domain, settlement_domain)
 
+from ledger.vocabulary import Restriction
+
 router = APIRouter(tags=["actions"], responses={**ERRORS, **AUTH_ERRORS,
                                                 409: {"description": "Refused: the call would revert (decoded)"}})
 
@@ -66,10 +68,8 @@ ADVICE: dict[int, str] = {
            "transfer once customs approves it."),
     12: N_("No such voucher."),
 }
-RESTRICTION_NAMES = {0: "SUCCESS", 1: "SENDER_NOT_ACTIVE", 2: "RECIPIENT_NOT_ACTIVE", 3: "SENDER_LICENCE_EXPIRED",
-                     4: "RECIPIENT_LICENCE_EXPIRED", 5: "VOUCHER_FROZEN", 6: "VOUCHER_REVOKED", 7: "VOUCHER_EXPIRED",
-                     8: "VOUCHER_NOT_TRANSFERABLE", 9: "ASSET_FROZEN", 10: "ASSET_REVOKED",
-                     11: "CLEARANCE_REQUIRED", 12: "UNKNOWN_VOUCHER"}
+#: restriction code -> its name, from the generated vocabulary (DataVoucher's constants)
+RESTRICTION_NAMES = {int(r): r.name for r in Restriction}
 
 
 def _ledger(request: Request, settings: Any) -> Ledger:
