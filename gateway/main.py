@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from web3 import Web3
 
 from gateway.api.routes import (
@@ -36,6 +37,7 @@ from gateway.core.db import open_engine
 from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
 from gateway.core.ratelimit import RateLimitMiddleware
 from gateway.core.respcache import ResponseCacheMiddleware
+from gateway.indexer.metrics import IndexerCollector
 from gateway.services.ipfs import ManifestVerifier
 
 API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
@@ -91,7 +93,11 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     state.engine = open_engine(settings.DATABASE_URL, run_migrations=run_migrations)
     state.session_secret = (settings.SESSION_SECRET or secrets.token_hex(32)).encode()
     state.manifests = ManifestVerifier(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
-    state.http_metrics = HttpMetrics()
+    # one Prometheus registry per app (tests build many apps in one process): the indexer's metrics
+    # (this process's sync loop + the database's indexer_state row), then the HTTP metrics
+    state.metrics_registry = CollectorRegistry()
+    state.metrics_registry.register(IndexerCollector(lambda: state.engine))
+    state.http_metrics = HttpMetrics(state.metrics_registry)
     state.relayer = None
 
     errors.install(app)
