@@ -131,6 +131,22 @@ def test_receipt_encoding_per_type() -> None:
     assert rc.trie_root([(b"\x01", b"x" * 40)]).startswith("0x") and len(rc.trie_root([(b"\x01", b"y")])) == 66
 
 
+def test_receipt_encoding_is_the_rlp_package_s() -> None:
+    """The receipt's consensus bytes decode with the rlp package back to its fields, and a field
+    that is not bytes is an EncodingError (a clear verifier problem, not a crash)."""
+    import rlp
+
+    receipt = {"status": "0x1", "cumulativeGasUsed": "0x5208", "logsBloom": "0x" + "ab" * 256, "type": "0x2",
+               "logs": [{"address": "0x" + "11" * 20, "topics": ["0x" + "22" * 32, "0x" + "33" * 32],
+                         "data": "0x" + "44" * 70}], "transactionIndex": "0x0"}
+    encoded = rc.encode_receipt(receipt)
+    status, gas, bloom, logs = rlp.decode(encoded[1:])
+    assert (status, gas, bloom) == (b"\x01", (0x5208).to_bytes(2, "big"), b"\xab" * 256)
+    assert logs == [[b"\x11" * 20, [b"\x22" * 32, b"\x33" * 32], b"\x44" * 70]]
+    with pytest.raises(rc.EncodingError):
+        rc.rlp_encode([b"ok", 1.5])  # type: ignore[list-item]
+
+
 def test_bundle_proves_the_voucher_state_offline(market: Market, bundle: dict[str, Any],
                                                  asset_bundle: dict[str, Any]) -> None:
     """holder, status, uses at the head, from eth_getProof account + storage proofs; the slots come
