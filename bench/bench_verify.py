@@ -28,8 +28,7 @@ from web3.logs import DISCARD
 from bench.report import Goal, check, report, run_main
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, contracts_from_record
-from gateway.verify import Node, SqlSource, build_bundle, dumps, verify_bundle, verify_history
-from gateway.verify.core import contracts_of
+from gateway.verify import Node, SqlSource, build_bundle, dumps, contracts_of, verify_bundle, verify_history
 from ledger import demo
 from ledger.anvil import AnvilNode
 from ledger.deploy import deploy_all, deployment_record, write_deployment

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 from gateway.indexer.store import IndexerLockError, StateMismatch, make_engine, migrate, write_dump
 from gateway.indexer.sync import Indexer, IndexerConfig, Progress, contracts_from_record, load_record
 
@@ -55,7 +55,7 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
         return code
 
     try:
-        rpc = Rpc(rpc_url, timeout=10)
+        rpc = RpcClient(rpc_url, timeout=10)
         try:
             chain_id = rpc.chain_id()
         finally:

@@ -44,7 +44,7 @@ from sqlalchemy import Engine
 
 from gateway.indexer import metrics
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
-from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 from gateway.indexer.store import State, StateMismatch, Store, writer_lock
 
 log = logging.getLogger("gateway.indexer")
@@ -161,7 +161,7 @@ class Indexer:
                  config: Optional[IndexerConfig] = None,
                  on_progress: Optional[Callable[[Progress], None]] = None) -> None:
         self.config = config or IndexerConfig()
-        self.rpc = Rpc(rpc_url, timeout=self.config.rpc_timeout)
+        self.rpc = RpcClient(rpc_url, timeout=self.config.rpc_timeout)
         self.engine = engine
         self.store = Store(engine)
         self.contracts = {name: dict(c) for name, c in contracts.items()}

@@ -33,7 +33,7 @@ from gateway.indexer import metrics
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
 from gateway.verify import receipts as rc
-from gateway.verify.core import Node, contracts_of, verify_history
+from gateway.verify import Node, contracts_of, verify_history
 from gateway.verify.sources import HttpSource
 from ledger import demo
 from ledger.chain import Ledger

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 
 from gateway.indexer import metrics
 from gateway.indexer.cli import index_command
-from gateway.indexer.rpc import RpcError
+from ledger.rpc import RpcError
 from gateway.indexer.status import tx_status
 from gateway.indexer.store import IndexerLockError, Store, dump_hash, make_engine, writer_lock
 from gateway.indexer.sync import Indexer, IndexerConfig

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.indexer.rpc import Rpc
+from ledger.rpc import RpcClient
 from gateway.verify import build_bundle, dumps, main, verify_bundle
 from gateway.verify import receipts as rc
 from tests.gateway.verify_market import Market, market  # noqa: F401
@@ -98,7 +98,7 @@ def test_cli_export_and_offline_check(market: Market, tmp_path: Path, capsys: py
 
 
 def test_encodings_match_the_node(market: Market) -> None:
-    rpc = Rpc(market.rpc_url)
+    rpc = RpcClient(market.rpc_url)
     try:
         head = int(rpc.call("eth_blockNumber"), 16)
         for n in range(max(0, head - 40), head + 1):
@@ -207,7 +207,7 @@ def test_merkle_patricia_proofs(market: Market) -> None:
 
     from gateway.verify import proofs as pf
 
-    rpc = Rpc(market.rpc_url)
+    rpc = RpcClient(market.rpc_url)
     try:
         head = rpc.header(int(rpc.call("eth_blockNumber"), 16))
         assert head is not None

@@ -16,7 +16,7 @@ from web3 import Web3
 
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, contracts_from_record
-from gateway.verify.core import contracts_of
+from gateway.verify import contracts_of
 from ledger import demo
 from ledger.deploy import deploy_all, deployment_record, write_deployment
 

@@ -36,15 +36,16 @@ def _engine(url: str) -> Any:
 
 
 def _contracts(request: Request, settings: Settings) -> dict[str, dict[str, Any]]:
-    from gateway.verify.core import contracts_of
+    from gateway.verify.node import contracts_of
 
     deployment = getattr(request.app.state, "deployment", None)
     if deployment:
         return contracts_of(deployment)
-    from gateway.indexer.rpc import Rpc
-    from gateway.verify.core import VerifyError, load_contracts
+    from ledger.rpc import RpcClient
+    from gateway.verify.node import load_contracts
+    from gateway.verify.results import VerifyError
 
-    rpc = Rpc(settings.RPC_URL, timeout=10)
+    rpc = RpcClient(settings.RPC_URL, timeout=10)
     try:
         return load_contracts(settings.STATE_DIR, rpc.chain_id())
     except VerifyError as exc:
@@ -56,7 +57,7 @@ def _contracts(request: Request, settings: Settings) -> dict[str, dict[str, Any]
 
 
 def _ipfs(settings: Settings) -> Any:
-    from gateway.verify.core import ipfs_fetcher
+    from gateway.verify.manifests import ipfs_fetcher
 
     return ipfs_fetcher(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
 
@@ -66,7 +67,7 @@ def _answerable() -> Iterator[None]:
     """The verification routes' one error mapping: node, verifier or database down -> 503."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify import VerifyError
 
     try:
@@ -109,7 +110,7 @@ def history_verdict(kind: str, subject_id: int, request: Request, settings: Sett
 
 
 def bundle_response(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify import build_bundle, dumps
     from gateway.services.redaction import guard_bundle, guard_bundle_logs
     from gateway.verify.receipts import EncodingError
