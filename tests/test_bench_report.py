@@ -171,3 +171,8 @@ def test_readme_check_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert _generate("--check", "--results", str(results), "--readme-file", str(readme)).returncode == 0
     readme.write_text(readme.read_text().replace("25,000.0 events/s", "99,999 events/s"))  # a hand edit
     assert _generate("--check", "--results", str(results), "--readme-file", str(readme)).returncode == 1
+
+
+def test_the_real_readme_table_is_the_generated_one() -> None:
+    """README.md's benchmark table is exactly what the committed bench/results/*.json give."""
+    assert br.readme_is_current(), "run `python -m bench.report --readme` (never edit the table by hand)"
