@@ -18,13 +18,13 @@ from gateway.verify.cli import main
 from gateway.verify.comparison import compare
 from gateway.verify.core import verify_history
 from gateway.verify.history import rebuild
-from gateway.verify.node import Node, contracts_of
+from gateway.verify.node import Node
 from gateway.verify.results import EXIT_CODES, EventVerdict, Verdict, VerifyError
 from gateway.verify.selection import select_history
 from gateway.verify.sources import HttpSource, ProvenanceSource, Served, SourceError, SqlSource
 
 __all__ = [
     "EXIT_CODES", "BundleError", "EventVerdict", "HttpSource", "Node", "ProvenanceSource", "Served", "SourceError",
-    "SqlSource", "Verdict", "VerifyError", "build_bundle", "compare", "contracts_of", "dumps", "load_bundle", "main",
+    "SqlSource", "Verdict", "VerifyError", "build_bundle", "compare", "dumps", "load_bundle", "main",
     "rebuild", "select_history", "verify_bundle", "verify_history", "write_bundle",
 ]

@@ -54,7 +54,7 @@ def add_links(events: list[dict[str, Any]], extra: Iterable[Mapping[str, Any]] =
     for e in [*extra, *events]:
         a = e["args"]
         if e["contract"] == "DataVoucher" and e["event"] == "VoucherIssued":
-            voucher_assets[int(a["tokenId"])] = int(a["assetId"])
+            voucher_assets[int(a["voucherId"])] = int(a["assetId"])
         if e["contract"] == "TradeSettlement" and e["event"] == "TradeSettled":
             trade_vouchers[str(a["tradeId"]).lower()] = int(a["voucherId"])
     for e in events:

@@ -57,10 +57,9 @@ def check_manifest_bytes(check: ManifestCheck, data: bytes) -> ManifestCheck:
 
 def ipfs_fetcher(ipfs: Optional[str] = None, state_dir: Optional[Path | str] = None) -> Any:
     """``cid -> bytes`` from Kubo (``ipfs`` URL / IPFS_API) or the embedded store (``state_dir/ipfs``)."""
-    import os
-
     from ledger.ipfs import open_store
+    from ledger.settings import Settings
 
-    target = ipfs or os.environ.get("IPFS_API") or (str(Path(state_dir) / "ipfs") if state_dir else None)
+    target = ipfs or Settings().IPFS_API or (str(Path(state_dir) / "ipfs") if state_dir else None)
     store = open_store(target)
     return store.cat

@@ -27,17 +27,14 @@ class Node(RpcClient):
             super().__init__(rpc, timeout, batch_size=BATCH_SIZE, retries=RETRIES)
 
 
-def contracts_of(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: {"address": str(e["address"]).lower(), "deployBlock": int(e.get("deployBlock", 0))}
-            for name, e in record["contracts"].items()}
-
-
 def load_contracts(state_dir: Path | str, chain_id: int) -> dict[str, dict[str, Any]]:
-    from ledger.deploy import DeploymentError, load_deployment
+    """The contracts of the deployment record of ``chain_id`` in ``state_dir`` (:class:`ledger.deployment.Deployment`)."""
+    from ledger.deployment import Deployment
+    from ledger.errors import LedgerError
 
     try:
-        return contracts_of(load_deployment(Path(state_dir), chain_id))
-    except DeploymentError as exc:
+        return Deployment.require(state_dir, chain_id).entries()
+    except LedgerError as exc:
         raise VerifyError(str(exc)) from None
 
 
