@@ -55,4 +55,4 @@ mypy:
 	@.venv/bin/mypy
 
 clean:
-	rm -rf build .dataledger bench/results coverage coverage.json test-artifacts
+	rm -rf build .dataledger coverage coverage.json test-artifacts

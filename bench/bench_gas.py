@@ -524,3 +524,6 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     check("gas", goals)
     return figures
 
+
+if __name__ == "__main__":
+    sys.exit(run_main(run))

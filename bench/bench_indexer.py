@@ -34,7 +34,7 @@ import httpx
 from web3 import Web3
 
 from bench.report import Goal, check, report, run_main
-from gateway.indexer.rpc import Rpc
+from ledger.rpc import RpcClient
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig
 from dataledger.dev.anvil import AnvilNode
@@ -133,7 +133,7 @@ def generate(node: AnvilNode, w3: Web3, market: Market, target_events: int) -> d
 
 
 def raw_fetch(rpc_url: str, addresses: list[str], start: int, end: int, blocks_per_call: int) -> tuple[int, float]:
-    rpc = Rpc(rpc_url)
+    rpc = RpcClient(rpc_url)
     t0 = time.perf_counter()
     n = 0
     a = start
@@ -211,7 +211,7 @@ def head_lag(seconds: float = 25.0) -> dict[str, float]:
             stop = threading.Event()
 
             def watch() -> None:
-                rpc = Rpc(node.rpc_url)
+                rpc = RpcClient(node.rpc_url)
                 while not stop.is_set():
                     n = rpc.block_number()
                     seen.setdefault(n, time.monotonic())

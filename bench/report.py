@@ -42,8 +42,13 @@ class Goal:
     unit: str = ""
     shown: str = ""  # the README's "figure" column (default: the figure and unit)
 
+    def __post_init__(self) -> None:
+        if self.op not in ("<=", ">="):
+            raise ValueError(f"goal {self.label!r}: op must be '<=' or '>=', not {self.op!r}")
+
     @property
     def met(self) -> bool:
+        """Whether the figure meets the limit (a NaN figure never does)."""
         return self.figure <= self.limit if self.op == "<=" else self.figure >= self.limit
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +62,10 @@ class GoalMissed(RuntimeError):
 
 
 def check(name: str, goals: Sequence[Goal]) -> None:
+    """Raise :class:`GoalMissed` when a goal is missed, or when there is none (a benchmark that
+    measured none of its goals has not passed)."""
+    if not goals:
+        raise GoalMissed(f"{name}: no goal was measured")
     missed = [g for g in goals if not g.met]
     if missed:
         raise GoalMissed(f"{name}: goal missed: " + "; ".join(
@@ -176,28 +185,48 @@ def readme_table(directory: Path = RESULTS) -> str:
     return "\n".join(head + [""] + lines)
 
 
-def update_readme(readme: Path = README, directory: Path = RESULTS) -> bool:
-    """Replace the table between the markers; True when the file changed."""
+def _with_table(readme: Path, directory: Path) -> tuple[str, str]:
+    """(the README's text, the text with the table the result files give)."""
     text = readme.read_text()
     if BEGIN not in text or END not in text or text.index(BEGIN) > text.index(END):
         raise ValueError(f"{readme} has no '{BEGIN}' ... '{END}' section")
     before, rest = text.split(BEGIN, 1)
     _, after = rest.split(END, 1)
-    new = f"{before}{BEGIN}\n{readme_table(directory)}\n{END}{after}"
+    return text, f"{before}{BEGIN}\n{readme_table(directory)}\n{END}{after}"
+
+
+def update_readme(readme: Path = README, directory: Path = RESULTS) -> bool:
+    """Replace the table between the markers; True when the file changed."""
+    text, new = _with_table(readme, directory)
     if new == text:
         return False
     readme.write_text(new)
     return True
 
 
+def readme_is_current(readme: Path = README, directory: Path = RESULTS) -> bool:
+    """Whether the README's table is exactly the one the result files give (no hand edits)."""
+    text, new = _with_table(readme, directory)
+    return new == text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report",
                                      description="Write the README's benchmark table from bench/results/*.json.")
     parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when README.md's table is not the one the result files give (no write)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="result files directory")
     parser.add_argument("--readme-file", type=Path, default=README)
     args = parser.parse_args(argv)
     try:
+        if args.check:
+            if readme_is_current(args.readme_file, args.results):
+                print(f"{args.readme_file}: benchmark table matches {args.results}")
+                return 0
+            print(f"{args.readme_file}: the benchmark table is not the one {args.results} gives: "
+                  "run `python -m bench.report --readme`", file=sys.stderr)
+            return 1
         if args.readme:
             changed = update_readme(args.readme_file, args.results)
             print(f"{args.readme_file}: benchmark table {'updated' if changed else 'unchanged'}")

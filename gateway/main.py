@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from web3 import Web3
 
 from gateway.api.routes import (
@@ -36,6 +37,7 @@ from gateway.core.db import open_engine
 from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
 from gateway.core.ratelimit import RateLimitMiddleware
 from gateway.core.respcache import ResponseCacheMiddleware
+from gateway.indexer.metrics import IndexerCollector
 from gateway.services.ipfs import ManifestVerifier
 from gateway.services.replication import ReplicatedStore, ReplicationMonitor, node_apis
 from ledger.deployment import Deployment
@@ -107,7 +109,11 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     else:
         state.manifests = ManifestVerifier(apis[0] if apis else str(settings.IPFS_STORE_DIR))
         state.replication = None
-    state.http_metrics = HttpMetrics()
+    # one Prometheus registry per app (tests build many apps in one process): the indexer's metrics
+    # (this process's sync loop + the database's indexer_state row), then the HTTP metrics
+    state.metrics_registry = CollectorRegistry()
+    state.metrics_registry.register(IndexerCollector(lambda: state.engine))
+    state.http_metrics = HttpMetrics(state.metrics_registry)
     state.relayer = None
 
     errors.install(app)

@@ -120,3 +120,59 @@ def test_readme_generator_refuses_without_results_or_markers(tmp_path: Path) -> 
 def test_the_real_readme_has_the_markers() -> None:
     text = (ROOT / "README.md").read_text()
     assert text.count(br.BEGIN) == 1 and text.count(br.END) == 1 and text.index(br.BEGIN) < text.index(br.END)
+
+
+def test_every_benchmark_module_is_a_gate() -> None:
+    """Each bench/bench_*.py has a run() that checks its goals and, run as a module, exits through
+    run_main (1 on a miss): none prints MISS and exits 0, none runs nothing."""
+    import ast
+
+    modules = sorted((ROOT / "bench").glob("bench_*.py"))
+    assert {p.stem for p in modules} >= {"bench_gas", "bench_indexer", "bench_api", "bench_verify"}
+    for path in modules:
+        tree = ast.parse(path.read_text())
+        run = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run"]
+        assert run, f"{path.name}: no run()"
+        calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        assert "check" in calls, f"{path.name}: its run does not check its goals"
+        mains = [n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(n.test)]
+        assert mains and ast.unparse(mains[0].body[0]) == "sys.exit(run_main(run))", f"{path.name}: no gate as __main__"
+
+
+def _bench_process(tmp_path: Path, goals: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "bench_fake.py"
+    script.write_text("import sys\nfrom bench.report import Goal, check, run_main\n\n\n"
+                      f"def run() -> None:\n    check('fake', [{goals}])\n\n\n"
+                      "if __name__ == '__main__':\n    sys.exit(run_main(run))\n")
+    return subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_a_missed_goal_exits_non_zero_as_a_process(tmp_path: Path) -> None:
+    missed = _bench_process(tmp_path, "Goal('p95', 21.0, 20.0, unit=' ms')")
+    assert missed.returncode == 1 and "MISS: fake: goal missed: p95: 21.0 ms (goal <= 20.0 ms)" in missed.stderr
+    met = _bench_process(tmp_path, "Goal('p95', 19.0, 20.0), Goal('rate', 5, 4, op='>=')")
+    assert met.returncode == 0, met.stderr
+    nan = _bench_process(tmp_path, "Goal('p95', float('nan'), 20.0)")
+    assert nan.returncode == 1
+    none = _bench_process(tmp_path, "")
+    assert none.returncode == 1 and "no goal was measured" in none.stderr
+    with pytest.raises(ValueError, match="op must be"):
+        br.Goal("typo", 1.0, 2.0, op="<")
+
+
+def test_readme_check_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = _results(tmp_path, monkeypatch, 25_000.0)
+    readme = tmp_path / "README.md"
+    _readme(readme)
+    stale = _generate("--check", "--results", str(results), "--readme-file", str(readme))
+    assert stale.returncode == 1 and "python -m bench.report --readme" in stale.stderr
+    assert _generate("--readme", "--results", str(results), "--readme-file", str(readme)).returncode == 0
+    assert _generate("--check", "--results", str(results), "--readme-file", str(readme)).returncode == 0
+    readme.write_text(readme.read_text().replace("25,000.0 events/s", "99,999 events/s"))  # a hand edit
+    assert _generate("--check", "--results", str(results), "--readme-file", str(readme)).returncode == 1
+
+
+def test_the_real_readme_table_is_the_generated_one() -> None:
+    """README.md's benchmark table is exactly what the committed bench/results/*.json give."""
+    assert br.readme_is_current(), "run `python -m bench.report --readme` (never edit the table by hand)"

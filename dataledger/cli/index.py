@@ -60,9 +60,9 @@ def index(
 
 def _check_chain_id(rpc: str, expected: int) -> None:
     from ledger.errors import ChainIdMismatch
-    from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
+    from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 
-    node = Rpc(rpc, timeout=10)
+    node = RpcClient(rpc, timeout=10)
     try:
         actual = node.chain_id()
     except (NodeUnavailable, RpcError) as exc:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import httpx
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 
 from gateway.core.devkeys import DEFAULT_MNEMONIC as DEFAULT_MNEMONIC  # re-exported for the dev stack and tests
 
@@ -94,18 +94,16 @@ class AnvilNode:
             self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AnvilError(f"anvil exited with code {self.process.returncode} (port {self.port})")
-            try:
-                reply = httpx.post(
-                    self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1
-                )
-                if reply.status_code == 200 and "result" in reply.json():
+        with RpcClient(self.rpc_url, timeout=1) as rpc:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise AnvilError(f"anvil exited with code {self.process.returncode} (port {self.port})")
+                try:
+                    rpc.chain_id()
                     return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+                except (NodeUnavailable, RpcError, TypeError, ValueError):  # not up yet, or not a node
+                    pass
+                time.sleep(0.05)
         self.stop()
         raise AnvilError(f"anvil did not answer on {self.rpc_url} within {timeout}s")
 

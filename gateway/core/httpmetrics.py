@@ -1,54 +1,43 @@
-"""HTTP request counters and latency histogram, in Prometheus text (served at /metrics)."""
+"""HTTP request counters and latency histogram (prometheus_client), served at /metrics.
+
+Each app has its own :class:`prometheus_client.CollectorRegistry` (``app.state.metrics_registry``):
+tests build many apps in one process, and the process-global default registry would refuse the
+second app's metrics (duplicate names) or mix their counts.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+
+#: no ``*_created`` series: the counters and histograms keep the names and samples they always had
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+#: media type of the text exposition format generate_latest writes
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class HttpMetrics:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, str], int] = {}
-        self.hist: dict[tuple[str, str], list[float]] = {}  # counts per bucket + [+Inf, sum, count]
+    """``dataledger_http_requests_total{method,route,status}`` and
+    ``dataledger_http_request_duration_seconds{method,route}`` in ``registry`` (default: a new one)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter("dataledger_http_requests", "HTTP requests served, by method, route and status.",
+                                ["method", "route", "status"], registry=self.registry)
+        self.duration = Histogram("dataledger_http_request_duration_seconds", "HTTP request latency.",
+                                  ["method", "route"], buckets=BUCKETS, registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            key = (method, route, str(status))
-            self.requests[key] = self.requests.get(key, 0) + 1
-            h = self.hist.setdefault((method, route), [0.0] * (len(BUCKETS) + 3))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    h[i] += 1
-                    break
-            else:
-                h[len(BUCKETS)] += 1
-            h[-2] += seconds
-            h[-1] += 1
+        self.requests.labels(method, route, str(status)).inc()
+        self.duration.labels(method, route).observe(seconds)
 
     def render(self) -> str:
-        lines = ["# HELP dataledger_http_requests_total HTTP requests served, by method, route and status.",
-                 "# TYPE dataledger_http_requests_total counter"]
-        with self._lock:
-            requests = dict(self.requests)
-            hist = {k: list(v) for k, v in self.hist.items()}
-        for (method, route, status), n in sorted(requests.items()):
-            lines.append(f'dataledger_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}')
-        metric = "dataledger_http_request_duration_seconds"
-        lines += [f"# HELP {metric} HTTP request latency.", f"# TYPE {metric} histogram"]
-        for (method, route), h in sorted(hist.items()):
-            labels = f'method="{method}",route="{route}"'
-            cumulative = 0.0
-            for bound, count in zip(BUCKETS, h):
-                cumulative += count
-                lines.append(f'{metric}_bucket{{{labels},le="{bound}"}} {int(cumulative)}')
-            cumulative += h[len(BUCKETS)]
-            lines += [f'{metric}_bucket{{{labels},le="+Inf"}} {int(cumulative)}',
-                      f"{metric}_sum{{{labels}}} {h[-2]!r}", f"{metric}_count{{{labels}}} {int(h[-1])}"]
-        return "\n".join(lines) + "\n"
+        """The whole registry (these metrics and any other collector registered in it)."""
+        return generate_latest(self.registry).decode()
 
 
 class MetricsMiddleware:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from gateway.indexer import leader
-from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 from gateway.indexer.store import IndexerLockError, StateMismatch, make_engine, migrate, write_dump
 from gateway.indexer.sync import Indexer, IndexerConfig, Progress
 
@@ -62,7 +62,7 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
         return code
 
     try:
-        rpc = Rpc(rpc_url, timeout=10)
+        rpc = RpcClient(rpc_url, timeout=10)
         try:
             chain_id = rpc.chain_id()
         finally:

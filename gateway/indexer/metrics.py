@@ -1,120 +1,141 @@
-"""Prometheus text exposition of the indexer (served by the API at /metrics).
+"""The indexer's Prometheus metrics (prometheus_client), served by the API at /metrics.
 
-In-process counters are updated by the sync loop; ``render(engine)`` adds gauges read from the
-database's ``indexer_state`` row, so an API process that does not run the indexer itself still
-reports the indexed block, head, lag, reorgs and events of the indexer that writes the database.
+In-process counters, gauges and the batch histogram are updated by the sync loop (``inc``,
+``set_gauge``, ``observe_batch``) in this process's indexer registry. :class:`IndexerCollector`
+exposes them together with gauges read from the database's ``indexer_state`` row, so an API
+process that does not run the indexer itself still reports the indexed block, head, lag, reorgs
+and events of the indexer that writes the database. The app registers one collector in its own
+registry (gateway.main); :func:`render` renders one for a given engine.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from sqlalchemy import Engine, text
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: upper bounds (seconds) of the batch duration histogram
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+PREFIX = "dataledger_indexer_"
+
+COUNTERS = {
+    "blocks_indexed": "Blocks indexed by this process.",
+    "events_indexed": "Events written by this process.",
+    "reorgs": "Chain reorganisations rolled back by this process.",
+    "rpc_retries": "JSON-RPC calls retried after a node error.",
+    "range_shrinks": "eth_getLogs block ranges halved after a too-large answer.",
+}
+GAUGES = {
+    "indexed_block": ("Last block indexed by this process.", -1.0),
+    "head_block": ("Chain head seen by this process.", -1.0),
+    "lag_blocks": ("Blocks between the head and the last indexed block.", 0.0),
+    "range_blocks": ("Current eth_getLogs range (blocks).", 0.0),
+}
+
+
+class _Metrics:
+    """One set of the indexer's metrics in a registry of its own (replaced whole by :func:`reset`)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.counters: dict[str, Counter] = {name: Counter(PREFIX + name, doc, registry=self.registry)
+                                             for name, doc in COUNTERS.items()}
+        self.gauges: dict[str, Gauge] = {}
+        for name, (doc, initial) in GAUGES.items():
+            self.gauges[name] = Gauge(PREFIX + name, doc, registry=self.registry)
+            self.gauges[name].set(initial)
+        self.batch = Histogram(PREFIX + "batch_duration_seconds",
+                               "Wall time of one committed batch (fetch wait + decode + SQL).",
+                               buckets=BUCKETS, registry=self.registry)
+
 
 _lock = threading.Lock()
-_counters: dict[str, float] = {
-    "blocks_indexed": 0,
-    "events_indexed": 0,
-    "reorgs": 0,
-    "rpc_retries": 0,
-    "range_shrinks": 0,
-}
-_gauges: dict[str, float] = {"indexed_block": -1, "head_block": -1, "lag_blocks": 0, "range_blocks": 0}
-_histogram = {"counts": [0] * (len(BUCKETS) + 1), "sum": 0.0, "count": 0}
+_current = _Metrics()
+
+
+def _value(registry: CollectorRegistry, sample: str) -> float:
+    return registry.get_sample_value(sample) or 0.0
 
 
 def inc(name: str, value: float = 1) -> None:
     with _lock:
-        _counters[name] = _counters.get(name, 0) + value
+        counter = _current.counters.get(name)
+        if counter is None:  # a counter no one declared: created on first use, like before
+            counter = _current.counters[name] = Counter(PREFIX + name, name, registry=_current.registry)
+    counter.inc(value)
 
 
 def set_gauge(name: str, value: float) -> None:
     with _lock:
-        _gauges[name] = value
+        gauge = _current.gauges.get(name)
+        if gauge is None:
+            gauge = _current.gauges[name] = Gauge(PREFIX + name, name, registry=_current.registry)
+    gauge.set(value)
 
 
 def observe_batch(seconds: float) -> None:
-    with _lock:
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                _histogram["counts"][i] += 1  # type: ignore[index]
-                break
-        else:
-            _histogram["counts"][-1] += 1  # type: ignore[index]
-        _histogram["sum"] += seconds  # type: ignore[operator]
-        _histogram["count"] += 1  # type: ignore[operator]
+    _current.batch.observe(seconds)
 
 
 def snapshot() -> dict[str, Any]:
-    with _lock:
-        return {"counters": dict(_counters), "gauges": dict(_gauges),
-                "batch_seconds": {"sum": _histogram["sum"], "count": _histogram["count"]}}
+    m = _current
+    return {"counters": {n: _value(m.registry, PREFIX + n + "_total") for n in list(m.counters)},
+            "gauges": {n: _value(m.registry, PREFIX + n) for n in list(m.gauges)},
+            "batch_seconds": {"sum": _value(m.registry, PREFIX + "batch_duration_seconds_sum"),
+                              "count": _value(m.registry, PREFIX + "batch_duration_seconds_count")}}
 
 
 def reset() -> None:
+    global _current
     with _lock:
-        for k in _counters:
-            _counters[k] = 0
-        _gauges.update({"indexed_block": -1, "head_block": -1, "lag_blocks": 0, "range_blocks": 0})
-        _histogram.update({"counts": [0] * (len(BUCKETS) + 1), "sum": 0.0, "count": 0})
+        _current = _Metrics()
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+def _database_metrics(engine: Engine) -> Iterator[Metric]:
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT last_block, head_block, reorgs, events_total, updated_at FROM indexer_state WHERE id = 1"
+            )).first()
+    except Exception:  # noqa: BLE001 - no table yet, database down: the in-process part still renders
+        return
+    if row is None:
+        return
+    last, head, reorgs, events, updated = row
+    values = {
+        "dataledger_index_last_block": ("Last block in the index (indexer_state).", last),
+        "dataledger_index_head_block": ("Chain head the indexer last saw (indexer_state).", head),
+        "dataledger_index_lag_blocks": ("Blocks the index is behind that head.", max(0, head - last)),
+        "dataledger_index_reorgs": ("Reorganisations rolled back by the indexer.", reorgs),
+        "dataledger_index_events": ("Events in the index.", events),
+        "dataledger_index_updated_timestamp_seconds": ("When the indexer last wrote its state.", updated),
+    }
+    for name, (doc, value) in values.items():
+        yield GaugeMetricFamily(name, doc, value=float(value))
+
+
+class IndexerCollector:
+    """This process's indexer metrics plus the database's ``indexer_state`` gauges (when
+    ``engine_of`` gives an engine whose database has the row)."""
+
+    def __init__(self, engine_of: Callable[[], Optional[Engine]] = lambda: None) -> None:
+        self.engine_of = engine_of
+
+    def collect(self) -> Iterator[Metric]:
+        yield from _current.registry.collect()
+        engine = self.engine_of()
+        if engine is not None:
+            yield from _database_metrics(engine)
 
 
 def render(engine: Optional[Engine] = None) -> str:
-    """Prometheus text format (version 0.0.4)."""
-    lines: list[str] = []
-    snap = snapshot()
-    help_text = {
-        "blocks_indexed": "Blocks indexed by this process.",
-        "events_indexed": "Events written by this process.",
-        "reorgs": "Chain reorganisations rolled back by this process.",
-        "rpc_retries": "JSON-RPC calls retried after a node error.",
-        "range_shrinks": "eth_getLogs block ranges halved after a too-large answer.",
-    }
-    for name, value in snap["counters"].items():
-        metric = f"dataledger_indexer_{name}_total"
-        lines += [f"# HELP {metric} {help_text.get(name, name)}", f"# TYPE {metric} counter", f"{metric} {_fmt(value)}"]
-    for name, value in snap["gauges"].items():
-        metric = f"dataledger_indexer_{name}"
-        lines += [f"# TYPE {metric} gauge", f"{metric} {_fmt(value)}"]
-    with _lock:
-        counts = list(_histogram["counts"])  # type: ignore[call-overload]
-        total_sum, total_count = _histogram["sum"], _histogram["count"]
-    metric = "dataledger_indexer_batch_duration_seconds"
-    lines += [f"# HELP {metric} Wall time of one committed batch (fetch wait + decode + SQL).",
-              f"# TYPE {metric} histogram"]
-    cumulative = 0
-    for bound, count in zip(BUCKETS, counts):
-        cumulative += count
-        lines.append(f'{metric}_bucket{{le="{bound}"}} {cumulative}')
-    cumulative += counts[-1]
-    lines += [f'{metric}_bucket{{le="+Inf"}} {cumulative}', f"{metric}_sum {_fmt(total_sum)}",  # type: ignore[arg-type]
-              f"{metric}_count {total_count}"]
-    if engine is not None:
-        try:
-            with engine.connect() as conn:
-                row = conn.execute(text(
-                    "SELECT last_block, head_block, reorgs, events_total, updated_at FROM indexer_state WHERE id = 1"
-                )).first()
-        except Exception:  # no table yet, database down: the in-process part still renders
-            row = None
-        if row is not None:
-            last, head, reorgs, events, updated = row
-            db_metrics = {
-                "dataledger_index_last_block": last,
-                "dataledger_index_head_block": head,
-                "dataledger_index_lag_blocks": max(0, head - last),
-                "dataledger_index_reorgs": reorgs,
-                "dataledger_index_events": events,
-                "dataledger_index_updated_timestamp_seconds": updated,
-            }
-            for metric, value in db_metrics.items():
-                lines += [f"# TYPE {metric} gauge", f"{metric} {_fmt(value)}"]
-    return "\n".join(lines) + "\n"
+    """Prometheus text format (version 0.0.4) of :class:`IndexerCollector` for ``engine``."""
+    registry = CollectorRegistry()
+    registry.register(IndexerCollector(lambda: engine))
+    return generate_latest(registry).decode()

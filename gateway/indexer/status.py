@@ -21,7 +21,7 @@ from typing import Optional, Union
 
 from sqlalchemy import Engine, text
 
-from gateway.indexer.rpc import Rpc
+from ledger.rpc import RpcClient
 
 UNKNOWN, PENDING, INDEXED, REVERTED = "unknown", "pending", "indexed", "reverted"
 
@@ -35,10 +35,10 @@ class TxStatus:
     detail: str = ""
 
 
-def tx_status(rpc: Union[str, Rpc], engine: Engine, tx_hash: str) -> TxStatus:
+def tx_status(rpc: Union[str, RpcClient], engine: Engine, tx_hash: str) -> TxStatus:
     tx_hash = tx_hash.lower()
     own = isinstance(rpc, str)
-    client = Rpc(rpc, timeout=10) if isinstance(rpc, str) else rpc
+    client = RpcClient(rpc, timeout=10) if isinstance(rpc, str) else rpc
     try:
         receipt = client.call("eth_getTransactionReceipt", [tx_hash])
         if receipt is None:

@@ -43,7 +43,7 @@ from sqlalchemy import Engine
 
 from gateway.indexer import metrics
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
-from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 from gateway.indexer.store import State, StateMismatch, Store, writer_lock
 from ledger.deployment import Deployment
 
@@ -149,7 +149,7 @@ class Indexer:
                  config: Optional[IndexerConfig] = None,
                  on_progress: Optional[Callable[[Progress], None]] = None) -> None:
         self.config = config or IndexerConfig()
-        self.rpc = Rpc(rpc_url, timeout=self.config.rpc_timeout)
+        self.rpc = RpcClient(rpc_url, timeout=self.config.rpc_timeout)
         self.engine = engine
         self.store = Store(engine)
         if isinstance(contracts, Deployment):

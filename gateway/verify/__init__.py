@@ -15,20 +15,16 @@
 
 from gateway.verify.bundle import BundleError, build_bundle, dumps, load_bundle, verify_bundle, write_bundle
 from gateway.verify.cli import main
-from gateway.verify.core import (
-    EventVerdict,
-    Node,
-    Verdict,
-    VerifyError,
-    compare,
-    rebuild,
-    verify_history,
-)
+from gateway.verify.comparison import compare
+from gateway.verify.core import verify_history
+from gateway.verify.history import rebuild
+from gateway.verify.node import Node
+from gateway.verify.results import EXIT_CODES, EventVerdict, Verdict, VerifyError
 from gateway.verify.selection import select_history
 from gateway.verify.sources import HttpSource, ProvenanceSource, Served, SourceError, SqlSource
 
 __all__ = [
-    "BundleError", "EventVerdict", "HttpSource", "Node", "ProvenanceSource", "Served", "SourceError",
+    "EXIT_CODES", "BundleError", "EventVerdict", "HttpSource", "Node", "ProvenanceSource", "Served", "SourceError",
     "SqlSource", "Verdict", "VerifyError", "build_bundle", "compare", "dumps", "load_bundle", "main",
     "rebuild", "select_history", "verify_bundle", "verify_history", "write_bundle",
 ]

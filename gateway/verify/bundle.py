@@ -66,18 +66,11 @@ from eth_utils.crypto import keccak
 from gateway.indexer.decode import Decoder, canonical_json
 from gateway.verify import qbft
 from gateway.verify import receipts as rc
-from gateway.verify.core import (
-    ChainHistory,
-    ManifestCheck,
-    Node,
-    add_links,
-    check_manifest_bytes,
-    compare,
-    event_dict,
-    find_log,
-    ipfs_fetcher,
-    rebuild,
-)
+from gateway.verify.comparison import compare
+from gateway.verify.history import add_links, event_dict, rebuild
+from gateway.verify.manifests import check_manifest_bytes, ipfs_fetcher
+from gateway.verify.node import Node
+from gateway.verify.results import ChainHistory, ManifestCheck
 from gateway.verify.rawtx import raw_transactions
 from gateway.verify.selection import MANIFEST_EVENTS, RULES, check_kind, filter_history, topic0, uint_topic
 

@@ -11,7 +11,7 @@ same command).
                                    /v1/contracts is checked against the chain, gateway.verify.deployment)
     dataledger verify voucher 3 --rpc URL --deployment FILE         (a deployment record you hold)
 
-Exit codes (:data:`gateway.verify.core.EXIT_CODES`, docs/verify.md):
+Exit codes (:data:`gateway.verify.results.EXIT_CODES`, docs/verify.md):
 
     0  verified: every served event and state field equals the chain at the verified block
     1  mismatch: a difference (named: subject + field) or a failed proof / bundle
@@ -162,7 +162,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _gateway_fetcher(gateway: str) -> Any:
     """``cid -> bytes`` from the gateway's ``GET /v1/manifests/{cid}``: safe to use, since
-    :func:`gateway.verify.core.check_manifest` re-hashes the bytes to the CID and the contentHash."""
+    :func:`gateway.verify.manifests.check_manifest` re-hashes the bytes to the CID and the contentHash."""
     import httpx
 
     base = gateway.rstrip("/")
@@ -195,9 +195,11 @@ def verify_command(opts: VerifyOptions) -> int:
         return _error(f"--block {opts.block}: not a block number", opts.json)
     from ledger.settings import Settings
 
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify.bundle import build_bundle, write_bundle
-    from gateway.verify.core import Node, VerifyError, verify_history
+    from gateway.verify.core import verify_history
+    from gateway.verify.node import Node
+    from gateway.verify.results import VerifyError
     from gateway.verify.receipts import EncodingError
     from gateway.verify.sources import SourceError
 
@@ -315,8 +317,9 @@ def _participant(opts: VerifyOptions) -> int:
         return _error(f"--block {opts.block}: not a block number", opts.json)
     if opts.export:
         return _error("--export: proof bundles cover vouchers and assets, not participants", opts.json)
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
-    from gateway.verify.core import Node, VerifyError
+    from ledger.rpc import NodeUnavailable, RpcError
+    from gateway.verify.node import Node
+    from gateway.verify.results import VerifyError
     from gateway.verify.participant import verify_participant
     from gateway.verify.receipts import EncodingError
     from gateway.verify.sources import SourceError

@@ -101,7 +101,7 @@ def _code(node: Any, address: str, block: int) -> bytes:
 def check_against_chain(node: Any, contracts: Mapping[str, Mapping[str, Any]], block: int) -> tuple[list[str], list[str]]:
     """Check the contracts against the chain at ``block`` (see the module doc); returns (checks done,
     notes). Raises :class:`DeploymentRejected` naming the first contract that fails."""
-    from gateway.indexer.rpc import RpcError
+    from ledger.rpc import RpcError
     from ledger.artifacts import UnknownArtifact, load_artifact
     from ledger.deploy import SUITE
 
@@ -183,8 +183,8 @@ def checked_gateway_record(rpc_url: str, gateway: str) -> Deployment:
     """The deployment built from ``gateway``'s ``/v1/contracts``
     after :func:`check_against_chain` at the node's head: what ``dataledger --gateway URL`` uses
     when it holds no record of its own. Raises DeploymentUnavailable / DeploymentRejected."""
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
-    from gateway.verify.core import Node
+    from ledger.rpc import NodeUnavailable, RpcError
+    from gateway.verify.node import Node
 
     node = Node(rpc_url)
     try:

@@ -5,7 +5,7 @@ Chain side, trusting only the node:
 
 1. the participant's history (gateway.verify.selection.PARTICIPANT_RULES: its account events and
    the events of its organisations) by ``eth_getLogs`` up to the verified block (the node's head or
-   ``block``), every event's block header and receipt proven (gateway.verify.core.prove);
+   ``block``), every event's block header and receipt proven (gateway.verify.blockproof.prove);
 2. those events replayed through the indexer's own projections into the rows an honest gateway
    holds (``participants``, ``organisations``);
 3. ParticipantRegistry's own views at the verified block by ``eth_call``: ``participant`` (jurisdiction,
@@ -26,20 +26,11 @@ from typing import Any, Mapping, Optional, Sequence
 from gateway.indexer import projections as pj
 from gateway.indexer.decode import Decoder
 from gateway.verify import state as st
-from gateway.verify.core import (
-    ChainHistory,
-    EventVerdict,
-    Node,
-    Verdict,
-    VerifyError,
-    _get_logs,
-    _key,
-    add_links,
-    compare,
-    event_dict,
-    node_contracts,
-    prove,
-)
+from gateway.verify.blockproof import prove
+from gateway.verify.comparison import compare
+from gateway.verify.history import add_links, event_dict, event_key
+from gateway.verify.node import Node, get_logs, node_contracts
+from gateway.verify.results import ChainHistory, EventVerdict, Verdict, VerifyError
 from gateway.verify.selection import check_account, filter_participant, participant_log_filters, participant_org_ids
 from gateway.verify.sources import Served
 from ledger.contracts.models import LICENSED_ROLES, Role, Status
@@ -73,15 +64,15 @@ def rebuild_participant(node: Node, account: str, contracts: Mapping[str, Mappin
     head_number = int(head["number"], 16)
     from_block = min((int(c["deployBlock"]) for c in deployment.values()), default=0)
     decoder = Decoder(addresses)
-    logs = _get_logs(node, participant_log_filters(acct, addresses), from_block, head_number, max_range)
+    logs = get_logs(node, participant_log_filters(acct, addresses), from_block, head_number, max_range)
     events = [event_dict(decoder.decode(log)) for log in logs]
     orgs = participant_org_ids(acct, events)
     if orgs:
-        more = _get_logs(node, [f for f in participant_log_filters(acct, addresses, orgs) if f["_rule"].key == "orgs"],
+        more = get_logs(node, [f for f in participant_log_filters(acct, addresses, orgs) if f["_rule"].key == "orgs"],
                          from_block, head_number, max_range)
         logs += more
         events += [event_dict(decoder.decode(log)) for log in more]
-    events.sort(key=_key)
+    events.sort(key=event_key)
     events = filter_participant(acct, events)
     add_links(events)
     raw = {(int(lg["blockNumber"], 16), int(lg["logIndex"], 16)): lg for lg in logs}
@@ -271,7 +262,7 @@ def verify_participant(rpc: str | Node, account: str, *, source: Any = None, ser
                         for i, e in enumerate(history.events)]
         for v in verdicts:
             if v.chain_position is not None:
-                v.proof = history.proofs.get(_key(history.events[v.chain_position]), "not checked")
+                v.proof = history.proofs.get(event_key(history.events[v.chain_position]), "not checked")
                 if v.proof != "ok" and v.status == "ok":
                     v.status, v.detail = "unproven", f"chain proof failed: {v.proof}"
         for b in history.blocks:

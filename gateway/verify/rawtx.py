@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from gateway.indexer.rpc import RpcError
+from ledger.rpc import METHOD_NOT_FOUND, RpcError
 
-METHOD_NOT_FOUND = -32601
+__all__ = ["METHOD_NOT_FOUND", "by_hash", "by_index", "method_missing", "raw_transactions"]
 
 
 def method_missing(exc: RpcError) -> bool:
     """Whether the node lacks the method (JSON-RPC -32601, or its usual wording)."""
-    text = exc.message.lower()
-    return exc.code == METHOD_NOT_FOUND or "method not found" in text or "does not exist" in text \
-        or "not supported" in text
+    return exc.method_missing
 
 
 def by_index(node: Any, numbers: Sequence[int], receipts: Sequence[Sequence[Mapping[str, Any]]]) -> list[Any]:

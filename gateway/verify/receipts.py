@@ -5,6 +5,8 @@ Everything works on the JSON-RPC shapes a node returns (0x-hex strings), so a re
 can be re-checked from ``eth_getBlockReceipts`` / ``eth_getBlockByNumber`` output, or from the
 same JSON stored in a proof bundle, with no other state.
 
+RLP itself is the ``rlp`` package's; this module builds the items (fields as bytes) and the trie.
+
 - receipt encoding (EIP-2718): ``rlp([status, cumulativeGasUsed, logsBloom, logs])`` where a log
   is ``[address, [topics...], data]``; typed receipts (type 1, 2, 3, 4) are ``type || rlp(...)``,
   legacy ones the bare RLP list. Pre-Byzantium receipts carry the post-state ``root`` instead of
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence, Union
 
+import rlp
 from eth_utils.crypto import keccak
 
 RlpItem = Union[bytes, Sequence["RlpItem"]]
@@ -39,21 +42,13 @@ class EncodingError(ValueError):
 # ---------------------------------------------------------------- RLP
 
 
-def _length_prefix(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes([offset + length])
-    blen = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(blen)]) + blen
-
-
 def rlp_encode(item: RlpItem) -> bytes:
-    if isinstance(item, (bytes, bytearray, memoryview)):
-        b = bytes(item)
-        if len(b) == 1 and b[0] < 0x80:
-            return b
-        return _length_prefix(len(b), 0x80) + b
-    payload = b"".join(rlp_encode(x) for x in item)
-    return _length_prefix(len(payload), 0xC0) + payload
+    """RLP of nested byte strings and lists (the ``rlp`` package; integers are passed as their
+    minimal big-endian bytes, :func:`int_bytes`, so every field's encoding is explicit here)."""
+    try:
+        return bytes(rlp.encode(item))
+    except (rlp.exceptions.RLPException, TypeError) as exc:
+        raise EncodingError(f"cannot RLP-encode: {exc}") from None
 
 
 def int_bytes(value: int) -> bytes:

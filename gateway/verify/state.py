@@ -3,7 +3,7 @@ uses, transfers, manifests, valuations, clearances that come with it) checked ag
 
 Two chain-side sources, both trusting only the node:
 
-1. **events**: the subject's history (receipt-proven by gateway.verify.core) replayed through the
+1. **events**: the subject's history (receipt-proven by gateway.verify.blockproof) replayed through the
    indexer's own projections (gateway.indexer.projections, pure functions of the events) into
    in-memory rows: the rows an honest gateway holds, field for field;
 2. **views**: the contracts' own state at the verified block (``eth_call`` with ``block`` = that

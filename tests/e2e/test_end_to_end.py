@@ -33,7 +33,7 @@ from gateway.indexer import metrics
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig
 from gateway.verify import receipts as rc
-from gateway.verify.core import Node, verify_history
+from gateway.verify import Node, verify_history
 from gateway.verify.sources import HttpSource
 from dataledger.dev import demo
 from ledger.chain import Ledger

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import exc as sa_exc, text
@@ -15,7 +16,7 @@ from sqlmodel import SQLModel
 
 from gateway.indexer import metrics
 from gateway.indexer.cli import index_command
-from gateway.indexer.rpc import RpcError
+from ledger.rpc import RpcError
 from gateway.indexer.status import tx_status
 from gateway.indexer.store import IndexerLockError, Store, dump_hash, make_engine, writer_lock
 from gateway.indexer.sync import Indexer, IndexerConfig
@@ -159,7 +160,8 @@ def test_metrics_render(node: Node, new_db: Callable[[], str]) -> None:
                  "dataledger_index_last_block", "dataledger_index_lag_blocks"):
         assert name in body
     head = node.head()[0]
-    assert f"dataledger_index_last_block {head}" in body
+    parsed = {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples if not s.labels}
+    assert parsed["dataledger_index_last_block"] == head
 
 
 def test_migrations_match_models(new_db: Callable[[], str]) -> None:

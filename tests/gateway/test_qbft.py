@@ -475,7 +475,7 @@ def test_genesis_extra_data_matches_besu_layout() -> None:
 
 
 def test_online_check_accepts_qbft_headers() -> None:
-    from gateway.verify.core import check_block
+    from gateway.verify.blockproof import check_block
 
     v = sorted(ADDR[:4])
     b1 = seal(block0(genesis_for(v)), v[0], v, v[:3])

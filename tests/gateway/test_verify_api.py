@@ -12,7 +12,7 @@ from gateway.api.routes.verify import router
 from gateway.core.config import Settings
 from gateway.indexer.store import make_engine
 from gateway.verify import HttpSource, select_history, verify_bundle, verify_history
-from gateway.verify.core import add_links
+from gateway.verify.history import add_links
 from ledger.deployment import Deployment
 import pytest
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.indexer.rpc import Rpc
+from ledger.rpc import RpcClient
 from gateway.verify import build_bundle, dumps, main, verify_bundle
 from gateway.verify import receipts as rc
 from tests.gateway.verify_market import Market, market  # noqa: F401
@@ -98,7 +98,7 @@ def test_cli_export_and_offline_check(market: Market, tmp_path: Path, capsys: py
 
 
 def test_encodings_match_the_node(market: Market) -> None:
-    rpc = Rpc(market.rpc_url)
+    rpc = RpcClient(market.rpc_url)
     try:
         head = int(rpc.call("eth_blockNumber"), 16)
         for n in range(max(0, head - 40), head + 1):
@@ -129,6 +129,22 @@ def test_receipt_encoding_per_type() -> None:
     assert rc.ordered_trie_root([]) == rc.EMPTY_TRIE_ROOT
     # one-entry trie of the yellow paper's shape: leaf [hp(key), value]
     assert rc.trie_root([(b"\x01", b"x" * 40)]).startswith("0x") and len(rc.trie_root([(b"\x01", b"y")])) == 66
+
+
+def test_receipt_encoding_is_the_rlp_package_s() -> None:
+    """The receipt's consensus bytes decode with the rlp package back to its fields, and a field
+    that is not bytes is an EncodingError (a clear verifier problem, not a crash)."""
+    import rlp
+
+    receipt = {"status": "0x1", "cumulativeGasUsed": "0x5208", "logsBloom": "0x" + "ab" * 256, "type": "0x2",
+               "logs": [{"address": "0x" + "11" * 20, "topics": ["0x" + "22" * 32, "0x" + "33" * 32],
+                         "data": "0x" + "44" * 70}], "transactionIndex": "0x0"}
+    encoded = rc.encode_receipt(receipt)
+    status, gas, bloom, logs = rlp.decode(encoded[1:])
+    assert (status, gas, bloom) == (b"\x01", (0x5208).to_bytes(2, "big"), b"\xab" * 256)
+    assert logs == [[b"\x11" * 20, [b"\x22" * 32, b"\x33" * 32], b"\x44" * 70]]
+    with pytest.raises(rc.EncodingError):
+        rc.rlp_encode([b"ok", 1.5])  # type: ignore[list-item]
 
 
 def test_bundle_proves_the_voucher_state_offline(market: Market, bundle: dict[str, Any],
@@ -191,7 +207,7 @@ def test_merkle_patricia_proofs(market: Market) -> None:
 
     from gateway.verify import proofs as pf
 
-    rpc = Rpc(market.rpc_url)
+    rpc = RpcClient(market.rpc_url)
     try:
         head = rpc.header(int(rpc.call("eth_blockNumber"), 16))
         assert head is not None

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from eth_utils.crypto import keccak
 
-from gateway.indexer.rpc import RpcError
-from gateway.verify.core import Node
+from ledger.rpc import RpcError
+from gateway.verify import Node
 from gateway.verify.rawtx import by_hash, by_index, method_missing, raw_transactions
 from tests.gateway.verify_market import Market, market  # noqa: F401
 

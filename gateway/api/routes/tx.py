@@ -16,7 +16,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from gateway.api.common import ERRORS
 from gateway.api.deps import EngineDep, SettingsDep
 from gateway.core.errors import ApiError, jsonable, revert_response
-from gateway.indexer.rpc import NodeUnavailable, RpcError
+from ledger.rpc import NodeUnavailable, RpcError
 from gateway.indexer.status import INDEXED, PENDING, REVERTED, tx_status
 from ledger.errors import as_revert
 

@@ -42,9 +42,9 @@ def _contracts(request: Request, settings: Settings) -> dict[str, dict[str, Any]
     deployment: Deployment | None = getattr(request.app.state, "deployment", None)
     if deployment is not None:
         return deployment.entries()
-    from gateway.indexer.rpc import Rpc
+    from ledger.rpc import RpcClient
 
-    rpc = Rpc(settings.RPC_URL, timeout=10)
+    rpc = RpcClient(settings.RPC_URL, timeout=10)
     try:
         return Deployment.require(settings.STATE_DIR, rpc.chain_id()).entries()
     except LedgerError as exc:
@@ -56,7 +56,7 @@ def _contracts(request: Request, settings: Settings) -> dict[str, dict[str, Any]
 
 
 def _ipfs(settings: Settings) -> Any:
-    from gateway.verify.core import ipfs_fetcher
+    from gateway.verify.manifests import ipfs_fetcher
 
     return ipfs_fetcher(settings.IPFS_API or str(settings.IPFS_STORE_DIR))
 
@@ -66,7 +66,7 @@ def _answerable() -> Iterator[None]:
     """The verification routes' one error mapping: node, verifier or database down -> 503."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify import VerifyError
 
     try:
@@ -109,7 +109,7 @@ def history_verdict(kind: str, subject_id: int, request: Request, settings: Sett
 
 
 def bundle_response(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
-    from gateway.indexer.rpc import NodeUnavailable, RpcError
+    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify import build_bundle, dumps
     from gateway.services.redaction import guard_bundle, guard_bundle_logs
     from gateway.verify.receipts import EncodingError
