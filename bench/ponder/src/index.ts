@@ -6,37 +6,38 @@ ponder.on("DataVoucher:VoucherIssued", async ({ event, context }) => {
   await context.db
     .insert(voucher)
     .values({
-      tokenId: a.tokenId,
+      voucherId: a.voucherId,
       assetId: a.assetId,
       issuer: a.issuer,
-      owner: a.holder,
+      holder: a.holder,
       maxUses: BigInt(a.maxUses),
       transferable: a.transferable,
       issuedBlock: event.block.number,
     })
-    // the mint's Transfer follows VoucherIssued; keep its owner if it came first
+    // the mint's Transfer follows VoucherIssued; keep its holder if it came first
     .onConflictDoUpdate((row) => ({
       assetId: a.assetId,
       issuer: a.issuer,
       maxUses: BigInt(a.maxUses),
       transferable: a.transferable,
       issuedBlock: event.block.number,
-      owner: row.owner,
+      holder: row.holder,
     }));
 });
 
+// ERC-721's own event spells the voucher id `tokenId`
 ponder.on("DataVoucher:Transfer", async ({ event, context }) => {
   const a = event.args as any;
   await context.db.insert(voucherTransfer).values({
     id: event.id,
     blockNumber: event.block.number,
     logIndex: event.log.logIndex,
-    tokenId: a.tokenId,
+    voucherId: a.tokenId,
     from: a.from,
     to: a.to,
   });
-  const existing = await context.db.find(voucher, { tokenId: a.tokenId });
+  const existing = await context.db.find(voucher, { voucherId: a.tokenId });
   if (existing) {
-    await context.db.update(voucher, { tokenId: a.tokenId }).set({ owner: a.to });
+    await context.db.update(voucher, { voucherId: a.tokenId }).set({ holder: a.to });
   }
 });
