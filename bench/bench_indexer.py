@@ -48,11 +48,12 @@ from web3 import Web3
 from bench.report import Goal, check, report, run_main
 from gateway.indexer.rpc import Rpc
 from gateway.indexer.store import make_engine, migrate
-from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
+from gateway.indexer.sync import Indexer, IndexerConfig
 from bench import replay
-from ledger.anvil import AnvilNode, free_port
+from dataledger.dev.anvil import AnvilNode, free_port
 from ledger.deploy import write_deployment
-from ledger.postgres import PostgresCluster
+from ledger.deployment import Deployment
+from dataledger.dev.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -299,17 +300,17 @@ def ours_tables(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
     engine = make_engine(url)
     with engine.connect() as conn:
         vouchers = sorted((str(r[0]), str(r[1]), r[2], r[3], str(r[4]), bool(r[5]), str(r[6])) for r in conn.exec_driver_sql(
-            "SELECT token_id, asset_id, issuer, owner, max_uses, transferable, issued_block FROM vouchers"))
+            "SELECT voucher_id, asset_id, issuer, holder, max_uses, transferable, issued_block FROM vouchers"))
         transfers = sorted((str(r[0]), int(r[1]), str(r[2]), r[3], r[4]) for r in conn.exec_driver_sql(
-            "SELECT block_number, log_index, token_id, from_address, to_address FROM voucher_transfers"))
+            "SELECT block_number, log_index, voucher_id, from_address, to_address FROM voucher_transfers"))
     engine.dispose()
     return vouchers, transfers
 
 
 def ponder_tables(result: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    vouchers = sorted((str(v["tokenId"]), str(v["assetId"]), v["issuer"].lower(), v["owner"].lower(),
+    vouchers = sorted((str(v["voucherId"]), str(v["assetId"]), v["issuer"].lower(), v["holder"].lower(),
                        str(v["maxUses"]), bool(v["transferable"]), str(v["issuedBlock"])) for v in result["vouchers"])
-    transfers = sorted((str(t["blockNumber"]), int(t["logIndex"]), str(t["tokenId"]), t["from"].lower(),
+    transfers = sorted((str(t["blockNumber"]), int(t["logIndex"]), str(t["voucherId"]), t["from"].lower(),
                         t["to"].lower()) for t in result["transfers"])
     return vouchers, transfers
 
@@ -390,7 +391,7 @@ def head_lag(seconds: float = 25.0) -> dict[str, float]:
                             pass
                     stop.wait(0.3)
 
-            indexer = Indexer(node.rpc_url, engine, contracts_from_record(market.record),
+            indexer = Indexer(node.rpc_url, engine, Deployment.from_dict(market.record).entries(),
                               IndexerConfig(poll_interval=0.02), on_progress=progress)
             threads = [threading.Thread(target=f, daemon=True) for f in (watch, load)]
             runner = threading.Thread(target=lambda: indexer.run(follow=True), daemon=True)
@@ -423,7 +424,7 @@ def run() -> None:
         # Ponder indexes only blocks 30 below the head in its backfill: put the load below that
         _post(httpx.Client(timeout=60), node.rpc_url, {"jsonrpc": "2.0", "id": 1, "method": "anvil_mine",
                                                        "params": [hex(64)]})
-        contracts = contracts_from_record(market.record)
+        contracts = Deployment.from_dict(market.record).entries()
         start = min(c["deployBlock"] for c in contracts.values())
         head = w3.eth.block_number
         addresses = sorted(c["address"].lower() for c in contracts.values())

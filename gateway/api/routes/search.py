@@ -16,11 +16,11 @@ from gateway.models import Asset, Participant, Trade, Voucher
 
 router = APIRouter(prefix="/v1/search", tags=["search"], responses=ERRORS)
 
-_PREFIXED = re.compile(r"^(asset|a|voucher|v|case|c)[:#\s]?(\d{1,19})$", re.IGNORECASE)
+_PREFIXED = re.compile(r"^(asset|a|voucher|v|clearance|case|c)[:#\s]?(\d{1,19})$", re.IGNORECASE)
 
 
 class SearchHit(BaseModel):
-    kind: str  # participant | address | asset | voucher | trade | tx
+    kind: str  # participant | address | asset | voucher | clearance | trade | tx
     id: str
     label: str
     url: str
@@ -55,7 +55,7 @@ def search(db: Session, q: str) -> list[SearchHit]:
     number = None
     if m:
         letter = m.group(1)[0].lower()
-        kinds = {"a": ("asset",), "v": ("voucher",), "c": ("case",)}[letter]
+        kinds = {"a": ("asset",), "v": ("voucher",), "c": ("clearance",)}[letter]
         number = int(m.group(2))
     elif re.fullmatch(r"\d{1,19}", q):
         number = int(q)
@@ -65,8 +65,9 @@ def search(db: Session, q: str) -> list[SearchHit]:
         hits.append(SearchHit(kind="asset", id=str(number), label=f"asset {number}", url=f"/assets/{number}"))
     if "voucher" in kinds and db.get(Voucher, number) is not None:
         hits.append(SearchHit(kind="voucher", id=str(number), label=f"voucher {number}", url=f"/vouchers/{number}"))
-    if "case" in kinds:
-        hits.append(SearchHit(kind="case", id=str(number), label=f"clearance case {number}", url="/customs"))
+    if "clearance" in kinds:
+        hits.append(SearchHit(kind="clearance", id=str(number), label=f"clearance {number}",
+                              url=f"/clearances#clearance-{number}"))
     return hits
 
 

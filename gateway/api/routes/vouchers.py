@@ -61,7 +61,7 @@ def list_vouchers(
     now = int(time.time())
     query = select(Voucher)
     if holder is not None:
-        query = query.where(Voucher.owner == holder.lower())
+        query = query.where(Voucher.holder == holder.lower())
     if issuer is not None:
         query = query.where(Voucher.issuer == issuer.lower())
     if asset_id is not None:
@@ -75,74 +75,74 @@ def list_vouchers(
     if right is not None:
         query = query.where(Voucher.right == RIGHT_BY_NAME[right])
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(col(Voucher.token_id)).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(Voucher.voucher_id)).offset(offset).limit(limit)).all()
     return Page(items=[voucher_out(v, now) for v in rows], total=total, limit=limit, offset=offset)
 
 
-def voucher_detail(db: Any, token_id: int) -> VoucherDetail:
-    v = db.get(Voucher, token_id)
+def voucher_detail(db: Any, voucher_id: int) -> VoucherDetail:
+    v = db.get(Voucher, voucher_id)
     if v is None:
-        raise not_found("voucher", voucher_id=token_id)
-    transfers = db.exec(select(VoucherTransfer).where(VoucherTransfer.token_id == token_id)
+        raise not_found("voucher", voucher_id=voucher_id)
+    transfers = db.exec(select(VoucherTransfer).where(VoucherTransfer.voucher_id == voucher_id)
                         .order_by(col(VoucherTransfer.block_number), col(VoucherTransfer.log_index))).all()
-    trades = db.exec(select(Trade).where(Trade.voucher_id == token_id).order_by(col(Trade.block_number))).all()
+    trades = db.exec(select(Trade).where(Trade.voucher_id == voucher_id).order_by(col(Trade.block_number))).all()
     return VoucherDetail(**voucher_out(v).model_dump(),
                          transfers=[VoucherTransferPublic(**t.model_dump()) for t in transfers],
                          trades=[TradePublic(**t.model_dump()) for t in trades])
 
 
-@router.get("/{token_id}", response_model=VoucherDetail)
-def get_voucher(token_id: IdPath, db: SessionDep) -> VoucherDetail:
-    return voucher_detail(db, token_id)
+@router.get("/{voucher_id}", response_model=VoucherDetail)
+def get_voucher(voucher_id: IdPath, db: SessionDep) -> VoucherDetail:
+    return voucher_detail(db, voucher_id)
 
 
 class VoucherUserOut(VoucherUserPublic):
-    #: the chain's ``isAuthorizedUser`` for this row: allowed by the CURRENT holder (an
+    #: the chain's ``isAuthorisedUser`` for this row: allowed by the CURRENT holder (an
     #: authorisation of an earlier holder has lapsed; it applies again if the voucher returns)
     live: bool = False
 
 
 def user_rows(v: Voucher, rows: list[VoucherUser]) -> list[VoucherUserOut]:
-    return [VoucherUserOut(**r.model_dump(), live=bool(r.allowed) and r.holder == v.owner) for r in rows]
+    return [VoucherUserOut(**r.model_dump(), live=bool(r.allowed) and r.holder == v.holder) for r in rows]
 
 
-@router.get("/{token_id}/users", response_model=list[VoucherUserOut], responses=AUTH_ERRORS)
-def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserOut]:
+@router.get("/{voucher_id}/users", response_model=list[VoucherUserOut], responses=AUTH_ERRORS)
+def voucher_users(voucher_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserOut]:
     """User authorisations of the voucher, one row per (holder, user) as on chain, ``live`` when
     the current holder's authorisation allows the user now. Visible (gateway.services.redaction)
     to regulators and customs (all rows), and to the parties of a row: the holder that gave it and
     the user (and accounts of their organisations). The current holder with no row gets ``[]``."""
-    v = db.get(Voucher, token_id)
+    v = db.get(Voucher, voucher_id)
     if v is None:
-        raise not_found("voucher", voucher_id=token_id)
-    rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id)
+        raise not_found("voucher", voucher_id=voucher_id)
+    rows = db.exec(select(VoucherUser).where(VoucherUser.voucher_id == voucher_id)
                    .order_by(col(VoucherUser.user), col(VoucherUser.holder))).all()
     conn = db.connection()
     viewer = redaction.viewer_of(caller, conn)
     visible = [r for r in rows if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
-    if visible or redaction.viewer_is_party(viewer, [v.owner], conn):
+    if visible or redaction.viewer_is_party(viewer, [v.holder], conn):
         return user_rows(v, visible)
     raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
-                   "user authorisations", {"voucher_id": token_id, "caller": caller.address})
+                   "user authorisations", {"voucher_id": voucher_id, "caller": caller.address})
 
 
-@router.get("/{token_id}/provenance", response_model=ProvenancePublic)
-def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
+@router.get("/{voucher_id}/provenance", response_model=ProvenancePublic)
+def voucher_provenance(request: Request, voucher_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
                        bundle: BundleQuery = False) -> Any:
     """The voucher's events; fields hidden from the caller are null and listed in each event's
     ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
     ``RedactedHistory``) when the history has events hidden from the caller."""
-    v = db.get(Voucher, token_id)
+    v = db.get(Voucher, voucher_id)
     if v is None:
-        raise not_found("voucher", voucher_id=token_id)
+        raise not_found("voucher", voucher_id=voucher_id)
     if bundle:
         from gateway.api.routes.verify import bundle_response
 
-        return bundle_response("voucher", token_id, request, request.app.state.settings)
+        return bundle_response("voucher", voucher_id, request, request.app.state.settings)
     conn = db.connection()
-    events = redaction.redact_events(provenance.voucher_events(conn, token_id), redaction.viewer_of(caller, conn), conn)
-    return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v).model_dump()}, "events": events,
-            "verification": provenance_verification("vouchers", token_id)}
+    events = redaction.redact_events(provenance.voucher_events(conn, voucher_id), redaction.viewer_of(caller, conn), conn)
+    return {"subject": {"kind": "voucher", "id": voucher_id, **voucher_out(v).model_dump()}, "events": events,
+            "verification": provenance_verification("vouchers", voucher_id)}
 
 
 # a module-level alias used by the web pages
