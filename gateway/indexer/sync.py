@@ -19,11 +19,17 @@ One round:
 Range size adapts: it doubles while a batch holds fewer than ``target_events`` logs (never above
 ``max_range``, e.g. Besu's 1000 blocks), halves when a batch holds more than twice that, and
 halves and retries when the node answers "too many results" / "query returned more than" / a
-timeout. During a backfill a producer thread fetches and decodes the next ranges while the
-main thread writes the current one (SQLite and psycopg release the GIL while they work).
+timeout. A backfill runs as a pipeline of three stages joined by bounded queues: a fetch thread
+(eth_getLogs, headers, JSON parsing), a decode thread (one-chain checks, decoding) and the writer
+(the calling thread; SQLite and psycopg release the GIL while they work). An answer holding more
+than twice ``target_events`` logs is cut into chunks at block boundaries, so memory is bounded by
+the queue depth times the chunk size, not by the length of the chain.
 
-Every batch commits in one transaction with its checkpoint, so a crash (even SIGKILL) resumes
-exactly after the last committed batch.
+The writer writes chunk after chunk into one open transaction (each must continue the previous
+one: ``header(a).parentHash`` = the previous chunk's last hash) and commits it with the checkpoint
+of its last chunk once it holds ``commit_events`` events, after ``commit_seconds``, or when no
+chunk is waiting. So the checkpoint is always committed with exactly the rows before it, and a
+crash (even SIGKILL) resumes exactly after the last commit.
 """
 
 from __future__ import annotations
