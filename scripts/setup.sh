@@ -77,3 +77,13 @@ scripts/kubo.sh path >/dev/null
 
 # 6. geth (go-ethereum), the second node implementation of the end-to-end suite: built once, cached
 scripts/geth.sh path >/dev/null
+
+# 7. bench only: Ponder (the peer indexer of bench/bench_indexer.py), in its own npm folder with its
+#    own lock file; never installed by `make up` or `make test`
+if [ "$what" = "bench" ]; then
+  if [ ! -f bench/ponder/node_modules/.stamp ] || [ bench/ponder/package-lock.json -nt bench/ponder/node_modules/.stamp ]; then
+    say "npm ci in bench/ponder (Ponder, for the indexer benchmark)"
+    (cd bench/ponder && npm ci --no-audit --no-fund --loglevel=error)
+    touch bench/ponder/node_modules/.stamp
+  fi
+fi

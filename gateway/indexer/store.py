@@ -364,6 +364,19 @@ class Store:
     def _delete_keys(self, conn: Connection, table: str, pk: tuple[str, ...], keys: list[Any]) -> None:
         if not keys:
             return
+        if len(pk) == 1:  # one set-based statement (PostgreSQL) or IN lists of 500 (SQLite)
+            values = [k[0] for k in keys]
+            column = _quote(pk[0])
+            if self.dialect == "postgresql":
+                array_type = "bigint" if pk[0] in INT_COLUMNS[table] else "text"
+                conn.exec_driver_sql(f"DELETE FROM {_quote(table)} WHERE {column} = ANY(%s::{array_type}[])",
+                                     (values,))
+            else:
+                for i in range(0, len(values), 500):
+                    chunk = values[i : i + 500]
+                    conn.exec_driver_sql(f"DELETE FROM {_quote(table)} WHERE {column} IN "
+                                         f"({', '.join('?' * len(chunk))})", tuple(chunk))
+            return
         where = " AND ".join(f"{_quote(c)} = {self.ph}" for c in pk)
         conn.exec_driver_sql(f"DELETE FROM {_quote(table)} WHERE {where}", [tuple(k) for k in keys])
 

@@ -19,15 +19,22 @@ One round:
 Range size adapts: it doubles while a batch holds fewer than ``target_events`` logs (never above
 ``max_range``, e.g. Besu's 1000 blocks), halves when a batch holds more than twice that, and
 halves and retries when the node answers "too many results" / "query returned more than" / a
-timeout. During a backfill a producer thread fetches and decodes the next ranges while the
-main thread writes the current one (SQLite and psycopg release the GIL while they work).
+timeout. A backfill runs as a pipeline of three stages joined by bounded queues: a fetch thread
+(eth_getLogs, headers, JSON parsing), a decode thread (one-chain checks, decoding) and the writer
+(the calling thread; SQLite and psycopg release the GIL while they work). An answer holding more
+than twice ``target_events`` logs is cut into chunks at block boundaries, so memory is bounded by
+the queue depth times the chunk size, not by the length of the chain.
 
-Every batch commits in one transaction with its checkpoint, so a crash (even SIGKILL) resumes
-exactly after the last committed batch.
+The writer writes chunk after chunk into one open transaction (each must continue the previous
+one: ``header(a).parentHash`` = the previous chunk's last hash) and commits it with the checkpoint
+of its last chunk once it holds ``commit_events`` events, after ``commit_seconds``, or when no
+chunk is waiting. So the checkpoint is always committed with exactly the rows before it, and a
+crash (even SIGKILL) resumes exactly after the last commit.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import gc
@@ -39,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gateway.indexer import metrics
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
@@ -100,8 +107,15 @@ class IndexerConfig:
     #: largest eth_getLogs block range (Besu's default limit is 1000)
     max_range: int = 1000
     initial_range: int = 10
-    #: logs per batch the range sizing aims at (bigger: fewer commits, more memory)
-    target_events: int = 20000
+    #: logs per fetched chunk the range sizing aims at (bigger: fewer node round trips, more memory;
+    #: at most ``2 * queue_depth + 3`` chunks are in memory at once, whatever the chain length)
+    target_events: int = 2500
+    #: backfill pipeline: chunks waiting between fetch -> decode and decode -> write
+    queue_depth: int = 1
+    #: backfill: the writer keeps writing chunks into one transaction and commits (with the
+    #: checkpoint) once it holds this many events, after ``commit_seconds``, or when no chunk is waiting
+    commit_events: int = 100000
+    commit_seconds: float = 2.0
     #: seconds between head polls when caught up
     poll_interval: float = 0.1
     #: blocks below the head for which projection pre-images are kept (deeper reorgs replay)
@@ -141,6 +155,17 @@ class FetchedBatch:
     blocks: list[tuple[int, str, str, int]]
     events: list[DecodedEvent]
     fetch_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RawBatch:
+    """A fetch as the node answered it (parsed JSON, not yet checked or decoded)."""
+    from_block: int
+    to_block: int
+    end: dict[str, Any]
+    logs: list[dict[str, Any]]
+    headers: dict[int, Optional[dict[str, Any]]]
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -278,60 +303,106 @@ class Indexer:
             return
         a = start
         while a <= target and not self._stop.is_set():
-            batch = self._fetch_adaptive(a, target)
-            if not self._apply(batch, head):
+            batches = self._fetch_adaptive(a, target)
+            if not all(self._apply(batch, head) for batch in batches):
                 break
-            a = batch.to_block + 1
+            a = batches[-1].to_block + 1
         if self._reorg_pending:
             self._reorg()
 
     def _catch_up_pipelined(self, start: int, target: int, head: int) -> None:
-        q: queue.Queue[Any] = queue.Queue(maxsize=2)
+        """Backfill ``[start, target]`` in three stages joined by bounded queues:
+
+        - fetch thread: eth_getLogs and headers of the next ranges (socket I/O, JSON parsing);
+        - decode thread: the one-chain checks and the decoding of each fetched chunk;
+        - this thread: writes chunk after chunk into one open transaction, each checked against
+          the previous one (``first_parent_hash``), and commits it together with the checkpoint
+          of its last chunk (:meth:`_commit_open`).
+
+        Memory is bounded by the queue depth times the chunk size (``target_events``), never by
+        the length of the range: written chunks are dropped, their rows live in the database.
+        """
+        depth = max(1, self.config.queue_depth)
+        raw_q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        dec_q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         abort = threading.Event()
 
-        def produce() -> None:
+        def put(q: queue.Queue[Any], item: Any) -> bool:
+            while not abort.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def fetch() -> None:
             a = start
             try:
                 while a <= target and not abort.is_set() and not self._stop.is_set():
-                    batch = self._fetch_adaptive(a, target)
-                    q.put(batch)
-                    a = batch.to_block + 1
-                q.put(None)
-            except BaseException as exc:  # handed to the consumer
-                q.put(exc)
+                    raws = self._fetch_raw_adaptive(a, target)
+                    a = raws[-1].to_block + 1
+                    while raws:
+                        if not put(raw_q, raws.pop(0)):
+                            return
+                put(raw_q, None)
+            except BaseException as exc:  # handed on to the writer
+                put(raw_q, exc)
 
-        thread = threading.Thread(target=produce, name="indexer-fetch", daemon=True)
-        thread.start()
+        def decode() -> None:
+            try:
+                while not abort.is_set():
+                    try:
+                        item = raw_q.get(timeout=0.1)
+                    except queue.Empty:
+                        continue
+                    if isinstance(item, RawBatch):
+                        with gc_paused():
+                            item = self._decode(item)
+                    if not put(dec_q, item) or not isinstance(item, FetchedBatch):
+                        return
+            except BaseException as exc:
+                put(dec_q, exc)
+
+        threads = [threading.Thread(target=fetch, name="indexer-fetch", daemon=True),
+                   threading.Thread(target=decode, name="indexer-decode", daemon=True)]
+        for thread in threads:
+            thread.start()
+        writer = _OpenTransaction(self, head)
         try:
             while True:
-                item = q.get()
+                item = dec_q.get()
                 if item is None:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                if not self._apply(item, head):
+                if not writer.write(item):
                     break
                 if self._stop.is_set():
                     break
+                if writer.due() or dec_q.empty():
+                    writer.commit()
         finally:
+            # whatever was written continues the checkpoint chunk by chunk: keep it
+            # (an exception in the transaction itself rolls it back in close())
+            writer.close()
             abort.set()
-            while thread.is_alive():
-                try:
-                    q.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-            thread.join()
+            for thread in threads:
+                thread.join()
         if self._reorg_pending:
             self._reorg()
 
     # ------------------------------------------------------------ fetch
 
-    def _fetch_adaptive(self, a: int, target: int) -> FetchedBatch:
+    def _fetch_adaptive(self, a: int, target: int) -> list[FetchedBatch]:
+        return [self._decode(raw) for raw in self._fetch_raw_adaptive(a, target)]
+
+    def _fetch_raw_adaptive(self, a: int, target: int) -> list[RawBatch]:
         while True:
             b = min(a + self.range - 1, target)
             try:
                 with gc_paused():
-                    batch = self._fetch(a, b)
+                    raws = self._fetch_raw(a, b)
             except RpcError as exc:
                 if exc.range_too_large and b > a:
                     self.range = max(1, (b - a + 1) // 2)
@@ -339,7 +410,7 @@ class Indexer:
                     log.info("range %d-%d too large (%s): now %d blocks", a, b, exc.message, self.range)
                     continue
                 raise
-            n = len(batch.events)
+            n = sum(len(r.logs) for r in raws)
             size = b - a + 1
             if n > 2 * self.config.target_events and size > 1:
                 # aim straight at target_events (a dense stretch of chain)
@@ -347,20 +418,66 @@ class Indexer:
             elif n < self.config.target_events // 2 and size == self.range:
                 self.range = min(self.config.max_range, self.range * 2)
             metrics.set_gauge("range_blocks", self.range)
-            return batch
+            return raws
 
     def _fetch(self, a: int, b: int) -> FetchedBatch:
+        return self._decode(self._fetch_raw(a, b, split=False)[0])
+
+    def _fetch_raw(self, a: int, b: int, split: bool = True) -> list[RawBatch]:
+        """The node's answers for ``[a, b]`` (I/O and JSON parsing only): header(b), the logs and
+        the headers of a, b and every block with a log.
+
+        With ``split``, an answer of more than ``2 * target_events`` logs (a range that ran into a
+        dense stretch of chain) is handed on as consecutive chunks of about ``target_events``
+        logs, cut at block boundaries (the headers of the blocks after each cut are fetched in
+        the same batch), so the decoded events of one answer never all sit in memory at once.
+        Each chunk is still checked on its own, and the writer checks that each continues the
+        one before (parent hash)."""
         t0 = time.perf_counter()
         end = self.rpc.header(b)
         if end is None:
             raise ChainChanged(f"node has no block {b} any more")
         logs = self.rpc.get_logs(self.addresses, a, b)
         t1 = time.perf_counter()
-        numbers = {a, b}
+        per_block: dict[int, int] = {}
         for entry in logs:
-            numbers.add(int(entry["blockNumber"], 16))
+            n = int(entry["blockNumber"], 16)
+            per_block[n] = per_block.get(n, 0) + 1
+        numbers = {a, b, *per_block}
+        cuts: list[int] = []  # last block of every chunk but the last
+        target = max(1, self.config.target_events)
+        if split and len(logs) > 2 * target:
+            acc = 0
+            for n in sorted(per_block):
+                acc += per_block[n]
+                if acc >= target and n < b:
+                    cuts.append(n)
+                    numbers.add(n + 1)
+                    acc = 0
         headers = self.rpc.headers(numbers)
         t2 = time.perf_counter()
+        timings = {"get_logs": t1 - t0, "headers": t2 - t1}
+        if not cuts:
+            return [RawBatch(a, b, end, logs, headers, timings)]
+        parts: list[list[dict[str, Any]]] = [[] for _ in range(len(cuts) + 1)]
+        for entry in logs:
+            parts[bisect.bisect_left(cuts, int(entry["blockNumber"], 16))].append(entry)
+        del logs
+        out = []
+        lo = a
+        for i, part in enumerate(parts):
+            hi = cuts[i] if i < len(cuts) else b
+            hi_header = headers.get(hi) if hi != b else end
+            if hi_header is None:
+                raise ChainChanged(f"node has no block {hi} any more")
+            out.append(RawBatch(lo, hi, hi_header, part, headers, timings if i == 0 else {}))
+            lo = hi + 1
+        return out
+
+    def _decode(self, raw: RawBatch) -> FetchedBatch:
+        """Check that the answers are of one chain, decode the logs, attach block timestamps."""
+        t2 = time.perf_counter()
+        a, b, end, logs, headers = raw.from_block, raw.to_block, raw.end, raw.logs, raw.headers
         last = headers.get(b)
         if last is None or last["hash"] != end["hash"]:
             raise ChainChanged(f"block {b} changed during the fetch")
@@ -387,10 +504,10 @@ class Indexer:
             e.timestamp = timestamps[e.block_number]
         events.sort(key=lambda e: (e.block_number, e.log_index))
         t3 = time.perf_counter()
+        timings = dict(raw.timings, decode=t3 - t2)
         return FetchedBatch(from_block=a, to_block=b, to_hash=end["hash"].lower(),
                             first_parent_hash=first["parentHash"].lower(), blocks=blocks, events=events,
-                            fetch_seconds=t3 - t0,
-                            timings={"get_logs": t1 - t0, "headers": t2 - t1, "decode": t3 - t2})
+                            fetch_seconds=sum(timings.values()), timings=timings)
 
     # ------------------------------------------------------------ apply
 
@@ -406,32 +523,28 @@ class Indexer:
             return self._apply_batch(batch, head)
 
     def _apply_batch(self, batch: FetchedBatch, head: int) -> bool:
-        assert self.state is not None
-        t0 = time.perf_counter()
-        new = dataclasses.replace(self.state)
+        writer = _OpenTransaction(self, head)
+        try:
+            writer.write(batch)
+            writer.commit()
+        finally:
+            writer.close()
+        return True
+
+    def _write_chunk(self, conn: Connection, new: State, batch: FetchedBatch, head: int) -> None:
+        """Write one chunk into the open transaction and move ``new`` (the checkpoint the
+        transaction will commit) to its end."""
         # once started, pre-images are recorded for every later batch (no holes in the coverage)
         record_undo = new.undo_from is not None or batch.to_block > head - self.config.undo_window
-        with self.engine.begin() as conn:
-            if record_undo and new.undo_from is None:
-                new.undo_from = batch.from_block
-            result = self.store.write_batch(conn, batch.blocks, batch.events, new, record_undo)
-            new.last_block = batch.to_block
-            new.last_block_hash = batch.to_hash
-            new.head_block = max(head, self._head)
-            new.events_total += len(batch.events)
-            if record_undo:
-                self.store.prune_undo(conn, new, head - self.config.undo_window)
-            self.store.save_state(conn, new)
-        self.state = new
-        seconds = time.perf_counter() - t0
-        metrics.observe_batch(seconds + batch.fetch_seconds)
-        metrics.inc("blocks_indexed", batch.to_block - batch.from_block + 1)
-        metrics.inc("events_indexed", len(batch.events))
-        metrics.set_gauge("indexed_block", new.last_block)
-        metrics.set_gauge("lag_blocks", max(0, new.head_block - new.last_block))
-        self._emit(target=head - self.config.confirmations, batch_events=len(batch.events),
-                   batch_blocks=batch.to_block - batch.from_block + 1, batch_seconds=seconds)
-        return True
+        if record_undo and new.undo_from is None:
+            new.undo_from = batch.from_block
+        self.store.write_batch(conn, batch.blocks, batch.events, new, record_undo)
+        new.last_block = batch.to_block
+        new.last_block_hash = batch.to_hash
+        new.head_block = max(head, self._head)
+        new.events_total += len(batch.events)
+        if record_undo:
+            self.store.prune_undo(conn, new, head - self.config.undo_window)
 
     # ------------------------------------------------------------ reorgs
 
@@ -502,6 +615,95 @@ class Indexer:
             events_total=total, batch_events=batch_events, batch_blocks=batch_blocks,
             batch_seconds=batch_seconds, events_per_second=rate, reorgs=state.reorgs if state else 0,
             message=message))
+
+
+class _OpenTransaction:
+    """The writer's open transaction: chunks are written into it one after the other, each
+    continuing the previous one, and :meth:`commit` saves the checkpoint of the last chunk in the
+    same transaction (the checkpoint = rows rule: a crash keeps all of it or none of it)."""
+
+    def __init__(self, indexer: Indexer, head: int) -> None:
+        self.indexer = indexer
+        self.head = head
+        self.conn: Optional[Connection] = None
+        self.new: Optional[State] = None
+        self.started = 0.0
+        self.events = 0
+        self.blocks = 0
+        self.fetch_seconds = 0.0
+        self.broken = False
+
+    def write(self, batch: FetchedBatch) -> bool:
+        """Write ``batch`` into the transaction; False (nothing written) when it does not continue
+        the last written chunk (or the checkpoint): a reorg is then pending."""
+        ix = self.indexer
+        assert ix.state is not None
+        last = self.new or ix.state
+        if batch.from_block != last.last_block + 1:
+            return False
+        if batch.first_parent_hash != last.last_block_hash and last.last_block >= 0:
+            ix._reorg_pending = True  # handled once the pipeline threads have stopped
+            return False
+        if self.conn is None:
+            self.conn = ix.engine.connect()
+            self.conn.begin()
+            self.new = dataclasses.replace(ix.state)
+            self.started = time.perf_counter()
+        assert self.new is not None
+        try:
+            with gc_paused():
+                ix._write_chunk(self.conn, self.new, batch, self.head)
+        except BaseException:
+            self.broken = True  # a chunk half written: the whole transaction is rolled back
+            raise
+        self.events += len(batch.events)
+        self.blocks += batch.to_block - batch.from_block + 1
+        self.fetch_seconds += batch.fetch_seconds
+        return True
+
+    def due(self) -> bool:
+        cfg = self.indexer.config
+        return self.conn is not None and (self.events >= cfg.commit_events
+                                          or time.perf_counter() - self.started >= cfg.commit_seconds)
+
+    def commit(self) -> None:
+        if self.conn is None:
+            return
+        ix = self.indexer
+        new = self.new
+        assert new is not None
+        ix.store.save_state(self.conn, new)
+        self.conn.commit()
+        self.conn.close()
+        self.conn = None
+        ix.state = new
+        self.new = None
+        seconds = time.perf_counter() - self.started
+        metrics.observe_batch(seconds + self.fetch_seconds)
+        metrics.inc("blocks_indexed", self.blocks)
+        metrics.inc("events_indexed", self.events)
+        metrics.set_gauge("indexed_block", new.last_block)
+        metrics.set_gauge("lag_blocks", max(0, new.head_block - new.last_block))
+        ix._emit(target=self.head - ix.config.confirmations, batch_events=self.events,
+                 batch_blocks=self.blocks, batch_seconds=seconds)
+        self.events = self.blocks = 0
+        self.fetch_seconds = 0.0
+
+    def close(self) -> None:
+        """Commit what was written (it continues the checkpoint chunk by chunk); roll back when the
+        transaction itself failed."""
+        if self.conn is None:
+            return
+        try:
+            if not self.broken:
+                self.commit()
+        finally:
+            if self.conn is not None:
+                with contextlib.suppress(Exception):
+                    self.conn.rollback()
+                self.conn.close()
+                self.conn = None
+                self.new = None
 
 
 def run_indexer(rpc_url: str, database_url: str, contracts: Mapping[str, Mapping[str, Any]],
