@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 import orjson
 
-from gateway.indexer.rpc import Rpc
+from ledger.rpc import RpcClient
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Recording:
 def record(rpc_url: str, addresses: list[str], head: int, dense: int = 500) -> Recording:
     """Every header and followed log of ``rpc_url`` up to ``head``; the load segment starts at the
     first block with at least ``dense`` logs."""
-    rpc = Rpc(rpc_url, timeout=300)
+    rpc = RpcClient(rpc_url, timeout=300)
     try:
         chain_id = rpc.chain_id()
         got = rpc.headers(range(0, head + 1))
