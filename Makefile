@@ -14,6 +14,7 @@ up:
 test:
 	@scripts/setup.sh test
 	@$(PY) -m ledger.build --check
+	@.venv/bin/ruff check .
 	@.venv/bin/mypy
 	@$(PYTEST) -q -m "not soak" -p no:cacheprovider
 

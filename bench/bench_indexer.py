@@ -119,7 +119,7 @@ def generate(node: AnvilNode, w3: Web3, market: Market, target_events: int) -> d
                     events += 2
         errors: list[Any] = []
 
-        def send(h: str, txs: list[dict[str, Any]]) -> None:
+        def send(h: str, txs: list[dict[str, Any]], errors: list[Any] = errors) -> None:
             c = httpx.Client(timeout=300)
             payload = []
             for j, tx in enumerate(txs):

@@ -87,7 +87,7 @@ def run() -> None:
             runs = []
             for _ in range(ROUNDS):
                 node = Node(anvil.rpc_url)
-                seconds, verdict = _timed(lambda: verify_history(node, "voucher", token, source=src,
+                seconds, verdict = _timed(lambda node=node, src=src: verify_history(node, "voucher", token, source=src,
                                                                  contracts=deployment, state_dir=state))
                 node.close()
                 assert verdict.verdict == "verified", verdict.summary
@@ -100,7 +100,7 @@ def run() -> None:
             seconds, verdict = runs[len(runs) // 2]
             t = verdict.timings
 
-            def ms(k: str) -> float:
+            def ms(k: str, t: dict[str, float] = t) -> float:
                 return round(1000 * float(t.get(k, 0.0)), 1)
 
             n_state = sum(1 for c in verdict.state if c.status == "ok")

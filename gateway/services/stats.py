@@ -54,7 +54,7 @@ def statistics(conn: Connection, period: str = "month", since: Optional[int] = N
     by_right: dict[int, dict[str, int]] = defaultdict(lambda: {"vouchers": 0, "trades": 0, "value": 0})
     flows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"transfers": 0, "trades": 0, "value": 0})
 
-    for asset_id, level, source, home, registered_at, _status in assets.values():
+    for _asset_id, level, source, home, registered_at, _status in assets.values():
         if lo <= registered_at <= hi:
             by_period[period_of(registered_at, period, utc_offset)]["assets"] += 1
             by_level[level]["assets"] += 1

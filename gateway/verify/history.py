@@ -114,7 +114,7 @@ def rebuild(node: Node, kind: str, subject_id: int, contracts: Mapping[str, Mapp
     if kind == "asset":
         manifest_events = [e for e in events if e["event"] in MANIFEST_EVENTS]
     add_links(events)
-    raw = {(int(l["blockNumber"], 16), int(l["logIndex"], 16)): l for l in logs}
+    raw = {(int(log["blockNumber"], 16), int(log["logIndex"], 16)): log for log in logs}
     node.timings["decode"] = node.timings.get("decode", 0.0) + time.perf_counter() - t0 - \
         node.timings.get("rpc_logs", 0.0)
     history = ChainHistory(kind, subject_id, chain_id, deployment, from_block,

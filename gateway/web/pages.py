@@ -192,7 +192,6 @@ EVENT_NAMES = {
     "TradeSettled": N_("Trade settled"),
     "Transfer": N_("Ownership transferred"),
     "UserAuthorised": N_("User authorised"),
-    "UserAuthorised": N_("User authorised"),
     "ValuationRecorded": N_("Valuation recorded"),
     "VoucherFrozen": N_("Voucher frozen"),
     "VoucherIssued": N_("Voucher issued"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from web3.exceptions import ContractLogicError
 
 from tests.contracts.helpers import (
     ZERO_ADDRESS,
@@ -138,7 +139,7 @@ def test_register_rejects_bad_manifest(market, assets):
 
 def test_register_rejects_invalid_source_type(market, assets):
     cid, digest = fresh_content()
-    with pytest.raises(Exception):  # enum out of range: the ABI decoder reverts (no custom error)
+    with pytest.raises(ContractLogicError):  # enum out of range: the ABI decoder reverts (no custom error)
         assets.functions.registerAsset(cid, digest, 2, 3).call({"from": market.holder_cn})
 
 

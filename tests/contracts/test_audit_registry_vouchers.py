@@ -64,7 +64,7 @@ def test_rehoming_a_voucher_holder_by_two_officers_is_refused(trading: Trading) 
 
 
 def test_rehoming_an_asset_holder_is_refused(trading: Trading) -> None:
-    t, m = trading, trading.m
+    m = trading.m
     m.register_asset(m.holder_cn, level=4)
     m.register_asset(m.holder_cn, level=1)
     expect_revert(m.participants.functions.removeAccount(m.orgs["holder_cn"], m.holder_cn), "AccountHasHoldings",

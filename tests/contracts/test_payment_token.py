@@ -52,7 +52,7 @@ def test_transfers_only_between_active_participants(trading: Trading) -> None:
 
 
 def test_burn(trading: Trading) -> None:
-    t, m = trading, trading.m
+    m = trading.m
     supply = m.token.functions.totalSupply().call()
     send(m.token.functions.burn(250), m.bank_cn)
     assert m.token.functions.totalSupply().call() == supply - 250

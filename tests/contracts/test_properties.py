@@ -392,7 +392,7 @@ class World:
         m = self.m
         t0 = self.head_time()
         parts = {}
-        for name, (idx, _uscc, j, _allowed, roles, licensed) in ORGS.items():
+        for name, (_idx, _uscc, j, _allowed, roles, licensed) in ORGS.items():
             parts[m.addr[name]] = Part(j.encode(), roles, m.licence_expiry if licensed else 0, ACTIVE, name)
         self.model = Model(now=t0, parts=parts, orgs={n: ACTIVE for n in ORGS}, exchange=self.exchange,
                            fee_bps=self.t.fee_bps)

@@ -172,7 +172,7 @@ def setup_market(w3: Web3, seed: int = 7) -> Market:
                     rng=random.Random(seed))
     registry = contracts["ParticipantRegistry"]
     now = w3.eth.get_block("latest")["timestamp"]
-    for name, (idx, jur, roles, licensed) in PARTIES.items():
+    for name, (_idx, jur, roles, licensed) in PARTIES.items():
         org = hashlib.sha256(f"org-{name}".encode()).digest()
         market.send(registry.functions.registerOrganisation(org, jur.encode(), roles, addr[name]), "authority")
         market.send(registry.functions.addAccount(org, addr[name], roles), name)

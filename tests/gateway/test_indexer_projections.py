@@ -69,7 +69,7 @@ def test_demo_trades_and_balances_match_chain(seeded: Demo, new_db: Callable[[],
     assert len(trades) == len(settled), "every TradeSettled event must give a trades row"
     voucher = seeded.contracts["DataVoucher"]
     vouchers = dict(query(url, "SELECT voucher_id, asset_id FROM vouchers"))
-    for trade_id, voucher_id, asset_id, seller, buyer, price, fee in trades:
+    for _trade_id, voucher_id, asset_id, seller, buyer, price, fee in trades:
         assert asset_id == vouchers[voucher_id] == voucher.functions.assetOf(voucher_id).call()
         assert int(price) > 0 and int(fee) >= 0 and seller != buyer
 

@@ -125,7 +125,7 @@ def test_besu_codec_vector_decodes_and_reencodes() -> None:
     assert e.vote == qbft.Vote("0x" + "00" * 19 + "01", True)
     assert e.round == 0xFEDCBA
     assert [s.hex() for s in e.seals] == [
-        "%064x%064x00" % (1, 10), "%064x%064x00" % (10, 1)]
+        f"{1:064x}{10:064x}00", f"{10:064x}{1:064x}00"]
     assert "0x" + e.encode().hex() == BESU_CODEC_VECTOR
 
 

@@ -84,7 +84,8 @@ def test_signed_login_replayed_on_the_other_replica_is_refused(shared_db: tuple[
         codes: list[int] = []
         go = threading.Barrier(2)
 
-        def post(client: httpx.Client) -> None:
+        def post(client: httpx.Client, go: threading.Barrier = go, codes: list[int] = codes,
+                 body: dict[str, Any] = body) -> None:
             go.wait()
             codes.append(client.post("/v1/auth/login", json=body).status_code)
 

@@ -298,7 +298,7 @@ def test_participant_over_http_and_a_proxy_rewriting_its_standing(market: Market
     body = httpx.get(f"{gateway}/v1/participants/{broker}").json()
     assert body["verification"] == {"status": "unverified", "check": f"/v1/participants/{broker}/verification"}
     for name, when, edit, field in _participant_rewrites():
-        proxy = Proxy(gateway, lambda p, b: (edit(b), b)[1] if when(p) else b)
+        proxy = Proxy(gateway, lambda p, b, edit=edit, when=when: (edit(b), b)[1] if when(p) else b)
         try:
             verdict = over(proxy.url)
             assert verdict.verdict == "mismatch" and verdict.exit_code == 1, name

@@ -13,7 +13,9 @@ from typing import Any, Iterator
 import pytest
 import uvicorn
 
+from dataledger.dev import demo
 from gateway.core.config import Settings
+from ledger.deploy import load_contracts
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER, execute
 from tests.gateway.test_web import _shot, browser  # noqa: F401
 from tests.gateway.verify_market import Market, index_into, market  # noqa: F401

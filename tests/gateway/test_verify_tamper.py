@@ -82,7 +82,7 @@ def test_edited_field_is_altered(market: Market, indexed_db: Callable[[], str]) 
     issued = next(r for r in rows(url) if r["event"] == "VoucherIssued")
     execute(url, "UPDATE events SET tx_hash = :h WHERE block_number = :b AND log_index = :l",
             h="0x" + "ab" * 32, b=issued["block_number"], l=issued["log_index"])
-    statuses = {(s, b, l): f for s, b, l, f in bad(verify(market, url))}
+    statuses = {(s, b, li): f for s, b, li, f in bad(verify(market, url))}
     assert statuses[("altered", issued["block_number"], issued["log_index"])] == ["tx_hash"]
 
 

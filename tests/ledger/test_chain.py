@@ -41,7 +41,7 @@ def test_missing_or_bad_deployment(sdk_market: SdkMarket, tmp_path: Path) -> Non
     led = Ledger.connect(sdk_market.rpc_url, state_dir=tmp_path)
     assert not led.has_deployment()
     with pytest.raises(DeploymentMissing, match="no deployment record for chain 31337"):
-        led.vouchers
+        _ = led.vouchers
     with pytest.raises(DeploymentMissing, match="does not exist"):
         Ledger.connect(sdk_market.rpc_url, deployment=tmp_path / "nope.json")
     bad = tmp_path / "bad.json"
