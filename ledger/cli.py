@@ -700,18 +700,25 @@ def _write_request(request: Any, out: Optional[Path], json_out: bool) -> None:
 @handled
 def voucher_redeem(
     token_id: int = typer.Argument(...),
-    purpose: str = typer.Option(..., "--purpose", help="Purpose statement (hashed) or 0x bytes32."),
+    purpose: str = typer.Option(..., "--purpose", help="Purpose statement (stored on IPFS; its CID digest goes on "
+                                                       "chain) or a 0x bytes32 recorded as is."),
     gasless: bool = typer.Option(False, "--gasless"),
     out: Optional[Path] = typer.Option(None, "--out", "-o"),
     deadline: str = typer.Option("+1h", "--deadline"),
     json_out: bool = JsonFlag,
 ) -> None:
-    """Redeem one use of a voucher (holder or an authorised user)."""
+    """Redeem one use of a voucher (holder or an authorised user). The purpose text is stored as a
+    document on IPFS (IPFS_API, else <state-dir>/ipfs) and the sha-256 digest of its CID is recorded."""
+    from ledger.contracts.vouchers import purpose_document
+
     led = _ledger()
+    recorded: str | bytes = purpose
+    if not (purpose.startswith("0x") and len(purpose) == 66):
+        recorded = purpose_document(_store(), purpose)[1]
     if gasless:
-        _write_request(led.vouchers.redeem_request(token_id, purpose, _when(deadline, 0)), out, json_out)
+        _write_request(led.vouchers.redeem_request(token_id, recorded, _when(deadline, 0)), out, json_out)
         return
-    result = led.vouchers.redeem(token_id, purpose)
+    result = led.vouchers.redeem(token_id, recorded)
     _tx(json_out, result, f"use {result.value} of voucher {token_id} redeemed")
 
 
@@ -1068,6 +1075,10 @@ def index(
                                         help="Write the canonical dump of the database to PATH, print its sha256."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Default: the global --state-dir."),
     json_out: bool = typer.Option(False, "--json", help="JSON lines (progress, then a summary) instead of a bar."),
+    ipfs: Optional[str] = typer.Option(None, "--ipfs", envvar="IPFS_API",
+                                       help="Kubo RPC API URL the documents (profiles, manifests, purposes) are "
+                                            "fetched from (default: the embedded store <state-dir>/ipfs)."),
+    no_documents: bool = typer.Option(False, "--no-documents", help="Index events only; fetch no documents."),
 ) -> None:
     """Index the deployment's contract events into SQL (migrations first); --follow keeps up with the head.
 
@@ -1089,7 +1100,8 @@ def index(
     code = index_command(node, url, state, follow=follow, confirmations=confirmations,
                          max_range=max_range, json_output=json_out or opts.json, wait_for_lock=not no_wait,
                          until_block=until_block,
-                         config=IndexerConfig(initial_range=initial_range, target_events=target_events))
+                         config=IndexerConfig(initial_range=initial_range, target_events=target_events,
+                                              ipfs=None if no_documents else (ipfs or str(state / "ipfs"))))
     if code:
         raise typer.Exit(code)
 

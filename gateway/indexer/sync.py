@@ -42,6 +42,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from sqlalchemy import Engine
 
+from gateway.services.documents import DocumentFetcher
 from gateway.indexer import metrics
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
 from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
@@ -111,6 +112,11 @@ class IndexerConfig:
     #: give up after this many seconds of an unreachable node when not following (follow retries forever)
     give_up_after: float = 60.0
     rpc_timeout: float = 60.0
+    #: IPFS store the documents the chain points at are fetched from (Kubo RPC URL or an embedded
+    #: store directory; gateway.services.documents); None: documents are not fetched
+    ipfs: Optional[str] = None
+    #: seconds one round of document fetching may take between block rounds
+    documents_budget: float = 2.0
 
 
 @dataclass
@@ -176,6 +182,9 @@ class Indexer:
         self._reorg_pending = False
         self._head = 0
         self._rate_window: list[tuple[float, int]] = []
+        self.documents: Optional[DocumentFetcher] = None
+        if self.config.ipfs:
+            self.documents = DocumentFetcher(engine, self.config.ipfs, budget=self.config.documents_budget)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -209,6 +218,8 @@ class Indexer:
                     delay = min(delay * 2, 5.0)
                     continue
                 assert self.state is not None
+                if self.documents is not None:  # bounded, never raises: blocks are never held up
+                    self.documents.run_once()
                 if until_block is not None and self.state.last_block >= until_block:
                     break
                 if not progressed:
@@ -216,6 +227,8 @@ class Indexer:
                         break
                     self._stop.wait(self.config.poll_interval)
             assert self.state is not None
+            if self.documents is not None and not follow and not self._stop.is_set():
+                self.documents.drain()  # a one-off run leaves no due document unfetched
             return self.state
 
     # ------------------------------------------------------------ state
