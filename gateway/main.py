@@ -19,6 +19,7 @@ from gateway.api.routes import (
     contracts,
     health,
     manifests,
+    organisations,
     participants,
     relay,
     search,
@@ -38,7 +39,7 @@ from gateway.core.ratelimit import RateLimitMiddleware
 from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.services.ipfs import ManifestVerifier
 
-API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
+API_ROUTERS = (participants, organisations, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
                manifests, relay, verify, contracts)
 
 
