@@ -197,11 +197,11 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     for p in PARTICIPANTS:
         oid = org_id(p.credit_code)
         _send(registry.functions.registerOrganisation(oid, p.jurisdiction.encode(), p.roles, acct[p.key]), authority)
+        profile = store.add(profile_document(p))
+        _send(registry.functions.setOrganisationProfile(oid, cid_to_chain(profile)), authority)
         _send(registry.functions.addAccount(oid, acct[p.key], p.roles), acct[p.key])
         if p.roles & LICENSED_ROLES:
             _send(registry.functions.setLicenceExpiry(acct[p.key], now + year), authority)
-        profile = store.add(profile_document(p))
-        _send(registry.functions.setOrganisationProfile(oid, cid_to_chain(profile)), authority)
 
     # datasets (确权登记) with manifests on IPFS
     by_address: dict[str, DemoParticipant] = {acct[p.key]: p for p in PARTICIPANTS}

@@ -22,12 +22,10 @@ from typing import Any, Iterable, Optional
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text
 
-try:  # the pages slice's catalogue marker, when present
-    from gateway.web.i18n import N_  # type: ignore[import-not-found, unused-ignore]
-except ImportError:  # pragma: no cover - before the merge with the pages slice
-    def N_(message: str) -> str:  # noqa: N802 - gettext's name
-        """Marks a msgid for extraction; translated at render time."""
-        return message
+def N_(message: str) -> str:  # noqa: N802 - gettext's name
+    """Marks a msgid for extraction, translated at render time (a local pass-through until the
+    pages slice's gateway.web.i18n.N_ is wired in at the merge)."""
+    return message
 
 #: UTC+08:00, the zone every user of the market is in (Asia/Shanghai, Hong Kong, Macao)
 ZONE = timezone(timedelta(hours=8), "+08:00")
@@ -74,7 +72,7 @@ def iso(ts: Any) -> Optional[str]:
         value = int(ts)
     except (TypeError, ValueError):
         return None
-    if value < 0 or value > 253402300799:
+    if value <= 0 or value > 253402300799:  # 0 means "none" wherever the ledger stores a time
         return None
     return datetime.fromtimestamp(value, ZONE).isoformat()
 
@@ -99,10 +97,25 @@ def yuan(raw: Any) -> str:
     return f"¥{int(whole):,}.{frac}"
 
 
-def jurisdiction_name(code: Any) -> Optional[str]:
+def jurisdiction_text(code: Any) -> Optional[str]:
+    """"CN" from "CN" or from the raw bytes2 of an event argument ("0x434e")."""
     if not isinstance(code, str) or not code:
         return None
-    return JURISDICTIONS.get(code.upper(), code.upper())
+    if code.startswith("0x"):
+        try:
+            decoded = bytes.fromhex(code[2:]).decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            return code
+        return decoded if decoded.isalpha() else code
+    return code.upper()
+
+
+def jurisdiction_name(code: Any) -> Optional[str]:
+    """The jurisdiction's English name (a msgid), from its code or its raw bytes2."""
+    text_ = jurisdiction_text(code)
+    if text_ is None:
+        return None
+    return JURISDICTIONS.get(text_, text_)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from gateway.api.routes.provenance_models import ProvenancePublic, provenance_ve
 from gateway.core.errors import ApiError, not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
 from gateway.api.legible import AssetNames, ValuationNames
-from gateway.services import data_access, legible, provenance, redaction
+from gateway.services import data_access, legible, provenance, redaction, story
 from gateway.services.stats import LEVELS, SOURCE_TYPES
 from pydantic import BaseModel
 
@@ -152,7 +152,9 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
         return bundle_response("asset", asset_id, request, request.app.state.settings)
     conn = db.connection()
     events = redaction.redact_events(provenance.asset_events(conn, asset_id), redaction.viewer_of(caller, conn), conn)
-    subject = {"kind": "asset", "id": asset_id, **asset_out(request, a, legible.Directory(conn)).model_dump()}
+    directory = legible.Directory(conn)
+    events = story.tell(conn, events, directory)
+    subject = {"kind": "asset", "id": asset_id, **asset_out(request, a, directory).model_dump()}
     return {"subject": subject, "events": events, "verification": provenance_verification("assets", asset_id)}
 
 

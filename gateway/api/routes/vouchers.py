@@ -24,7 +24,7 @@ from gateway.models import (
     VoucherUserPublic,
 )
 from gateway.api.legible import TradeNames, TransferNames, UserNames, VoucherNames
-from gateway.services import legible, provenance, redaction
+from gateway.services import legible, provenance, redaction, story
 from gateway.services.stats import RIGHTS
 
 router = APIRouter(prefix="/v1/vouchers", tags=["vouchers"], responses=ERRORS)
@@ -167,7 +167,9 @@ def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engin
         return bundle_response("voucher", token_id, request, request.app.state.settings)
     conn = db.connection()
     events = redaction.redact_events(provenance.voucher_events(conn, token_id), redaction.viewer_of(caller, conn), conn)
-    return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v, None, legible.Directory(conn)).model_dump()},
+    directory = legible.Directory(conn)
+    events = story.tell(conn, events, directory)
+    return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v, None, directory).model_dump()},
             "events": events,
             "verification": provenance_verification("vouchers", token_id)}
 
