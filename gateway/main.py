@@ -17,6 +17,7 @@ from gateway.api.routes import (
     auth,
     clearances,
     contracts,
+    documents,
     health,
     manifests,
     organisations,
@@ -39,7 +40,7 @@ from gateway.core.ratelimit import RateLimitMiddleware
 from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.services.ipfs import ManifestVerifier
 
-API_ROUTERS = (participants, organisations, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
+API_ROUTERS = (participants, organisations, documents, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
                manifests, relay, verify, contracts)
 
 
