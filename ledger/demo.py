@@ -177,8 +177,21 @@ def _manifest_bytes(store: IpfsStore, title: str, description: str, publisher: s
     return canonical_json(manifest)
 
 
-def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None) -> str:
-    """Populate a freshly deployed market; returns a one-line summary."""
+#: demo sizes: the small market the tests rely on (fixed ids), the market of `make up` (~30
+#: organisations, ~50 datasets, six months: ledger.demo_market) and a bigger one for benchmarks
+SIZES = {"small": 0, "market": 1, "bench": 4}
+
+
+def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None, size: str = "small") -> str:
+    """Populate a freshly deployed market; returns a one-line summary. ``size``: small (default; the
+    tests' fixed ids), market (``make up``) or bench; the larger sizes start with the small one, so
+    its ids are the first ones."""
+    if size not in SIZES:
+        raise ValueError(f"unknown demo size {size!r} (one of: {', '.join(SIZES)})")
+    if SIZES[size]:
+        from ledger.demo_market import seed_market
+
+        return seed_market(w3, contracts, state_dir or Path(".dataledger"), scale=SIZES[size])
     store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
     _send = _DemoSigner(w3)
     acct = {k: a.address for k, a in demo_accounts().items()}

@@ -152,7 +152,7 @@ def search(db: Session, q: str) -> list[SearchHit]:
         hits.append(SearchHit(kind="voucher", id=str(number), label=f"voucher {number}", url=f"/vouchers/{number}"))
     if "case" in kinds:
         hits.append(SearchHit(kind="case", id=str(number), label=f"clearance case {number}", url="/customs"))
-    if m is None:  # a bare number may also be part of a name, a code or a title
+    if m is None and len(q) >= 4:  # a longer bare number (a year, part of a code) may be in a title or code
         hits += text_search(db, q)
     return hits
 
