@@ -63,7 +63,7 @@ def cli_hints(rpc_url: str, rpc_port: int, gateway_url: str, gateway_port: int) 
     return lines
 
 
-def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> int:
+def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False, demo_size: str = "market") -> int:
     from ledger import demo
 
     STATE.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,11 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
     state_file = STATE / "anvil" / "state.json"
     if fresh and state_file.exists():
         state_file.unlink()
-    node = AnvilNode(port=rpc_port, state_file=state_file, log_file=STATE / "anvil" / "anvil.log")
+    # a new chain starts six months back, so the demo market's six months of activity end today
+    # (ledger.demo_market moves the clock forward month by month)
+    genesis = () if state_file.exists() else ("--timestamp", str(int(time.time()) - 183 * 24 * 3600))
+    node = AnvilNode(port=rpc_port, state_file=state_file, log_file=STATE / "anvil" / "anvil.log",
+                     extra_args=genesis)
     gateway: subprocess.Popen[bytes] | None = None
     indexer: subprocess.Popen[bytes] | None = None
     try:
@@ -91,7 +95,7 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
             contracts = deploy_all(w3, deployer)  # signed locally, like any node needs
             record = deployment_record(w3, contracts)
             write_deployment(STATE, record)
-            summary = demo.seed(w3, contracts, STATE)
+            summary = demo.seed(w3, contracts, STATE, size=demo_size)
             print(f"deployed and seeded the demo market in {time.monotonic() - t0:.1f}s: {summary}")
         else:
             print(f"reusing deployment {STATE / 'deployments' / (str(record['chainId']) + '.json')}")
@@ -187,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--rpc-port", type=int, default=int(os.environ.get("RPC_PORT", 8545)))
     p_up.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8000)))
     p_up.add_argument("--fresh", action="store_true", help="start a new chain (drop the saved state)")
+    p_up.add_argument("--demo-size", choices=("small", "market", "bench"), default="market",
+                      help="demo market seeded on a new chain: small (the tests'), market (~30 organisations, "
+                           "~50 datasets, six months; default) or bench (four times the market)")
     args = parser.parse_args(argv)
-    return up(args.rpc_port, args.gateway_port, args.fresh)
+    return up(args.rpc_port, args.gateway_port, args.fresh, args.demo_size)
 
 
 if __name__ == "__main__":
