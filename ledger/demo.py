@@ -308,6 +308,23 @@ def _order_tuple(message: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(message[name] for name, _type in ORDER_FIELDS)
 
 
+def _market_participants(contracts: dict[str, Contract]) -> list[dict[str, Any]]:
+    """The demo market's extra organisations (ledger.demo_market), those registered on this chain."""
+    from ledger.demo_market import EXTRA, extra_accounts
+
+    registry = contracts["ParticipantRegistry"]
+    keys = extra_accounts()
+    out = []
+    for key, name, name_zh, code, jurisdiction, roles, _city in EXTRA:
+        account = keys[key]
+        if registry.functions.orgOf(account.address).call() == b"\0" * 32:
+            continue
+        out.append({"key": key, "address": account.address, "privateKey": account.key.hex(), "organisation": name,
+                    "organisationZh": name_zh, "creditCode": code, "jurisdiction": jurisdiction,
+                    "roles": [str(role.name).lower() for role in Role if roles & role]})
+    return out
+
+
 def write_demo_file(state_dir: Path, w3: Web3, contracts: dict[str, Contract]) -> Path:
     accounts = demo_accounts()
     document = {
@@ -321,12 +338,13 @@ def write_demo_file(state_dir: Path, w3: Web3, contracts: dict[str, Contract]) -
                 "address": accounts[p.key].address,
                 "privateKey": accounts[p.key].key.hex(),
                 "organisation": p.organisation,
+                "organisationZh": p.name_zh,
                 "creditCode": p.credit_code,
                 "jurisdiction": p.jurisdiction,
                 "roles": [str(role.name).lower() for role in Role if p.roles & role],
             }
             for p in PARTICIPANTS
-        ],
+        ] + _market_participants(contracts),
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     path = state_dir / "demo.json"
