@@ -21,7 +21,7 @@ from gateway.api.routes.vouchers import voucher_detail, voucher_out
 from gateway.core.errors import ApiError
 from gateway.core.security import is_revoked, read_token
 from gateway.models import Asset, Clearance, Organisation, Participant, Trade, Voucher, VoucherUse
-from gateway.services import provenance, redaction
+from gateway.services import legible, provenance, redaction
 from gateway.services.stats import cached_statistics as statistics
 from gateway.web import charts
 
@@ -176,7 +176,8 @@ def address_page(request: Request, account: str) -> HTMLResponse:
         vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.owner == acct)).all()]
         assets = db.exec(select(Asset).where(Asset.holder == acct)).all()
         trades = db.exec(select(Trade).where((Trade.seller == acct) | (Trade.buyer == acct))).all()
-        return render(request, "address.html", account=acct, p=participant_out(p) if p else None, org=org,
+        names = legible.Directory(db.connection())
+        return render(request, "address.html", account=acct, p=participant_out(p, names) if p else None, org=org,
                       vouchers=vouchers, assets=assets, trades=trades)
 
 
