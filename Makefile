@@ -8,7 +8,7 @@ PYTEST := .venv/bin/pytest
 ## Run the whole stack on embedded defaults (anvil, SQLite, local IPFS store, demo market, gateway :8000)
 up:
 	@scripts/setup.sh up
-	@$(PY) -m ledger.stack up
+	@$(PY) -m dataledger.dev.stack up
 
 ## Run every test suite against real anvil, PostgreSQL and Kubo (started by the run itself)
 test:

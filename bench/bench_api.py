@@ -228,15 +228,16 @@ CONTRACT_ADDR = "0x" + "dc" * 20
 
 
 def _synthetic_rows(start: int, count: int, tokens: int) -> io.StringIO:
-    """``count`` DataVoucher events (Transfer/VoucherUsed/UserAuthorized) over ``tokens`` tokens."""
+    """``count`` DataVoucher events (Transfer/VoucherUsed/UserAuthorised) over ``tokens`` tokens."""
     buf = io.StringIO()
     rnd = random.Random(start)
-    names = ("Transfer", "VoucherUsed", "UserAuthorized", "Approval")
+    names = ("Transfer", "VoucherUsed", "UserAuthorised", "Approval")
     for i in range(start, start + count):
         block, log = divmod(i, 50)
         token = rnd.randrange(1, tokens + 1)
         event = names[i % 4]
-        args = json.dumps({"tokenId": str(token), "assetId": str(token % 997 + 1), "from": "0x" + "11" * 20,
+        key = "tokenId" if event in ("Transfer", "Approval") else "voucherId"  # ERC-721 spelling vs ours
+        args = json.dumps({key: str(token), "assetId": str(token % 997 + 1), "from": "0x" + "11" * 20,
                            "to": "0x" + "22" * 20}, separators=(",", ":"), sort_keys=True)
         bh = f"0x{block:064x}"
         th = f"0x{i:064x}"
@@ -252,7 +253,7 @@ def provenance_scale(sizes: list[int]) -> list[dict[str, Any]]:
     from gateway.core.db import ensure_api_schema
     from gateway.indexer.store import make_engine, migrate
     from gateway.services.provenance import voucher_events
-    from ledger.postgres import PostgresCluster
+    from dataledger.dev.postgres import PostgresCluster
 
     cluster = PostgresCluster().start()
     out = []

@@ -27,7 +27,7 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 
 from bench.report import Goal, check, report, run_main
-from ledger.anvil import DEFAULT_MNEMONIC, AnvilNode
+from dataledger.dev.anvil import DEFAULT_MNEMONIC, AnvilNode
 from ledger.artifacts import load_artifact
 from ledger.deploy import deploy_all, deploy_contract
 from tests.contracts.conftest import ORGS
@@ -253,11 +253,11 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     b.measure("AssetRegistry", assets.functions.releaseContentHash(scratch_hash, S, "bench"), admin,
               "revoked asset's hash, reserved for a claimant")
     r = b.measure("DataCustoms", customs.functions.requestClearance(asset, jur("HK"), addr["holder_hk"], cid), S)
-    case = int(event(customs, r, "ClearanceRequested")["caseId"])
+    case = int(event(customs, r, "ClearanceRequested")["clearanceId"])
     b.measure("DataCustoms", customs.functions.approveClearance(case, b.now() + 30 * DAY, cid), customs_acct)
     b.measure("DataCustoms", customs.functions.revokeClearance(case, "bench"), regulator)
     r = b.send(customs.functions.requestClearance(asset, jur("MO"), "0x" + "00" * 20, cid), S)
-    b.measure("DataCustoms", customs.functions.rejectClearance(int(event(customs, r, "ClearanceRequested")["caseId"]),
+    b.measure("DataCustoms", customs.functions.rejectClearance(int(event(customs, r, "ClearanceRequested")["clearanceId"]),
                                                                "bench"), customs_acct)
 
     # ---------------------------------------------------------------- vouchers
@@ -265,7 +265,7 @@ def _run(node: AnvilNode) -> dict[str, Any]:
         now = b.now()
         fn = voucher.functions.issue(to, asset, 1, b"\x11" * 32, now, now + 365 * DAY, 10, True)
         r = b.measure("DataVoucher", fn, S, note) if measure else b.send(fn, S)
-        return int(event(voucher, r, "VoucherIssued")["tokenId"])
+        return int(event(voucher, r, "VoucherIssued")["voucherId"])
 
     v1 = issue(S, True, "recipient already known to the registry; first voucher of the holder")
     v2 = issue(S)
@@ -279,7 +279,7 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     b.send(voucher.functions.safeTransferFrom(S, B, v1), S)
     b.measure("DataVoucher", voucher.functions.approve(S, v1), B)
     b.measure("DataVoucher", voucher.functions.setApprovalForAll(settlement.address, True), B)
-    b.measure("DataVoucher", voucher.functions.authorizeUser(v1, addr["operator"], True), B,
+    b.measure("DataVoucher", voucher.functions.authoriseUser(v1, addr["operator"], True), B,
               "domestic user (the transfer rule applies to the user)")
     b.measure("DataVoucher", voucher.functions.redeem(v1, b"\x22" * 32), B, "by the holder", label="redeem (holder)")
     b.measure("DataVoucher", voucher.functions.redeem(v1, b"\x22" * 32), addr["operator"],

@@ -36,10 +36,11 @@ from web3 import Web3
 from bench.report import Goal, check, report, run_main
 from gateway.indexer.rpc import Rpc
 from gateway.indexer.store import make_engine, migrate
-from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
-from ledger.anvil import AnvilNode
+from gateway.indexer.sync import Indexer, IndexerConfig
+from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import write_deployment
-from ledger.postgres import PostgresCluster
+from ledger.deployment import Deployment
+from dataledger.dev.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -230,7 +231,7 @@ def head_lag(seconds: float = 25.0) -> dict[str, float]:
                             pass
                     stop.wait(0.3)
 
-            indexer = Indexer(node.rpc_url, engine, contracts_from_record(market.record),
+            indexer = Indexer(node.rpc_url, engine, Deployment.from_dict(market.record).entries(),
                               IndexerConfig(poll_interval=0.02), on_progress=progress)
             threads = [threading.Thread(target=f, daemon=True) for f in (watch, load)]
             runner = threading.Thread(target=lambda: indexer.run(follow=True), daemon=True)
@@ -260,7 +261,7 @@ def run() -> None:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 300}))
         market = setup_market(w3)
         gen = generate(node, w3, market, TARGET_EVENTS)
-        contracts = contracts_from_record(market.record)
+        contracts = Deployment.from_dict(market.record).entries()
         start = min(c["deployBlock"] for c in contracts.values())
         head = gen["head"]
         addresses = sorted(c["address"].lower() for c in contracts.values())

@@ -5,9 +5,9 @@ breakdown (RPC calls and requests, eth_getLogs, headers, receipts, receipts-root
 state, manifests), and the proof bundle's build / offline check (with its storage proofs).
 Exits non-zero (the run raises) when the goal is missed.
 
-History: the demo market (ledger.demo.seed), then one voucher issued by the data authority,
+History: the demo market (dataledger.dev.demo.seed), then one voucher issued by the data authority,
 its holder authorising a bank, and the bank redeeming 97 uses (VoucherIssued + Transfer +
-UserAuthorized + 97 VoucherUsed = 100 events, one block each).
+UserAuthorised + 97 VoucherUsed = 100 events, one block each).
 
     .venv/bin/python -m bench verify
 """
@@ -27,12 +27,12 @@ from web3.logs import DISCARD
 
 from bench.report import Goal, check, report, run_main
 from gateway.indexer.store import make_engine, migrate
-from gateway.indexer.sync import Indexer, contracts_from_record
+from gateway.indexer.sync import Indexer
 from gateway.verify import Node, SqlSource, build_bundle, dumps, verify_bundle, verify_history
-from gateway.verify.core import contracts_of
-from ledger import demo
-from ledger.anvil import AnvilNode
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import deploy_all, deployment_record, write_deployment
+from ledger.deployment import Deployment
 
 EVENTS = 100
 ROUNDS = 5
@@ -50,8 +50,8 @@ def _history(w3: Web3, contracts: dict[str, Any]) -> int:
 
     receipt = send(vouchers.functions.issue(acct["holder_cn"], 1, 1, hashlib.sha256(b"bench").digest(), now,
                                             now + 365 * 86400, 1000, False), acct["authority"])
-    token = vouchers.events.VoucherIssued().process_receipt(receipt, errors=DISCARD)[0]["args"]["tokenId"]
-    send(vouchers.functions.authorizeUser(token, acct["bank_cn"], True), acct["holder_cn"])
+    token = vouchers.events.VoucherIssued().process_receipt(receipt, errors=DISCARD)[0]["args"]["voucherId"]
+    send(vouchers.functions.authoriseUser(token, acct["bank_cn"], True), acct["holder_cn"])
     for i in range(EVENTS - 3):
         send(vouchers.functions.redeem(token, hashlib.sha256(f"decision {i}".encode()).digest()), acct["bank_cn"])
     return int(token)
@@ -76,11 +76,11 @@ def run() -> None:
         url = f"sqlite:///{state / 'gateway.db'}"
         migrate(url)
         engine = make_engine(url)
-        indexer = Indexer(anvil.rpc_url, engine, contracts_from_record(record))
+        indexer = Indexer(anvil.rpc_url, engine, Deployment.from_dict(record).entries())
         indexer.run()
         indexer.close()
         source = SqlSource(engine)
-        deployment = contracts_of(record)
+        deployment = Deployment.from_dict(record).entries()
 
         rows, figures = [], {}
         for label, src in (("chain-side only", None), ("vs gateway (SQLite)", source)):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -39,12 +38,14 @@ from gateway.core.httpmetrics import HttpMetrics, MetricsMiddleware
 from gateway.core.ratelimit import RateLimitMiddleware
 from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.services.ipfs import ManifestVerifier
+from ledger.deployment import Deployment
+from ledger.errors import LedgerError
 
 API_ROUTERS = (participants, organisations, documents, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
                manifests, relay, verify, contracts)
 
 
-def load_deployment(app: FastAPI, settings: Settings) -> None:
+def load_chain(app: FastAPI, settings: Settings) -> None:
     """Read the deployment record of the node's chain into app.state (None when unreachable)."""
     w3: Web3 = app.state.web3
     try:
@@ -53,10 +54,8 @@ def load_deployment(app: FastAPI, settings: Settings) -> None:
             raise RuntimeError(f"node at {settings.RPC_URL} is chain {chain_id}, expected {settings.CHAIN_ID}")
         check_startup(settings, chain_id)  # CHAIN_ID unset: the node's chain decides
         app.state.chain_id = chain_id
-        record = settings.STATE_DIR / "deployments" / f"{chain_id}.json"
-        if record.exists():
-            app.state.deployment = json.loads(record.read_text())
-    except (OSError, ValueError):
+        app.state.deployment = Deployment.from_state_dir(settings.STATE_DIR, chain_id)
+    except (OSError, ValueError, LedgerError):
         pass  # /health reports the chain as unreachable
 
 
@@ -67,7 +66,7 @@ def create_app(settings: Settings | None = None, run_migrations: bool = True) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            load_deployment(app, settings)
+            load_chain(app, settings)
         except ConfigError as exc:
             print(f"gateway refuses to start: {exc}", file=sys.stderr, flush=True)
             raise

@@ -5,7 +5,7 @@ Conventions (they make the index byte-comparable across SQLite and PostgreSQL):
 - addresses, hashes, bytesN and bytes values are lowercase ``0x`` hex strings;
 - jurisdictions (bytes2) and currencies (bytes3) are their ASCII text ("CN", "CNY");
 - uint256 *amounts* (balances, prices, fees, valuations) are exact decimal strings (SQLite has
-  no 256-bit numeric); counters and ids (asset, voucher, case ids) are BIGINT;
+  no 256-bit numeric); counters and ids (asset, voucher, clearance ids) are BIGINT;
 - every row that comes from an event carries the block number (and tx hash / log index where
   one event makes the row), so the API can hand a regulator the provenance to re-check.
 
@@ -235,10 +235,10 @@ class ValuationPublic(ValuationBase):
 
 
 class VoucherBase(SQLModel):
-    token_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    voucher_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     asset_id: int = Field(index=True, sa_type=BigInteger)
     issuer: str
-    owner: str = Field(index=True)
+    holder: str = Field(index=True)
     right: int
     scope_hash: str
     valid_from: int = Field(sa_type=BigInteger)
@@ -266,7 +266,7 @@ class VoucherTransferBase(SQLModel):
 
     block_number: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    token_id: int = Field(index=True, sa_type=BigInteger)
+    voucher_id: int = Field(index=True, sa_type=BigInteger)
     from_address: str
     to_address: str
     tx_hash: str
@@ -281,7 +281,7 @@ class VoucherTransferPublic(VoucherTransferBase):
 
 
 class VoucherUserBase(SQLModel):
-    token_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    voucher_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     user: str = Field(primary_key=True)
     #: the holder that gave the authorisation: on chain it belongs to that holder, lapses when the
     #: voucher leaves it and applies again when the voucher returns (migration 0002)
@@ -299,7 +299,7 @@ class VoucherUserPublic(VoucherUserBase):
 
 
 class VoucherUseBase(SQLModel):
-    token_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    voucher_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     use_number: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     asset_id: int = Field(sa_type=BigInteger)
     user: str
@@ -323,7 +323,7 @@ class VoucherUsePublic(VoucherUseBase):
 
 
 class ClearanceBase(SQLModel):
-    case_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    clearance_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
     asset_id: int = Field(index=True, sa_type=BigInteger)
     requester: str
     destination: str

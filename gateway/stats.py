@@ -28,7 +28,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
 def main(argv: Optional[list[str]] = None) -> int:
     """``python -m gateway.stats ARGS``: ``dataledger stats ARGS`` with the gateway's DATABASE_URL as
     the default index; returns the exit code."""
-    from ledger.cli import run
+    from dataledger.cli import run
 
     args = sys.argv[1:] if argv is None else argv
     return run(["stats", "--database-url", get_settings().DATABASE_URL, *args])

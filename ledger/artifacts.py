@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypedDict
@@ -16,7 +15,9 @@ ARTIFACTS_DIR_ENV = "DATALEDGER_ARTIFACTS_DIR"
 
 def artifacts_dir() -> Path:
     """The directory artifacts are loaded from: $DATALEDGER_ARTIFACTS_DIR, else ARTIFACTS_DIR."""
-    override = os.environ.get(ARTIFACTS_DIR_ENV)
+    from ledger.settings import process_settings
+
+    override = process_settings().DATALEDGER_ARTIFACTS_DIR
     return Path(override) if override else ARTIFACTS_DIR
 
 

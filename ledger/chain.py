@@ -8,17 +8,16 @@
 ``connect`` checks the chain id (``chain_id=`` or the deployment record's), adds web3's
 ``ExtraDataToPOAMiddleware`` when the genesis extraData is longer than 32 bytes (proof of
 authority, e.g. Besu QBFT/IBFT/Clique), sends legacy ``gasPrice 0`` transactions on zero-gas-price
-networks, and loads the contracts from the deployment record
-``<state_dir>/deployments/<chainId>.json`` (``{"chainId", "contracts": {name: {"address",
-"deployBlock"}}}``), a path to such a file, or the dict itself.
+networks, and loads the contracts from ``deployment=``: a :class:`~ledger.deployment.Deployment`,
+a record file, a record dict, or (unset) the record of the node's chain in ``state_dir``
+(:meth:`Deployment.path_for <ledger.deployment.Deployment.path_for>`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import Any, Optional, TypeVar, Union, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -28,26 +27,28 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers import BaseProvider
 
 from ledger.artifacts import load_artifact
+from ledger.deployment import Deployment, DeploymentSource
 from ledger.errors import ChainIdMismatch, ConnectionFailed, DeploymentMissing, InvalidInput, NoAccount
+from ledger.settings import DEFAULT_RPC_URL, DEFAULT_STATE_DIR
 from ledger.tx import FeePolicy, NonceManager, SentTx, TxSender
 
-if TYPE_CHECKING:
-    from ledger.contracts import (
-        AssetsClient,
-        CustomsClient,
-        ForwarderClient,
-        ParticipantsClient,
-        PaymentTokenClient,
-        SettlementClient,
-        VouchersClient,
-    )
+from ledger.contracts import (
+    AssetsClient,
+    ContractClient,
+    CustomsClient,
+    ForwarderClient,
+    ParticipantsClient,
+    PaymentTokenClient,
+    SettlementClient,
+    VouchersClient,
+)
 
-DEFAULT_RPC = "http://127.0.0.1:8545"
-DEFAULT_STATE_DIR = Path(".dataledger")
+DEFAULT_RPC = DEFAULT_RPC_URL
 POA_EXTRA_DATA_LIMIT = 32
 
 AccountLike = Union[LocalAccount, str, bytes, None]
-DeploymentLike = Union[None, str, os.PathLike[str], Mapping[str, Any]]
+DeploymentLike = Optional[DeploymentSource]
+C = TypeVar("C", bound=ContractClient)
 
 
 def is_poa_extra_data(extra_data: Any) -> bool:
@@ -93,41 +94,6 @@ def load_account(account: AccountLike) -> Optional[LocalAccount]:
     return acct
 
 
-def read_deployment(deployment: DeploymentLike, state_dir: Path, chain_id: int) -> Optional[dict[str, Any]]:
-    """The deployment record for ``chain_id`` (None when absent and not asked for explicitly)."""
-    if deployment is None:
-        path = state_dir / "deployments" / f"{chain_id}.json"
-        if not path.exists():
-            return None
-        where = str(path)
-        record = _read_json(path)
-    elif isinstance(deployment, Mapping):
-        where = "deployment dict"
-        record = dict(deployment)
-    else:
-        path = Path(deployment)
-        if not path.exists():
-            raise DeploymentMissing(f"deployment record {path} does not exist")
-        where = str(path)
-        record = _read_json(path)
-    if not isinstance(record.get("contracts"), Mapping):
-        raise DeploymentMissing(f"{where} is not a deployment record (no 'contracts' mapping)")
-    recorded = record.get("chainId")
-    if recorded is not None and int(recorded) != chain_id:
-        raise ChainIdMismatch(int(recorded), chain_id, f"deployment record {where}")
-    return record
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DeploymentMissing(f"cannot read deployment record {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise DeploymentMissing(f"deployment record {path} is not a JSON object")
-    return data
-
-
 class Ledger:
     """A connection to one market: web3, chain id, the deployment, and (optionally) an account.
 
@@ -140,7 +106,7 @@ class Ledger:
         self,
         w3: Web3,
         chain_id: int,
-        deployment: Optional[dict[str, Any]] = None,
+        deployment: Optional[Deployment] = None,
         account: Optional[LocalAccount] = None,
         state_dir: Path = DEFAULT_STATE_DIR,
         nonces: Optional[NonceManager] = None,
@@ -158,7 +124,7 @@ class Ledger:
         self.poa = poa
         self.timeout = timeout
         self._sender: Optional[TxSender] = None
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, ContractClient] = {}
 
     # ------------------------------------------------------------ construction
 
@@ -190,7 +156,7 @@ class Ledger:
         if chain_id is not None and int(chain_id) != actual:
             raise ChainIdMismatch(int(chain_id), actual, "--chain-id / CHAIN_ID")
         poa = apply_poa_middleware(w3)
-        record = read_deployment(deployment, Path(state_dir), actual)
+        record = Deployment.load(deployment, state_dir=Path(state_dir), chain_id=actual)
         return cls(
             w3,
             actual,
@@ -238,16 +204,12 @@ class Ledger:
         if self.deployment is None:
             raise DeploymentMissing(
                 f"no deployment record for chain {self.chain_id} "
-                f"(expected {self.state_dir / 'deployments' / f'{self.chain_id}.json'}; run `dataledger deploy`)"
+                f"(expected {Deployment.path_for(self.state_dir, self.chain_id)}; run `dataledger deploy`)"
             )
-        entry = self.deployment["contracts"].get(name)
-        if not entry:
-            raise DeploymentMissing(f"the deployment record of chain {self.chain_id} has no {name}")
-        return Web3.to_checksum_address(entry["address"] if isinstance(entry, Mapping) else entry)
+        return self.deployment.address(name)
 
     def deploy_block(self, name: str) -> int:
-        entry = (self.deployment or {}).get("contracts", {}).get(name)
-        return int(entry.get("deployBlock", 0)) if isinstance(entry, Mapping) else 0
+        return self.deployment.deploy_block(name) if self.deployment is not None else 0
 
     def contract(self, name: str, address: Optional[str] = None) -> Contract:
         return self.w3.eth.contract(
@@ -255,54 +217,40 @@ class Ledger:
             abi=load_artifact(name)["abi"],
         )
 
-    def _client(self, key: str, factory: Any) -> Any:
+    def _client(self, key: str, factory: type[C]) -> C:
         client = self._clients.get(key)
         if client is None:
             client = factory(self)
             self._clients[key] = client
-        return client
+        return cast(C, client)
 
     @property
-    def participants(self) -> "ParticipantsClient":
-        from ledger.contracts import ParticipantsClient
-
-        return self._client("participants", ParticipantsClient)  # type: ignore[no-any-return]
+    def participants(self) -> ParticipantsClient:
+        return self._client("participants", ParticipantsClient)
 
     @property
-    def assets(self) -> "AssetsClient":
-        from ledger.contracts import AssetsClient
-
-        return self._client("assets", AssetsClient)  # type: ignore[no-any-return]
+    def assets(self) -> AssetsClient:
+        return self._client("assets", AssetsClient)
 
     @property
-    def customs(self) -> "CustomsClient":
-        from ledger.contracts import CustomsClient
-
-        return self._client("customs", CustomsClient)  # type: ignore[no-any-return]
+    def customs(self) -> CustomsClient:
+        return self._client("customs", CustomsClient)
 
     @property
-    def vouchers(self) -> "VouchersClient":
-        from ledger.contracts import VouchersClient
-
-        return self._client("vouchers", VouchersClient)  # type: ignore[no-any-return]
+    def vouchers(self) -> VouchersClient:
+        return self._client("vouchers", VouchersClient)
 
     @property
-    def token(self) -> "PaymentTokenClient":
-        from ledger.contracts import PaymentTokenClient
-
-        return self._client("token", PaymentTokenClient)  # type: ignore[no-any-return]
+    def token(self) -> PaymentTokenClient:
+        return self._client("token", PaymentTokenClient)
 
     @property
-    def settlement(self) -> "SettlementClient":
-        from ledger.contracts import SettlementClient
-
-        return self._client("settlement", SettlementClient)  # type: ignore[no-any-return]
+    def settlement(self) -> SettlementClient:
+        return self._client("settlement", SettlementClient)
 
     @property
-    def forwarder(self) -> "ForwarderClient":
-        from ledger.contracts import ForwarderClient
-
-        return self._client("forwarder", ForwarderClient)  # type: ignore[no-any-return]
+    def forwarder(self) -> ForwarderClient:
+        return self._client("forwarder", ForwarderClient)
 
     # ------------------------------------------------------------ misc
 

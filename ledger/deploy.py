@@ -1,20 +1,21 @@
 """Deploy the dataledger contracts and write the deployment record.
 
-The record ``<state>/deployments/<chainId>.json`` maps each contract name to its address and the
-block it was deployed in; the gateway's indexer follows the contracts it lists.
+The record (:class:`ledger.deployment.Deployment`, filed at ``<state>/deployments/<chainId>.json``)
+maps each contract name to its address and the block it was deployed in; the gateway's indexer
+follows the contracts it lists.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, Mapping, Union
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
 from ledger.artifacts import load_artifact
+from ledger.deployment import Deployment
 
 Sender = Union[str, LocalAccount]
 
@@ -126,29 +127,17 @@ def bind_holdings(w3: Web3, deployed: dict[str, Contract], admin: Sender) -> Non
 
 
 def deployment_record(w3: Web3, contracts: dict[str, Contract]) -> dict[str, Any]:
-    return {
-        "chainId": w3.eth.chain_id,
-        "contracts": {
-            name: {"address": contract.address, "deployBlock": getattr(contract, "deploy_block", 0)}
-            for name, contract in contracts.items()
-        },
-    }
+    """The record's JSON of freshly deployed contracts (:meth:`Deployment.of_contracts`)."""
+    return Deployment.of_contracts(int(w3.eth.chain_id), contracts).to_record()
 
 
-def write_deployment(state_dir: Path, record: dict[str, Any]) -> Path:
-    path = state_dir / "deployments" / f"{record['chainId']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return path
+def write_deployment(state_dir: Path, record: Union[Deployment, Mapping[str, Any]]) -> Path:
+    """File a deployment (:meth:`Deployment.write`) in ``state_dir``; returns the path."""
+    found = record if isinstance(record, Deployment) else Deployment.from_dict(record)
+    return found.write(state_dir)
 
 
-def load_deployment(state_dir: Path, chain_id: int) -> dict[str, Any]:
-    path = state_dir / "deployments" / f"{chain_id}.json"
-    if not path.exists():
-        raise DeploymentError(f"no deployment record for chain {chain_id} at {path}")
-    record: dict[str, Any] = json.loads(path.read_text())
-    return record
-
-
-def load_contracts(w3: Web3, record: dict[str, Any]) -> dict[str, Contract]:
-    return {name: contract_at(w3, name, entry["address"]) for name, entry in record["contracts"].items()}
+def load_contracts(w3: Web3, record: Union[Deployment, Mapping[str, Any]]) -> dict[str, Contract]:
+    """Each contract of a deployment bound to ``w3`` (:meth:`Deployment.web3_contracts`)."""
+    found = record if isinstance(record, Deployment) else Deployment.from_dict(record)
+    return found.web3_contracts(w3)

@@ -9,7 +9,7 @@ contract decodes too)::
         ledger.vouchers.transfer(to, 7)
     except ContractRevert as exc:
         exc.name   # "TransferRestricted"
-        exc.args_  # {"code": 11, "from": "0x..", "to": "0x..", "tokenId": 7}
+        exc.args_  # {"code": 11, "from": "0x..", "to": "0x..", "voucherId": 7}
 
 ``Error(string)`` decodes to ``name="Error", args={"message": ...}`` and ``Panic(uint256)`` to
 ``name="Panic", args={"code": 0x11}`` with the panic's meaning in the message.
@@ -20,11 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping, Optional
-
-from eth_abi.abi import decode as abi_decode
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-from hexbytes import HexBytes
 
 from ledger.artifacts import available, load_artifact
 
@@ -70,9 +65,9 @@ class NotFound(LedgerError):
 
 
 class UnknownVoucher(NotFound):
-    def __init__(self, token_id: int) -> None:
-        self.token_id = token_id
-        super().__init__(f"voucher {token_id} does not exist")
+    def __init__(self, voucher_id: int) -> None:
+        self.voucher_id = voucher_id
+        super().__init__(f"voucher {voucher_id} does not exist")
 
 
 class UnknownAsset(NotFound):
@@ -81,10 +76,10 @@ class UnknownAsset(NotFound):
         super().__init__(f"asset {asset_id} does not exist")
 
 
-class UnknownCase(NotFound):
-    def __init__(self, case_id: int) -> None:
-        self.case_id = case_id
-        super().__init__(f"clearance case {case_id} does not exist")
+class UnknownClearance(NotFound):
+    def __init__(self, clearance_id: int) -> None:
+        self.clearance_id = clearance_id
+        super().__init__(f"clearance {clearance_id} does not exist")
 
 
 class InvalidInput(LedgerError, ValueError):
@@ -222,14 +217,14 @@ class ContractRevert(LedgerError):
 class TransferRefused(LedgerError):
     """A voucher move was refused by DataVoucher's compliance check before anything was sent."""
 
-    def __init__(self, code: int, message: str, token_id: Optional[int] = None,
+    def __init__(self, code: int, message: str, voucher_id: Optional[int] = None,
                  sender: Optional[str] = None, recipient: Optional[str] = None) -> None:
         self.code = code
         self.message = message
-        self.token_id = token_id
+        self.voucher_id = voucher_id
         self.sender = sender
         self.recipient = recipient
-        what = f"transfer of voucher {token_id}" if token_id is not None else "transfer"
+        what = f"transfer of voucher {voucher_id}" if voucher_id is not None else "transfer"
         super().__init__(f"{what} refused (restriction {code}): {message}")
 
 
@@ -265,6 +260,8 @@ def _abi_type(param: Mapping[str, Any]) -> str:
 @lru_cache(maxsize=1)
 def error_table() -> dict[bytes, ErrorAbi]:
     """selector -> ErrorAbi over every shipped artifact, plus Error(string) and Panic(uint256)."""
+    from eth_utils.crypto import keccak  # here, not at import: the exception classes load fast
+
     table: dict[bytes, ErrorAbi] = {}
     for contract in available():
         for entry in load_artifact(contract)["abi"]:
@@ -283,6 +280,8 @@ def error_table() -> dict[bytes, ErrorAbi]:
 
 def _tidy(value: Any, typ: str) -> Any:
     if typ == "address" and isinstance(value, str):
+        from eth_utils.address import to_checksum_address
+
         return to_checksum_address(value)
     if isinstance(value, tuple):
         return tuple(value)
@@ -299,6 +298,8 @@ def decode_revert(data: Any, contract: Optional[str] = None, tx_hash: Optional[s
     if entry is None:
         return ContractRevert("UnknownError", {"selector": "0x" + raw[:4].hex(), "data": raw[4:]}, raw,
                               contract, tx_hash)
+    from eth_abi.abi import decode as abi_decode
+
     try:
         values = abi_decode(list(entry.types), raw[4:])
     except Exception:  # noqa: BLE001 - malformed data for a known selector
@@ -320,6 +321,8 @@ def _as_bytes(data: Any) -> bytes:
     if isinstance(data, str):
         text = data.strip()
         if text.startswith("0x") or all(c in "0123456789abcdefABCDEF" for c in text):
+            from hexbytes import HexBytes
+
             try:
                 return bytes(HexBytes(text))
             except ValueError:

@@ -44,8 +44,10 @@ FORWARDER_DOMAIN_VERSION = "1"
 
 
 def default_keystore_dir() -> Path:
-    env = os.environ.get(KEYSTORE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".dataledger" / "keystores"
+    """DATALEDGER_KEYSTORE_DIR, else ~/.dataledger/keystores."""
+    from ledger.settings import Settings
+
+    return Settings().keystore_dir()
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,9 @@ class Keystore:
     def __init__(self, directory: Optional[os.PathLike[str] | str] = None,
                  scrypt_n: Optional[int] = None) -> None:
         self.directory = Path(directory).expanduser() if directory else default_keystore_dir()
-        env_n = os.environ.get(SCRYPT_N_ENV)
-        self.scrypt_n = scrypt_n or (int(env_n) if env_n else None)
+        from ledger.settings import Settings
+
+        self.scrypt_n = scrypt_n or Settings().DATALEDGER_SCRYPT_N
 
     # ------------------------------------------------------------ listing
 
@@ -147,7 +150,9 @@ class Keystore:
         """Decrypt a keystore: ``password``, else DATALEDGER_PASSWORD, else ``prompt`` (getpass)."""
         entry = self.find(name_or_address)
         if password is None:
-            password = os.environ.get(PASSWORD_ENV)
+            from ledger.settings import Settings
+
+            password = Settings().password()
         if password is None:
             ask = prompt or getpass.getpass
             password = ask(f"password for {entry.name} ({entry.address}): ")

@@ -23,9 +23,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
 }
 
-# 1. npm packages (hardhat 2, solc, OpenZeppelin, anvil) — pinned by package-lock.json
-if [ ! -f node_modules/.stamp ] || [ package-lock.json -nt node_modules/.stamp ]; then
-  say "npm ci (hardhat, solc, OpenZeppelin, anvil)"
+# 1. npm packages, pinned by package-lock.json: the stack needs only anvil (the one runtime
+#    dependency, ~4 s); hardhat 2, solc and OpenZeppelin (devDependencies) come with dev/test
+npm_fresh() { [ -f "$1" ] && [ ! package-lock.json -nt "$1" ]; }
+if [ "$what" = "up" ]; then
+  if ! npm_fresh node_modules/.stamp && ! npm_fresh node_modules/.stamp-runtime; then
+    say "npm ci --omit=dev (anvil only; the contract toolchain comes with make test)"
+    npm ci --omit=dev --no-audit --no-fund --loglevel=error
+    touch node_modules/.stamp-runtime
+  fi
+elif ! npm_fresh node_modules/.stamp; then
+  say "npm ci (hardhat 2, solc, OpenZeppelin, anvil)"
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules/.stamp
 fi

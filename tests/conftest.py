@@ -14,7 +14,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.anvil import DEFAULT_MNEMONIC, AnvilError, AnvilNode
+from dataledger.dev.anvil import DEFAULT_MNEMONIC, AnvilError, AnvilNode
 from tests.kubo_fixture import kubo  # noqa: F401  (fixture re-export)
 from tests.postgres_fixture import postgres_url  # noqa: F401  (fixture re-export)
 

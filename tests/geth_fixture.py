@@ -24,7 +24,7 @@ from typing import Any, Optional, Sequence
 
 import httpx
 
-from ledger.anvil import free_port
+from dataledger.dev.anvil import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GETH_SCRIPT = REPO_ROOT / "scripts" / "geth.sh"

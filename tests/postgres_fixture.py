@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from ledger.postgres import PostgresCluster, PostgresError
+from dataledger.dev.postgres import PostgresCluster, PostgresError
 
 
 @pytest.fixture(scope="session")

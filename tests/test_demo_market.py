@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from web3 import Web3
 
-from gateway.indexer.sync import IndexerConfig, contracts_from_record, run_indexer
-from ledger import demo
-from ledger.anvil import AnvilError, AnvilNode
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilError, AnvilNode
+from gateway.indexer.sync import IndexerConfig, run_indexer
 from ledger.deploy import deploy_all, deployment_record, write_deployment
+from ledger.deployment import Deployment
 
 
 def test_the_demo_market_is_worth_reading(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +39,7 @@ def test_the_demo_market_is_worth_reading(capsys: pytest.CaptureFixture[str]) ->
         with capsys.disabled():
             print(f"\ndemo market: deploy + seed {seconds:.1f}s: {summary}")
         url = f"sqlite:///{state / 'g.db'}"
-        run_indexer(node.rpc_url, url, contracts_from_record(record), IndexerConfig(ipfs=str(state / "ipfs")))
+        run_indexer(node.rpc_url, url, Deployment.from_dict(record).entries(), IndexerConfig(ipfs=str(state / "ipfs")))
         engine = create_engine(url)
         with engine.connect() as conn:
             def one(sql: str) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from ledger.anvil import free_port
+from dataledger.dev.anvil import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ def _start(home: Path, rpc_port: int, gw_port: int) -> subprocess.Popen[str]:
     for var in ("DATABASE_URL", "IPFS_API", "RPC_URL"):
         env.pop(var, None)
     return subprocess.Popen(
-        [sys.executable, "-m", "ledger.stack", "up", "--rpc-port", str(rpc_port), "--gateway-port", str(gw_port)],
+        [sys.executable, "-m", "dataledger.dev.stack", "up", "--rpc-port", str(rpc_port), "--gateway-port", str(gw_port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -82,9 +82,21 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
                             "voucher", "show", "1"], cwd=tmp_path, env=cli_env, capture_output=True, text=True,
                            timeout=60)
     assert shown.returncode == 0, shown.stderr
+    # or STATE_DIR exported instead of --state-dir (one Settings: the CLI reads what the stack set)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    by_env = subprocess.run([str(Path(sys.executable).parent / "dataledger"), "--json", "voucher", "show", "1"],
+                            cwd=elsewhere, env={**cli_env, "STATE_DIR": str(tmp_path)}, capture_output=True,
+                            text=True, timeout=60)
+    assert by_env.returncode == 0, by_env.stderr
+    assert json.loads(by_env.stdout) == json.loads(shown.stdout)
+    unset = subprocess.run([str(Path(sys.executable).parent / "dataledger"), "voucher", "show", "1"],
+                           cwd=elsewhere, env={k: v for k, v in cli_env.items() if k not in ("STATE_DIR", "DATALEDGER_HOME")},
+                           capture_output=True, text=True, timeout=60)
+    assert unset.returncode == 1 and "no deployment record" in unset.stderr, unset.stderr
     vouchers = httpx.get(f"http://127.0.0.1:{gw_port}/v1/vouchers", timeout=5).json()
     out = _stop(proc, before)
-    assert vouchers["total"] == 84  # as ledger.demo_market seeds them (make up: size "market")
+    assert vouchers["total"] == 84  # as dataledger.dev.demo_market seeds them (make up: size "market")
     assert trades["total"] == 26
     assert health["status"] == "ok"
     assert health["chain_id"] == 31337
@@ -94,7 +106,7 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
     exe = Path(sys.executable).parent / "dataledger"
     assert f"{exe.parent / 'activate'}" in out and str(exe) in out
     assert f"export RPC_URL=http://127.0.0.1:{rpc_port}" in out, out
-    assert f"--state-dir {tmp_path}" in out
+    assert f"--state-dir {tmp_path}" in out and f"export STATE_DIR={tmp_path}" in out
 
     record = json.loads((tmp_path / "deployments" / "31337.json").read_text())
     assert set(record["contracts"]) >= {"ParticipantRegistry", "DataVoucher", "TradeSettlement"}

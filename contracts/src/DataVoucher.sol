@@ -18,6 +18,10 @@ import {IHoldings} from "./interfaces/IHoldings.sol";
 /// ({detectUseRestriction}): a use is data reaching the user's jurisdiction. A regulator can
 /// freeze and revoke vouchers; moving a voucher off a lost key takes two regulators (one
 /// proposes, another executes). Holders may act through the trusted ERC-2771 forwarder.
+/// @dev Vocabulary: our own functions, events and errors name the id `voucherId` and the account
+/// holding it the `holder`; the ERC-721 standard's functions and events inherited from
+/// OpenZeppelin (`ownerOf(tokenId)`, `transferFrom`, `Transfer(from, to, tokenId)`, `ERC721*`
+/// errors) keep the standard's spelling.
 contract DataVoucher is ERC721, ERC2771Context, IHoldings {
     /// @notice The three separated rights (三权分置).
     enum RightType {
@@ -90,19 +94,19 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
     IAssetRegistry public immutable assets;
     IDataCustoms public immutable customs;
 
-    uint256 private _lastTokenId;
-    mapping(uint256 tokenId => VoucherCore) private _cores;
-    mapping(uint256 tokenId => VoucherMeta) private _metas;
+    uint256 private _lastVoucherId;
+    mapping(uint256 voucherId => VoucherCore) private _cores;
+    mapping(uint256 voucherId => VoucherMeta) private _metas;
     /// @dev Authorisations are keyed by the holder that granted them, so they lapse on transfer.
-    mapping(uint256 tokenId => mapping(address holder => mapping(address user => bool))) private _users;
+    mapping(uint256 voucherId => mapping(address holder => mapping(address user => bool))) private _users;
     /// @dev Set only for the duration of a regulator recovery (skips the sender-side checks).
     bool private transient _recovering;
-    mapping(uint256 tokenId => RecoveryProposal) private _recoveries;
+    mapping(uint256 voucherId => RecoveryProposal) private _recoveries;
 
     // ------------------------------------------------------------------ events
     /// @notice A voucher over `assetId` was issued to `holder`.
     event VoucherIssued(
-        uint256 indexed tokenId,
+        uint256 indexed voucherId,
         uint256 indexed assetId,
         address indexed issuer,
         address holder,
@@ -113,9 +117,9 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
         uint32 maxUses,
         bool transferable
     );
-    /// @notice `user` redeemed use number `useNumber` of voucher `tokenId` (held by `holder`).
+    /// @notice `user` redeemed use number `useNumber` of voucher `voucherId` (held by `holder`).
     event VoucherUsed(
-        uint256 indexed tokenId,
+        uint256 indexed voucherId,
         uint256 indexed assetId,
         address indexed user,
         address holder,
@@ -123,14 +127,14 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
         uint32 useNumber
     );
     /// @notice `holder` granted (`allowed`) or withdrew the authorisation of `user` to redeem uses.
-    event UserAuthorized(uint256 indexed tokenId, address indexed holder, address indexed user, bool allowed);
-    event VoucherFrozen(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
-    event VoucherUnfrozen(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
-    event VoucherRevoked(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
-    /// @notice Regulator `regulator` proposed to move voucher `tokenId` from a lost key `from` to
+    event UserAuthorised(uint256 indexed voucherId, address indexed holder, address indexed user, bool allowed);
+    event VoucherFrozen(uint256 indexed voucherId, uint256 indexed assetId, address indexed regulator, string reason);
+    event VoucherUnfrozen(uint256 indexed voucherId, uint256 indexed assetId, address indexed regulator, string reason);
+    event VoucherRevoked(uint256 indexed voucherId, uint256 indexed assetId, address indexed regulator, string reason);
+    /// @notice Regulator `regulator` proposed to move voucher `voucherId` from a lost key `from` to
     /// `to`; another regulator may execute it until `expiresAt`.
     event RecoveryProposed(
-        uint256 indexed tokenId,
+        uint256 indexed voucherId,
         uint256 indexed assetId,
         address indexed regulator,
         address from,
@@ -138,12 +142,12 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
         uint64 expiresAt,
         string reason
     );
-    /// @notice Regulator `regulator` cancelled the pending recovery of voucher `tokenId`.
-    event RecoveryCancelled(uint256 indexed tokenId, uint256 indexed assetId, address indexed regulator, string reason);
-    /// @notice A second regulator (`regulator`) executed the recovery of voucher `tokenId` from a lost
+    /// @notice Regulator `regulator` cancelled the pending recovery of voucher `voucherId`.
+    event RecoveryCancelled(uint256 indexed voucherId, uint256 indexed assetId, address indexed regulator, string reason);
+    /// @notice A second regulator (`regulator`) executed the recovery of voucher `voucherId` from a lost
     /// key `from` to `to` (proposed in {RecoveryProposed}).
     event VoucherRecovered(
-        uint256 indexed tokenId,
+        uint256 indexed voucherId,
         uint256 indexed assetId,
         address indexed regulator,
         address from,
@@ -152,40 +156,40 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
     );
 
     // ------------------------------------------------------------------ errors
-    error TransferRestricted(uint8 code, address from, address to, uint256 tokenId);
+    error TransferRestricted(uint8 code, address from, address to, uint256 voucherId);
     error AssetNotActive(uint256 assetId, IAssetRegistry.AssetStatus status);
     error AssetIdOutOfRange(uint256 assetId);
-    error NotAuthorizedIssuer(address caller, uint256 assetId, IAssetRegistry.SourceType sourceType);
+    error NotAuthorisedIssuer(address caller, uint256 assetId, IAssetRegistry.SourceType sourceType);
     error InvalidValidity(uint40 validFrom, uint40 validUntil);
-    error NotVoucherHolder(uint256 tokenId, address caller, address holder);
-    error NotAuthorizedUser(uint256 tokenId, address user, address holder);
-    error VoucherNotActive(uint256 tokenId, VoucherStatus status);
-    error VoucherNotFrozen(uint256 tokenId, VoucherStatus status);
-    error VoucherAlreadyRevoked(uint256 tokenId);
-    error VoucherNotYetValid(uint256 tokenId, uint40 validFrom, uint256 nowTs);
-    error VoucherExpired(uint256 tokenId, uint40 validUntil, uint256 nowTs);
-    error UsesExhausted(uint256 tokenId, uint32 maxUses);
+    error NotVoucherHolder(uint256 voucherId, address caller, address holder);
+    error NotAuthorisedUser(uint256 voucherId, address user, address holder);
+    error VoucherNotActive(uint256 voucherId, VoucherStatus status);
+    error VoucherNotFrozen(uint256 voucherId, VoucherStatus status);
+    error VoucherAlreadyRevoked(uint256 voucherId);
+    error VoucherNotYetValid(uint256 voucherId, uint40 validFrom, uint256 nowTs);
+    error VoucherExpired(uint256 voucherId, uint40 validUntil, uint256 nowTs);
+    error UsesExhausted(uint256 voucherId, uint32 maxUses);
     error NotRegulator(address caller);
     error InvalidRecipient(address to);
     error UnknownRestrictionCode(uint8 code);
     error EmptyReason();
     /// @notice The voucher has `usesLeft` uses left, fewer than the `minUsesLeft` an order committed to.
-    error UsesLeftBelowTerms(uint256 tokenId, uint256 minUsesLeft, uint256 usesLeft);
+    error UsesLeftBelowTerms(uint256 voucherId, uint256 minUsesLeft, uint256 usesLeft);
     /// @notice The voucher is valid until `validUntil`, earlier than the `minValidUntil` an order committed to.
-    error ValidityBelowTerms(uint256 tokenId, uint256 minValidUntil, uint40 validUntil);
-    /// @notice A use of `tokenId` by `user` (the voucher held by `holder`) hits restriction `code` (the
+    error ValidityBelowTerms(uint256 voucherId, uint256 minValidUntil, uint40 validUntil);
+    /// @notice A use of `voucherId` by `user` (the voucher held by `holder`) hits restriction `code` (the
     /// codes of {detectTransferRestriction}, from the holder to the user).
-    error UseRestricted(uint8 code, address holder, address user, uint256 tokenId);
-    /// @notice No recovery of `tokenId` is pending.
-    error NoRecoveryProposal(uint256 tokenId);
-    /// @notice A live recovery of `tokenId`, proposed by `proposer`, is pending until `expiresAt`.
-    error RecoveryPending(uint256 tokenId, address proposer, uint64 expiresAt);
-    /// @notice The recovery of `tokenId` expired at `expiresAt`.
-    error RecoveryProposalExpired(uint256 tokenId, uint64 expiresAt, uint256 nowTs);
+    error UseRestricted(uint8 code, address holder, address user, uint256 voucherId);
+    /// @notice No recovery of `voucherId` is pending.
+    error NoRecoveryProposal(uint256 voucherId);
+    /// @notice A live recovery of `voucherId`, proposed by `proposer`, is pending until `expiresAt`.
+    error RecoveryPending(uint256 voucherId, address proposer, uint64 expiresAt);
+    /// @notice The recovery of `voucherId` expired at `expiresAt`.
+    error RecoveryProposalExpired(uint256 voucherId, uint64 expiresAt, uint256 nowTs);
     /// @notice The voucher moved since the proposal (proposed from `from`, now held by `holder`).
-    error RecoveryProposalStale(uint256 tokenId, address from, address holder);
-    /// @notice `regulator` proposed the recovery of `tokenId` and cannot execute it too.
-    error RecoveryNeedsSecondRegulator(uint256 tokenId, address regulator);
+    error RecoveryProposalStale(uint256 voucherId, address from, address holder);
+    /// @notice `regulator` proposed the recovery of `voucherId` and cannot execute it too.
+    error RecoveryNeedsSecondRegulator(uint256 voucherId, address regulator);
 
     /// @param participants_ participant registry (roles, status, licences, jurisdictions)
     /// @param assets_ asset registry (asset holder, level, source type, status, home jurisdiction)
@@ -220,7 +224,7 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
     /// - the mint passes the compliance check (recipient active, licensed, cleared if cross-border,
     ///   voucher not already expired), else `TransferRestricted`.
     /// Emits {VoucherIssued} and {Transfer}.
-    /// @return tokenId the new voucher id (sequential from 1)
+    /// @return voucherId the new voucher id (sequential from 1)
     function issue(
         address to,
         uint256 assetId,
@@ -230,7 +234,7 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
         uint40 validUntil,
         uint32 maxUses,
         bool transferable
-    ) external returns (uint256 tokenId) {
+    ) external returns (uint256 voucherId) {
         if (assetId > type(uint64).max) revert AssetIdOutOfRange(assetId);
         IAssetRegistry.AssetCore memory a = assets.assetCore(assetId);
         if (a.status != IAssetRegistry.AssetStatus.Active) revert AssetNotActive(assetId, a.status);
@@ -238,11 +242,11 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
         bool allowed = a.sourceType == IAssetRegistry.SourceType.Public
             ? participants.hasRoles(issuer, ParticipantRoles.AUTHORITY)
             : (issuer == a.holder && participants.isActive(issuer));
-        if (!allowed) revert NotAuthorizedIssuer(issuer, assetId, a.sourceType);
+        if (!allowed) revert NotAuthorisedIssuer(issuer, assetId, a.sourceType);
         if (validFrom >= validUntil) revert InvalidValidity(validFrom, validUntil);
 
-        tokenId = ++_lastTokenId;
-        _cores[tokenId] = VoucherCore({
+        voucherId = ++_lastVoucherId;
+        _cores[voucherId] = VoucherCore({
             assetId: uint64(assetId),
             right: right,
             status: VoucherStatus.Active,
@@ -252,64 +256,64 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
             maxUses: maxUses,
             uses: 0
         });
-        _metas[tokenId] = VoucherMeta({issuer: issuer, scopeHash: scopeHash});
+        _metas[voucherId] = VoucherMeta({issuer: issuer, scopeHash: scopeHash});
         emit VoucherIssued(
-            tokenId, assetId, issuer, to, right, scopeHash, validFrom, validUntil, maxUses, transferable
+            voucherId, assetId, issuer, to, right, scopeHash, validFrom, validUntil, maxUses, transferable
         );
-        _mint(to, tokenId);
+        _mint(to, voucherId);
     }
 
     // ================================================================== use
 
-    /// @notice Allow (or stop allowing) `user` to redeem uses of voucher `tokenId` (e.g. a bank
+    /// @notice Allow (or stop allowing) `user` to redeem uses of voucher `voucherId` (e.g. a bank
     /// deciding a loan on the holder's data). Authorisations are kept per holder: a new holder starts
     /// with none (and they apply again should the voucher return to the same holder).
-    /// @dev Requirements: the caller holds `tokenId`; granting (`allowed`) needs the use by `user` to
+    /// @dev Requirements: the caller holds `voucherId`; granting (`allowed`) needs the use by `user` to
     /// pass {detectUseRestriction} (user active and licensed, cleared by customs if cross-border),
     /// else `UseRestricted`. Withdrawing is always allowed.
-    /// Emits {UserAuthorized}.
-    function authorizeUser(uint256 tokenId, address user, bool allowed) external {
-        address holder = _requireOwned(tokenId);
+    /// Emits {UserAuthorised}.
+    function authoriseUser(uint256 voucherId, address user, bool allowed) external {
+        address holder = _requireOwned(voucherId);
         address caller = _msgSender();
-        if (caller != holder) revert NotVoucherHolder(tokenId, caller, holder);
+        if (caller != holder) revert NotVoucherHolder(voucherId, caller, holder);
         if (allowed) {
-            uint8 code = _useRestriction(holder, user, _cores[tokenId]);
-            if (code != SUCCESS) revert UseRestricted(code, holder, user, tokenId);
+            uint8 code = _useRestriction(holder, user, _cores[voucherId]);
+            if (code != SUCCESS) revert UseRestricted(code, holder, user, voucherId);
         }
-        _users[tokenId][holder][user] = allowed;
-        emit UserAuthorized(tokenId, holder, user, allowed);
+        _users[voucherId][holder][user] = allowed;
+        emit UserAuthorised(voucherId, holder, user, allowed);
     }
 
-    /// @notice True when `user` may currently redeem uses of `tokenId` (the holder or authorised by it).
-    function isAuthorizedUser(uint256 tokenId, address user) public view returns (bool) {
-        address holder = _ownerOf(tokenId);
-        return holder != address(0) && (user == holder || _users[tokenId][holder][user]);
+    /// @notice True when `user` may currently redeem uses of `voucherId` (the holder or authorised by it).
+    function isAuthorisedUser(uint256 voucherId, address user) public view returns (bool) {
+        address holder = _ownerOf(voucherId);
+        return holder != address(0) && (user == holder || _users[voucherId][holder][user]);
     }
 
-    /// @notice Record one use of voucher `tokenId` by the caller for `purposeHash`.
+    /// @notice Record one use of voucher `voucherId` by the caller for `purposeHash`.
     /// @dev Requirements:
     /// - the caller is the holder or a user it authorised;
     /// - the voucher is Active (not frozen / revoked), `validFrom <= now <= validUntil`;
     /// - fewer than `maxUses` uses so far;
     /// - the use passes {detectUseRestriction}: holder and user active with valid licences, the asset
     ///   Active, and a live customs clearance when the user is across the border (the rule of a
-    ///   transfer from the holder to the user), else `UseRestricted(code, holder, user, tokenId)`.
+    ///   transfer from the holder to the user), else `UseRestricted(code, holder, user, voucherId)`.
     /// Emits {VoucherUsed}.
     /// @return useNumber the 1-based number of this use
-    function redeem(uint256 tokenId, bytes32 purposeHash) external returns (uint32 useNumber) {
-        address holder = _requireOwned(tokenId);
+    function redeem(uint256 voucherId, bytes32 purposeHash) external returns (uint32 useNumber) {
+        address holder = _requireOwned(voucherId);
         address user = _msgSender();
-        if (user != holder && !_users[tokenId][holder][user]) revert NotAuthorizedUser(tokenId, user, holder);
-        VoucherCore memory v = _cores[tokenId];
-        if (v.status != VoucherStatus.Active) revert VoucherNotActive(tokenId, v.status);
-        if (block.timestamp < v.validFrom) revert VoucherNotYetValid(tokenId, v.validFrom, block.timestamp);
-        if (block.timestamp > v.validUntil) revert VoucherExpired(tokenId, v.validUntil, block.timestamp);
-        if (v.uses >= v.maxUses) revert UsesExhausted(tokenId, v.maxUses);
+        if (user != holder && !_users[voucherId][holder][user]) revert NotAuthorisedUser(voucherId, user, holder);
+        VoucherCore memory v = _cores[voucherId];
+        if (v.status != VoucherStatus.Active) revert VoucherNotActive(voucherId, v.status);
+        if (block.timestamp < v.validFrom) revert VoucherNotYetValid(voucherId, v.validFrom, block.timestamp);
+        if (block.timestamp > v.validUntil) revert VoucherExpired(voucherId, v.validUntil, block.timestamp);
+        if (v.uses >= v.maxUses) revert UsesExhausted(voucherId, v.maxUses);
         uint8 code = _useRestriction(holder, user, v);
-        if (code != SUCCESS) revert UseRestricted(code, holder, user, tokenId);
+        if (code != SUCCESS) revert UseRestricted(code, holder, user, voucherId);
         useNumber = v.uses + 1;
-        _cores[tokenId].uses = useNumber;
-        emit VoucherUsed(tokenId, v.assetId, user, holder, purposeHash, useNumber);
+        _cores[voucherId].uses = useNumber;
+        emit VoucherUsed(voucherId, v.assetId, user, holder, purposeHash, useNumber);
     }
 
     // ================================================================== settlement terms
@@ -323,130 +327,130 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
     function safeTransferFromWithTerms(
         address from,
         address to,
-        uint256 tokenId,
+        uint256 voucherId,
         uint256 minUsesLeft,
         uint256 minValidUntil
     ) external {
-        VoucherCore storage v = _cores[tokenId]; // one slot: cold here, warm in {_update}
+        VoucherCore storage v = _cores[voucherId]; // one slot: cold here, warm in {_update}
         (uint32 maxUses, uint32 uses, uint40 validUntil) = (v.maxUses, v.uses, v.validUntil);
         uint256 usesLeft = maxUses > uses ? maxUses - uses : 0;
-        if (usesLeft < minUsesLeft) revert UsesLeftBelowTerms(tokenId, minUsesLeft, usesLeft);
-        if (validUntil < minValidUntil) revert ValidityBelowTerms(tokenId, minValidUntil, validUntil);
+        if (usesLeft < minUsesLeft) revert UsesLeftBelowTerms(voucherId, minUsesLeft, usesLeft);
+        if (validUntil < minValidUntil) revert ValidityBelowTerms(voucherId, minValidUntil, validUntil);
         // as ERC721.safeTransferFrom(from, to, tokenId, ""), without its public-call detour
         if (to == address(0)) revert ERC721InvalidReceiver(address(0));
         address operator = _msgSender();
-        address previousOwner = _update(to, tokenId, operator);
-        if (previousOwner != from) revert ERC721IncorrectOwner(from, tokenId, previousOwner);
-        ERC721Utils.checkOnERC721Received(operator, from, to, tokenId, "");
+        address previousOwner = _update(to, voucherId, operator);
+        if (previousOwner != from) revert ERC721IncorrectOwner(from, voucherId, previousOwner);
+        ERC721Utils.checkOnERC721Received(operator, from, to, voucherId, "");
     }
 
     // ================================================================== supervision
 
-    /// @notice Freeze voucher `tokenId`: no transfer and no use until unfrozen.
+    /// @notice Freeze voucher `voucherId`: no transfer and no use until unfrozen.
     /// @dev Requirements: caller has REGULATOR role; `reason` non-empty; voucher is Active.
     /// Emits {VoucherFrozen}.
-    function freeze(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
-        VoucherCore storage v = _cores[tokenId];
-        if (v.status != VoucherStatus.Active) revert VoucherNotActive(tokenId, v.status);
+    function freeze(uint256 voucherId, string calldata reason) external onlyRegulator(reason) {
+        VoucherCore storage v = _cores[voucherId];
+        if (v.status != VoucherStatus.Active) revert VoucherNotActive(voucherId, v.status);
         v.status = VoucherStatus.Frozen;
-        emit VoucherFrozen(tokenId, v.assetId, _msgSender(), reason);
+        emit VoucherFrozen(voucherId, v.assetId, _msgSender(), reason);
     }
 
     /// @notice Lift a freeze.
     /// @dev Requirements: caller has REGULATOR role; `reason` non-empty; voucher is Frozen.
     /// Emits {VoucherUnfrozen}.
-    function unfreeze(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
-        VoucherCore storage v = _cores[tokenId];
-        if (v.status != VoucherStatus.Frozen) revert VoucherNotFrozen(tokenId, v.status);
+    function unfreeze(uint256 voucherId, string calldata reason) external onlyRegulator(reason) {
+        VoucherCore storage v = _cores[voucherId];
+        if (v.status != VoucherStatus.Frozen) revert VoucherNotFrozen(voucherId, v.status);
         v.status = VoucherStatus.Active;
-        emit VoucherUnfrozen(tokenId, v.assetId, _msgSender(), reason);
+        emit VoucherUnfrozen(voucherId, v.assetId, _msgSender(), reason);
     }
 
-    /// @notice Revoke voucher `tokenId` permanently (it stays with its holder as a record).
+    /// @notice Revoke voucher `voucherId` permanently (it stays with its holder as a record).
     /// @dev Requirements: caller has REGULATOR role; `reason` non-empty; voucher exists and is not already revoked.
     /// Emits {VoucherRevoked}.
-    function revoke(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
-        VoucherCore storage v = _cores[tokenId];
-        if (v.status == VoucherStatus.None) revert ERC721NonexistentToken(tokenId);
-        if (v.status == VoucherStatus.Revoked) revert VoucherAlreadyRevoked(tokenId);
+    function revoke(uint256 voucherId, string calldata reason) external onlyRegulator(reason) {
+        VoucherCore storage v = _cores[voucherId];
+        if (v.status == VoucherStatus.None) revert ERC721NonexistentToken(voucherId);
+        if (v.status == VoucherStatus.Revoked) revert VoucherAlreadyRevoked(voucherId);
         v.status = VoucherStatus.Revoked;
-        emit VoucherRevoked(tokenId, v.assetId, _msgSender(), reason);
+        emit VoucherRevoked(voucherId, v.assetId, _msgSender(), reason);
     }
 
-    /// @notice Propose to move voucher `tokenId` from a lost key (its current holder) to `to`; another
+    /// @notice Propose to move voucher `voucherId` from a lost key (its current holder) to `to`; another
     /// regulator executes it ({executeRecovery}) within {RECOVERY_WINDOW}.
     /// @dev The proposal binds the holder it moves from and the target. The compliance check a recovery
     /// applies is run now (early answer) and again at execution.
     /// Requirements: caller has REGULATOR role; `reason` non-empty; voucher exists; `to` is neither the
-    /// current holder nor zero; no live proposal is pending for `tokenId` (cancel it first); the move
+    /// current holder nor zero; no live proposal is pending for `voucherId` (cancel it first); the move
     /// passes the recovery check (see {executeRecovery}), else `TransferRestricted`.
     /// Emits {RecoveryProposed}.
-    function proposeRecovery(uint256 tokenId, address to, string calldata reason) external onlyRegulator(reason) {
-        address from = _requireOwned(tokenId);
+    function proposeRecovery(uint256 voucherId, address to, string calldata reason) external onlyRegulator(reason) {
+        address from = _requireOwned(voucherId);
         if (to == from || to == address(0)) revert InvalidRecipient(to);
-        RecoveryProposal storage p = _recoveries[tokenId];
+        RecoveryProposal storage p = _recoveries[voucherId];
         if (p.proposer != address(0) && p.expiresAt >= block.timestamp && p.from == from) {
-            revert RecoveryPending(tokenId, p.proposer, p.expiresAt);
+            revert RecoveryPending(voucherId, p.proposer, p.expiresAt);
         }
-        VoucherCore memory v = _cores[tokenId];
+        VoucherCore memory v = _cores[voucherId];
         uint8 code = _restriction(from, to, v, true);
-        if (code != SUCCESS) revert TransferRestricted(code, from, to, tokenId);
+        if (code != SUCCESS) revert TransferRestricted(code, from, to, voucherId);
         uint64 expiresAt = uint64(block.timestamp) + RECOVERY_WINDOW;
-        _recoveries[tokenId] = RecoveryProposal({from: from, to: to, proposer: _msgSender(), expiresAt: expiresAt});
-        emit RecoveryProposed(tokenId, v.assetId, _msgSender(), from, to, expiresAt, reason);
+        _recoveries[voucherId] = RecoveryProposal({from: from, to: to, proposer: _msgSender(), expiresAt: expiresAt});
+        emit RecoveryProposed(voucherId, v.assetId, _msgSender(), from, to, expiresAt, reason);
     }
 
-    /// @notice Execute the pending recovery of voucher `tokenId` (a second regulator's signature).
+    /// @notice Execute the pending recovery of voucher `voucherId` (a second regulator's signature).
     /// @dev Recovery bypasses the sender-side checks only: the sender's status and licence, the
     /// transferable flag and a freeze (the regulator freezes first to stop a thief). The recipient
     /// checks, revocation, expiry, asset status and the cross-border rule still apply.
     /// Requirements: caller has REGULATOR role and is not the proposer; `reason` non-empty; a proposal
     /// is pending, unexpired, and the voucher is still held by the account it was proposed from.
     /// Emits {VoucherRecovered} and {Transfer}.
-    function executeRecovery(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
-        RecoveryProposal memory p = _recoveries[tokenId];
-        if (p.proposer == address(0)) revert NoRecoveryProposal(tokenId);
-        if (p.proposer == _msgSender()) revert RecoveryNeedsSecondRegulator(tokenId, p.proposer);
-        if (block.timestamp > p.expiresAt) revert RecoveryProposalExpired(tokenId, p.expiresAt, block.timestamp);
-        address holder = _ownerOf(tokenId);
-        if (holder != p.from) revert RecoveryProposalStale(tokenId, p.from, holder);
-        delete _recoveries[tokenId];
+    function executeRecovery(uint256 voucherId, string calldata reason) external onlyRegulator(reason) {
+        RecoveryProposal memory p = _recoveries[voucherId];
+        if (p.proposer == address(0)) revert NoRecoveryProposal(voucherId);
+        if (p.proposer == _msgSender()) revert RecoveryNeedsSecondRegulator(voucherId, p.proposer);
+        if (block.timestamp > p.expiresAt) revert RecoveryProposalExpired(voucherId, p.expiresAt, block.timestamp);
+        address holder = _ownerOf(voucherId);
+        if (holder != p.from) revert RecoveryProposalStale(voucherId, p.from, holder);
+        delete _recoveries[voucherId];
         _recovering = true;
-        _update(p.to, tokenId, address(0));
+        _update(p.to, voucherId, address(0));
         _recovering = false;
-        emit VoucherRecovered(tokenId, _cores[tokenId].assetId, _msgSender(), p.from, p.to, reason);
+        emit VoucherRecovered(voucherId, _cores[voucherId].assetId, _msgSender(), p.from, p.to, reason);
     }
 
-    /// @notice Cancel the pending (or expired) recovery proposal of voucher `tokenId`.
+    /// @notice Cancel the pending (or expired) recovery proposal of voucher `voucherId`.
     /// @dev Requirements: caller has REGULATOR role (the proposer or another); `reason` non-empty; a
     /// proposal exists.
     /// Emits {RecoveryCancelled}.
-    function cancelRecovery(uint256 tokenId, string calldata reason) external onlyRegulator(reason) {
-        if (_recoveries[tokenId].proposer == address(0)) revert NoRecoveryProposal(tokenId);
-        delete _recoveries[tokenId];
-        emit RecoveryCancelled(tokenId, _cores[tokenId].assetId, _msgSender(), reason);
+    function cancelRecovery(uint256 voucherId, string calldata reason) external onlyRegulator(reason) {
+        if (_recoveries[voucherId].proposer == address(0)) revert NoRecoveryProposal(voucherId);
+        delete _recoveries[voucherId];
+        emit RecoveryCancelled(voucherId, _cores[voucherId].assetId, _msgSender(), reason);
     }
 
     // ================================================================== views
 
-    /// @notice ERC-1404 style: the restriction code a transfer of `tokenId` from `from` to `to`
+    /// @notice ERC-1404 style: the restriction code a transfer of `voucherId` from `from` to `to`
     /// would hit now (0 = allowed). `from == address(0)` evaluates a mint.
-    function detectTransferRestriction(address from, address to, uint256 tokenId) external view returns (uint8) {
-        return _restriction(from, to, _cores[tokenId], false);
+    function detectTransferRestriction(address from, address to, uint256 voucherId) external view returns (uint8) {
+        return _restriction(from, to, _cores[voucherId], false);
     }
 
-    /// @notice The restriction code a use of `tokenId` by `user` would hit now (0 = allowed): the
+    /// @notice The restriction code a use of `voucherId` by `user` would hit now (0 = allowed): the
     /// transfer rule from the current holder to `user`, without the transferable flag (a use is not a
     /// move). It does not look at the use window, the use count or the user's authorisation.
-    function detectUseRestriction(address user, uint256 tokenId) external view returns (uint8) {
-        address holder = _ownerOf(tokenId);
+    function detectUseRestriction(address user, uint256 voucherId) external view returns (uint8) {
+        address holder = _ownerOf(voucherId);
         if (holder == address(0)) return UNKNOWN_VOUCHER;
-        return _useRestriction(holder, user, _cores[tokenId]);
+        return _useRestriction(holder, user, _cores[voucherId]);
     }
 
-    /// @notice The pending recovery of `tokenId` (zeros when none; compare expiresAt with the time).
-    function recoveryProposal(uint256 tokenId) external view returns (RecoveryProposal memory) {
-        return _recoveries[tokenId];
+    /// @notice The pending recovery of `voucherId` (zeros when none; compare expiresAt with the time).
+    function recoveryProposal(uint256 voucherId) external view returns (RecoveryProposal memory) {
+        return _recoveries[voucherId];
     }
 
     /// @inheritdoc IHoldings
@@ -473,25 +477,25 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
         revert UnknownRestrictionCode(code);
     }
 
-    /// @notice Hot fields of voucher `tokenId` (status None if unknown).
-    function voucherCore(uint256 tokenId) external view returns (VoucherCore memory) {
-        return _cores[tokenId];
+    /// @notice Hot fields of voucher `voucherId` (status None if unknown).
+    function voucherCore(uint256 voucherId) external view returns (VoucherCore memory) {
+        return _cores[voucherId];
     }
 
-    /// @notice Full record of voucher `tokenId`.
-    function voucher(uint256 tokenId) external view returns (Voucher memory) {
-        VoucherMeta memory m = _metas[tokenId];
-        return Voucher({core: _cores[tokenId], issuer: m.issuer, scopeHash: m.scopeHash});
+    /// @notice Full record of voucher `voucherId`.
+    function voucher(uint256 voucherId) external view returns (Voucher memory) {
+        VoucherMeta memory m = _metas[voucherId];
+        return Voucher({core: _cores[voucherId], issuer: m.issuer, scopeHash: m.scopeHash});
     }
 
     /// @notice The asset a voucher is a right over (0 if unknown).
-    function assetOf(uint256 tokenId) external view returns (uint256) {
-        return _cores[tokenId].assetId;
+    function assetOf(uint256 voucherId) external view returns (uint256) {
+        return _cores[voucherId].assetId;
     }
 
     /// @notice Number of vouchers issued so far (ids are 1..count).
     function voucherCount() external view returns (uint256) {
-        return _lastTokenId;
+        return _lastVoucherId;
     }
 
     // ================================================================== internals
@@ -540,13 +544,13 @@ contract DataVoucher is ERC721, ERC2771Context, IHoldings {
 
     /// @dev The ONE override point for transfer rules (mint, transfer, recovery).
     /// Requirements: `auth` (when set) is the owner or approved; the move passes {_restriction},
-    /// else `TransferRestricted(code, from, to, tokenId)`.
-    function _update(address to, uint256 tokenId, address auth) internal override returns (address) {
-        address from = _ownerOf(tokenId);
-        if (auth != address(0)) _checkAuthorized(from, auth, tokenId);
-        uint8 code = _restriction(from, to, _cores[tokenId], _recovering);
-        if (code != SUCCESS) revert TransferRestricted(code, from, to, tokenId);
-        return super._update(to, tokenId, address(0));
+    /// else `TransferRestricted(code, from, to, voucherId)`.
+    function _update(address to, uint256 voucherId, address auth) internal override returns (address) {
+        address from = _ownerOf(voucherId);
+        if (auth != address(0)) _checkAuthorized(from, auth, voucherId);
+        uint8 code = _restriction(from, to, _cores[voucherId], _recovering);
+        if (code != SUCCESS) revert TransferRestricted(code, from, to, voucherId);
+        return super._update(to, voucherId, address(0));
     }
 
     function _msgSender() internal view override(Context, ERC2771Context) returns (address) {

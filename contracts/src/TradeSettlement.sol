@@ -97,7 +97,7 @@ contract TradeSettlement is OrderNonces, EIP712, ReentrancyGuardTransient, Ownab
     mapping(address exchange => uint16 bps) public exchangeFeeBps;
 
     /// @notice A trade settled. `tradeId = keccak256(abi.encode(sellOrderHash, buyOrderHash))`.
-    /// The voucher links to its asset through DataVoucher's {VoucherIssued} (tokenId -> assetId).
+    /// The voucher links to its asset through DataVoucher's {VoucherIssued} (voucherId -> assetId).
     event TradeSettled(
         bytes32 indexed tradeId,
         uint256 indexed voucherId,

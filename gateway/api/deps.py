@@ -73,7 +73,7 @@ class Caller:
 
     @property
     def supervisor(self) -> bool:
-        """Customs or regulator: may see customs case details and everyone's uses."""
+        """Customs or regulator: may see clearance details and everyone's uses."""
         return self.has(Role.CUSTOMS) or self.has(Role.REGULATOR)
 
 

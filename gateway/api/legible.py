@@ -40,9 +40,8 @@ class AssetNames(BaseModel):
 class VoucherNames(BaseModel):
     issuer_name: Optional[str] = None
     issuer_name_zh: Optional[str] = None
-    owner_name: Optional[str] = None
-    owner_name_zh: Optional[str] = None
-    holder_name: Optional[str] = None  # the owner, under the market's word for it
+    holder_name: Optional[str] = None
+    holder_name_zh: Optional[str] = None
     valid_from_iso: Optional[str] = None
     valid_until_iso: Optional[str] = None
     issued_at_iso: Optional[str] = None

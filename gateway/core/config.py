@@ -1,29 +1,47 @@
-"""Gateway settings (environment variables, or .env), pydantic-settings style."""
+"""Gateway settings: the library's :class:`ledger.settings.Settings` (RPC_URL, CHAIN_ID, STATE_DIR,
+DATABASE_URL, IPFS_API, IPFS_STORE_DIR, ...: environment variables, or .env) plus the application's
+own (relay, sessions, sign-in, rate limits, caches, body limits). No other gateway module reads the
+environment.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, model_validator
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from ledger.settings import Settings as LedgerSettings
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+class Settings(LedgerSettings):
+    """The gateway's settings. Relative to the working directory by default: the deployment record
+    in <STATE_DIR>/deployments/<chainId>.json, SQLite <STATE_DIR>/gateway.db, the embedded IPFS
+    store <STATE_DIR>/ipfs (or Kubo at IPFS_API)."""
 
-    #: JSON-RPC endpoint of the chain (anvil locally; a Besu QBFT node in production).
-    RPC_URL: str = "http://127.0.0.1:8545"
-    #: Expected chain id; the gateway refuses a node that reports another.
-    CHAIN_ID: int | None = None
-    #: SQLAlchemy URL; SQLite by default, PostgreSQL for real use.
-    DATABASE_URL: str = f"sqlite:///{ROOT / '.dataledger' / 'gateway.db'}"
-    #: Kubo RPC API (e.g. http://127.0.0.1:5001) or, when unset, the embedded on-disk store.
-    IPFS_API: str | None = None
-    IPFS_STORE_DIR: Path = ROOT / ".dataledger" / "ipfs"
-    #: Where deployment records live (<STATE_DIR>/deployments/<chainId>.json).
-    STATE_DIR: Path = ROOT / ".dataledger"
+    #: SQLAlchemy URL; unset: SQLite <STATE_DIR>/gateway.db (PostgreSQL for real use).
+    DATABASE_URL: str = ""
+    #: the embedded IPFS store's directory; unset: <STATE_DIR>/ipfs
+    IPFS_STORE_DIR: Path = Field(default=Path(), validation_alias=AliasChoices("IPFS_STORE_DIR", "DATALEDGER_IPFS_DIR"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_is_derived(cls, data: Any) -> Any:
+        if isinstance(data, dict):  # an explicit None means "derive it", as unset does
+            return {k: v for k, v in data.items() if not (k in ("DATABASE_URL", "IPFS_STORE_DIR") and v is None)}
+        return data
+
+    @model_validator(mode="after")
+    def _derived(self) -> "Settings":
+        if not self.DATABASE_URL:
+            self.DATABASE_URL = self.database_url()
+        if self.IPFS_STORE_DIR == Path():
+            self.IPFS_STORE_DIR = self.STATE_DIR / "ipfs"
+        return self
+
+    def ipfs_dir(self) -> Path:
+        return self.IPFS_STORE_DIR
 
     #: Private key of the gateway's relayer (pays gas of relayed ERC-2771 requests and settlements).
     #: Required outside the local chain (id 31337), and never one of the public development keys;

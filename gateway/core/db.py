@@ -26,7 +26,7 @@ LINK_KEYS = ("tokenId", "assetId", "voucherId", "tradeId")
 
 def arg_expr(dialect: str, key: str) -> str:
     """SQL expression reading ``args.<key>`` as text (the same expression the index is built on)."""
-    if key not in LINK_KEYS and key not in ("caseId",):
+    if key not in LINK_KEYS and key not in ("clearanceId",):
         raise ValueError(key)
     if dialect == "postgresql":
         return f"((args::jsonb) ->> '{key}')"

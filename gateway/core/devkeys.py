@@ -7,11 +7,13 @@ from functools import lru_cache
 
 from eth_account import Account
 
+#: anvil's (and hardhat's) default mnemonic. Public: anyone holds these keys. The dev stack
+#: (dataledger.dev.anvil) starts anvil with it; the gateway recognises its keys to refuse them off chain 31337.
+DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+
 
 @lru_cache
 def _accounts() -> dict[str, str]:
-    from ledger.anvil import DEFAULT_MNEMONIC  # the public mnemonic: development only
-
     Account.enable_unaudited_hdwallet_features()
     out: dict[str, str] = {}
     for i in range(20):

@@ -53,7 +53,7 @@ def not_found(what: str, **values: Any) -> ApiError:
 
 
 #: Custom errors that mean "you may not" rather than "this cannot be done now".
-_FORBIDDEN_ERRORS = {"NotAuthorised", "NotAuthorizedIssuer", "NotVoucherHolder", "NotAuthorizedUser",
+_FORBIDDEN_ERRORS = {"NotAuthorised", "NotAuthorisedIssuer", "NotVoucherHolder", "NotAuthorisedUser",
                      "NotHolder", "ExchangeNotLicensed", "WrongExchange", "InactiveParticipant", "NotActive",
                      "ERC2771UntrustfulTarget", "ERC2771ForwarderInvalidSigner"}
 
@@ -79,7 +79,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TransferRefused)
     async def _refused(_: Request, exc: TransferRefused) -> JSONResponse:
         return JSONResponse(body("TransferRestricted", exc.message, {
-            "code": exc.code, "tokenId": exc.token_id, "from": exc.sender, "to": exc.recipient}), status_code=409)
+            "code": exc.code, "voucherId": exc.voucher_id, "from": exc.sender, "to": exc.recipient}), status_code=409)
 
     @app.exception_handler(NotFound)
     async def _nf(_: Request, exc: NotFound) -> JSONResponse:

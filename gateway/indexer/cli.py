@@ -1,4 +1,4 @@
-"""The body of `dataledger index` (the typer command in ledger/cli.py calls :func:`index_command`),
+"""The body of `dataledger index` (the typer command in dataledger/cli/ calls :func:`index_command`),
 plus ``python -m gateway.indexer`` (the same command, gateway settings as defaults).
 
     index_command(rpc_url, database_url, state_dir, follow=False, confirmations=0,
@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
 from gateway.indexer.store import IndexerLockError, StateMismatch, make_engine, migrate, write_dump
-from gateway.indexer.sync import Indexer, IndexerConfig, Progress, contracts_from_record, load_record
+from gateway.indexer.sync import Indexer, IndexerConfig, Progress
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -38,7 +38,8 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
                   confirmations: int = 0, max_range: int = 1000, json_output: bool = False,
                   wait_for_lock: bool = True, until_block: Optional[int] = None,
                   config: Optional[IndexerConfig] = None) -> int:
-    from ledger.deploy import DeploymentError
+    from ledger.deployment import Deployment
+    from ledger.errors import LedgerError
 
     cfg = config or IndexerConfig()
     cfg.confirmations = confirmations
@@ -63,14 +64,14 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
     except (NodeUnavailable, RpcError) as exc:
         return fail(1, f"node at {rpc_url} unreachable: {exc}")
     try:
-        record = load_record(Path(state_dir), chain_id)
-    except DeploymentError as exc:
+        deployment = Deployment.require(Path(state_dir), chain_id)
+    except LedgerError as exc:
         return fail(2, f"{exc} (deploy the contracts first)")
     migrate(database_url)
     engine = make_engine(database_url)
 
     reporter = _JsonReporter() if json_output else _RichReporter(follow)
-    indexer = Indexer(rpc_url, engine, contracts_from_record(record), cfg, on_progress=reporter.update)
+    indexer = Indexer(rpc_url, engine, deployment, cfg, on_progress=reporter.update)
 
     previous: dict[signal.Signals, Any] = {}
 
@@ -176,7 +177,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """``python -m gateway.indexer ARGS``: ``dataledger index ARGS`` with the gateway's settings as
     defaults (STATE_DIR, DATABASE_URL, RPC_URL; see gateway.core.config); returns the exit code."""
     from gateway.core.config import get_settings
-    from ledger.cli import run
+    from dataledger.cli import run
 
     settings = get_settings()
     args = sys.argv[1:] if argv is None else argv

@@ -37,9 +37,9 @@ STATE_TABLES: dict[str, tuple[str, ...]] = {
     "organisations": ("org_id",),
     "participants": ("account",),
     "assets": ("asset_id",),
-    "vouchers": ("token_id",),
-    "voucher_users": ("token_id", "user", "holder"),  # as the chain: _users[tokenId][holder][user]
-    "clearances": ("case_id",),
+    "vouchers": ("voucher_id",),
+    "voucher_users": ("voucher_id", "user", "holder"),  # as the chain: _users[voucherId][holder][user]
+    "clearances": ("clearance_id",),
     "payment_balances": ("account",),
 }
 
@@ -48,7 +48,7 @@ LOG_TABLES: dict[str, tuple[str, ...]] = {
     "asset_manifests": ("asset_id", "version"),
     "valuations": ("asset_id", "index"),
     "voucher_transfers": ("block_number", "log_index"),
-    "voucher_uses": ("token_id", "use_number"),
+    "voucher_uses": ("voucher_id", "use_number"),
     "trades": ("trade_id",),
     "broker_payments": ("block_number", "log_index"),
 }
@@ -287,15 +287,15 @@ DC = "DataCustoms"
 
 
 def _case(a: dict[str, Any]) -> list[tuple[str, Key]]:
-    return [("clearances", (as_int(a["caseId"]),))]
+    return [("clearances", (as_int(a["clearanceId"]),))]
 
 
 @handles(DC, "ClearanceRequested", _case)
 def clearance_requested(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    case_id = as_int(a["caseId"])
-    rows.put("clearances", (case_id,), {
-        "case_id": case_id,
+    clearance_id = as_int(a["clearanceId"])
+    rows.put("clearances", (clearance_id,), {
+        "clearance_id": clearance_id,
         "asset_id": as_int(a["assetId"]),
         "requester": a["requester"],
         "destination": text_of(a["destination"]),
@@ -314,21 +314,21 @@ def clearance_requested(ev: DecodedEvent, rows: Rows) -> None:
 @handles(DC, "ClearanceApproved", _case)
 def clearance_approved(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    _update(rows, "clearances", (as_int(a["caseId"]),), ev, status="approved", officer=a["officer"],
+    _update(rows, "clearances", (as_int(a["clearanceId"]),), ev, status="approved", officer=a["officer"],
             expiry=as_int(a["expiry"]), conditions_cid=a["conditionsCid"])
 
 
 @handles(DC, "ClearanceRejected", _case)
 def clearance_rejected(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    _update(rows, "clearances", (as_int(a["caseId"]),), ev, status="rejected", officer=a["officer"],
+    _update(rows, "clearances", (as_int(a["clearanceId"]),), ev, status="rejected", officer=a["officer"],
             reason=a["reason"])
 
 
 @handles(DC, "ClearanceRevoked", _case)
 def clearance_revoked(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    _update(rows, "clearances", (as_int(a["caseId"]),), ev, status="revoked", reason=a["reason"])
+    _update(rows, "clearances", (as_int(a["clearanceId"]),), ev, status="revoked", reason=a["reason"])
 
 
 # ---------------------------------------------------------------- DataVoucher
@@ -337,20 +337,25 @@ DV = "DataVoucher"
 
 
 def _voucher(a: dict[str, Any]) -> list[tuple[str, Key]]:
+    return [("vouchers", (as_int(a["voucherId"]),))]
+
+
+def _erc721_voucher(a: dict[str, Any]) -> list[tuple[str, Key]]:
+    """The ERC-721 standard's own events (Transfer) spell the voucher id ``tokenId``."""
     return [("vouchers", (as_int(a["tokenId"]),))]
 
 
 @handles(DV, "VoucherIssued", _voucher)
 def voucher_issued(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    token_id = as_int(a["tokenId"])
-    existing = rows.get("vouchers", (token_id,))
-    rows.put("vouchers", (token_id,), {
-        "token_id": token_id,
+    voucher_id = as_int(a["voucherId"])
+    existing = rows.get("vouchers", (voucher_id,))
+    rows.put("vouchers", (voucher_id,), {
+        "voucher_id": voucher_id,
         "asset_id": as_int(a["assetId"]),
         "issuer": a["issuer"],
-        # the mint's Transfer follows VoucherIssued; keep its owner if it came first
-        "owner": existing["owner"] if existing is not None else a["holder"],
+        # the mint's Transfer follows VoucherIssued; keep its holder if it came first
+        "holder": existing["holder"] if existing is not None else a["holder"],
         "right": a["right"],
         "scope_hash": a["scopeHash"],
         "valid_from": a["validFrom"],
@@ -366,23 +371,23 @@ def voucher_issued(ev: DecodedEvent, rows: Rows) -> None:
     })
 
 
-@handles(DV, "Transfer", _voucher)
+@handles(DV, "Transfer", _erc721_voucher)
 def voucher_transfer(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    token_id = as_int(a["tokenId"])
-    _update(rows, "vouchers", (token_id,), ev, owner=a["to"])
+    voucher_id = as_int(a["tokenId"])
+    _update(rows, "vouchers", (voucher_id,), ev, holder=a["to"])
     rows.append("voucher_transfers", {
-        "block_number": ev.block_number, "log_index": ev.log_index, "token_id": token_id,
+        "block_number": ev.block_number, "log_index": ev.log_index, "voucher_id": voucher_id,
         "from_address": a["from"], "to_address": a["to"], "tx_hash": ev.tx_hash,
     })
 
 
-@handles(DV, "UserAuthorized", lambda a: [("voucher_users", (as_int(a["tokenId"]), a["user"], a["holder"]))])
+@handles(DV, "UserAuthorised", lambda a: [("voucher_users", (as_int(a["voucherId"]), a["user"], a["holder"]))])
 def user_authorized(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    token_id = as_int(a["tokenId"])
-    rows.put("voucher_users", (token_id, a["user"], a["holder"]), {
-        "token_id": token_id, "user": a["user"], "holder": a["holder"], "allowed": a["allowed"],
+    voucher_id = as_int(a["voucherId"])
+    rows.put("voucher_users", (voucher_id, a["user"], a["holder"]), {
+        "voucher_id": voucher_id, "user": a["user"], "holder": a["holder"], "allowed": a["allowed"],
         "updated_block": ev.block_number,
     })
 
@@ -390,10 +395,10 @@ def user_authorized(ev: DecodedEvent, rows: Rows) -> None:
 @handles(DV, "VoucherUsed", _voucher)
 def voucher_used(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
-    token_id = as_int(a["tokenId"])
-    _update(rows, "vouchers", (token_id,), ev, uses=as_int(a["useNumber"]))
+    voucher_id = as_int(a["voucherId"])
+    _update(rows, "vouchers", (voucher_id,), ev, uses=as_int(a["useNumber"]))
     rows.append("voucher_uses", {
-        "token_id": token_id, "use_number": as_int(a["useNumber"]), "asset_id": as_int(a["assetId"]),
+        "voucher_id": voucher_id, "use_number": as_int(a["useNumber"]), "asset_id": as_int(a["assetId"]),
         "user": a["user"], "holder": a["holder"], "purpose_hash": a["purposeHash"],
         "block_number": ev.block_number, "tx_hash": ev.tx_hash, "log_index": ev.log_index,
         "used_at": ev.timestamp,
@@ -402,23 +407,23 @@ def voucher_used(ev: DecodedEvent, rows: Rows) -> None:
 
 @handles(DV, "VoucherFrozen", _voucher)
 def voucher_frozen(ev: DecodedEvent, rows: Rows) -> None:
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, status="frozen")
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, status="frozen")
 
 
 @handles(DV, "VoucherUnfrozen", _voucher)
 def voucher_unfrozen(ev: DecodedEvent, rows: Rows) -> None:
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, status="active")
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, status="active")
 
 
 @handles(DV, "VoucherRevoked", _voucher)
 def voucher_revoked(ev: DecodedEvent, rows: Rows) -> None:
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, status="revoked")
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, status="revoked")
 
 
 @handles(DV, "VoucherRecovered", _voucher)
 def voucher_recovered(ev: DecodedEvent, rows: Rows) -> None:
-    # the owner moved with the Transfer emitted just before; recovery itself is in `events`
-    _update(rows, "vouchers", (as_int(ev.args["tokenId"]),), ev, owner=ev.args["to"])
+    # the holder moved with the Transfer emitted just before; recovery itself is in `events`
+    _update(rows, "vouchers", (as_int(ev.args["voucherId"]),), ev, holder=ev.args["to"])
 
 
 # ---------------------------------------------------------------- PaymentToken

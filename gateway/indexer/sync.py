@@ -37,7 +37,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from sqlalchemy import Engine
@@ -47,6 +46,7 @@ from gateway.indexer import metrics
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
 from gateway.indexer.rpc import NodeUnavailable, Rpc, RpcError
 from gateway.indexer.store import State, StateMismatch, Store, writer_lock
+from ledger.deployment import Deployment
 
 log = logging.getLogger("gateway.indexer")
 
@@ -150,26 +150,16 @@ class FetchedBatch:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def contracts_from_record(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """{name: {"address", "deployBlock"}} of a deployment record (ledger.deploy)."""
-    return {name: {"address": entry["address"], "deployBlock": int(entry.get("deployBlock", 0))}
-            for name, entry in record["contracts"].items()}
-
-
-def load_record(state_dir: Path, chain_id: int) -> dict[str, Any]:
-    from ledger.deploy import load_deployment
-
-    return load_deployment(Path(state_dir), chain_id)
-
-
 class Indexer:
-    def __init__(self, rpc_url: str, engine: Engine, contracts: Mapping[str, Mapping[str, Any]],
+    def __init__(self, rpc_url: str, engine: Engine, contracts: Deployment | Mapping[str, Mapping[str, Any]],
                  config: Optional[IndexerConfig] = None,
                  on_progress: Optional[Callable[[Progress], None]] = None) -> None:
         self.config = config or IndexerConfig()
         self.rpc = Rpc(rpc_url, timeout=self.config.rpc_timeout)
         self.engine = engine
         self.store = Store(engine)
+        if isinstance(contracts, Deployment):
+            contracts = contracts.entries()
         self.contracts = {name: dict(c) for name, c in contracts.items()}
         self.decoder = Decoder({name: c["address"] for name, c in self.contracts.items()})
         self.addresses = self.decoder.addresses

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from alembic import context
@@ -26,9 +25,9 @@ def database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from gateway.core.config import get_settings
+    from gateway.core.config import Settings
 
-    return os.environ.get("DATABASE_URL") or get_settings().DATABASE_URL
+    return Settings().DATABASE_URL  # read now (not the cached settings): DATABASE_URL may have changed
 
 
 def run_migrations_offline() -> None:

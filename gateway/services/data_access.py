@@ -158,9 +158,9 @@ def _current_manifest(contracts: dict[str, Any], store: Any, asset_id: int) -> t
 
 def _candidates(db: Session, asset_id: int, caller: str) -> list[int]:
     """Vouchers of the asset the index says the caller holds or was authorised on (any holder)."""
-    held = db.exec(select(Voucher.token_id).where(Voucher.asset_id == asset_id, Voucher.owner == caller)).all()
+    held = db.exec(select(Voucher.voucher_id).where(Voucher.asset_id == asset_id, Voucher.holder == caller)).all()
     # every row naming the caller, allowed or not: the chain decides (the index may lag)
-    users = db.exec(select(VoucherUser.token_id).join(Voucher, Voucher.token_id == VoucherUser.token_id)  # type: ignore[arg-type]
+    users = db.exec(select(VoucherUser.voucher_id).join(Voucher, Voucher.voucher_id == VoucherUser.voucher_id)  # type: ignore[arg-type]
                     .where(Voucher.asset_id == asset_id, VoucherUser.user == caller)).all()
     return sorted({int(t) for t in [*held, *users]})
 
@@ -176,26 +176,26 @@ def authorise_download(db: Session, w3: Any, contracts: dict[str, Any], store: A
     live: list[tuple[int, str]] = []
     restricted: list[dict[str, Any]] = []
     lapsed: list[dict[str, Any]] = []
-    for token_id in _candidates(db, asset_id, me):
-        core = voucher_c.functions.voucherCore(token_id).call()
+    for voucher_id in _candidates(db, asset_id, me):
+        core = voucher_c.functions.voucherCore(voucher_id).call()
         if int(core[0]) != asset_id:
             continue
-        owner = str(voucher_c.functions.ownerOf(token_id).call()).lower() if int(core[2]) != 0 else ""
-        if not voucher_c.functions.isAuthorizedUser(token_id, w3.to_checksum_address(me)).call():
-            lapsed.append({"voucher_id": token_id, "why": "not the holder nor a user the current holder authorised"})
+        owner = str(voucher_c.functions.ownerOf(voucher_id).call()).lower() if int(core[2]) != 0 else ""
+        if not voucher_c.functions.isAuthorisedUser(voucher_id, w3.to_checksum_address(me)).call():
+            lapsed.append({"voucher_id": voucher_id, "why": "not the holder nor a user the current holder authorised"})
             continue
         status, valid_from, valid_until = int(core[2]), int(core[4]), int(core[5])
         if status != STATUS_ACTIVE or now < valid_from or now > valid_until:
-            lapsed.append({"voucher_id": token_id, "why": "voucher not live (frozen, revoked, not yet valid or expired)",
+            lapsed.append({"voucher_id": voucher_id, "why": "voucher not live (frozen, revoked, not yet valid or expired)",
                            "status": status, "valid_from": valid_from, "valid_until": valid_until, "now": now})
             continue
         code = int(voucher_c.functions.detectTransferRestriction(ZERO_ADDRESS, w3.to_checksum_address(me),
-                                                                 token_id).call())
+                                                                 voucher_id).call())
         if code != 0:
             message = str(voucher_c.functions.messageForTransferRestriction(code).call())
-            restricted.append({"voucher_id": token_id, "code": code, "message": message})
+            restricted.append({"voucher_id": voucher_id, "code": code, "message": message})
             continue
-        live.append((token_id, "holder" if owner == me else "authorised user"))
+        live.append((voucher_id, "holder" if owner == me else "authorised user"))
     if not live:
         if restricted:
             raise ApiError(403, "CrossBorderRestricted" if any(r["code"] == 11 for r in restricted) else "Restricted",
@@ -221,8 +221,8 @@ def authorise_download(db: Session, w3: Any, contracts: dict[str, Any], store: A
     if hashlib.sha256(data).hexdigest() != match.sha256:
         raise ApiError(502, "IpfsCorrupt", "the file does not hash to the manifest's sha256",
                        {"asset_id": asset_id, "cid": match.cid})
-    token_id, relation = live[0]
-    return Grant(voucher_id=token_id, relation=relation, distribution=match), data
+    voucher_id, relation = live[0]
+    return Grant(voucher_id=voucher_id, relation=relation, distribution=match), data
 
 
 def download_filename(path: str) -> str:

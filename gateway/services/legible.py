@@ -44,7 +44,7 @@ LEVELS = {1: N_("public"), 2: N_("general"), 3: N_("important"), 4: N_("core")}
 SOURCE_TYPES = {0: N_("public data"), 1: N_("enterprise data"), 2: N_("personal-derived data")}
 
 #: row fields holding an account address
-ADDRESS_FIELDS = ("holder", "owner", "issuer", "seller", "buyer", "exchange", "appraiser", "requester", "recipient",
+ADDRESS_FIELDS = ("holder", "issuer", "seller", "buyer", "exchange", "appraiser", "requester", "recipient",
                   "officer", "user", "registrar", "account", "broker", "client", "from_address", "to_address",
                   "added_by", "payment_token")
 #: row fields holding unix seconds

@@ -26,13 +26,14 @@ def _int_or_none(value: Any) -> Optional[int]:
 
 
 def links_of(contract: str, args: dict[str, Any]) -> dict[str, Any]:
-    voucher = args.get("tokenId") if contract == "DataVoucher" else args.get("voucherId")
+    # DataVoucher's own events say voucherId; the ERC-721 standard's Transfer / Approval say tokenId
+    voucher = args.get("voucherId", args.get("tokenId") if contract == "DataVoucher" else None)
     trade = args.get("tradeId")
     return {
         "asset_id": _int_or_none(args.get("assetId")),
         "voucher_id": _int_or_none(voucher),
         "trade_id": trade if isinstance(trade, str) else None,
-        "case_id": _int_or_none(args.get("caseId")) if contract == "DataCustoms" else None,
+        "clearance_id": _int_or_none(args.get("clearanceId")) if contract == "DataCustoms" else None,
     }
 
 
@@ -76,12 +77,13 @@ def _trade_ids(rows: list[Any]) -> list[str]:
     return out
 
 
-def voucher_events(conn: Connection, token_id: int) -> list[dict[str, Any]]:
+def voucher_events(conn: Connection, voucher_id: int) -> list[dict[str, Any]]:
     """DataVoucher events of the token (issue, transfers, approvals, users, uses, supervision) and
     its trades (TradeSettled, BrokerPaid)."""
-    own = _select(conn, "tokenId", str(token_id), "DataVoucher")
-    trades = _select(conn, "voucherId", str(token_id), "TradeSettlement")
-    groups = [own, trades]
+    own = _select(conn, "voucherId", str(voucher_id), "DataVoucher")
+    erc721 = _select(conn, "tokenId", str(voucher_id), "DataVoucher")  # Transfer, Approval
+    trades = _select(conn, "voucherId", str(voucher_id), "TradeSettlement")
+    groups = [own, erc721, trades]
     for tid in _trade_ids(trades):
         groups.append(_select(conn, "tradeId", tid, "TradeSettlement", "BrokerPaid"))
     return _merge(groups)
@@ -89,7 +91,7 @@ def voucher_events(conn: Connection, token_id: int) -> list[dict[str, Any]]:
 
 def asset_events(conn: Connection, asset_id: int) -> list[dict[str, Any]]:
     """Every event naming the asset (registration, manifests, valuations, supervision, customs
-    cases, vouchers issued/used/frozen over it, trades) and the broker payments of its trades."""
+    clearances, vouchers issued/used/frozen over it, trades) and the broker payments of its trades."""
     rows = _select(conn, "assetId", str(asset_id))
     groups = [rows]
     for tid in _trade_ids(rows):

@@ -1,12 +1,12 @@
 """The ONE redaction policy of the gateway: which fields of which rows and event arguments a
-caller may see. Every route, page, bundle and search result that serves customs cases, user
+caller may see. Every route, page, bundle and search result that serves clearances, user
 authorisations or redeemed uses goes through here.
 
 Roles (a caller may have several):
 
 - **anonymous**: no session;
 - **participant**: signed in (any standing);
-- **party**: the subject's own side: the case's requester, the use's holder or user, the
+- **party**: the subject's own side: the clearance's requester, the use's holder or user, the
   authorisation's holder or user, and any account of the same organisation as one of them;
 - **customs** / **regulator** (supervisors): everything; the data **authority** also sees uses.
 
@@ -15,13 +15,13 @@ Rules (the same as ``/v1/clearances``, ``/v1/vouchers/{id}/users`` and ``/v1/use
 =====================================  ==============================================  ==========================
 row / event                            hidden from non-parties                         who sees everything
 =====================================  ==============================================  ==========================
-clearance case (row)                   requester, recipient, purpose_cid, officer,     party, customs, regulator
+clearance (row)                        requester, recipient, purpose_cid, officer,     party, customs, regulator
                                        conditions_cid, reason
 DataCustoms.ClearanceRequested         args.requester, args.recipient, args.purposeCid  party, customs, regulator
 DataCustoms.ClearanceApproved          args.officer, args.recipient, args.conditionsCid party, customs, regulator
 DataCustoms.ClearanceRejected          args.officer, args.reason                        party, customs, regulator
 DataCustoms.ClearanceRevoked           args.revoker, args.recipient, args.reason        party, customs, regulator
-DataVoucher.UserAuthorized             args.user, args.allowed                          party, customs, regulator
+DataVoucher.UserAuthorised             args.user, args.allowed                          party, customs, regulator
 DataVoucher.VoucherUsed                args.user, args.purposeHash                      party, customs, regulator,
                                                                                         authority
 =====================================  ==============================================  ==========================
@@ -55,7 +55,7 @@ EVENT_HIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
     ("DataCustoms", "ClearanceApproved"): ("officer", "recipient", "conditionsCid"),
     ("DataCustoms", "ClearanceRejected"): ("officer", "reason"),
     ("DataCustoms", "ClearanceRevoked"): ("revoker", "recipient", "reason"),
-    ("DataVoucher", "UserAuthorized"): ("user", "allowed"),
+    ("DataVoucher", "UserAuthorised"): ("user", "allowed"),
     ("DataVoucher", "VoucherUsed"): ("user", "purposeHash"),
 }
 
@@ -185,21 +185,21 @@ def redact_clearance(row: dict[str, Any], viewer: Viewer, conn: Optional[Connect
 
 
 class _Requesters:
-    """case id -> requester, read once per request."""
+    """clearance id -> requester, read once per request."""
 
     def __init__(self, conn: Optional[Connection]) -> None:
         self.conn = conn
         self.cache: dict[int, Optional[str]] = {}
 
-    def __call__(self, case_id: Any) -> Optional[str]:
+    def __call__(self, clearance_id: Any) -> Optional[str]:
         try:
-            key = int(case_id)
+            key = int(clearance_id)
         except (TypeError, ValueError):
             return None
         if key not in self.cache:
             row = None
             if self.conn is not None:
-                row = self.conn.execute(text("SELECT requester FROM clearances WHERE case_id = :c"),
+                row = self.conn.execute(text("SELECT requester FROM clearances WHERE clearance_id = :c"),
                                         {"c": key}).first()
             self.cache[key] = str(row[0]) if row is not None else None
         return self.cache[key]
@@ -215,7 +215,7 @@ def hidden_args(event: dict[str, Any], viewer: Viewer, conn: Optional[Connection
         return names  # no lookups: nobody anonymous is a party
     args = event.get("args") or {}
     if event.get("contract") == "DataCustoms":
-        requester = args.get("requester") or (requesters or _Requesters(conn))(args.get("caseId"))
+        requester = args.get("requester") or (requesters or _Requesters(conn))(args.get("clearanceId"))
         return () if viewer.is_party([requester], conn) else names
     if event.get("event") == "VoucherUsed":
         return () if sees_use(viewer, args.get("holder"), args.get("user"), conn) else names

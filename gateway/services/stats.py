@@ -28,14 +28,14 @@ def statistics(conn: Connection, period: str = "month", since: Optional[int] = N
     assets = {r[0]: r for r in conn.execute(text(
         "SELECT asset_id, level, source_type, home_jurisdiction, registered_at, status FROM assets"))}
     vouchers = list(conn.execute(text(
-        "SELECT token_id, asset_id, issued_at, \"right\", owner FROM vouchers WHERE issued_at BETWEEN :lo AND :hi"),
+        "SELECT voucher_id, asset_id, issued_at, \"right\", holder FROM vouchers WHERE issued_at BETWEEN :lo AND :hi"),
         {"lo": lo, "hi": hi}))
     trades = list(conn.execute(text(
         "SELECT asset_id, price, fee, settled_at, seller, buyer FROM trades WHERE settled_at BETWEEN :lo AND :hi"),
         {"lo": lo, "hi": hi}))
     transfers = list(conn.execute(text(
         "SELECT t.from_address, t.to_address, v.asset_id FROM voucher_transfers t "
-        "JOIN vouchers v ON v.token_id = t.token_id JOIN blocks b ON b.number = t.block_number "
+        "JOIN vouchers v ON v.voucher_id = t.voucher_id JOIN blocks b ON b.number = t.block_number "
         "WHERE b.timestamp BETWEEN :lo AND :hi"), {"lo": lo, "hi": hi}))
 
     by_period: dict[str, dict[str, int]] = defaultdict(lambda: {"assets": 0, "vouchers": 0, "trades": 0, "value": 0})
@@ -52,14 +52,14 @@ def statistics(conn: Connection, period: str = "month", since: Optional[int] = N
             by_level[level]["assets"] += 1
             by_source[source]["assets"] += 1
             by_jur[home]["assets"] += 1
-    for _tid, asset_id, issued_at, right, owner in vouchers:
+    for _tid, asset_id, issued_at, right, holder in vouchers:
         a = assets.get(asset_id)
         by_period[period_of(issued_at, period)]["vouchers"] += 1
         by_right[int(right)] += 1
         if a is not None:
             by_level[a[1]]["vouchers"] += 1
             by_source[a[2]]["vouchers"] += 1
-        by_jur[jur.get(owner, "??")]["vouchers_held"] += 1
+        by_jur[jur.get(holder, "??")]["vouchers_held"] += 1
     total_value = 0
     for asset_id, price, _fee, settled_at, seller, buyer in trades:
         value = int(price)

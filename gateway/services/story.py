@@ -41,9 +41,9 @@ TEMPLATES: dict[tuple[str, str], str] = {
     ("DataVoucher", "Transfer/mint"): N_("Voucher {voucher} was created for {to}"),
     ("DataVoucher", "Transfer/cross"): N_(
         "{from} transferred voucher {voucher} to {to} in {destination}, under clearance {clearance}"),
-    ("DataVoucher", "UserAuthorized"): N_("{holder} authorised {user} to use voucher {voucher}"),
-    ("DataVoucher", "UserAuthorized/withdrawn"): N_("{holder} withdrew the authorisation of {user} on voucher {voucher}"),
-    ("DataVoucher", "UserAuthorized/hidden"): N_("{holder} changed who may use voucher {voucher}"),
+    ("DataVoucher", "UserAuthorised"): N_("{holder} authorised {user} to use voucher {voucher}"),
+    ("DataVoucher", "UserAuthorised/withdrawn"): N_("{holder} withdrew the authorisation of {user} on voucher {voucher}"),
+    ("DataVoucher", "UserAuthorised/hidden"): N_("{holder} changed who may use voucher {voucher}"),
     ("DataVoucher", "VoucherUsed"): N_("{user} used voucher {voucher} of {holder} (use {use_number})"),
     ("DataVoucher", "VoucherFrozen"): N_("{regulator} froze voucher {voucher}: {reason}"),
     ("DataVoucher", "VoucherUnfrozen"): N_("{regulator} unfroze voucher {voucher}: {reason}"),
@@ -79,7 +79,7 @@ LEVEL_WORDS = {1: N_("public"), 2: N_("general"), 3: N_("important"), 4: N_("cor
 
 
 class StoryClearance(BaseModel):
-    case_id: int
+    clearance_id: int
     url: str
 
 
@@ -124,13 +124,13 @@ class _Context:
         title = self._titles[aid]
         return f"“{title}” (asset {aid})" if title else f"asset {aid}"
 
-    def voucher(self, token_id: int) -> tuple[int, int]:
+    def voucher(self, voucher_id: int) -> tuple[int, int]:
         """(right, asset id) of the voucher."""
-        if token_id not in self._vouchers:
-            row = self.conn.execute(text("SELECT \"right\", asset_id FROM vouchers WHERE token_id = :t"),
-                                    {"t": token_id}).first()
-            self._vouchers[token_id] = (int(row[0]), int(row[1])) if row is not None else (-1, -1)
-        return self._vouchers[token_id]
+        if voucher_id not in self._vouchers:
+            row = self.conn.execute(text("SELECT \"right\", asset_id FROM vouchers WHERE voucher_id = :t"),
+                                    {"t": voucher_id}).first()
+            self._vouchers[voucher_id] = (int(row[0]), int(row[1])) if row is not None else (-1, -1)
+        return self._vouchers[voucher_id]
 
     def home(self, asset_id: int) -> str:
         if asset_id not in self._assets:
@@ -167,14 +167,14 @@ class _Context:
         if destination is None or when is None:
             return None
         rows = self.conn.execute(text(
-            "SELECT case_id, recipient, expiry, status, updated_block FROM clearances WHERE asset_id = :a"
-            " AND destination = :d AND requested_block <= :b ORDER BY case_id DESC"),
+            "SELECT clearance_id, recipient, expiry, status, updated_block FROM clearances WHERE asset_id = :a"
+            " AND destination = :d AND requested_block <= :b ORDER BY clearance_id DESC"),
             {"a": asset_id, "d": destination, "b": block}).all()
-        for case_id, rec, expiry, status, updated in rows:
+        for clearance_id, rec, expiry, status, updated in rows:
             if rec not in (recipient.lower(), ZERO) or expiry is None or int(expiry) < when:
                 continue
             if status == "approved" or (status == "revoked" and int(updated) > block):
-                return int(case_id)
+                return int(clearance_id)
         return None
 
 
@@ -187,7 +187,7 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     key = name
     params: dict[str, str] = {}
     clearance: Optional[int] = None
-    tid = a.get("tokenId") if contract == "DataVoucher" else a.get("voucherId")
+    tid = a.get("voucherId", a.get("tokenId") if contract == "DataVoucher" else None)
     if tid is not None:
         params["voucher"] = str(tid)
     if "assetId" in a:
@@ -202,8 +202,8 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
         params["to"] = ctx.who(a.get("to"))
     if "reason" in a:
         params["reason"] = str(a["reason"]) if a.get("reason") is not None else N_("(reason hidden)")
-    if "caseId" in a:
-        params["clearance"] = str(a["caseId"])
+    if "clearanceId" in a:
+        params["clearance"] = str(a["clearanceId"])
     if "destination" in a:
         params["destination"] = jurisdiction_name(a.get("destination")) or UNDISCLOSED
     if name == "VoucherIssued":
@@ -224,10 +224,10 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
                     key = "Transfer/cross"
                     params["clearance"] = str(clearance)
                     params["destination"] = jurisdiction_name(dest) or dest
-    elif name == "UserAuthorized":
+    elif name == "UserAuthorised":
         allowed = a.get("allowed")
-        key = "UserAuthorized/hidden" if _hidden(allowed) else ("UserAuthorized" if allowed else
-                                                                  "UserAuthorized/withdrawn")
+        key = "UserAuthorised/hidden" if _hidden(allowed) else ("UserAuthorised" if allowed else
+                                                                  "UserAuthorised/withdrawn")
     elif name == "VoucherUsed":
         params["use_number"] = str(a.get("useNumber"))
     elif name == "RecoveryProposed":
@@ -259,9 +259,9 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     except (KeyError, IndexError, ValueError):
         template, params = GENERIC, {"contract": contract, "event": name or "?"}
         sentence = template.format(**params)
-    link = StoryClearance(case_id=clearance, url=f"/v1/clearances/{clearance}") if clearance is not None else None
-    if link is None and contract == "DataCustoms" and a.get("caseId") is not None:
-        link = StoryClearance(case_id=int(a["caseId"]), url=f"/v1/clearances/{int(a['caseId'])}")
+    link = StoryClearance(clearance_id=clearance, url=f"/v1/clearances/{clearance}") if clearance is not None else None
+    if link is None and contract == "DataCustoms" and a.get("clearanceId") is not None:
+        link = StoryClearance(clearance_id=int(a["clearanceId"]), url=f"/v1/clearances/{int(a['clearanceId'])}")
     return Story(text=sentence, template=template, params=params, clearance=link)
 
 

@@ -596,7 +596,7 @@ def _verify(b: dict[str, Any], trusted_head: Optional[str], expected_contracts: 
     ok = not problems and all(v.status == "ok" for v in verdicts)
     what = ""
     if kind == "voucher" and proven:
-        what = (f"; holder {proven['owner']}, status {proven['status']}, uses {proven['uses']} of "
+        what = (f"; holder {proven['holder']}, status {proven['status']}, uses {proven['uses']} of "
                 f"{proven['max_uses']} at block {proven['block']} (storage proofs)")
     elif proven:
         what = (f"; holder {proven['holder']}, status {proven['status']}, manifest v{proven['manifest_version']} "
@@ -679,7 +679,7 @@ def _verify_state(b: Mapping[str, Any], kind: str, subject_id: int, head: Mappin
     rows = replay(events, stamps)
     if kind == "voucher":
         core, meta = decoded["_cores"], decoded["_metas"]
-        proven = {"owner": decoded["_owners"]["value"], "asset_id": core["assetId"], "right": core["right"],
+        proven = {"holder": decoded["_owners"]["value"], "asset_id": core["assetId"], "right": core["right"],
                   "status": VoucherStatus(core["status"]).name.lower() if core["status"] < 4 else core["status"],
                   "transferable": core["transferable"], "valid_from": core["validFrom"],
                   "valid_until": core["validUntil"], "max_uses": core["maxUses"], "uses": core["uses"],

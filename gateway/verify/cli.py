@@ -1,5 +1,5 @@
 """The body of ``dataledger verify``: :func:`verify_command` takes typed :class:`VerifyOptions` (the
-typer command in ledger/cli.py builds them; ``python -m gateway.verify`` and :func:`main` run that
+typer command in dataledger/cli/ builds them; ``python -m gateway.verify`` and :func:`main` run that
 same command).
 
     dataledger verify voucher 5 [--gateway URL | --database-url URL] [--export FILE] [--json]
@@ -131,14 +131,14 @@ def _error(message: str, as_json: bool) -> int:
 
 def _expected_contracts(deployment: Optional[str], state_dir: str, chain_id: Any) -> Optional[dict[str, str]]:
     """The addresses a bundle must use: ``--deployment FILE``, else the record in ``state_dir``."""
-    path = Path(deployment) if deployment else Path(state_dir) / "deployments" / f"{chain_id}.json"
-    if not path.exists():
-        return None
+    from ledger.deployment import Deployment
+    from ledger.errors import LedgerError
+
     try:
-        record = json.loads(path.read_text())
-        return {n: str(e["address"]) for n, e in record["contracts"].items()}
-    except (OSError, ValueError, KeyError):
+        found = Deployment.from_file(deployment) if deployment else Deployment.from_state_dir(state_dir, int(chain_id))
+    except (LedgerError, TypeError, ValueError):
         return None
+    return None if found is None else found.addresses()
 
 
 def parse_id(text: str) -> int:
@@ -155,7 +155,7 @@ def parse_id(text: str) -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     """``python -m gateway.verify ARGS``: runs ``dataledger verify ARGS`` (one command line parser);
     returns the exit code."""
-    from ledger.cli import run
+    from dataledger.cli import run
 
     return run(["verify", *(sys.argv[1:] if argv is None else argv)])
 
@@ -193,7 +193,7 @@ def verify_command(opts: VerifyOptions) -> int:
         return _error(str(exc), opts.json)
     if opts.block is not None and opts.block < 0:
         return _error(f"--block {opts.block}: not a block number", opts.json)
-    import os
+    from ledger.settings import Settings
 
     from gateway.indexer.rpc import NodeUnavailable, RpcError
     from gateway.verify.bundle import build_bundle, write_bundle
@@ -210,7 +210,7 @@ def verify_command(opts: VerifyOptions) -> int:
             return stop.code
         contracts = deployment.contracts
         fetch = None
-        if (opts.gateway and not opts.ipfs and not os.environ.get("IPFS_API")
+        if (opts.gateway and not opts.ipfs and not Settings().IPFS_API
                 and not (Path(opts.state_dir) / "ipfs").is_dir()):
             fetch = _gateway_fetcher(opts.gateway)  # no IPFS of our own: the gateway's bytes, re-hashed
         verdict = verify_history(node, opts.kind, subject_id, source=source, contracts=contracts,

@@ -248,17 +248,14 @@ class ChainHistory:
 # ---------------------------------------------------------------- helpers
 
 
-def contracts_of(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: {"address": str(e["address"]).lower(), "deployBlock": int(e.get("deployBlock", 0))}
-            for name, e in record["contracts"].items()}
-
-
 def load_contracts(state_dir: Path | str, chain_id: int) -> dict[str, dict[str, Any]]:
-    from ledger.deploy import DeploymentError, load_deployment
+    """The contracts of the deployment record of ``chain_id`` in ``state_dir`` (:class:`ledger.deployment.Deployment`)."""
+    from ledger.deployment import Deployment
+    from ledger.errors import LedgerError
 
     try:
-        return contracts_of(load_deployment(Path(state_dir), chain_id))
-    except DeploymentError as exc:
+        return Deployment.require(state_dir, chain_id).entries()
+    except LedgerError as exc:
         raise VerifyError(str(exc)) from None
 
 
@@ -275,7 +272,7 @@ def add_links(events: list[dict[str, Any]], extra: Iterable[Mapping[str, Any]] =
     for e in [*extra, *events]:
         a = e["args"]
         if e["contract"] == "DataVoucher" and e["event"] == "VoucherIssued":
-            voucher_assets[int(a["tokenId"])] = int(a["assetId"])
+            voucher_assets[int(a["voucherId"])] = int(a["assetId"])
         if e["contract"] == "TradeSettlement" and e["event"] == "TradeSettled":
             trade_vouchers[str(a["tradeId"]).lower()] = int(a["voucherId"])
     for e in events:
@@ -688,11 +685,10 @@ def check_manifest_bytes(check: ManifestCheck, data: bytes) -> ManifestCheck:
 
 def ipfs_fetcher(ipfs: Optional[str] = None, state_dir: Optional[Path | str] = None) -> Any:
     """``cid -> bytes`` from Kubo (``ipfs`` URL / IPFS_API) or the embedded store (``state_dir/ipfs``)."""
-    import os
-
     from ledger.ipfs import open_store
+    from ledger.settings import Settings
 
-    target = ipfs or os.environ.get("IPFS_API") or (str(Path(state_dir) / "ipfs") if state_dir else None)
+    target = ipfs or Settings().IPFS_API or (str(Path(state_dir) / "ipfs") if state_dir else None)
     store = open_store(target)
     return store.cat
 

@@ -26,10 +26,12 @@ Three sources, in this order (:func:`resolve_contracts`):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
+
+from ledger.deployment import Deployment
+from ledger.errors import LedgerError
 
 #: zero-argument address views -> the suite contract they must name
 WIRING_VIEWS = {
@@ -65,48 +67,21 @@ class Resolved:
                 "contracts": {n: dict(c) for n, c in sorted(self.contracts.items())}}
 
 
-def normalise(record: Mapping[str, Any], where: str) -> tuple[Optional[int], dict[str, dict[str, Any]]]:
-    """(chain id, contracts) of a deployment record or of a ``/v1/contracts`` answer."""
-    entries = record.get("contracts")
-    if not isinstance(entries, Mapping) or not entries:
-        raise DeploymentUnavailable(f"{where} is not a deployment record (no 'contracts' mapping)")
-    contracts: dict[str, dict[str, Any]] = {}
-    for name, entry in entries.items():
-        try:
-            address = str(entry["address"]).lower()
-            block = int(entry.get("deployBlock", entry.get("deploy_block", 0)))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise DeploymentUnavailable(f"{where}: entry {name!r} has no address / deploy block") from None
-        if not (address.startswith("0x") and len(address) == 42) or block < 0:
-            raise DeploymentUnavailable(f"{where}: entry {name!r} is not an address and a block")
-        contracts[str(name)] = {"address": address, "deployBlock": block}
-    raw_chain = record.get("chainId", record.get("chain_id"))
+def _load(load: Callable[[], Deployment]) -> Deployment:
+    """Run a :class:`ledger.deployment.Deployment` loader; its errors mean: nothing to verify against."""
     try:
-        chain_id = None if raw_chain is None else int(raw_chain)
-    except (TypeError, ValueError):
-        raise DeploymentUnavailable(f"{where}: chain id {raw_chain!r} is not an integer") from None
-    return chain_id, contracts
+        return load()
+    except LedgerError as exc:
+        raise DeploymentUnavailable(str(exc)) from None
 
 
-def fetch_gateway_deployment(gateway: str, timeout: float = 30.0) -> dict[str, Any]:
-    """The JSON of ``GET {gateway}/v1/contracts``."""
-    import httpx
-
+def served_deployment(gateway: str, chain_id: int) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(url, contracts) of ``gateway``'s ``/v1/contracts``, for the node's ``chain_id`` (not yet checked)."""
     url = gateway.rstrip("/") + "/v1/contracts"
-    try:
-        response = httpx.get(url, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise DeploymentUnavailable(f"gateway {url} unreachable: {exc}") from None
-    if response.status_code != 200:
-        reason = response.text[:200].strip()
-        raise DeploymentUnavailable(f"gateway {url} answered HTTP {response.status_code}: {reason}")
-    try:
-        data = response.json()
-    except ValueError:
-        raise DeploymentUnavailable(f"gateway {url} did not answer JSON") from None
-    if not isinstance(data, dict):
-        raise DeploymentUnavailable(f"gateway {url} did not answer a JSON object")
-    return data
+    served = _load(lambda: Deployment.from_gateway(gateway))
+    if served.chain_id != chain_id:
+        raise DeploymentRejected(f"{url} describes chain {served.chain_id}; the node is chain {chain_id}")
+    return url, served.entries()
 
 
 def _masked(code: bytes, immutables: Mapping[str, Any]) -> bytes:
@@ -184,34 +159,19 @@ def resolve_contracts(node: Any, chain_id: int, block: int, *, state_dir: Path |
     """The contracts to verify against (see the module doc for the order and the checks)."""
     if deployment_file:
         path = Path(deployment_file)
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise DeploymentUnavailable(f"cannot read the deployment record {path}: {exc}") from None
-        if not isinstance(record, dict):
-            raise DeploymentUnavailable(f"{path} is not a deployment record (not a JSON object)")
-        recorded, contracts = normalise(record, str(path))
-        if recorded is not None and recorded != chain_id:
-            raise DeploymentUnavailable(f"{path} is the deployment of chain {recorded}; the node is chain {chain_id}")
-        return Resolved(contracts, "file", str(path), ["chain id"])
-    local = Path(state_dir) / "deployments" / f"{chain_id}.json"
+        given = _load(lambda: Deployment.from_file(path))
+        if given.chain_id is not None and given.chain_id != chain_id:
+            raise DeploymentUnavailable(f"{path} is the deployment of chain {given.chain_id}; the node is chain "
+                                        f"{chain_id}")
+        return Resolved(given.entries(), "file", str(path), ["chain id"])
+    local = Deployment.path_for(state_dir, chain_id)
     if local.exists():
-        from ledger.deploy import load_deployment
-
-        try:
-            record = load_deployment(Path(state_dir), chain_id)
-        except (OSError, ValueError) as exc:
-            raise DeploymentUnavailable(f"cannot read the deployment record {local}: {exc}") from None
-        _, contracts = normalise(record, str(local))
-        return Resolved(contracts, "state-dir", str(local), [])
+        return Resolved(_load(lambda: Deployment.from_file(local)).entries(), "state-dir", str(local), [])
     if not gateway:
         raise DeploymentUnavailable(
             f"no deployment record for chain {chain_id} at {local}: pass --gateway URL (its /v1/contracts is "
             "checked against the chain) or --deployment FILE (a record you hold)")
-    url = gateway.rstrip("/") + "/v1/contracts"
-    served_chain, contracts = normalise(fetch_gateway_deployment(gateway), url)
-    if served_chain != chain_id:
-        raise DeploymentRejected(f"{url} describes chain {served_chain}; the node is chain {chain_id}")
+    url, contracts = served_deployment(gateway, chain_id)
     checks, notes = check_against_chain(node, contracts, block)
     for note in notes:  # a pruned node: the deploy block was not proven, search from 0
         name = note.split(":", 1)[0]
@@ -219,8 +179,8 @@ def resolve_contracts(node: Any, chain_id: int, block: int, *, state_dir: Path |
     return Resolved(contracts, "gateway", url, checks, notes)
 
 
-def checked_gateway_record(rpc_url: str, gateway: str) -> dict[str, Any]:
-    """A deployment record (``{"chainId", "contracts"}``) built from ``gateway``'s ``/v1/contracts``
+def checked_gateway_record(rpc_url: str, gateway: str) -> Deployment:
+    """The deployment built from ``gateway``'s ``/v1/contracts``
     after :func:`check_against_chain` at the node's head: what ``dataledger --gateway URL`` uses
     when it holds no record of its own. Raises DeploymentUnavailable / DeploymentRejected."""
     from gateway.indexer.rpc import NodeUnavailable, RpcError
@@ -230,10 +190,7 @@ def checked_gateway_record(rpc_url: str, gateway: str) -> dict[str, Any]:
     try:
         chain_id = int(node.call("eth_chainId", []), 16)
         head = int(node.call("eth_blockNumber", []), 16)
-        url = gateway.rstrip("/") + "/v1/contracts"
-        served_chain, contracts = normalise(fetch_gateway_deployment(gateway), url)
-        if served_chain != chain_id:
-            raise DeploymentRejected(f"{url} describes chain {served_chain}; the node is chain {chain_id}")
+        url, contracts = served_deployment(gateway, chain_id)
         _, notes = check_against_chain(node, contracts, head)
         for note in notes:
             contracts[note.split(":", 1)[0]]["deployBlock"] = 0
@@ -241,4 +198,4 @@ def checked_gateway_record(rpc_url: str, gateway: str) -> dict[str, Any]:
         raise DeploymentUnavailable(f"node at {rpc_url}: {exc}") from None
     finally:
         node.close()
-    return {"chainId": chain_id, "contracts": contracts}
+    return Deployment.from_dict({"chainId": chain_id, "contracts": contracts}, f"{url} (checked against the chain)")

@@ -4,14 +4,14 @@ reader of the gateway's ``events`` table (:func:`select_history`). It is the sel
 provenance API serves (gateway.services.provenance), generated from the contract ABIs:
 
 Voucher ``V``:
-  every DataVoucher event with ``tokenId == V`` (VoucherIssued, ERC-721 Transfer and Approval,
-  UserAuthorized, VoucherUsed, VoucherFrozen / Unfrozen / Revoked, RecoveryProposed / Cancelled,
-  VoucherRecovered); TradeSettlement
+  every DataVoucher event with ``voucherId == V`` (VoucherIssued, UserAuthorised, VoucherUsed,
+  VoucherFrozen / Unfrozen / Revoked, RecoveryProposed / Cancelled, VoucherRecovered) and the
+  ERC-721 standard's own Transfer and Approval with ``tokenId == V``; TradeSettlement
   ``TradeSettled`` with ``voucherId == V``, and ``BrokerPaid`` of those trades (``tradeId`` in the
   settled trade ids).
 Asset ``A``:
   every event of the market's contracts with ``assetId == A``: AssetRegistered, ManifestUpdated,
-  ValuationRecorded, AssetFrozen / Unfrozen / Revoked; the DataCustoms clearance cases of the
+  ValuationRecorded, AssetFrozen / Unfrozen / Revoked; the DataCustoms clearances of the
   asset; the DataVoucher events over it (VoucherIssued, VoucherUsed, VoucherFrozen / Unfrozen /
   Revoked, RecoveryProposed / Cancelled, VoucherRecovered).
 
@@ -75,7 +75,8 @@ def _rules_for(arg: str, contracts: Sequence[str]) -> list[Rule]:
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "voucher": (
-        *_rules_for("tokenId", ["DataVoucher"]),
+        *_rules_for("voucherId", ["DataVoucher"]),  # DataVoucher's own events
+        *_rules_for("tokenId", ["DataVoucher"]),  # the ERC-721 standard's Transfer, Approval
         *_rules_for("voucherId", ["TradeSettlement"]),
         Rule("TradeSettlement", ("BrokerPaid",), "tradeId", 1, key="trades"),
     ),
@@ -213,7 +214,7 @@ def sql_candidates(kind: str, subject_id: int, trade_ids: Sequence[str] = ()) ->
 
 def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets: Mapping[int, int],
              trade_vouchers: Mapping[str, int]) -> dict[str, Any]:
-    """Chain-side links of one event: asset_id, voucher_id, trade_id, case_id (None when n/a).
+    """Chain-side links of one event: asset_id, voucher_id, trade_id, clearance_id (None when n/a).
     ``voucher_assets``: voucher id -> asset id (VoucherIssued); ``trade_vouchers``: trade -> voucher."""
 
     def num(key: str) -> Optional[int]:
@@ -223,9 +224,9 @@ def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets:
         except (TypeError, ValueError):
             return None
 
-    links: dict[str, Any] = {"asset_id": num("assetId"), "voucher_id": None, "trade_id": None, "case_id": None}
+    links: dict[str, Any] = {"asset_id": num("assetId"), "voucher_id": None, "trade_id": None, "clearance_id": None}
     if contract == "DataVoucher":
-        links["voucher_id"] = num("tokenId")
+        links["voucher_id"] = num("voucherId") if "voucherId" in args else num("tokenId")
     elif contract == "TradeSettlement":
         trade = args.get("tradeId")
         links["trade_id"] = str(trade).lower() if trade is not None else None
@@ -233,7 +234,7 @@ def links_of(contract: str, event: str, args: Mapping[str, Any], voucher_assets:
         if links["voucher_id"] is None and links["trade_id"] is not None:
             links["voucher_id"] = trade_vouchers.get(links["trade_id"])
     elif contract == "DataCustoms":
-        links["case_id"] = num("caseId")
+        links["clearance_id"] = num("clearanceId")
     if links["asset_id"] is None and links["voucher_id"] is not None:
         links["asset_id"] = voucher_assets.get(links["voucher_id"])
     return links

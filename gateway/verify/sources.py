@@ -264,7 +264,7 @@ class SqlSource:
                 from gateway.verify.participant import role_names
 
                 row["role_names"] = role_names(int(row["roles"]))  # as the route labels the roles
-                for field, sql in (("vouchers_held", "SELECT count(*) FROM vouchers WHERE owner = :a"),
+                for field, sql in (("vouchers_held", "SELECT count(*) FROM vouchers WHERE holder = :a"),
                                    ("assets_held", "SELECT count(*) FROM assets WHERE holder = :a")):
                     row[field] = conn.execute(text(sql), {"a": acct}).scalar_one()
                 state["participants"].append(row)

@@ -8,7 +8,7 @@ Two chain-side sources, both trusting only the node:
    in-memory rows: the rows an honest gateway holds, field for field;
 2. **views**: the contracts' own state at the verified block (``eth_call`` with ``block`` = that
    number): ``DataVoucher.voucher`` + ``ownerOf``, ``AssetRegistry.assetCore`` + ``latestManifest``
-   + ``valuationCount``, ``DataCustoms.clearanceCase``. The replayed rows must agree with the views
+   + ``valuationCount``, ``DataCustoms.clearance``. The replayed rows must agree with the views
    (else the chain's events and state disagree: a failure, never "verified").
 
 Each served field gets one :class:`FieldCheck`: ``ok`` (equal to the replayed value, and to the view
@@ -28,12 +28,12 @@ from eth_abi.abi import encode as abi_encode
 from gateway.indexer import projections as pj
 from gateway.indexer.decode import DecodedEvent, abi_type
 from ledger.artifacts import load_artifact
-from ledger.contracts.models import CaseState, VoucherStatus
+from ledger.contracts.models import ClearanceState, VoucherStatus
 
 #: tables compared per history kind, and the row filter (column, subject) selecting them
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "voucher": (("vouchers", "token_id"), ("voucher_transfers", "token_id"), ("trades", "voucher_id"),
-                ("voucher_uses", "token_id"), ("voucher_users", "token_id"), ("broker_payments", "")),
+    "voucher": (("vouchers", "voucher_id"), ("voucher_transfers", "voucher_id"), ("trades", "voucher_id"),
+                ("voucher_uses", "voucher_id"), ("voucher_users", "voucher_id"), ("broker_payments", "")),
     "asset": (("assets", "asset_id"), ("asset_manifests", "asset_id"), ("valuations", "asset_id"),
               ("clearances", "asset_id"), ("voucher_uses", "asset_id")),
 }
@@ -155,9 +155,9 @@ def row_key(table: str, row: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 #: the values of these tables are withheld from callers the redaction policy hides them from
-WITHHELD_NAMES = {"voucher_users": "a user authorisation of voucher {token_id}",
-                  "voucher_uses": "use {use_number} of voucher {token_id}",
-                  "clearances": "clearance {case_id}"}
+WITHHELD_NAMES = {"voucher_users": "a user authorisation of voucher {voucher_id}",
+                  "voucher_uses": "use {use_number} of voucher {voucher_id}",
+                  "clearances": "clearance {clearance_id}"}
 
 
 def subject_name(kind: str, subject_id: int, table: str, row: Mapping[str, Any],
@@ -167,21 +167,21 @@ def subject_name(kind: str, subject_id: int, table: str, row: Mapping[str, Any],
         return row.get(k)
 
     if table in withhold:
-        return WITHHELD_NAMES.get(table, table).format_map({k: row.get(k) for k in ("token_id", "use_number", "case_id")})
+        return WITHHELD_NAMES.get(table, table).format_map({k: row.get(k) for k in ("voucher_id", "use_number", "clearance_id")})
 
     if table == "vouchers":
-        return f"voucher {g('token_id')}"
+        return f"voucher {g('voucher_id')}"
     if table == "assets":
         return f"asset {g('asset_id')}"
     if table == "voucher_transfers":
-        return f"transfer of voucher {g('token_id')} at block {g('block_number')} log {g('log_index')}"
+        return f"transfer of voucher {g('voucher_id')} at block {g('block_number')} log {g('log_index')}"
     if table == "trades":
         t = str(g("trade_id"))
         return f"trade {t[:10]}…{t[-4:]}" if len(t) > 16 else f"trade {t}"
     if table == "voucher_uses":
-        return f"use {g('use_number')} of voucher {g('token_id')}"
+        return f"use {g('use_number')} of voucher {g('voucher_id')}"
     if table == "voucher_users":
-        return f"user {g('user')} of voucher {g('token_id')}"
+        return f"user {g('user')} of voucher {g('voucher_id')}"
     if table == "broker_payments":
         return f"broker payment at block {g('block_number')} log {g('log_index')}"
     if table == "asset_manifests":
@@ -189,7 +189,7 @@ def subject_name(kind: str, subject_id: int, table: str, row: Mapping[str, Any],
     if table == "valuations":
         return f"valuation {g('index')} of asset {g('asset_id')}"
     if table == "clearances":
-        return f"clearance {g('case_id')}"
+        return f"clearance {g('clearance_id')}"
     return f"{table} {row_key(table, row)}"
 
 
@@ -238,13 +238,13 @@ def view_calls(kind: str, subject_id: int, addresses: Mapping[str, str],
     """(label, contract, function, args) of the views read at the verified block."""
     calls: list[tuple[str, str, str, tuple[Any, ...]]] = []
     if kind == "voucher":
-        calls += [("voucher", "DataVoucher", "voucher", (subject_id,)), ("owner", "DataVoucher", "ownerOf", (subject_id,))]
+        calls += [("voucher", "DataVoucher", "voucher", (subject_id,)), ("holder", "DataVoucher", "ownerOf", (subject_id,))]
     else:
         calls += [("asset", "AssetRegistry", "assetCore", (subject_id,)),
                   ("latest", "AssetRegistry", "latestManifest", (subject_id,)),
                   ("valuations", "AssetRegistry", "valuationCount", (subject_id,))]
         for key in expected.get("clearances", {}):
-            calls.append((f"case:{key[0]}", "DataCustoms", "clearanceCase", (int(key[0]),)))
+            calls.append((f"clearance:{key[0]}", "DataCustoms", "clearance", (int(key[0]),)))
     return calls
 
 
@@ -276,9 +276,9 @@ def view_values(kind: str, subject_id: int, views: Mapping[str, Any]) -> dict[st
                    "transferable": core["transferable"], "valid_from": core["validFrom"],
                    "valid_until": core["validUntil"], "max_uses": core["maxUses"], "uses": core["uses"],
                    "issuer": v["issuer"], "scope_hash": v["scopeHash"]}
-            owner = views.get("owner")
-            if owner is not None:
-                row["owner"] = owner["_0"]
+            holder = views.get("holder")
+            if holder is not None:
+                row["holder"] = holder["_0"]
             out["vouchers"] = {sid: row}
     else:
         a = views.get("asset")
@@ -299,16 +299,16 @@ def view_values(kind: str, subject_id: int, views: Mapping[str, Any]) -> dict[st
             out["assets"] = {sid: row}
         cases: dict[tuple[str, ...], dict[str, Any]] = {}
         for label, c in views.items():
-            if not label.startswith("case:") or c is None:
+            if not label.startswith("clearance:") or c is None:
                 continue
             c = c["_0"]
             row = {"asset_id": c["assetId"], "requester": c["requester"], "destination": pj.text_of(c["destination"]),
-                   "recipient": c["recipient"], "status": _status(CaseState, c["state"]), "purpose_cid": c["purposeCid"]}
+                   "recipient": c["recipient"], "status": _status(ClearanceState, c["state"]), "purpose_cid": c["purposeCid"]}
             if row["status"] == "approved":
                 row.update(expiry=c["expiry"], officer=c["decidedBy"], conditions_cid=c["conditionsCid"])
             elif row["status"] == "rejected":
                 row["officer"] = c["decidedBy"]
-            cases[(label[5:],)] = row
+            cases[(label[len("clearance:"):],)] = row
         out["clearances"] = cases
     return out
 

@@ -122,7 +122,7 @@ def home(request: Request) -> HTMLResponse:
         counts = {
             "participants": len(db.exec(select(Participant.account)).all()),
             "assets": len(db.exec(select(Asset.asset_id)).all()),
-            "vouchers": len(db.exec(select(Voucher.token_id)).all()),
+            "vouchers": len(db.exec(select(Voucher.voucher_id)).all()),
             "trades": len(db.exec(select(Trade.trade_id)).all()),
         }
         recent = db.exec(select(Trade).order_by(Trade.block_number.desc()).limit(5)).all()  # type: ignore[attr-defined]
@@ -147,22 +147,22 @@ def asset_page(request: Request, asset_id: int) -> HTMLResponse:
         except (ApiError, OverflowError):
             return not_found_page(request, f"asset {asset_id}")
         vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.asset_id == asset_id)
-                                                     .order_by(col(Voucher.token_id))).all()]
+                                                     .order_by(col(Voucher.voucher_id))).all()]
         conn = db.connection()
         events = redaction.redact_events(provenance.asset_events(conn, asset_id), _viewer(request, db), conn)
         return render(request, "asset.html", a=detail, vouchers=vouchers, events=events)
 
 
-@router.get("/vouchers/{token_id}", response_class=HTMLResponse)
-def voucher_page(request: Request, token_id: int) -> HTMLResponse:
+@router.get("/vouchers/{voucher_id}", response_class=HTMLResponse)
+def voucher_page(request: Request, voucher_id: int) -> HTMLResponse:
     with _db(request) as db:
         try:
-            v = voucher_detail(db, token_id)
+            v = voucher_detail(db, voucher_id)
         except (ApiError, OverflowError):
-            return not_found_page(request, f"voucher {token_id}")
+            return not_found_page(request, f"voucher {voucher_id}")
         conn = db.connection()
-        events = redaction.redact_events(provenance.voucher_events(conn, token_id), _viewer(request, db), conn)
-        check = history_verification("voucher", token_id, request)
+        events = redaction.redact_events(provenance.voucher_events(conn, voucher_id), _viewer(request, db), conn)
+        check = history_verification("voucher", voucher_id, request)
         asset = db.get(Asset, v.asset_id)
         return render(request, "voucher.html", v=v, events=events, check=check, asset=asset)
 
@@ -173,7 +173,7 @@ def address_page(request: Request, account: str) -> HTMLResponse:
     with _db(request) as db:
         p = db.get(Participant, acct)
         org = db.get(Organisation, p.org_id) if p is not None else None
-        vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.owner == acct)).all()]
+        vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.holder == acct)).all()]
         assets = db.exec(select(Asset).where(Asset.holder == acct)).all()
         trades = db.exec(select(Trade).where((Trade.seller == acct) | (Trade.buyer == acct))).all()
         names = legible.Directory(db.connection())
@@ -235,17 +235,18 @@ def regulator_page(request: Request, period: str = Query("month", pattern="^(day
     return render(request, "regulator.html", stats=stats, chart=chart, period=period)
 
 
-@router.get("/customs", response_class=HTMLResponse)
-def customs_page(request: Request) -> HTMLResponse:
+@router.get("/clearances", response_class=HTMLResponse)
+@router.get("/customs", response_class=HTMLResponse, include_in_schema=False)  # the 0003-era URL
+def clearances_page(request: Request) -> HTMLResponse:
     with _db(request) as db:
         caller = _caller(request, db)
         from gateway.api.deps import Caller
 
         conn = db.connection()
         viewer = redaction.viewer_of(caller or Caller(), conn)
-        cases = [clearance_out(c, viewer, conn)
-                 for c in db.exec(select(Clearance).order_by(col(Clearance.case_id))).all()]
-        return render(request, "customs.html", cases=cases, caller=caller,
+        clearances = [clearance_out(c, viewer, conn)
+                 for c in db.exec(select(Clearance).order_by(col(Clearance.clearance_id))).all()]
+        return render(request, "customs.html", clearances=clearances, caller=caller,
                       full=bool(caller and caller.supervisor))
 
 

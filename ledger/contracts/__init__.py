@@ -10,7 +10,7 @@ from ledger.contracts.base import ZERO_ADDRESS, ContractClient, TxResult, jsonab
 from ledger.contracts.models import (
     Asset,
     AssetStatus,
-    CaseState,
+    ClearanceState,
     Clearance,
     ManifestVersion,
     Organisation,
@@ -31,7 +31,7 @@ from ledger.contracts.settlement import Order, PaymentTokenClient, SettlementCli
 from ledger.contracts.vouchers import ForwarderClient, ForwardRequest, VouchersClient
 
 __all__ = [
-    "Asset", "AssetStatus", "AssetsClient", "CaseState", "Clearance", "ContractClient", "CustomsClient",
+    "Asset", "AssetStatus", "AssetsClient", "ClearanceState", "Clearance", "ContractClient", "CustomsClient",
     "ForwardRequest", "ForwarderClient", "ManifestVersion", "Order", "Organisation", "Participant",
     "ParticipantsClient", "PaymentTokenClient", "RecoveryProposal", "Restriction", "RightType", "Role", "SettlementClient",
     "Side", "SignedOrder", "SourceType", "Status", "TxResult", "Valuation", "Voucher", "VoucherStatus",

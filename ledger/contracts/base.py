@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 
 from ledger.errors import InvalidInput, LedgerError, as_revert
-from ledger.tx import SentTx
+from ledger.tx import SentTx, TxSender
 
 if TYPE_CHECKING:
-    from ledger.chain import Ledger
+    from ledger.contracts.vouchers import ForwarderClient, VouchersClient
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -28,7 +29,7 @@ class TxResult:
     gas_used: int
     events: list[dict[str, Any]] = field(default_factory=list)
     receipt: Any = None
-    value: Any = None  # what the call created/returned (asset id, voucher id, case id, trade id...)
+    value: Any = None  # what the call created/returned (asset id, voucher id, clearance id, trade id...)
 
     def event(self, name: str) -> dict[str, Any]:
         for ev in self.events:
@@ -63,13 +64,46 @@ def checksum(address: str, what: str = "address") -> str:
     return Web3.to_checksum_address(address)
 
 
+class Connection(Protocol):
+    """What a client needs of its connection to the market (:class:`ledger.chain.Ledger` is one):
+    the clients depend on this, not on ``ledger.chain``, so ``chain`` imports ``contracts`` one way."""
+
+    w3: Web3
+    chain_id: int
+    account: Optional[LocalAccount]
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def sender(self) -> TxSender: ...
+
+    @property
+    def forwarder(self) -> "ForwarderClient": ...
+
+    @property
+    def vouchers(self) -> "VouchersClient": ...
+
+    def contract(self, name: str, address: Optional[str] = None) -> Contract: ...
+
+    def address_of(self, name: str) -> str: ...
+
+    def deploy_block(self, name: str) -> int: ...
+
+    def require_account(self) -> LocalAccount: ...
+
+    def send(self, tx: dict[str, Any], contract: Optional[str] = None) -> SentTx: ...
+
+    def now(self) -> int: ...
+
+
 class ContractClient:
     """Base of every typed client: ``call`` (views), ``transact`` (estimate first, decoded
     reverts, receipt awaited), ``events`` (logs over a block range)."""
 
     NAME: str = ""
 
-    def __init__(self, ledger: "Ledger", address: Optional[str] = None) -> None:
+    def __init__(self, ledger: "Connection", address: Optional[str] = None) -> None:
         self.ledger = ledger
         self.contract: Contract = ledger.contract(self.NAME, address)
 

@@ -46,7 +46,7 @@ class AssetStatus(IntEnum):
     REVOKED = 3
 
 
-class CaseState(IntEnum):
+class ClearanceState(IntEnum):
     NONE = 0
     REQUESTED = 1
     APPROVED = 2
@@ -269,7 +269,7 @@ class Asset(Model):
 
 
 class Clearance(Model):
-    case_id: int
+    clearance_id: int
     asset_id: int
     requester: str
     destination: str
@@ -284,8 +284,8 @@ class Clearance(Model):
 
 
 class Voucher(Model):
-    token_id: int
-    owner: Optional[str]
+    voucher_id: int
+    holder: Optional[str]
     asset_id: int
     right: str
     status: str
@@ -310,7 +310,7 @@ class Restriction(Model):
 class RecoveryProposal(Model):
     """A pending two-regulator recovery of a voucher (``proposer`` empty when none)."""
 
-    token_id: int
+    voucher_id: int
     from_: str
     to: str
     proposer: Optional[str]

@@ -8,7 +8,7 @@ from ledger.contracts.base import ZERO_ADDRESS, ContractClient, TxResult, checks
 from ledger.contracts.models import (
     Asset,
     AssetStatus,
-    CaseState,
+    ClearanceState,
     Clearance,
     ManifestVersion,
     Organisation,
@@ -27,7 +27,7 @@ from ledger.contracts.models import (
     role_names,
     tag_from_chain,
 )
-from ledger.errors import InvalidInput, UnknownAsset, UnknownCase
+from ledger.errors import InvalidInput, UnknownAsset, UnknownClearance
 
 
 def _hex(raw: bytes) -> str:
@@ -233,38 +233,38 @@ def _hash32(value: bytes | str) -> bytes:
 
 
 class CustomsClient(ContractClient):
-    """DataCustoms (数据海关): cross-border clearance cases."""
+    """DataCustoms (数据海关): cross-border clearances."""
 
     NAME = "DataCustoms"
 
     def request(self, asset_id: int, destination: str, purpose_cid: str | bytes,
                 recipient: Optional[str] = None) -> TxResult:
-        """Open a case; ``result.value`` is the case id. ``recipient`` None = anyone there."""
+        """Open a clearance request; ``result.value`` is the clearance id. ``recipient`` None = anyone there."""
         to = checksum(recipient, "recipient") if recipient else ZERO_ADDRESS
         result = self.transact("requestClearance", int(asset_id), jurisdiction(destination), to,
                                _cid_arg(purpose_cid))
-        result.value = int(result.event("ClearanceRequested")["caseId"])
+        result.value = int(result.event("ClearanceRequested")["clearanceId"])
         return result
 
-    def approve(self, case_id: int, expiry: int, conditions_cid: str | bytes = b"") -> TxResult:
+    def approve(self, clearance_id: int, expiry: int, conditions_cid: str | bytes = b"") -> TxResult:
         conditions = _cid_arg(conditions_cid) if conditions_cid else b""
-        return self.transact("approveClearance", int(case_id), int(expiry), conditions)
+        return self.transact("approveClearance", int(clearance_id), int(expiry), conditions)
 
-    def reject(self, case_id: int, reason: str) -> TxResult:
-        return self.transact("rejectClearance", int(case_id), reason)
+    def reject(self, clearance_id: int, reason: str) -> TxResult:
+        return self.transact("rejectClearance", int(clearance_id), reason)
 
-    def revoke(self, case_id: int, reason: str) -> TxResult:
-        return self.transact("revokeClearance", int(case_id), reason)
+    def revoke(self, clearance_id: int, reason: str) -> TxResult:
+        return self.transact("revokeClearance", int(clearance_id), reason)
 
-    def clearance(self, case_id: int) -> Clearance:
-        c = self.call("clearanceCase", int(case_id))
+    def clearance(self, clearance_id: int) -> Clearance:
+        c = self.call("clearance", int(clearance_id))
         (asset_id, requester, dest, state, requested_at, recipient, expiry, decided_by, decided_at,
          purpose, conditions) = c
-        if CaseState(state) == CaseState.NONE:
-            raise UnknownCase(int(case_id))
+        if ClearanceState(state) == ClearanceState.NONE:
+            raise UnknownClearance(int(clearance_id))
         return Clearance(
-            case_id=int(case_id), asset_id=int(asset_id), requester=requester,
-            destination=jurisdiction_str(dest), state=CaseState(state).name.lower(),
+            clearance_id=int(clearance_id), asset_id=int(asset_id), requester=requester,
+            destination=jurisdiction_str(dest), state=ClearanceState(state).name.lower(),
             requested_at=int(requested_at), recipient=recipient, expiry=int(expiry),
             decided_by=decided_by, decided_at=int(decided_at), purpose_cid=cid_from_chain(purpose),
             conditions_cid=cid_from_chain(conditions),
@@ -273,5 +273,5 @@ class CustomsClient(ContractClient):
     def is_cleared(self, asset_id: int, destination: str, recipient: str) -> bool:
         return bool(self.call("isCleared", int(asset_id), jurisdiction(destination), checksum(recipient)))
 
-    def case_count(self) -> int:
-        return int(self.call("caseCount"))
+    def clearance_count(self) -> int:
+        return int(self.call("clearanceCount"))

@@ -134,21 +134,21 @@ class VouchersClient(ContractClient):
     NAME = "DataVoucher"
 
     # ------------------------------------------------------------ views
-    def voucher(self, token_id: int) -> Voucher:
-        (core, issuer, scope) = self.call("voucher", int(token_id))
+    def voucher(self, voucher_id: int) -> Voucher:
+        (core, issuer, scope) = self.call("voucher", int(voucher_id))
         asset_id, right, status, transferable, valid_from, valid_until, max_uses, uses = core
         if VoucherStatus(status) == VoucherStatus.NONE:
-            raise UnknownVoucher(int(token_id))
+            raise UnknownVoucher(int(voucher_id))
         return Voucher(
-            token_id=int(token_id), owner=self.owner_of(token_id), asset_id=int(asset_id),
+            voucher_id=int(voucher_id), holder=self.owner_of(voucher_id), asset_id=int(asset_id),
             right=RightType(right).name.lower(), status=VoucherStatus(status).name.lower(),
             transferable=bool(transferable), valid_from=int(valid_from), valid_until=int(valid_until),
             max_uses=int(max_uses), uses=int(uses), issuer=issuer, scope_hash="0x" + bytes(scope).hex(),
         )
 
-    def owner_of(self, token_id: int) -> Optional[str]:
+    def owner_of(self, voucher_id: int) -> Optional[str]:
         try:
-            return str(self.call("ownerOf", int(token_id)))
+            return str(self.call("ownerOf", int(voucher_id)))
         except ContractRevert:
             return None
 
@@ -158,8 +158,8 @@ class VouchersClient(ContractClient):
     def voucher_count(self) -> int:
         return int(self.call("voucherCount"))
 
-    def restriction(self, sender: str, recipient: str, token_id: int) -> Restriction:
-        code = int(self.call("detectTransferRestriction", checksum(sender), checksum(recipient), int(token_id)))
+    def restriction(self, sender: str, recipient: str, voucher_id: int) -> Restriction:
+        code = int(self.call("detectTransferRestriction", checksum(sender), checksum(recipient), int(voucher_id)))
         return Restriction(code=code, message=self.message_for(code))
 
     def message_for(self, code: int) -> str:
@@ -168,27 +168,27 @@ class VouchersClient(ContractClient):
         except ContractRevert:
             return RESTRICTION_MESSAGES.get(int(code), f"unknown restriction code {code}")
 
-    def why_not(self, token_id: int, recipient: str, sender: Optional[str] = None) -> Restriction:
-        """Why a transfer of ``token_id`` to ``recipient`` would fail now (code 0: it would not)."""
+    def why_not(self, voucher_id: int, recipient: str, sender: Optional[str] = None) -> Restriction:
+        """Why a transfer of ``voucher_id`` to ``recipient`` would fail now (code 0: it would not)."""
         if sender is None:
-            sender = self.owner_of(token_id) or ZERO_ADDRESS
-            if sender == ZERO_ADDRESS and self.call("voucherCore", int(token_id))[2] == 0:
+            sender = self.owner_of(voucher_id) or ZERO_ADDRESS
+            if sender == ZERO_ADDRESS and self.call("voucherCore", int(voucher_id))[2] == 0:
                 return Restriction(code=12, message=self.message_for(12))
-        return self.restriction(sender, recipient, token_id)
+        return self.restriction(sender, recipient, voucher_id)
 
-    def use_restriction(self, user: str, token_id: int) -> Restriction:
-        """Why a use of ``token_id`` by ``user`` would be refused now (the transfer rule from the holder
+    def use_restriction(self, user: str, voucher_id: int) -> Restriction:
+        """Why a use of ``voucher_id`` by ``user`` would be refused now (the transfer rule from the holder
         to the user: standing, licences, asset status, customs clearance); code 0: it would not."""
-        code = int(self.call("detectUseRestriction", checksum(user), int(token_id)))
+        code = int(self.call("detectUseRestriction", checksum(user), int(voucher_id)))
         return Restriction(code=code, message=self.message_for(code))
 
-    def recovery_proposal(self, token_id: int) -> RecoveryProposal:
-        frm, to, proposer, expires_at = self.call("recoveryProposal", int(token_id))
-        return RecoveryProposal(token_id=int(token_id), from_=frm, to=to,
+    def recovery_proposal(self, voucher_id: int) -> RecoveryProposal:
+        frm, to, proposer, expires_at = self.call("recoveryProposal", int(voucher_id))
+        return RecoveryProposal(voucher_id=int(voucher_id), from_=frm, to=to,
                                 proposer=None if proposer == ZERO_ADDRESS else proposer, expires_at=int(expires_at))
 
-    def is_authorized_user(self, token_id: int, user: str) -> bool:
-        return bool(self.call("isAuthorizedUser", int(token_id), checksum(user)))
+    def is_authorised_user(self, voucher_id: int, user: str) -> bool:
+        return bool(self.call("isAuthorisedUser", int(voucher_id), checksum(user)))
 
     # ------------------------------------------------------------ issuing & moving
     def issue(self, to: str, asset_id: int, right: Any, scope: str | bytes, valid_from: int, valid_until: int,
@@ -199,84 +199,84 @@ class VouchersClient(ContractClient):
             raise InvalidInput(f"valid-from {valid_from} must be before valid-until {valid_until}")
         result = self.transact("issue", checksum(to, "recipient"), int(asset_id), int(parse_enum(RightType, right)),
                                hash32(scope), int(valid_from), int(valid_until), int(max_uses), bool(transferable))
-        result.value = int(result.event("VoucherIssued")["tokenId"])
+        result.value = int(result.event("VoucherIssued")["voucherId"])
         return result
 
-    def check_transfer(self, token_id: int, recipient: str, sender: Optional[str] = None) -> None:
+    def check_transfer(self, voucher_id: int, recipient: str, sender: Optional[str] = None) -> None:
         """Raise TransferRefused(code, message) unless DataVoucher would allow the move now."""
-        owner = self.owner_of(token_id)
+        owner = self.owner_of(voucher_id)
         if owner is None:
-            raise UnknownVoucher(int(token_id))
+            raise UnknownVoucher(int(voucher_id))
         sender = checksum(sender) if sender else owner
-        r = self.restriction(sender, checksum(recipient, "recipient"), token_id)
+        r = self.restriction(sender, checksum(recipient, "recipient"), voucher_id)
         if r.code != 0:
-            raise TransferRefused(r.code, r.message, int(token_id), sender, recipient)
+            raise TransferRefused(r.code, r.message, int(voucher_id), sender, recipient)
 
-    def transfer(self, recipient: str, token_id: int, sender: Optional[str] = None) -> TxResult:
+    def transfer(self, recipient: str, voucher_id: int, sender: Optional[str] = None) -> TxResult:
         """safeTransferFrom(owner, recipient, id) by the ledger's account, after the restriction check."""
-        owner = self.owner_of(token_id)
+        owner = self.owner_of(voucher_id)
         if owner is None:
-            raise UnknownVoucher(int(token_id))
+            raise UnknownVoucher(int(voucher_id))
         sender = checksum(sender) if sender else owner
-        self.check_transfer(token_id, recipient, sender)
-        return self.transact("safeTransferFrom", sender, checksum(recipient), int(token_id))
+        self.check_transfer(voucher_id, recipient, sender)
+        return self.transact("safeTransferFrom", sender, checksum(recipient), int(voucher_id))
 
     def approve_operator(self, operator: str, approved: bool = True) -> TxResult:
         return self.transact("setApprovalForAll", checksum(operator), bool(approved))
 
-    def authorize_user(self, token_id: int, user: str, allowed: bool = True) -> TxResult:
-        return self.transact("authorizeUser", int(token_id), checksum(user), bool(allowed))
+    def authorise_user(self, voucher_id: int, user: str, allowed: bool = True) -> TxResult:
+        return self.transact("authoriseUser", int(voucher_id), checksum(user), bool(allowed))
 
-    def redeem(self, token_id: int, purpose: str | bytes) -> TxResult:
+    def redeem(self, voucher_id: int, purpose: str | bytes) -> TxResult:
         """Record one use; ``result.value`` is the use number."""
-        if self.owner_of(token_id) is None:
-            raise UnknownVoucher(int(token_id))
-        result = self.transact("redeem", int(token_id), hash32(purpose))
+        if self.owner_of(voucher_id) is None:
+            raise UnknownVoucher(int(voucher_id))
+        result = self.transact("redeem", int(voucher_id), hash32(purpose))
         result.value = int(result.event("VoucherUsed")["useNumber"])
         return result
 
     # ------------------------------------------------------------ supervision
-    def freeze(self, token_id: int, reason: str) -> TxResult:
-        return self.transact("freeze", int(token_id), reason)
+    def freeze(self, voucher_id: int, reason: str) -> TxResult:
+        return self.transact("freeze", int(voucher_id), reason)
 
-    def unfreeze(self, token_id: int, reason: str) -> TxResult:
-        return self.transact("unfreeze", int(token_id), reason)
+    def unfreeze(self, voucher_id: int, reason: str) -> TxResult:
+        return self.transact("unfreeze", int(voucher_id), reason)
 
-    def revoke(self, token_id: int, reason: str) -> TxResult:
-        return self.transact("revoke", int(token_id), reason)
+    def revoke(self, voucher_id: int, reason: str) -> TxResult:
+        return self.transact("revoke", int(voucher_id), reason)
 
-    def propose_recovery(self, token_id: int, recipient: str, reason: str) -> TxResult:
+    def propose_recovery(self, voucher_id: int, recipient: str, reason: str) -> TxResult:
         """First regulator: propose moving the voucher off a lost key to ``recipient``;
         ``result.value`` is the proposal's expiry (unix seconds). Another regulator executes it."""
-        if self.owner_of(token_id) is None:
-            raise UnknownVoucher(int(token_id))
-        result = self.transact("proposeRecovery", int(token_id), checksum(recipient, "recipient"), reason)
+        if self.owner_of(voucher_id) is None:
+            raise UnknownVoucher(int(voucher_id))
+        result = self.transact("proposeRecovery", int(voucher_id), checksum(recipient, "recipient"), reason)
         result.value = int(result.event("RecoveryProposed")["expiresAt"])
         return result
 
-    def execute_recovery(self, token_id: int, reason: str) -> TxResult:
+    def execute_recovery(self, voucher_id: int, reason: str) -> TxResult:
         """Second regulator: execute the pending recovery (not the proposer's own)."""
-        if self.owner_of(token_id) is None:
-            raise UnknownVoucher(int(token_id))
-        return self.transact("executeRecovery", int(token_id), reason)
+        if self.owner_of(voucher_id) is None:
+            raise UnknownVoucher(int(voucher_id))
+        return self.transact("executeRecovery", int(voucher_id), reason)
 
-    def cancel_recovery(self, token_id: int, reason: str) -> TxResult:
-        return self.transact("cancelRecovery", int(token_id), reason)
+    def cancel_recovery(self, voucher_id: int, reason: str) -> TxResult:
+        return self.transact("cancelRecovery", int(voucher_id), reason)
 
     # ------------------------------------------------------------ gasless (ERC-2771)
-    def transfer_request(self, recipient: str, token_id: int, deadline: int) -> ForwardRequest:
+    def transfer_request(self, recipient: str, voucher_id: int, deadline: int) -> ForwardRequest:
         """A signed request moving the holder's voucher, for a relayer to submit (no gas for the holder)."""
         signer = self.ledger.require_account()
-        self.check_transfer(token_id, recipient, signer.address)
+        self.check_transfer(voucher_id, recipient, signer.address)
         data = bytes.fromhex(self.build("safeTransferFrom", signer.address, checksum(recipient),
-                                        int(token_id))["data"][2:])
+                                        int(voucher_id))["data"][2:])
         return self.ledger.forwarder.sign(signer, self.address, data, deadline)
 
-    def redeem_request(self, token_id: int, purpose: str | bytes, deadline: int) -> ForwardRequest:
+    def redeem_request(self, voucher_id: int, purpose: str | bytes, deadline: int) -> ForwardRequest:
         signer = self.ledger.require_account()
-        if self.owner_of(token_id) is None:
-            raise UnknownVoucher(int(token_id))
-        data = bytes.fromhex(self.build("redeem", int(token_id), hash32(purpose))["data"][2:])
+        if self.owner_of(voucher_id) is None:
+            raise UnknownVoucher(int(voucher_id))
+        data = bytes.fromhex(self.build("redeem", int(voucher_id), hash32(purpose))["data"][2:])
         return self.ledger.forwarder.sign(signer, self.address, data, deadline)
 
 

@@ -7,7 +7,6 @@ Both backends implement :class:`IpfsStore`; every read is re-hashed and a wrong 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from .errors import (
@@ -69,14 +68,13 @@ class IpfsStore(Protocol):
 def open_store(target: str | os.PathLike[str] | None = None) -> IpfsStore:
     """Kubo for an ``http(s)://`` URL or multiaddr, else an embedded store at a directory.
 
-    With no argument: ``IPFS_API`` if set (Kubo), else ``DATALEDGER_IPFS_DIR`` or
-    ``./.dataledger/ipfs`` (embedded).
+    With no argument: ``IPFS_API`` if set (Kubo), else ``IPFS_STORE_DIR`` / ``DATALEDGER_IPFS_DIR``
+    or ``<STATE_DIR>/ipfs`` (embedded; :meth:`ledger.settings.Settings.ipfs_target`).
     """
     if target is None:
-        env_api = os.environ.get("IPFS_API")
-        if env_api:
-            return KuboClient(env_api)
-        target = os.environ.get("DATALEDGER_IPFS_DIR") or Path(".dataledger") / "ipfs"
+        from ledger.settings import Settings
+
+        target = Settings().ipfs_target()
     if isinstance(target, str) and target.startswith(("http://", "https://", "/ip4/", "/ip6/", "/dns")):
         return KuboClient(target)
     return LocalStore(target)

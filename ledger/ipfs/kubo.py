@@ -84,7 +84,11 @@ class KuboClient:
         timeout: float = 120.0,
         client: httpx.Client | None = None,
     ) -> None:
-        self.api = api_url(api or os.environ.get("IPFS_API") or DEFAULT_API)
+        if api is None:
+            from ledger.settings import Settings
+
+            api = Settings().IPFS_API
+        self.api = api_url(api or DEFAULT_API)
         self._base = f"{self.api}/api/v0"
         self._client = client or httpx.Client(timeout=timeout)
         self._own_client = client is None

@@ -35,7 +35,7 @@ from web3.contract import Contract
 from ledger.artifacts import UnknownArtifact
 from ledger.deploy import deploy_all, deploy_contract
 from tests.contracts.helpers import (
-    CaseState,
+    ClearanceState,
     Roles,
     SourceType,
     event,
@@ -149,18 +149,18 @@ class Market:
         expiry: int | None = None,
         requester: str | None = None,
     ) -> int:
-        """Request and approve a clearance; returns the case id. Default expiry: 30 days."""
+        """Request and approve a clearance; returns the clearance id. Default expiry: 30 days."""
         requester = requester or self.addr["authority"]
         receipt = send(
             self.datacustoms.functions.requestClearance(asset_id, jur(destination), recipient, b"purpose"),
             requester,
         )
-        case_id = int(event(self.datacustoms, receipt, "ClearanceRequested")["caseId"])
+        clearance_id = int(event(self.datacustoms, receipt, "ClearanceRequested")["clearanceId"])
         if expiry is None:
             expiry = int(self.w3.eth.get_block("latest")["timestamp"]) + 30 * 24 * 3600
-        send(self.datacustoms.functions.approveClearance(case_id, expiry, b"conditions"), self.addr["customs"])
-        assert self.datacustoms.functions.clearanceCase(case_id).call()[3] == CaseState.APPROVED
-        return case_id
+        send(self.datacustoms.functions.approveClearance(clearance_id, expiry, b"conditions"), self.addr["customs"])
+        assert self.datacustoms.functions.clearance(clearance_id).call()[3] == ClearanceState.APPROVED
+        return clearance_id
 
 
 def _deploy(w3: Web3, deployer: Any) -> tuple[dict[str, Contract], bool]:

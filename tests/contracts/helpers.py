@@ -47,7 +47,7 @@ class Roles:
 
 
 # the contracts' enums, as the SDK defines them
-Status, SourceType, AssetStatus, CaseState = _models.Status, _models.SourceType, _models.AssetStatus, _models.CaseState
+Status, SourceType, AssetStatus, ClearanceState = _models.Status, _models.SourceType, _models.AssetStatus, _models.ClearanceState
 
 
 REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")

@@ -1,7 +1,7 @@
 """Issue 11 (audit), contract items of ParticipantRegistry and DataVoucher: each attack, now refused.
 
 * High #2  re-homing an account around data customs (remove + add by two officers, and every way around);
-* Medium #4 a foreign user redeems without a clearance (authorizeUser and redeem apply the cross-border rule);
+* Medium #4 a foreign user redeems without a clearance (authoriseUser and redeem apply the cross-border rule);
 * Low      redeem ignores an expired licence; an officer drops/adds a licensed role without the registrar;
 * Low      one regulator key recovers any voucher alone (now proposed by one regulator, executed by another).
 
@@ -142,7 +142,7 @@ def test_rehomed_authorised_user_cannot_redeem(trading: Trading) -> None:
     user = m.spare[0]
     add_to_own_org(t, "bank_cn", user)
     vid, _ = level4_voucher(t)
-    send(m.voucher.functions.authorizeUser(vid, user, True), m.bank_cn)
+    send(m.voucher.functions.authoriseUser(vid, user, True), m.bank_cn)
     send(m.voucher.functions.redeem(vid, PURPOSE), user)  # fine while in CN
     reg = m.participants
     send(reg.functions.removeAccount(m.orgs["bank_cn"], user), m.officers["bank_cn"])  # holds nothing: allowed
@@ -164,13 +164,13 @@ def test_authorising_a_foreign_user_needs_a_clearance(trading: Trading) -> None:
     v = m.voucher.functions
     assert v.detectTransferRestriction(m.bank_cn, m.holder_sg, vid).call() == CLEARANCE_REQUIRED
     assert v.detectUseRestriction(m.holder_sg, vid).call() == CLEARANCE_REQUIRED
-    expect_revert(v.authorizeUser(vid, m.holder_sg, True), "UseRestricted", CLEARANCE_REQUIRED, m.bank_cn,
+    expect_revert(v.authoriseUser(vid, m.holder_sg, True), "UseRestricted", CLEARANCE_REQUIRED, m.bank_cn,
                   m.holder_sg, vid, sender=m.bank_cn)
-    expect_revert(v.redeem(vid, PURPOSE), "NotAuthorizedUser", vid, m.holder_sg, m.bank_cn, sender=m.holder_sg)
+    expect_revert(v.redeem(vid, PURPOSE), "NotAuthorisedUser", vid, m.holder_sg, m.bank_cn, sender=m.holder_sg)
     # the same message as for a transfer
     assert "clearance" in v.messageForTransferRestriction(CLEARANCE_REQUIRED).call()
     # withdrawing an authorisation is always allowed
-    send(v.authorizeUser(vid, m.holder_sg, False), m.bank_cn)
+    send(v.authoriseUser(vid, m.holder_sg, False), m.bank_cn)
 
 
 def test_foreign_user_with_clearance_redeems_until_the_clearance_ends(trading: Trading) -> None:
@@ -178,7 +178,7 @@ def test_foreign_user_with_clearance_redeems_until_the_clearance_ends(trading: T
     vid, aid = level4_voucher(t)
     v = m.voucher.functions
     case = m.clear(aid, "SG", m.holder_sg)
-    send(v.authorizeUser(vid, m.holder_sg, True), m.bank_cn)
+    send(v.authoriseUser(vid, m.holder_sg, True), m.bank_cn)
     send(v.redeem(vid, PURPOSE), m.holder_sg)
     # revoked clearance: the next use is refused with the transfer code
     send(m.datacustoms.functions.revokeClearance(case, "conditions breached"), m.customs)
@@ -199,11 +199,11 @@ def test_foreign_user_on_a_lower_level_asset_crosses_the_border_too(trading: Tra
     v = m.voucher.functions
     assert v.detectUseRestriction(m.holder_hk, vid).call() == v.detectTransferRestriction(
         m.bank_cn, m.holder_hk, vid).call() == CLEARANCE_REQUIRED
-    expect_revert(v.authorizeUser(vid, m.holder_hk, True), "UseRestricted", CLEARANCE_REQUIRED, m.bank_cn,
+    expect_revert(v.authoriseUser(vid, m.holder_hk, True), "UseRestricted", CLEARANCE_REQUIRED, m.bank_cn,
                   m.holder_hk, vid, sender=m.bank_cn)
     # a domestic user is fine; an unregistered one is not
-    send(v.authorizeUser(vid, m.holder_cn, True), m.bank_cn)
-    expect_revert(v.authorizeUser(vid, m.outsider, True), "UseRestricted", RECIPIENT_NOT_ACTIVE, m.bank_cn,
+    send(v.authoriseUser(vid, m.holder_cn, True), m.bank_cn)
+    expect_revert(v.authoriseUser(vid, m.outsider, True), "UseRestricted", RECIPIENT_NOT_ACTIVE, m.bank_cn,
                   m.outsider, vid, sender=m.bank_cn)
 
 
@@ -226,7 +226,7 @@ def test_redeem_is_refused_with_an_expired_licence(trading: Trading) -> None:
     t, m = trading, trading.m
     reg = m.participants
     vid, _ = t.issue(m.operator, to=m.operator)
-    send(m.voucher.functions.authorizeUser(vid, m.broker, True), m.operator)
+    send(m.voucher.functions.authoriseUser(vid, m.broker, True), m.operator)
     send(reg.functions.setLicenceExpiry(m.operator, t.now() + 100), m.admin)
     m.chain.time_travel(200)
     expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "UseRestricted", SENDER_LICENCE_EXPIRED, m.operator,
@@ -305,7 +305,7 @@ def test_one_regulator_cannot_recover_alone(trading: Trading) -> None:
     send(v.freeze(vid, "holder reports lost key"), m.regulator)
     receipt = send(v.proposeRecovery(vid, m.bank_cn, "lost key; court ruling 7"), m.regulator)
     ev = event(m.voucher, receipt, "RecoveryProposed")
-    assert (ev["tokenId"], ev["assetId"], ev["regulator"], ev["from"], ev["to"], ev["reason"]) == (
+    assert (ev["voucherId"], ev["assetId"], ev["regulator"], ev["from"], ev["to"], ev["reason"]) == (
         vid, aid, m.regulator, m.holder_cn, m.bank_cn, "lost key; court ruling 7")
     assert ev["expiresAt"] == t.now() + int(v.RECOVERY_WINDOW().call())
     expect_revert(v.executeRecovery(vid, "confirmed"), "RecoveryNeedsSecondRegulator", vid, m.regulator,
@@ -328,7 +328,7 @@ def test_two_regulators_recover_a_voucher(trading: Trading) -> None:
     expect_revert(v.executeRecovery(vid, ""), "EmptyReason", sender=reg2)
     receipt = send(v.executeRecovery(vid, "second signature"), reg2)
     assert event(m.voucher, receipt, "VoucherRecovered") == {
-        "tokenId": vid, "assetId": aid, "regulator": reg2, "from": m.holder_cn, "to": m.bank_cn,
+        "voucherId": vid, "assetId": aid, "regulator": reg2, "from": m.holder_cn, "to": m.bank_cn,
         "reason": "second signature"}
     assert event(m.voucher, receipt, "Transfer")["to"] == m.bank_cn
     assert v.ownerOf(vid).call() == m.bank_cn
@@ -391,7 +391,7 @@ def test_recovery_cancel_and_compliance_at_execution(trading: Trading) -> None:
                   vid, sender=reg2)
     receipt = send(v.cancelRecovery(vid, "clearance revoked"), reg2)
     assert event(m.voucher, receipt, "RecoveryCancelled") == {
-        "tokenId": vid, "assetId": aid, "regulator": reg2, "reason": "clearance revoked"}
+        "voucherId": vid, "assetId": aid, "regulator": reg2, "reason": "clearance revoked"}
     expect_revert(v.executeRecovery(vid, "ok"), "NoRecoveryProposal", vid, sender=reg2)
     expect_revert(v.cancelRecovery(vid, "again"), "NoRecoveryProposal", vid, sender=reg2)
 

@@ -468,7 +468,7 @@ class World:
             allowed = (md.has_roles(issuer, Roles.AUTHORITY) if a["source"] == SourceType.PUBLIC
                        else issuer == a["holder"] and md.active(issuer))
             if not allowed:
-                expect = ("NotAuthorizedIssuer", issuer, asset_id, a["source"])
+                expect = ("NotAuthorisedIssuer", issuer, asset_id, a["source"])
             elif vf >= vu:
                 expect = ("InvalidValidity", vf, vu)
         if expect is None:
@@ -502,7 +502,7 @@ class World:
         if expect is None:
             md.vouchers[vid]["owner"] = to
 
-    def authorize_user(self, vid: int, user: str, allowed: bool, caller: str) -> None:
+    def authorise_user(self, vid: int, user: str, allowed: bool, caller: str) -> None:
         md = self.model
         holder = md.vouchers[vid]["owner"]
         expect: Err = None if caller == holder else ("NotVoucherHolder", vid, caller, holder)
@@ -511,7 +511,7 @@ class World:
             STATS[f"authorize-code:{code}"] += 1
             if code:
                 expect = ("UseRestricted", code, holder, user, vid)
-        self.act("authorizeUser", "DataVoucher", "authorizeUser", (vid, user, allowed), caller, expect)
+        self.act("authoriseUser", "DataVoucher", "authoriseUser", (vid, user, allowed), caller, expect)
         if expect is None:
             (md.users.add if allowed else md.users.discard)((vid, holder, user))
 
@@ -521,7 +521,7 @@ class World:
         holder = v["owner"]
         expect: Err = None
         if user != holder and (vid, holder, user) not in md.users:
-            expect = ("NotAuthorizedUser", vid, user, holder)
+            expect = ("NotAuthorisedUser", vid, user, holder)
         elif v["status"] != V_ACTIVE:
             expect = ("VoucherNotActive", vid, v["status"])
         elif md.now < v["from"]:
@@ -558,25 +558,25 @@ class World:
             md.cases[len(md.cases) + 1] = {"asset": asset_id, "requester": requester, "dest": dest,
                                            "recipient": recipient, "state": C_REQUESTED}
 
-    def _decidable(self, case_id: int, caller: str) -> Err:
+    def _decidable(self, clearance_id: int, caller: str) -> Err:
         md = self.model
-        c = md.cases.get(case_id)
+        c = md.cases.get(clearance_id)
         if not md.has_roles(caller, Roles.CUSTOMS):
             return ("NotAuthorised", caller, Roles.CUSTOMS)
         if c is None:
-            return ("UnknownCase", case_id)
+            return ("UnknownClearance", clearance_id)
         if c["state"] != C_REQUESTED:
-            return ("InvalidCaseState", case_id, c["state"])
+            return ("InvalidClearanceState", clearance_id, c["state"])
         if c["requester"] == caller:
-            return ("SelfDecision", case_id, caller)
+            return ("SelfDecision", clearance_id, caller)
         return None
 
-    def approve_clearance(self, case_id: int, expiry_h: int, caller: str) -> None:
+    def approve_clearance(self, clearance_id: int, expiry_h: int, caller: str) -> None:
         md = self.model
         expiry = self.grid(expiry_h)
-        expect = self._decidable(case_id, caller)
+        expect = self._decidable(clearance_id, caller)
         if expect is None:
-            c = md.cases[case_id]
+            c = md.cases[clearance_id]
             status = md.asset_status(c["asset"])
             key = (c["asset"], c["dest"], c["recipient"])
             cover = md.covers.get(key, (0, 0))
@@ -585,38 +585,38 @@ class World:
             elif status != A_ACTIVE:
                 expect = ("InvalidAssetStatus", c["asset"], status)
             elif cover[0] > md.now:
-                expect = ("ClearanceActive", case_id, cover[1], cover[0])
-        self.act("approveClearance", "DataCustoms", "approveClearance", (case_id, expiry, b"conditions"), caller,
+                expect = ("ClearanceActive", clearance_id, cover[1], cover[0])
+        self.act("approveClearance", "DataCustoms", "approveClearance", (clearance_id, expiry, b"conditions"), caller,
                  expect)
         if expect is None:
-            c = md.cases[case_id]
+            c = md.cases[clearance_id]
             c["state"] = C_APPROVED
-            md.covers[(c["asset"], c["dest"], c["recipient"])] = (expiry, case_id)
+            md.covers[(c["asset"], c["dest"], c["recipient"])] = (expiry, clearance_id)
 
-    def reject_clearance(self, case_id: int, caller: str) -> None:
-        expect = self._decidable(case_id, caller)
-        self.act("rejectClearance", "DataCustoms", "rejectClearance", (case_id, "not justified"), caller, expect)
+    def reject_clearance(self, clearance_id: int, caller: str) -> None:
+        expect = self._decidable(clearance_id, caller)
+        self.act("rejectClearance", "DataCustoms", "rejectClearance", (clearance_id, "not justified"), caller, expect)
         if expect is None:
-            self.model.cases[case_id]["state"] = C_REJECTED
+            self.model.cases[clearance_id]["state"] = C_REJECTED
 
-    def revoke_clearance(self, case_id: int, caller: str) -> None:
+    def revoke_clearance(self, clearance_id: int, caller: str) -> None:
         md = self.model
-        c = md.cases.get(case_id)
+        c = md.cases.get(clearance_id)
         if not (md.has_roles(caller, Roles.CUSTOMS) or md.has_roles(caller, Roles.REGULATOR)):
             expect: Err = ("NotAuthorised", caller)
         elif c is None:
-            expect = ("UnknownCase", case_id)
+            expect = ("UnknownClearance", clearance_id)
         elif c["state"] != C_APPROVED:
-            expect = ("InvalidCaseState", case_id, c["state"])
+            expect = ("InvalidClearanceState", clearance_id, c["state"])
         else:
             expect = None
-        self.act("revokeClearance", "DataCustoms", "revokeClearance", (case_id, "conditions breached"), caller,
+        self.act("revokeClearance", "DataCustoms", "revokeClearance", (clearance_id, "conditions breached"), caller,
                  expect)
         if expect is None:
             assert c is not None
             c["state"] = C_REVOKED
             key = (c["asset"], c["dest"], c["recipient"])
-            if md.covers.get(key, (0, 0))[1] == case_id:
+            if md.covers.get(key, (0, 0))[1] == clearance_id:
                 del md.covers[key]
 
     def supervise_voucher(self, vid: int, action: str, caller: str) -> None:
@@ -860,7 +860,7 @@ class World:
         calls = [
             self.view_call("DataVoucher", "voucherCount"),
             self.view_call("AssetRegistry", "assetCount"),
-            self.view_call("DataCustoms", "caseCount"),
+            self.view_call("DataCustoms", "clearanceCount"),
             self.view_call("PaymentToken", "totalSupply"),
         ]
         calls += [self.view_call("DataVoucher", "balanceOf", a) for a in self.known]
@@ -973,11 +973,11 @@ class MarketMachine(RuleBasedStateMachine):
 
     @precondition(has_vouchers)
     @rule(v=IDX, user=IDX, allowed=st.sampled_from([True, True, False]), by_holder=st.sampled_from([True] * 5 + [False]))
-    def authorize_user(self, v: int, user: int, allowed: bool, by_holder: bool) -> None:
-        self.step("authorize_user")
+    def authorise_user(self, v: int, user: int, allowed: bool, by_holder: bool) -> None:
+        self.step("authorise_user")
         vid = self.voucher(v)
         holder = self.w.model.vouchers[vid]["owner"]
-        self.w.authorize_user(vid, self.acct(user), allowed, holder if by_holder else self.acct(user + 1))
+        self.w.authorise_user(vid, self.acct(user), allowed, holder if by_holder else self.acct(user + 1))
 
     @precondition(has_vouchers)
     @rule(v=IDX, who=st.sampled_from(["holder", "holder", "user", "any"]), i=IDX)

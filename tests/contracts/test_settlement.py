@@ -411,7 +411,7 @@ def test_attack_authorised_user_redeems_between_signing_and_settlement(trading: 
     t, m = trading, trading.m
     vid, _ = t.issue(m.holder_cn, max_uses=2)
     sell, buy = _terms_pair(t, vid)
-    send(m.voucher.functions.authorizeUser(vid, m.operator, True), m.holder_cn)
+    send(m.voucher.functions.authoriseUser(vid, m.operator, True), m.holder_cn)
     send(m.voucher.functions.redeem(vid, b"\x33" * 32), m.operator)
     expect_revert(t.settle_fn(sell, buy), "UsesLeftBelowTerms", vid, 2, 1, sender=m.exchange)
 

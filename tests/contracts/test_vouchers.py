@@ -41,7 +41,7 @@ def test_issue_enterprise_voucher_by_holder(trading: Trading) -> None:
         m.voucher.functions.issue(m.holder_cn, aid, USE, b"\x11" * 32, now, now + DAY, 5, True), m.holder_cn
     )
     ev = event(m.voucher, receipt, "VoucherIssued")
-    vid = ev["tokenId"]
+    vid = ev["voucherId"]
     assert (ev["assetId"], ev["issuer"], ev["holder"], ev["right"]) == (aid, m.holder_cn, m.holder_cn, USE)
     assert (ev["validFrom"], ev["validUntil"], ev["maxUses"], ev["transferable"]) == (now, now + DAY, 5, True)
     assert ev["scopeHash"] == b"\x11" * 32
@@ -71,11 +71,11 @@ def test_issue_requires_asset_holder_for_enterprise_data(trading: Trading) -> No
     aid = m.register_asset(m.holder_cn)
     now = t.now()
     fn = m.voucher.functions.issue(m.bank_cn, aid, USE, b"\0" * 32, now, now + DAY, 1, True)
-    expect_revert(fn, "NotAuthorizedIssuer", m.bank_cn, aid, int(SourceType.ENTERPRISE), sender=m.bank_cn)
-    expect_revert(fn, "NotAuthorizedIssuer", m.authority, aid, int(SourceType.ENTERPRISE), sender=m.authority)
+    expect_revert(fn, "NotAuthorisedIssuer", m.bank_cn, aid, int(SourceType.ENTERPRISE), sender=m.bank_cn)
+    expect_revert(fn, "NotAuthorisedIssuer", m.authority, aid, int(SourceType.ENTERPRISE), sender=m.authority)
     aid2 = m.register_asset(m.holder_cn, source=SourceType.PERSONAL_DERIVED)
     fn2 = m.voucher.functions.issue(m.bank_cn, aid2, USE, b"\0" * 32, now, now + DAY, 1, True)
-    expect_revert(fn2, "NotAuthorizedIssuer", m.bank_cn, aid2, int(SourceType.PERSONAL_DERIVED), sender=m.bank_cn)
+    expect_revert(fn2, "NotAuthorisedIssuer", m.bank_cn, aid2, int(SourceType.PERSONAL_DERIVED), sender=m.bank_cn)
     send(fn2, m.holder_cn)
 
 
@@ -85,7 +85,7 @@ def test_public_data_vouchers_only_by_authority(trading: Trading) -> None:
     now = t.now()
     fn = m.voucher.functions.issue(m.holder_cn, aid, OPERATING, b"\0" * 32, now, now + DAY, 1, False)
     # even the asset's holder (a licensed operator) may not issue public-data vouchers
-    expect_revert(fn, "NotAuthorizedIssuer", m.operator, aid, int(SourceType.PUBLIC), sender=m.operator)
+    expect_revert(fn, "NotAuthorisedIssuer", m.operator, aid, int(SourceType.PUBLIC), sender=m.operator)
     receipt = send(fn, m.authority)  # primary market grant
     ev = event(m.voucher, receipt, "VoucherIssued")
     assert ev["issuer"] == m.authority and ev["holder"] == m.holder_cn and ev["right"] == OPERATING
@@ -247,33 +247,33 @@ def test_redeem_by_holder_and_authorised_bank(trading: Trading) -> None:
     vid, aid = t.issue(max_uses=2)
     receipt = send(m.voucher.functions.redeem(vid, PURPOSE), m.holder_cn)
     ev = event(m.voucher, receipt, "VoucherUsed")
-    assert (ev["tokenId"], ev["assetId"], ev["user"], ev["holder"], ev["purposeHash"], ev["useNumber"]) == (
+    assert (ev["voucherId"], ev["assetId"], ev["user"], ev["holder"], ev["purposeHash"], ev["useNumber"]) == (
         vid, aid, m.holder_cn, m.holder_cn, PURPOSE, 1)
-    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "NotAuthorizedUser", vid, m.bank_cn, m.holder_cn,
+    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "NotAuthorisedUser", vid, m.bank_cn, m.holder_cn,
                   sender=m.bank_cn)
-    receipt = send(m.voucher.functions.authorizeUser(vid, m.bank_cn, True), m.holder_cn)
-    assert event(m.voucher, receipt, "UserAuthorized") == {
-        "tokenId": vid, "holder": m.holder_cn, "user": m.bank_cn, "allowed": True}
-    assert m.voucher.functions.isAuthorizedUser(vid, m.bank_cn).call()
+    receipt = send(m.voucher.functions.authoriseUser(vid, m.bank_cn, True), m.holder_cn)
+    assert event(m.voucher, receipt, "UserAuthorised") == {
+        "voucherId": vid, "holder": m.holder_cn, "user": m.bank_cn, "allowed": True}
+    assert m.voucher.functions.isAuthorisedUser(vid, m.bank_cn).call()
     receipt = send(m.voucher.functions.redeem(vid, b"\x33" * 32), m.bank_cn)  # Foshan: loan decision
     ev = event(m.voucher, receipt, "VoucherUsed")
     assert (ev["user"], ev["holder"], ev["useNumber"]) == (m.bank_cn, m.holder_cn, 2)
     expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "UsesExhausted", vid, 2, sender=m.bank_cn)
-    send(m.voucher.functions.authorizeUser(vid, m.bank_cn, False), m.holder_cn)
-    assert not m.voucher.functions.isAuthorizedUser(vid, m.bank_cn).call()
+    send(m.voucher.functions.authoriseUser(vid, m.bank_cn, False), m.holder_cn)
+    assert not m.voucher.functions.isAuthorisedUser(vid, m.bank_cn).call()
 
 
 def test_authorize_user_only_by_holder_and_lapses_on_transfer(trading: Trading) -> None:
     t, m = trading, trading.m
     vid, _ = t.issue(max_uses=5)
-    expect_revert(m.voucher.functions.authorizeUser(vid, m.bank_cn, True), "NotVoucherHolder", vid, m.bank_cn,
+    expect_revert(m.voucher.functions.authoriseUser(vid, m.bank_cn, True), "NotVoucherHolder", vid, m.bank_cn,
                   m.holder_cn, sender=m.bank_cn)
-    expect_revert(m.voucher.functions.authorizeUser(777, m.bank_cn, True), "ERC721NonexistentToken", 777,
+    expect_revert(m.voucher.functions.authoriseUser(777, m.bank_cn, True), "ERC721NonexistentToken", 777,
                   sender=m.bank_cn)
-    send(m.voucher.functions.authorizeUser(vid, m.operator, True), m.holder_cn)
+    send(m.voucher.functions.authoriseUser(vid, m.operator, True), m.holder_cn)
     send(transfer(m, m.holder_cn, m.bank_cn, vid), m.holder_cn)
-    assert not m.voucher.functions.isAuthorizedUser(vid, m.operator).call()
-    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "NotAuthorizedUser", vid, m.operator, m.bank_cn,
+    assert not m.voucher.functions.isAuthorisedUser(vid, m.operator).call()
+    expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "NotAuthorisedUser", vid, m.operator, m.bank_cn,
                   sender=m.operator)
 
 
@@ -285,9 +285,9 @@ def test_redeem_window_status_and_participants(trading: Trading) -> None:
                   sender=m.holder_cn)
     m.chain.time_travel(1100)
     # a use is checked as a transfer from the holder to the user (restriction codes of detectTransferRestriction)
-    expect_revert(m.voucher.functions.authorizeUser(vid, m.outsider, True), "UseRestricted", 2, m.holder_cn,
+    expect_revert(m.voucher.functions.authoriseUser(vid, m.outsider, True), "UseRestricted", 2, m.holder_cn,
                   m.outsider, vid, sender=m.holder_cn)
-    send(m.voucher.functions.authorizeUser(vid, m.bank_cn, True), m.holder_cn)
+    send(m.voucher.functions.authoriseUser(vid, m.bank_cn, True), m.holder_cn)
     send(m.participants.functions.suspendAccount(m.bank_cn, "audit"), m.admin)
     expect_revert(m.voucher.functions.redeem(vid, PURPOSE), "UseRestricted", 2, m.holder_cn, m.bank_cn, vid,
                   sender=m.bank_cn)
@@ -322,14 +322,14 @@ def test_freeze_unfreeze_revoke_events_and_errors(trading: Trading) -> None:
     expect_revert(m.voucher.functions.unfreeze(vid, "x"), "VoucherNotFrozen", vid, 1, sender=m.regulator)
     receipt = send(m.voucher.functions.freeze(vid, "suspected leak"), m.regulator)
     assert event(m.voucher, receipt, "VoucherFrozen") == {
-        "tokenId": vid, "assetId": aid, "regulator": m.regulator, "reason": "suspected leak"}
+        "voucherId": vid, "assetId": aid, "regulator": m.regulator, "reason": "suspected leak"}
     assert m.voucher.functions.voucherCore(vid).call()[2] == 2
     expect_revert(m.voucher.functions.freeze(vid, "again"), "VoucherNotActive", vid, 2, sender=m.regulator)
     receipt = send(m.voucher.functions.unfreeze(vid, "cleared"), m.regulator)
     assert event(m.voucher, receipt, "VoucherUnfrozen")["reason"] == "cleared"
     receipt = send(m.voucher.functions.revoke(vid, "fraud"), m.regulator)
     assert event(m.voucher, receipt, "VoucherRevoked") == {
-        "tokenId": vid, "assetId": aid, "regulator": m.regulator, "reason": "fraud"}
+        "voucherId": vid, "assetId": aid, "regulator": m.regulator, "reason": "fraud"}
     expect_revert(m.voucher.functions.revoke(vid, "again"), "VoucherAlreadyRevoked", vid, sender=m.regulator)
     expect_revert(m.voucher.functions.revoke(999, "x"), "ERC721NonexistentToken", 999, sender=m.regulator)
     expect_revert(m.voucher.functions.freeze(vid, "x"), "VoucherNotActive", vid, 3, sender=m.regulator)
@@ -354,7 +354,7 @@ def test_recover_lost_key(trading: Trading) -> None:
     send(v.proposeRecovery(vid, m.bank_cn, "key lost; court ruling 7"), m.regulator)
     receipt = send(v.executeRecovery(vid, "key lost; court ruling 7"), reg2)
     assert event(m.voucher, receipt, "VoucherRecovered") == {
-        "tokenId": vid, "assetId": aid, "regulator": reg2, "from": m.holder_cn, "to": m.bank_cn,
+        "voucherId": vid, "assetId": aid, "regulator": reg2, "from": m.holder_cn, "to": m.bank_cn,
         "reason": "key lost; court ruling 7"}
     assert event(m.voucher, receipt, "Transfer")["to"] == m.bank_cn
     assert v.ownerOf(vid).call() == m.bank_cn

@@ -213,7 +213,7 @@ class Trading:
             self.m.voucher.functions.issue(to or holder, asset_id, right, scope, vf, vu, max_uses, transferable),
             issuer or holder,
         )
-        return int(event(self.m.voucher, receipt, "VoucherIssued")["tokenId"]), asset_id
+        return int(event(self.m.voucher, receipt, "VoucherIssued")["voucherId"]), asset_id
 
     # ---------------------------------------------------------------- orders
     def order(self, maker: str, side: int, voucher_id: int, price: int = 10_000, **kw: Any) -> Order:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 from eth_account import Account
 
-from ledger.anvil import DEFAULT_MNEMONIC, AnvilError, AnvilNode
+from dataledger.dev.anvil import DEFAULT_MNEMONIC, AnvilError, AnvilNode
 from tests.geth_fixture import GethError, GethNode
 
 Account.enable_unaudited_hdwallet_features()

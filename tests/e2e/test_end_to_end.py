@@ -31,24 +31,25 @@ from web3 import Web3
 from gateway.core.config import Settings
 from gateway.indexer import metrics
 from gateway.indexer.store import make_engine, migrate
-from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
+from gateway.indexer.sync import Indexer, IndexerConfig
 from gateway.verify import receipts as rc
-from gateway.verify.core import Node, contracts_of, verify_history
+from gateway.verify.core import Node, verify_history
 from gateway.verify.sources import HttpSource
-from ledger import demo
+from dataledger.dev import demo
 from ledger.chain import Ledger
 from ledger.contracts.models import Role, RightType, Side, SourceType, hash32
 from ledger.deploy import deploy_all, deployment_record, write_deployment
 from ledger.errors import ContractRevert, TxError
 from ledger.ipfs import open_store
 from ledger.tx import FeePolicy, TxSender
+from ledger.deployment import Deployment
 from tests.e2e.conftest import DevNode
 from tests.gateway.api_fixtures import DOMAIN, bearer, login
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
-#: the demo participants this market registers (ledger.demo.PARTICIPANTS keys)
+#: the demo participants this market registers (dataledger.dev.demo.PARTICIPANTS keys)
 MEMBERS = ("authority", "exchange", "holder_cn", "bank_cn", "holder_sg")
 PRICE = 80_000_00
 YEAR = 365 * 24 * 3600
@@ -164,7 +165,7 @@ def market(node: DevNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     migrate(m.db_url)
     engine = make_engine(m.db_url)
     shrinks_before = metrics.snapshot()["counters"].get("range_shrinks", 0)
-    m.indexer = Indexer(node.rpc_url, engine, contracts_from_record(record), IndexerConfig(poll_interval=0.1))
+    m.indexer = Indexer(node.rpc_url, engine, Deployment.from_dict(record).entries(), IndexerConfig(poll_interval=0.1))
 
     def follow() -> None:
         assert m.indexer is not None
@@ -192,7 +193,7 @@ def _funded_relayer(market: Market) -> str:
     sign with (index 15, so no nonce manager of the market is disturbed)."""
     from eth_account import Account
 
-    from ledger.anvil import DEFAULT_MNEMONIC
+    from dataledger.dev.anvil import DEFAULT_MNEMONIC
 
     Account.enable_unaudited_hdwallet_features()
     payer = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/15")
@@ -266,12 +267,12 @@ def test_custom_error_with_values_decodes(market: Market) -> None:
     """A custom error with values decodes the same on both nodes: when the SDK simulates (eth_estimateGas),
     from a view (eth_call), and when a mined transaction reverted (replayed at its block)."""
     sg = market.ledgers["holder_sg"]
-    token_id = market.ids["v_relay"]
+    voucher_id = market.ids["v_relay"]
     with pytest.raises(ContractRevert) as estimated:
-        sg.vouchers.redeem(token_id, "not mine")
-    assert estimated.value.name == "NotAuthorizedUser", str(estimated.value)
+        sg.vouchers.redeem(voucher_id, "not mine")
+    assert estimated.value.name == "NotAuthorisedUser", str(estimated.value)
     owner = market.address("holder_cn")
-    assert estimated.value.args_ == {"tokenId": token_id, "user": sg.address, "holder": owner}
+    assert estimated.value.args_ == {"voucherId": voucher_id, "user": sg.address, "holder": owner}
     assert estimated.value.contract == "DataVoucher" and estimated.value.tx_hash is None
 
     # a view that reverts with a value (eth_call's error shape)
@@ -280,12 +281,12 @@ def test_custom_error_with_values_decodes(market: Market) -> None:
     assert viewed.value.name == "ERC721NonexistentToken" and viewed.value.args_ == {"tokenId": 10**9}
 
     # mined with an explicit gas limit (no simulation first): status 0, reason replayed
-    tx = sg.vouchers.build("redeem", token_id, hash32("not mine either"))
+    tx = sg.vouchers.build("redeem", voucher_id, hash32("not mine either"))
     nonce = market.w3.eth.get_transaction_count(Web3.to_checksum_address(sg.address), "pending")
     with pytest.raises(ContractRevert) as mined:
         sg.sender.send({**tx, "gas": 200_000}, "DataVoucher")
-    assert mined.value.name == "NotAuthorizedUser"
-    assert mined.value.args_ == {"tokenId": token_id, "user": sg.address, "holder": owner}
+    assert mined.value.name == "NotAuthorisedUser"
+    assert mined.value.args_ == {"voucherId": voucher_id, "user": sg.address, "holder": owner}
     assert mined.value.tx_hash is not None
     receipt = market.w3.eth.get_transaction_receipt(mined.value.tx_hash)  # type: ignore[arg-type]
     assert int(receipt["status"]) == 0
@@ -326,7 +327,7 @@ def test_indexer_follows_the_head(market: Market) -> None:
     on geth it had to shrink its eth_getLogs range to pass the node's limit."""
     led = market.ledgers["holder_cn"]
     # a CN user of a CN voucher (a foreign user needs a clearance: UseRestricted, issue 11 #4)
-    result = led.vouchers.authorize_user(market.ids["v_relay"], market.address("bank_cn"), True)
+    result = led.vouchers.authorise_user(market.ids["v_relay"], market.address("bank_cn"), True)
     market.wait_indexed(result.block_number)
     if market.node.kind == "geth":
         assert market.range_shrinks >= 1
@@ -339,7 +340,7 @@ def test_api_serves_the_events(market: Market, client: TestClient) -> None:
     market.wait_indexed(market.head())
     voucher = client.get(f"/v1/vouchers/{ids['v_use']}")
     assert voucher.status_code == 200, voucher.text
-    assert voucher.json()["owner"] == market.address("bank_cn").lower()
+    assert voucher.json()["holder"] == market.address("bank_cn").lower()
     events = client.get(f"/v1/vouchers/{ids['v_use']}/provenance").json()["events"]
     names = [e["event"] for e in events]
     assert "VoucherIssued" in names and "VoucherUsed" in names
@@ -356,8 +357,8 @@ def test_api_serves_the_events(market: Market, client: TestClient) -> None:
 def test_relay_forwards_a_signed_transfer(market: Market, client: TestClient) -> None:
     """A holder signs an ERC-2771 transfer; the gateway's relayer pays for it on this node."""
     holder = market.ledgers["holder_cn"]
-    token_id = market.ids["v_relay"]
-    request = holder.vouchers.transfer_request(market.address("bank_cn"), token_id, holder.now() + 3600)
+    voucher_id = market.ids["v_relay"]
+    request = holder.vouchers.transfer_request(market.address("bank_cn"), voucher_id, holder.now() + 3600)
     token = login(client, holder.require_account(), market.node.chain_id)
     reply = client.post("/v1/relay/forward", json=request.to_dict(), headers=bearer(token))
     assert reply.status_code == 200, reply.text
@@ -369,7 +370,7 @@ def test_relay_forwards_a_signed_transfer(market: Market, client: TestClient) ->
             break
         assert time.monotonic() < deadline, f"relayed tx {tx_hash} still {state}"
         time.sleep(0.2)
-    assert client.get(f"/v1/vouchers/{token_id}").json()["owner"] == market.address("bank_cn").lower()
+    assert client.get(f"/v1/vouchers/{voucher_id}").json()["holder"] == market.address("bank_cn").lower()
     receipt = market.w3.eth.get_transaction_receipt(tx_hash)
     assert receipt["from"] != holder.address  # the relayer paid
     # the same signed request again: refused before any gas is spent
@@ -396,25 +397,25 @@ def test_cli_from_another_folder(market: Market, tmp_path: Path) -> None:
     status = _cli(market, tmp_path, "--json", "status")
     assert status.returncode == 0, status.stderr
     assert f'"chainId": {market.node.chain_id}' in status.stdout
-    token_id = market.ids["v_use"]
-    shown = _cli(market, tmp_path, "voucher", "show", str(token_id), "--json")
+    voucher_id = market.ids["v_use"]
+    shown = _cli(market, tmp_path, "voucher", "show", str(voucher_id), "--json")
     assert shown.returncode == 0 and market.address("bank_cn") in shown.stdout, shown.stdout + shown.stderr
-    used = market.ledgers["bank_cn"].vouchers.voucher(token_id).uses
+    used = market.ledgers["bank_cn"].vouchers.voucher(voucher_id).uses
     bank_key = "0x" + bytes(market.ledgers["bank_cn"].require_account().key).hex()
-    redeemed = _cli(market, tmp_path, "voucher", "redeem", str(token_id), "--purpose", "credit scoring",
+    redeemed = _cli(market, tmp_path, "voucher", "redeem", str(voucher_id), "--purpose", "credit scoring",
                     key=bank_key)
     assert redeemed.returncode == 0, redeemed.stderr
-    assert f"use {used + 1} of voucher {token_id} redeemed" in redeemed.stdout
+    assert f"use {used + 1} of voucher {voucher_id} redeemed" in redeemed.stdout
     sg_key = "0x" + bytes(market.ledgers["holder_sg"].require_account().key).hex()
     holder_sg = market.address("holder_sg")
     refused = _cli(market, tmp_path, "voucher", "redeem", str(market.ids["v_use"]), "--purpose", "x", key=sg_key)
     assert refused.returncode == 1
     lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1 and "NotAuthorizedUser" in lines[0] and holder_sg in lines[0], refused.stderr
+    assert len(lines) == 1 and "NotAuthorisedUser" in lines[0] and holder_sg in lines[0], refused.stderr
 
 
 def test_cli_deploys_and_seeds_the_demo_market(market: Market, tmp_path: Path) -> None:
-    """`dataledger deploy` and `dataledger seed-demo` (ledger.demo, every transaction signed locally
+    """`dataledger deploy` and `dataledger seed-demo` (dataledger.dev.demo, every transaction signed locally
     with the demo keys: no node-held accounts) work on this node from a fresh folder."""
     authority_key = "0x" + bytes(market.ledgers["authority"].require_account().key).hex()
     state = tmp_path / "demo-state"
@@ -435,13 +436,13 @@ def test_verifier_verifies_the_served_history(market: Market, client: TestClient
     for kind, subject in (("voucher", market.ids["v_use"]), ("voucher", market.ids["v_trade"]),
                           ("voucher", market.ids["v_relay"]), ("asset", market.ids["asset"])):
         verdict = verify_history(market.node.rpc_url, kind, subject, source=source,
-                                 contracts=contracts_of(market.record), state_dir=market.state_dir,
+                                 contracts=Deployment.from_dict(market.record).entries(), state_dir=market.state_dir,
                                  chain_id=market.node.chain_id)
         assert verdict.ok, (verdict.summary, verdict.problems)
         assert verdict.counts["chain"] == verdict.counts["served"] == verdict.counts["ok"] > 0
         assert verdict.blocks and all(b.header_hash_ok and b.receipts_root_ok for b in verdict.blocks)
     relayed = verify_history(market.node.rpc_url, "voucher", market.ids["v_relay"], source=source,
-                             contracts=contracts_of(market.record), state_dir=market.state_dir)
+                             contracts=Deployment.from_dict(market.record).entries(), state_dir=market.state_dir)
     assert market.tx["relay"] in {e.tx_hash for e in relayed.events}
     cli = _cli(market, tmp_path, "verify", "voucher", str(market.ids["v_trade"]), "--database-url", market.db_url)
     assert cli.returncode == 0, cli.stdout + cli.stderr

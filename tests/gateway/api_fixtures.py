@@ -1,5 +1,5 @@
 """A seeded market for the API and web tests: its own anvil (20 accounts), the demo market
-(ledger.demo.seed) deployed on it, the indexer run once into a fresh SQLite database, and a
+(dataledger.dev.demo.seed) deployed on it, the indexer run once into a fresh SQLite database, and a
 gateway app over it. Built once per test process (shared by every tests/gateway/test_api_*.py,
 test_web.py and test_schemathesis.py module), stopped at exit.
 """
@@ -25,10 +25,11 @@ from web3 import Web3
 
 from gateway.core.config import Settings
 from gateway.core.security import SiweMessage
-from gateway.indexer.sync import IndexerConfig, contracts_from_record, run_indexer
-from ledger import demo
-from ledger.anvil import AnvilError, AnvilNode
+from gateway.indexer.sync import IndexerConfig, run_indexer
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilError, AnvilNode
 from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
+from ledger.deployment import Deployment
 
 DOMAIN = "gateway.test"
 
@@ -61,7 +62,7 @@ class Market:
     def index(self) -> None:
         """Bring the index up to the head (after a test wrote to the chain)."""
         with self.lock:
-            run_indexer(self.rpc_url, self.database_url, contracts_from_record(self.record),
+            run_indexer(self.rpc_url, self.database_url, Deployment.from_dict(self.record).entries(),
                         IndexerConfig(ipfs=str(self.state_dir / "ipfs")))
 
     def address(self, key: str) -> str:

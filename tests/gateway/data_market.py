@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger import demo
+from dataledger.dev import demo
 from tests.gateway.api_fixtures import Market, bearer, build_market, login
 from tests.gateway.indexer_fixtures import new_postgres_database
 
@@ -54,7 +54,7 @@ def issue(market: Market, issuer: str, to: str, asset_id: int, transferable: boo
     now = int(market.w3.eth.get_block("latest")["timestamp"])
     receipt = send(market, "DataVoucher", "issue", issuer, market.address(to), asset_id, 1,
                    demo.sha256("test scope"), now, now + 365 * 86400, 10, transferable)
-    return int(demo._event_arg(market.contracts["DataVoucher"], receipt, "VoucherIssued", "tokenId"))
+    return int(demo._event_arg(market.contracts["DataVoucher"], receipt, "VoucherIssued", "voucherId"))
 
 
 def manifest_of(client: Any, asset_id: int) -> dict[str, Any]:

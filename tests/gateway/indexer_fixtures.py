@@ -20,8 +20,9 @@ from sqlalchemy.engine import make_url
 from web3 import Web3
 
 from gateway.indexer.store import dump_hash, make_engine, migrate
-from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
-from ledger.anvil import AnvilNode
+from gateway.indexer.sync import Indexer, IndexerConfig
+from ledger.deployment import Deployment
+from dataledger.dev.anvil import AnvilNode
 from tests.gateway.indexer_workload import Market, setup_market
 
 DB_KINDS = ["sqlite", "postgres"]
@@ -92,7 +93,7 @@ def node() -> Iterator[Node]:
 
 
 def contracts_of(node: Node) -> dict[str, dict[str, Any]]:
-    return contracts_from_record(node.market.record)
+    return Deployment.from_dict(node.market.record).entries()
 
 
 def index_once(node: Node, url: str, config: Optional[IndexerConfig] = None,

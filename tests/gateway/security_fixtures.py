@@ -16,8 +16,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.indexer.sync import contracts_from_record, run_indexer
-from ledger.anvil import free_port
+from gateway.indexer.sync import run_indexer
+from ledger.deployment import Deployment
+from dataledger.dev.anvil import free_port
 from tests.gateway.api_fixtures import DOMAIN, Market, bearer, get_market, login, sign, siwe_message  # noqa: F401
 from tests.gateway.indexer_fixtures import new_postgres_database
 
@@ -37,7 +38,7 @@ def backend_url(request: pytest.FixtureRequest, market: Market, kind: str) -> st
     if url is None:
         url = _pg_urls["url"] = new_postgres_database(request.getfixturevalue("postgres_url"))
     with market.lock:
-        run_indexer(market.rpc_url, url, contracts_from_record(market.record))
+        run_indexer(market.rpc_url, url, Deployment.from_dict(market.record).entries())
     return url
 
 

@@ -65,7 +65,7 @@ def test_vouchers_filters_and_pagination(client: Any, market: Any) -> None:
     all_ = client.get("/v1/vouchers").json()
     assert all_["total"] == 4
     held = client.get("/v1/vouchers", params={"holder": market.address("holder_cn")}).json()["items"]
-    assert all(v["owner"] == market.address("holder_cn").lower() for v in held)
+    assert all(v["holder"] == market.address("holder_cn").lower() for v in held)
     by_asset = client.get("/v1/vouchers", params={"asset_id": 1}).json()
     assert by_asset["total"] == 2 and {v["asset_id"] for v in by_asset["items"]} == {1}
     operating = client.get("/v1/vouchers", params={"right": "operating"}).json()["items"]
@@ -73,7 +73,7 @@ def test_vouchers_filters_and_pagination(client: Any, market: Any) -> None:
     assert client.get("/v1/vouchers", params={"status": "revoked"}).json()["total"] == 0
     assert client.get("/v1/vouchers", params={"status": "active"}).json()["total"] == 4
     page = client.get("/v1/vouchers", params={"limit": 1, "offset": 1}).json()
-    assert page["total"] == 4 and [v["token_id"] for v in page["items"]] == [2]
+    assert page["total"] == 4 and [v["voucher_id"] for v in page["items"]] == [2]
     assert client.get("/v1/vouchers", params={"limit": 0}).status_code == 422
     assert client.get("/v1/vouchers", params={"status": "lost"}).status_code == 422
     v = client.get("/v1/vouchers/3").json()
@@ -90,7 +90,7 @@ def _check_shape(doc: dict[str, Any]) -> None:
     assert order == sorted(order) and len(set(order)) == len(order)
     for e in doc["events"]:
         assert set(e) == keys
-        assert set(e["links"]) == {"asset_id", "voucher_id", "trade_id", "case_id"}
+        assert set(e["links"]) == {"asset_id", "voucher_id", "trade_id", "clearance_id"}
         assert e["time"].endswith("+08:00") and e["story"]["text"] and set(e["story"]) == {
             "text", "template", "params", "clearance"}
         assert e["block_hash"].startswith("0x") and len(e["tx_hash"]) == 66
@@ -103,7 +103,7 @@ def test_voucher_provenance_matches_the_node(client: Any, market: Any) -> None:
     _check_shape(doc)
     assert doc["subject"]["kind"] == "voucher" and doc["subject"]["id"] == 1
     names = [e["event"] for e in doc["events"]]
-    assert names[:2] == ["VoucherIssued", "Transfer"] and "UserAuthorized" in names and "VoucherUsed" in names
+    assert names[:2] == ["VoucherIssued", "Transfer"] and "UserAuthorised" in names and "VoucherUsed" in names
     assert all(e["links"]["voucher_id"] == 1 for e in doc["events"])
     # every coordinate re-checks against the node: the receipt holds the same log
     w3 = market.w3
@@ -129,7 +129,7 @@ def test_asset_provenance(client: Any) -> None:
     for expected in ("ValuationRecorded", "ClearanceRequested", "ClearanceApproved", "VoucherIssued"):
         assert expected in names
     case = next(e for e in doc["events"] if e["event"] == "ClearanceApproved")
-    assert case["links"]["case_id"] == 1 and case["links"]["asset_id"] == 2
+    assert case["links"]["clearance_id"] == 1 and case["links"]["asset_id"] == 2
     assert client.get("/v1/assets/42/provenance").status_code == 404
 
 
@@ -220,8 +220,8 @@ def test_health_and_metrics(client: Any, market: Any) -> None:
 def test_openapi_lists_every_route(client: Any) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/v1/participants", "/v1/participants/{account}", "/v1/assets/{asset_id}",
-              "/v1/assets/{asset_id}/provenance", "/v1/vouchers", "/v1/vouchers/{token_id}/provenance",
-              "/v1/vouchers/{token_id}/users", "/v1/trades", "/v1/uses", "/v1/clearances", "/v1/statistics",
+              "/v1/assets/{asset_id}/provenance", "/v1/vouchers", "/v1/vouchers/{voucher_id}/provenance",
+              "/v1/vouchers/{voucher_id}/users", "/v1/trades", "/v1/uses", "/v1/clearances", "/v1/statistics",
               "/v1/tx/{tx_hash}", "/v1/search", "/v1/auth/nonce", "/v1/auth/login", "/v1/manifests",
               "/v1/relay/forward", "/v1/relay/settlements", "/health", "/metrics"):
         assert p in paths, p

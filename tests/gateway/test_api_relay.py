@@ -50,7 +50,7 @@ def test_forward_transfer_relayed_and_indexed(client: Any, market: Any) -> None:
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] in ("pending", "indexed")
     market.index()
     assert client.get(f"/v1/tx/{tx_hash}").json()["state"] == "indexed"
-    assert client.get("/v1/vouchers/4").json()["owner"] == holder.lower()
+    assert client.get("/v1/vouchers/4").json()["holder"] == holder.lower()
     # replaying the same signed request: stale nonce, nothing sent
     before = _relayer_nonce(market)
     again = client.post("/v1/relay/forward", json=req, headers=_as(client, market, "bank_cn"))
@@ -69,8 +69,8 @@ def test_forward_refusals_spend_no_gas(client: Any, market: Any) -> None:
     # simulation: an unauthorised user redeeming (decoded custom error with values)
     r = client.post("/v1/relay/forward", json=_request(market, "holder_sg", "redeem", 1, hash32("x")),
                     headers=_as(client, market, "holder_sg"))
-    assert r.status_code == 403 and r.json()["error"] == "NotAuthorizedUser", r.text
-    assert r.json()["values"]["tokenId"] == 1
+    assert r.status_code == 403 and r.json()["error"] == "NotAuthorisedUser", r.text
+    assert r.json()["values"]["voucherId"] == 1
     # expired deadline
     bank_h = _as(client, market, "bank_cn")
     r = client.post("/v1/relay/forward", json=_request(market, "bank_cn", "redeem", 1, hash32("y"), deadline_in=-10),

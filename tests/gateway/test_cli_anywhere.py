@@ -215,7 +215,7 @@ def test_voucher_show_uses_the_checked_gateway_deployment(market: Market, gatewa
                       cwd=empty)
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
-    assert VOUCHER in (shown.get("token_id"), shown.get("tokenId"), shown.get("voucher_id"), shown.get("id")), shown
+    assert VOUCHER in (shown.get("voucher_id"), shown.get("tokenId"), shown.get("id")), shown
     missing = dataledger("--rpc", market.rpc_url, "voucher", "show", str(VOUCHER), cwd=empty)
     assert missing.returncode == 1
     line = one_line(missing)
@@ -269,7 +269,7 @@ def test_serve_from_another_folder(market: Market, empty: Path) -> None:  # noqa
     import signal
     import time
 
-    from ledger.anvil import free_port
+    from dataledger.dev.anvil import free_port
 
     state = empty / "state"
     (state / "deployments").mkdir(parents=True)

@@ -139,7 +139,7 @@ def test_holder_and_authorised_user_download_and_everyone_else_is_refused(dclien
 
     # a lapsed authorised user: the holder transfers the voucher away -> refused; back -> served
     v = issue(m, "holder_cn", "holder_cn", DESIGN)
-    send(m, "DataVoucher", "authorizeUser", "holder_cn", v, m.address("bank_cn"), True)
+    send(m, "DataVoucher", "authoriseUser", "holder_cn", v, m.address("bank_cn"), True)
     dmarket.index()
     assert _get(dclient, DESIGN, design_file["cid"], bank).status_code == 200
     send(m, "DataVoucher", "transferFrom", "holder_cn", m.address("holder_cn"), m.address("operator"), v)
@@ -153,7 +153,7 @@ def test_holder_and_authorised_user_download_and_everyone_else_is_refused(dclien
     # a foreign user without clearance on the level-3 CN asset: the chain refuses the
     # authorisation itself (contracts with the cross-border rule on users) or the gateway does
     sg = token(dclient, m, "holder_sg")
-    if try_send(m, "DataVoucher", "authorizeUser", "holder_cn", v, m.address("holder_sg"), True):
+    if try_send(m, "DataVoucher", "authoriseUser", "holder_cn", v, m.address("holder_sg"), True):
         dmarket.index()
         r = _get(dclient, DESIGN, design_file["cid"], sg)
         assert r.status_code == 403 and r.json()["error"] == "CrossBorderRestricted", r.text
@@ -183,7 +183,7 @@ def test_no_other_route_serves_store_bytes(dclient: Any, dmarket: Any) -> None:
     data_cid = records(manifest_of(dclient, DESIGN))["cid"]
     body = dclient.app.state.manifests.store.cat(data_cid)
     needle = body[:40]
-    values = {"cid": data_cid, "asset_id": str(DESIGN), "token_id": "1", "voucher_id": "1", "case_id": "1",
+    values = {"cid": data_cid, "asset_id": str(DESIGN), "voucher_id": "1", "clearance_id": "1",
               "account": dmarket.address("holder_cn"), "tx_hash": "0x" + "ab" * 32, "trade_id": "0x" + "ab" * 32,
               "path": f"../../state/ipfs/{data_cid}"}
     seen = 0

@@ -13,9 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from gateway.indexer.sync import IndexerConfig, contracts_from_record, run_indexer
+from dataledger.dev import demo
+from gateway.indexer.sync import IndexerConfig, run_indexer
 from gateway.services.documents import DocumentFetcher
-from ledger import demo
+from ledger.deployment import Deployment
 from ledger.ipfs import Cid, LocalStore
 from tests.gateway.api_fixtures import Market, app, bearer, client, login, market  # noqa: F401
 from tests.gateway.indexer_fixtures import new_postgres_database
@@ -33,7 +34,7 @@ def rows(url: str, sql: str, **params: Any) -> list[Any]:
 
 
 def index_into(market: Market, url: str, ipfs: Path) -> None:
-    run_indexer(market.rpc_url, url, contracts_from_record(market.record), IndexerConfig(ipfs=str(ipfs)))
+    run_indexer(market.rpc_url, url, Deployment.from_dict(market.record).entries(), IndexerConfig(ipfs=str(ipfs)))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -189,7 +190,7 @@ def test_provenance_tells_each_event_as_a_sentence(client: Any) -> None:
                                      "Guangzhou Data Exchange to Kowloon Analytics Ltd. for ¥150,000.00, under "
                                      "clearance 1")
     assert sale["story"]["template"].startswith("{seller} sold its {right} on voucher {voucher}")
-    assert sale["story"]["clearance"] == {"case_id": 1, "url": "/v1/clearances/1"}
+    assert sale["story"]["clearance"] == {"clearance_id": 1, "url": "/v1/clearances/1"}
     assert sale["args"]["price"] == "15000000" and sale["time"].endswith("+08:00")
     assert sale["block_number"] > 0 and sale["tx_hash"].startswith("0x") and isinstance(sale["log_index"], int)
     assert all(e["story"]["text"] and "0x434e" not in e["story"]["text"] for e in events)

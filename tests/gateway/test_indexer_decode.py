@@ -33,7 +33,7 @@ def test_every_emitted_event_decodes_like_web3(node: Node) -> None:
     m = node.market
     m.activity(60)
     token = m.issue("holder_a", m.register_asset("holder_a"))
-    m.send(m.contracts["DataVoucher"].functions.authorizeUser(token, m.addr["holder_b"], True), "holder_a")
+    m.send(m.contracts["DataVoucher"].functions.authoriseUser(token, m.addr["holder_b"], True), "holder_a")
     m.send(m.contracts["DataVoucher"].functions.freeze(token, "court order 42"), "regulator")
     m.send(m.contracts["AssetRegistry"].functions.freeze(m.assets["holder_a"][0], "audit"), "regulator")
     contracts = {name: c.address for name, c in m.contracts.items()}

@@ -1,4 +1,4 @@
-"""Projections of the seeded demo market (ledger.demo.seed): trades (TradeSettled carries no
+"""Projections of the seeded demo market (dataledger.dev.demo.seed): trades (TradeSettled carries no
 assetId, the projection takes it from the voucher) and payment balances (settlement legs come from
 one PaymentToken.transferFromMany call, one ERC-20 Transfer per leg) against the chain itself."""
 
@@ -12,10 +12,11 @@ from sqlalchemy import text
 from web3 import Web3
 
 from gateway.indexer.store import dump_hash, make_engine
-from gateway.indexer.sync import Indexer, IndexerConfig, contracts_from_record
-from ledger import demo
-from ledger.anvil import AnvilNode
+from gateway.indexer.sync import Indexer, IndexerConfig
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import deploy_all, deployment_record, load_contracts
+from ledger.deployment import Deployment
 from tests.gateway.indexer_fixtures import new_db, new_postgres_database  # noqa: F401
 
 
@@ -41,7 +42,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def index(seeded: Demo, url: str, config: IndexerConfig | None = None) -> str:
     engine = make_engine(url)
-    indexer = Indexer(seeded.anvil.rpc_url, engine, contracts_from_record(seeded.record), config or IndexerConfig())
+    indexer = Indexer(seeded.anvil.rpc_url, engine, Deployment.from_dict(seeded.record).entries(), config or IndexerConfig())
     try:
         indexer.run()
         return dump_hash(engine)
@@ -67,7 +68,7 @@ def test_demo_trades_and_balances_match_chain(seeded: Demo, new_db: Callable[[],
     trades = query(url, "SELECT trade_id, voucher_id, asset_id, seller, buyer, price, fee FROM trades")
     assert len(trades) == len(settled), "every TradeSettled event must give a trades row"
     voucher = seeded.contracts["DataVoucher"]
-    vouchers = dict(query(url, "SELECT token_id, asset_id FROM vouchers"))
+    vouchers = dict(query(url, "SELECT voucher_id, asset_id FROM vouchers"))
     for trade_id, voucher_id, asset_id, seller, buyer, price, fee in trades:
         assert asset_id == vouchers[voucher_id] == voucher.functions.assetOf(voucher_id).call()
         assert int(price) > 0 and int(fee) >= 0 and seller != buyer

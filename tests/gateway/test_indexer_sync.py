@@ -58,7 +58,7 @@ def test_backfill_every_event_once_and_rerun_is_noop(node: Node, new_db: Callabl
     engine = make_engine(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM vouchers")).scalar() == len(node.market.vouchers)
-        owners = dict(conn.execute(text("SELECT token_id, owner FROM vouchers")).all())
+        owners = dict(conn.execute(text("SELECT voucher_id, holder FROM vouchers")).all())
     engine.dispose()
     for token, holder in node.market.vouchers.items():
         assert owners[token] == node.market.addr[holder].lower()

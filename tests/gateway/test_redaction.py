@@ -17,7 +17,7 @@ from eth_account import Account
 from sqlalchemy import create_engine, text
 from starlette.routing import Mount
 
-from ledger import demo
+from dataledger.dev import demo
 from ledger.contracts.models import Role
 from tests.gateway.data_market import app_routes, dclient, dmarket, send, token, try_send  # noqa: F401
 
@@ -25,7 +25,7 @@ PURPOSE = "0x" + hashlib.sha256(b"SME loan decision #2026-118").hexdigest()  # t
 HIDDEN_EVENT_ARGS = {
     "ClearanceRequested": ["args.requester", "args.recipient", "args.purposeCid"],
     "ClearanceApproved": ["args.officer", "args.recipient", "args.conditionsCid"],
-    "UserAuthorized": ["args.user", "args.allowed"],
+    "UserAuthorised": ["args.user", "args.allowed"],
     "VoucherUsed": ["args.user", "args.purposeHash"],
 }
 
@@ -35,22 +35,22 @@ class Scene:
 
     def __init__(self, market: Any) -> None:
         self.market = market
-        # only ever named in UserAuthorized.args.user: an account of another CN organisation (the
-        # operator's), since authorizeUser applies the transfer rule to the user (issue 11 #4)
+        # only ever named in UserAuthorised.args.user: an account of another CN organisation (the
+        # operator's), since authoriseUser applies the transfer rule to the user (issue 11 #4)
         self.stranger = Account.create().address
         self.colleague = Account.create()  # a second account of holder_cn's organisation
         operator_org = demo.org_id(next(p for p in demo.PARTICIPANTS if p.key == "operator").credit_code)
         send(market, "ParticipantRegistry", "addAccount", "operator", operator_org, self.stranger, int(Role.HOLDER))
-        assert try_send(market, "DataVoucher", "authorizeUser", "holder_cn", 1, self.stranger, True)
+        assert try_send(market, "DataVoucher", "authoriseUser", "holder_cn", 1, self.stranger, True)
         oid = demo.org_id(next(p for p in demo.PARTICIPANTS if p.key == "holder_cn").credit_code)
         send(market, "ParticipantRegistry", "addAccount", "holder_cn", oid, self.colleague.address, int(Role.HOLDER))
         market.index()
         engine = create_engine(market.database_url)
         with engine.connect() as conn:
-            case = conn.execute(text("SELECT purpose_cid, conditions_cid FROM clearances WHERE case_id = 1")).one()
+            case = conn.execute(text("SELECT purpose_cid, conditions_cid FROM clearances WHERE clearance_id = 1")).one()
             self.txs = {str(r[0]): str(r[1]) for r in conn.execute(text(
                 "SELECT event, tx_hash FROM events WHERE event IN "
-                "('VoucherUsed', 'ClearanceRequested', 'ClearanceApproved', 'UserAuthorized')"))}
+                "('VoucherUsed', 'ClearanceRequested', 'ClearanceApproved', 'UserAuthorised')"))}
         engine.dispose()
         self.secrets = {"purposeHash": PURPOSE, "purposeCid": str(case[0]), "conditionsCid": str(case[1]),
                         "stranger": self.stranger.lower()}
@@ -83,7 +83,7 @@ def headers_for(client: Any, market: Any, scene: Scene, role: str) -> dict[str, 
 
 def _urls(path: str, scene: Scene, market: Any) -> list[str]:
     values: dict[str, list[str]] = {
-        "asset_id": ["1", "2"], "token_id": ["1"], "voucher_id": ["1"], "case_id": ["1"],
+        "asset_id": ["1", "2"], "voucher_id": ["1"], "clearance_id": ["1"],
         "tx_hash": sorted(scene.txs.values()), "trade_id": ["0x" + "ab" * 32],
         "account": [market.address("holder_cn").lower(), market.address("bank_cn").lower()],
         "cid": ["bafkreiegvujpwaxe4fzzyl4a2x4d7ovzzktca36isqbmy3omk4brumftba"], "nonce": ["x"],
@@ -165,13 +165,13 @@ def test_each_role_sees_what_the_policy_says_everywhere(dclient: Any, dmarket: A
             assert (e["args"]["purposeHash"] == PURPOSE) == use
             if not use:
                 assert e["redacted"] == HIDDEN_EVENT_ARGS["VoucherUsed"] and e["args"]["user"] is None
-        auths = [e for e in events if e["event"] == "UserAuthorized"]
+        auths = [e for e in events if e["event"] == "UserAuthorised"]
         assert len(auths) == (2 if events is voucher else 0)  # asset histories name no authorisation
         for e in auths:  # a served authorisation is whole; a hidden one has user and allowed null
             assert (e["redacted"] == []) == (e["args"]["user"] is not None), (role, e)
             if e["redacted"]:
-                assert e["redacted"] == HIDDEN_EVENT_ARGS["UserAuthorized"] and e["args"]["allowed"] is None
-    visible_users = {e["args"]["user"] for e in voucher if e["event"] == "UserAuthorized"} - {None}
+                assert e["redacted"] == HIDDEN_EVENT_ARGS["UserAuthorised"] and e["args"]["allowed"] is None
+    visible_users = {e["args"]["user"] for e in voucher if e["event"] == "UserAuthorised"} - {None}
     assert (bank in visible_users) == own_auth and (scene.stranger.lower() in visible_users) == stranger_auth
 
     customs_events = [e for e in asset2 if e["contract"] == "DataCustoms"]

@@ -15,7 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.anvil import DEFAULT_MNEMONIC
+from dataledger.dev.anvil import DEFAULT_MNEMONIC
 from ledger.chain import Ledger
 from ledger.contracts.models import hash32
 from ledger.contracts.vouchers import sign_forward_request
@@ -343,16 +343,16 @@ def test_makers_withdraw_allowances_through_the_relay(backend: Any) -> None:
         # a voucher's single approval, withdrawn by approve(address(0), tokenId) through the relay
         owners = {led.vouchers.call("ownerOf", t).lower(): t for t in range(1, 5)}
         holder_key = next(k for k, a in market.accounts.items() if a.address.lower() in owners)
-        token_id = owners[market.accounts[holder_key].address.lower()]
+        voucher_id = owners[market.accounts[holder_key].address.lower()]
         holder = _ledger(market, market.accounts[holder_key])
-        holder.vouchers.transact("approve", settlement, token_id)
-        assert holder.vouchers.call("getApproved", token_id) == settlement
+        holder.vouchers.transact("approve", settlement, voucher_id)
+        assert holder.vouchers.call("getApproved", voucher_id) == settlement
         hh = bearer(login(c, market.accounts[holder_key], market.w3.eth.chain_id))
         r = c.post("/v1/relay/forward", json=_call(market, holder_key, "vouchers", "approve",
-                                                   "0x" + "00" * 20, token_id), headers=hh)
+                                                   "0x" + "00" * 20, voucher_id), headers=hh)
         assert r.status_code == 200, r.text
         _mined(market, r)
-        assert int(holder.vouchers.call("getApproved", token_id), 16) == 0
+        assert int(holder.vouchers.call("getApproved", voucher_id), 16) == 0
         other = login(c, market.accounts["bank_cn"], market.w3.eth.chain_id)
         r = c.post("/v1/relay/permit", json=_permit(led, acct, settlement, 0, deadline), headers=bearer(other))
         assert r.status_code == 403 and r.json()["error"] == "NotYourRequest", r.text

@@ -151,7 +151,7 @@ def test_off_local_chain_refuses_public_dev_keys_and_short_secrets() -> None:
 
 def test_node_on_another_chain_with_dev_defaults_refuses(tmp_path: Path) -> None:
     """CHAIN_ID unset: the node's chain decides (an anvil on chain 1337 is not the local chain)."""
-    from ledger.anvil import AnvilNode
+    from dataledger.dev.anvil import AnvilNode
 
     market = get_market()
     with AnvilNode(chain_id=1337, accounts=1) as node:
@@ -188,7 +188,7 @@ def test_node_down_at_start_then_another_chain_refuses_sign_in(tmp_path: Path) -
     from fastapi.testclient import TestClient
 
     from gateway.main import create_app
-    from ledger.anvil import AnvilNode, free_port
+    from dataledger.dev.anvil import AnvilNode, free_port
 
     market = get_market()
     port = free_port()

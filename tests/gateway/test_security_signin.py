@@ -159,10 +159,11 @@ def test_licence_expiry_zero_is_no_licence(backend: Any) -> None:
 
 
 def _reindex(market: Any, url: str) -> str:
-    from gateway.indexer.sync import contracts_from_record, run_indexer
+    from gateway.indexer.sync import run_indexer
+    from ledger.deployment import Deployment
 
     with market.lock:
-        run_indexer(market.rpc_url, url, contracts_from_record(market.record))
+        run_indexer(market.rpc_url, url, Deployment.from_dict(market.record).entries())
     return url
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from ledger.cli import app as cli
+from dataledger.cli import app as cli
 from tests.gateway.api_fixtures import Market, market  # noqa: F401
 
 

@@ -13,6 +13,7 @@ from gateway.core.config import Settings
 from gateway.indexer.store import make_engine
 from gateway.verify import HttpSource, select_history, verify_bundle, verify_history
 from gateway.verify.core import add_links
+from ledger.deployment import Deployment
 import pytest
 
 from tests.gateway.verify_market import Market, index_into, market  # noqa: F401
@@ -25,7 +26,7 @@ def client(market: Market, tmp_path: Path) -> TestClient:
     settings = Settings(RPC_URL=market.rpc_url, DATABASE_URL=url, STATE_DIR=market.state_dir,
                         IPFS_STORE_DIR=market.state_dir / "ipfs", IPFS_API=None)
     app = FastAPI()
-    app.state.deployment = market.record
+    app.state.deployment = Deployment.from_dict(market.record)
     app.include_router(router)
     engine = make_engine(url)
 
@@ -78,7 +79,7 @@ def test_provenance_endpoint_returns_the_bundle(market: Market, tmp_path: Path) 
                         STATE_DIR=market.state_dir, IPFS_STORE_DIR=market.state_dir / "ipfs",
                         RATE_LIMIT_ENABLED=False, SESSION_SECRET="t")
     from gateway.core.security import make_token
-    from ledger.demo import demo_accounts
+    from dataledger.dev.demo import demo_accounts
 
     regulator = {"Authorization": "Bearer " + make_token(b"t", demo_accounts()["regulator"].address, 600)[0]}
     with TestClient(create_app(settings)) as app_client:

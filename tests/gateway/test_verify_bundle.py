@@ -144,11 +144,11 @@ def test_bundle_proves_the_voucher_state_offline(market: Market, bundle: dict[st
                               abi=__import__("ledger.artifacts", fromlist=["x"]).load_artifact("DataVoucher")["abi"])
     block = bundle["head"]["number"]
     assert proven["block"] == block
-    assert proven["owner"] == voucher.functions.ownerOf(4).call(block_identifier=block).lower()
+    assert proven["holder"] == voucher.functions.ownerOf(4).call(block_identifier=block).lower()
     core = voucher.functions.voucherCore(4).call(block_identifier=block)
     assert (proven["asset_id"], proven["max_uses"], proven["uses"]) == (core[0], core[6], core[7])
     assert proven["status"] == "active"
-    assert f"holder {proven['owner']}, status active, uses {proven['uses']}" in result["summary"]
+    assert f"holder {proven['holder']}, status active, uses {proven['uses']}" in result["summary"]
     slots = [int(s["slot"], 16) for s in bundle["state"]["accounts"]["DataVoucher"]["storage"]]
     assert slots == [*record_slots("DataVoucher", "_owners", 4).slots, *record_slots("DataVoucher", "_cores", 4).slots,
                      *record_slots("DataVoucher", "_metas", 4).slots]

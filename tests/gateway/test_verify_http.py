@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from gateway.core.config import Settings
 from gateway.verify import HttpSource, main, verify_history
-from ledger import demo
+from dataledger.dev import demo
 from ledger.deploy import load_contracts
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER
 from tests.gateway.verify_market import Market, index_into, market  # noqa: F401
@@ -133,8 +133,8 @@ def _set(path: str, body: Any, want: str, edit: Callable[[Any], None]) -> Any:
 
 
 REWRITES: list[tuple[str, str, Callable[[Any], None], str, int, tuple[str, str]]] = [
-    ("owner", f"/v1/vouchers/{VOUCHER}", lambda b: b.update(owner=DEAD), "voucher", VOUCHER,
-     (f"voucher {VOUCHER}", "owner")),
+    ("holder", f"/v1/vouchers/{VOUCHER}", lambda b: b.update(holder=DEAD), "voucher", VOUCHER,
+     (f"voucher {VOUCHER}", "holder")),
     ("subject status", f"/v1/vouchers/{VOUCHER}/provenance", lambda b: b["subject"].update(status="frozen"),
      "voucher", VOUCHER, (f"voucher {VOUCHER}", "status")),
     ("uses left", f"/v1/vouchers/{VOUCHER}", lambda b: b.update(max_uses=b["max_uses"] + 1), "voucher", VOUCHER,
@@ -218,14 +218,14 @@ def test_routes_refuse_bad_ids_and_name_unknown_ones(market: Market, tmp_path: P
             assert reply.status_code == 404, (route, reply.status_code, reply.text)
         body = client.get(f"/v1/vouchers/{VOUCHER}/verification").json()
         assert body["verdict"] == "verified" and body["exit_code"] == 0
-        assert any(c["field"] == "owner" and c["status"] == "ok" for c in body["state"])
+        assert any(c["field"] == "holder" and c["status"] == "ok" for c in body["state"])
 
 
 def test_paged_routes_and_a_regulators_view(market: Market, gateway: str) -> None:
     """One item per page, signed in as the regulator (who sees every use): every use / clearance is
     read and checked; anonymous, the uses are not served (reported, not a mismatch)."""
     from tests.gateway.api_fixtures import login
-    from ledger import demo
+    from dataledger.dev import demo
 
     with httpx.Client(base_url=gateway) as client:
         token = login(client, demo.demo_accounts()["regulator"], market.w3.eth.chain_id)
@@ -256,7 +256,7 @@ def test_unknown_and_huge_ids_over_http(market: Market, gateway: str) -> None:
 
 
 def _participant_rewrites() -> list[tuple[str, Callable[[str], bool], Callable[[Any], None], str]]:
-    from ledger import demo
+    from dataledger.dev import demo
 
     broker = demo.demo_accounts()["broker"].address.lower()
 
@@ -277,7 +277,7 @@ def _participant_rewrites() -> list[tuple[str, Callable[[str], bool], Callable[[
 def test_participant_over_http_and_a_proxy_rewriting_its_standing(market: Market, gateway: str,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from gateway.verify.participant import verify_participant
-    from ledger import demo
+    from dataledger.dev import demo
 
     broker = demo.demo_accounts()["broker"].address.lower()
 
@@ -319,7 +319,7 @@ def test_participant_over_http_and_a_proxy_rewriting_its_standing(market: Market
 
 def test_participant_verification_route(market: Market, tmp_path: Path) -> None:
     from gateway.main import create_app
-    from ledger import demo
+    from dataledger.dev import demo
 
     broker = demo.demo_accounts()["broker"].address
     with TestClient(create_app(_settings(market, tmp_path)), raise_server_exceptions=False) as client:

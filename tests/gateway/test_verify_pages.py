@@ -67,12 +67,12 @@ def test_pages_say_what_was_checked(site: tuple[str, str], browser: Any) -> None
 
 def test_pages_name_a_tampered_field(site: tuple[str, str], browser: Any) -> None:  # noqa: F811
     base, url = site
-    execute(url, "UPDATE vouchers SET owner = :o WHERE token_id = :t", o=DEAD, t=VOUCHER)
+    execute(url, "UPDATE vouchers SET holder = :o WHERE voucher_id = :t", o=DEAD, t=VOUCHER)
     execute(url, "UPDATE assets SET content_hash = :h WHERE asset_id = :a", h="0x" + "cd" * 32, a=ASSET)
     page = browser.new_page()
     page.goto(f"{base}/vouchers/{VOUCHER}")
     assert _text(page, "#history-check") == "history NOT verified"
-    assert f"voucher {VOUCHER} owner: served {DEAD}" in _text(page, "#history-check-scope")
+    assert f"voucher {VOUCHER} holder: served {DEAD}" in _text(page, "#history-check-scope")
     _shot(page, "verify-voucher-tampered")
     page.goto(f"{base}/assets/{ASSET}")
     line = _text(page, "#manifest-check")

@@ -15,7 +15,7 @@ from web3 import Web3
 from gateway.verify import SqlSource, main
 from gateway.verify.participant import verify_participant
 from gateway.verify.selection import check_account
-from ledger import demo
+from dataledger.dev import demo
 from ledger.contracts.models import Role
 from tests.gateway.test_verify_tamper import execute
 from tests.gateway.verify_market import Market, indexed_db, market  # noqa: F401

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from gateway.verify import SqlSource, main, verify_history
-from ledger import demo
+from dataledger.dev import demo
 from ledger.deploy import load_contracts
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER, execute, rows
 from tests.gateway.verify_market import Market, indexed_db, market  # noqa: F401
@@ -56,13 +56,13 @@ def test_untouched_state_verifies_every_served_field(market: Market, indexed_db:
         assert statuses <= {"ok", "unverified"}, statuses
         fields = {(c.subject.split(" ")[0], c.field) for c in verdict.state if c.status == "ok"}
         if kind == "voucher":
-            for f in ("owner", "status", "uses", "max_uses", "valid_from", "valid_until", "asset_id", "scope_hash"):
+            for f in ("holder", "status", "uses", "max_uses", "valid_from", "valid_until", "asset_id", "scope_hash"):
                 assert ("voucher", f) in fields, f
             assert ("trade", "price") in fields and ("trade", "fee") in fields
             assert ("transfer", "to_address") in fields
             # the contract's own state was read at the verified block and agrees
-            owner = next(c for c in verdict.state if c.subject == f"voucher {VOUCHER}" and c.field == "owner")
-            assert owner.view == owner.chain and "eth_call at block" in owner.against
+            holder = next(c for c in verdict.state if c.subject == f"voucher {VOUCHER}" and c.field == "holder")
+            assert holder.view == holder.chain and "eth_call at block" in holder.against
         else:
             for f in ("holder", "status", "manifest_cid", "content_hash", "manifest_version"):
                 assert ("asset", f) in fields, f
@@ -75,20 +75,20 @@ def test_untouched_state_verifies_every_served_field(market: Market, indexed_db:
 
 def test_owner_edit(market: Market, indexed_db: Callable[[], str], capsys: pytest.CaptureFixture[str]) -> None:
     url = indexed_db()
-    execute(url, "UPDATE vouchers SET owner = :o WHERE token_id = :t", o=DEAD, t=VOUCHER)
+    execute(url, "UPDATE vouchers SET holder = :o WHERE voucher_id = :t", o=DEAD, t=VOUCHER)
     verdict = verify(market, url)
     assert verdict.verdict == "mismatch" and verdict.exit_code == 1
-    assert named(verdict) == {(f"voucher {VOUCHER}", "owner")}
+    assert named(verdict) == {(f"voucher {VOUCHER}", "holder")}
     check = next(c for c in verdict.state if c.status == "mismatch")
     assert check.served == DEAD and check.chain == check.view != DEAD
     assert cli(market, url, "voucher", str(VOUCHER)) == 1
     out = capsys.readouterr().out
-    assert f"voucher {VOUCHER} owner: served {DEAD}" in out and "VERIFIED" not in out
+    assert f"voucher {VOUCHER} holder: served {DEAD}" in out and "VERIFIED" not in out
 
 
 def test_transfer_rows_edited(market: Market, indexed_db: Callable[[], str]) -> None:
     url = indexed_db()
-    row = one(url, "SELECT block_number, log_index FROM voucher_transfers WHERE token_id = :t "
+    row = one(url, "SELECT block_number, log_index FROM voucher_transfers WHERE voucher_id = :t "
                    "ORDER BY block_number DESC LIMIT 1", t=VOUCHER)
     execute(url, "UPDATE voucher_transfers SET from_address = :a, to_address = :a WHERE block_number = :b "
                  "AND log_index = :l", a=DEAD, b=row[0], l=row[1])
@@ -130,8 +130,8 @@ def test_manifest_replaced(market: Market, indexed_db: Callable[[], str], how: s
 
 def test_use_purpose_edited(market: Market, indexed_db: Callable[[], str]) -> None:
     url = indexed_db()
-    token, number, asset = one(url, "SELECT token_id, use_number, asset_id FROM voucher_uses ORDER BY token_id LIMIT 1")
-    execute(url, "UPDATE voucher_uses SET purpose_hash = :p WHERE token_id = :t AND use_number = :n",
+    token, number, asset = one(url, "SELECT voucher_id, use_number, asset_id FROM voucher_uses ORDER BY voucher_id LIMIT 1")
+    execute(url, "UPDATE voucher_uses SET purpose_hash = :p WHERE voucher_id = :t AND use_number = :n",
             p="0x" + "ee" * 32, t=token, n=number)
     for kind, subject in (("voucher", token), ("asset", asset)):
         verdict = verify(market, url, kind, subject)
@@ -141,13 +141,13 @@ def test_use_purpose_edited(market: Market, indexed_db: Callable[[], str]) -> No
 
 def test_clearance_and_voucher_status_edited(market: Market, indexed_db: Callable[[], str]) -> None:
     url = indexed_db()
-    case = one(url, "SELECT case_id FROM clearances WHERE asset_id = :a AND status = 'approved'", a=ASSET)[0]
-    execute(url, "UPDATE clearances SET status = 'rejected' WHERE case_id = :c", c=case)
+    case = one(url, "SELECT clearance_id FROM clearances WHERE asset_id = :a AND status = 'approved'", a=ASSET)[0]
+    execute(url, "UPDATE clearances SET status = 'rejected' WHERE clearance_id = :c", c=case)
     verdict = verify(market, url, "asset", ASSET)
     assert named(verdict) == {(f"clearance {case}", "status")}
     check = next(c for c in verdict.state if c.status == "mismatch")
-    assert check.chain == check.view == "approved"  # DataCustoms.clearanceCase at the verified block
-    execute(url, "UPDATE vouchers SET status = 'frozen' WHERE token_id = :t", t=VOUCHER)
+    assert check.chain == check.view == "approved"  # DataCustoms.clearance at the verified block
+    execute(url, "UPDATE vouchers SET status = 'frozen' WHERE voucher_id = :t", t=VOUCHER)
     verdict = verify(market, url)
     assert named(verdict) == {(f"voucher {VOUCHER}", "status")}
     assert verdict.exit_code == 1
@@ -155,7 +155,7 @@ def test_clearance_and_voucher_status_edited(market: Market, indexed_db: Callabl
 
 def test_newest_transfer_hidden_by_lowering_the_height(market: Market, indexed_db: Callable[[], str]) -> None:
     url = indexed_db()
-    t = one(url, "SELECT block_number, log_index FROM voucher_transfers WHERE token_id = :t "
+    t = one(url, "SELECT block_number, log_index FROM voucher_transfers WHERE voucher_id = :t "
                  "ORDER BY block_number DESC, log_index DESC LIMIT 1", t=VOUCHER)
     execute(url, "DELETE FROM voucher_transfers WHERE block_number = :b AND log_index = :l", b=t[0], l=t[1])
     execute(url, "DELETE FROM events WHERE block_number = :b AND log_index = :l", b=t[0], l=t[1])
@@ -227,7 +227,7 @@ def test_unknown_and_out_of_range_ids(market: Market, indexed_db: Callable[[], s
             assert "error:" in capsys.readouterr().err
     assert cli(market, url, "voucher", str(2**256 - 1)) == 3  # the largest uint256 is a valid, unknown id
     # a gateway serving a voucher the chain does not have: a mismatch, not "unknown"
-    execute(url, "UPDATE vouchers SET token_id = 999999 WHERE token_id = 1")
+    execute(url, "UPDATE vouchers SET voucher_id = 999999 WHERE voucher_id = 1")
     verdict = verify(market, url, "voucher", 999999)
     assert verdict.verdict == "mismatch" and verdict.exit_code == 1
     assert ("voucher 999999", "(row)") in named(verdict)
@@ -246,13 +246,13 @@ def test_redacted_fields_are_reported_not_checked(market: Market, indexed_db: Ca
     verdict = verify_history(market.rpc_url, "asset", ASSET, served=served, state_dir=market.state_dir)
     assert verdict.verdict == "verified", verdict.mismatches()
     hidden = {(c.subject, c.field) for c in verdict.state if c.status == "redacted"}
-    assert hidden == {(f"clearance {case['case_id']}", "requester"), (f"clearance {case['case_id']}", "purpose_cid")}
+    assert hidden == {(f"clearance {case['clearance_id']}", "requester"), (f"clearance {case['clearance_id']}", "purpose_cid")}
     assert next(v for v in verdict.events if v.event == "ClearanceRequested").redacted == ["args.requester"]
     assert "redacted fields not served, not checked" in verdict.summary
     # a field NOT listed as redacted but served wrong is still a mismatch
     case["destination"] = "SG"
     assert named(verify_history(market.rpc_url, "asset", ASSET, served=served, state_dir=market.state_dir)) == {
-        (f"clearance {case['case_id']}", "destination")}
+        (f"clearance {case['clearance_id']}", "destination")}
 
 
 def test_event_hidden_above_a_lowered_height_still_fails_on_state(market: Market,
@@ -260,14 +260,14 @@ def test_event_hidden_above_a_lowered_height_still_fails_on_state(market: Market
     """The newest transfer put above the claimed height: the event is "not yet served", and the
     owner the gateway serves is not the chain's owner at that height -> mismatch, named."""
     url = indexed_db()
-    t = one(url, "SELECT block_number, log_index FROM voucher_transfers WHERE token_id = :t "
+    t = one(url, "SELECT block_number, log_index FROM voucher_transfers WHERE voucher_id = :t "
                  "ORDER BY block_number DESC, log_index DESC LIMIT 1", t=VOUCHER)
     execute(url, "DELETE FROM events WHERE block_number = :b AND log_index = :l", b=t[0], l=t[1])
     execute(url, "DELETE FROM voucher_transfers WHERE block_number = :b AND log_index = :l", b=t[0], l=t[1])
     execute(url, "UPDATE indexer_state SET last_block = :b", b=t[0] - 1)
     verdict = verify(market, url)
     assert ("not_indexed", t[0], t[1]) in {(v.status, v.block_number, v.log_index) for v in verdict.events}
-    assert (f"voucher {VOUCHER}", "owner") in named(verdict)
+    assert (f"voucher {VOUCHER}", "holder") in named(verdict)
     assert verdict.verdict == "mismatch" and verdict.exit_code == 1
 
 

@@ -156,15 +156,15 @@ def test_regulator_dashboard_renders_svg_charts(server: Any, browser: Any) -> No
 def test_customs_queue_redacted_then_full_for_customs(server: Any, browser: Any, market: Any) -> None:
     base, app = server
     page = browser.new_page()
-    page.goto(base + "/customs")
+    page.goto(base + "/clearances")
     assert "Redacted" in page.text_content("#customs-view")
-    assert page.locator("#cases tr.case").count() == 1
+    assert page.locator("#clearances tr.clearance").count() == 1
     assert market.address("holder_hk")[:10].lower() not in page.content().lower()
     _shot(page, "customs-redacted")
     token, _ = make_token(app.state.session_secret, market.address("customs"), 600)
     browser.add_cookies([{"name": "dl_session", "value": token, "url": base}])
     page.goto(base + "/customs")
-    assert "Full case details" in page.text_content("#customs-view")
+    assert "Full clearance details" in page.text_content("#customs-view")
     assert market.address("holder_hk")[:10].lower() in page.content().lower()
     _shot(page, "customs-full")
     browser.clear_cookies()

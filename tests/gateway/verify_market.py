@@ -15,10 +15,10 @@ from sqlalchemy.engine import make_url
 from web3 import Web3
 
 from gateway.indexer.store import make_engine, migrate
-from gateway.indexer.sync import Indexer, contracts_from_record
-from gateway.verify.core import contracts_of
-from ledger import demo
+from gateway.indexer.sync import Indexer
+from dataledger.dev import demo
 from ledger.deploy import deploy_all, deployment_record, write_deployment
+from ledger.deployment import Deployment
 
 DB_KINDS = ["sqlite", "postgres"]
 
@@ -32,7 +32,7 @@ class Market:
 
     @property
     def contracts(self) -> dict[str, dict[str, Any]]:
-        return contracts_of(self.record)
+        return Deployment.from_dict(self.record).entries()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def index_into(market: Market, url: str) -> str:
     """Migrate ``url`` and index the market into it up to the head."""
     migrate(url)
     engine = make_engine(url)
-    indexer = Indexer(market.rpc_url, engine, contracts_from_record(market.record))
+    indexer = Indexer(market.rpc_url, engine, Deployment.from_dict(market.record).entries())
     try:
         indexer.run()
     finally:

@@ -18,7 +18,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.anvil import AnvilNode
+from dataledger.dev.anvil import AnvilNode
 from ledger.chain import Ledger
 from ledger.deploy import deploy_all, deployment_record
 

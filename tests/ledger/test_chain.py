@@ -11,7 +11,7 @@ from web3 import Web3
 from web3.exceptions import ExtraDataLengthError
 from web3.providers import BaseProvider
 
-from ledger.anvil import AnvilNode
+from dataledger.dev.anvil import AnvilNode
 from ledger.chain import Ledger, apply_poa_middleware, is_poa_extra_data
 from ledger.deploy import write_deployment
 from ledger.errors import ChainIdMismatch, ConnectionFailed, DeploymentMissing, NoAccount

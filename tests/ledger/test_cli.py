@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from dataledger.cli import app
 from ledger.deploy import write_deployment
 from tests.ledger.conftest import SdkMarket
 
@@ -239,7 +239,7 @@ def test_voucher_issue_show_redeem(cli: Any) -> None:
                       key="holder_cn"))
     vid = out["value"]
     shown = as_json(cli("voucher", "show", str(vid), "--json"))
-    assert shown["owner"] == m.addr["holder_cn"] and shown["max_uses"] == 2 and shown["right"] == "use"
+    assert shown["holder"] == m.addr["holder_cn"] and shown["max_uses"] == 2 and shown["right"] == "use"
     out = as_json(cli("voucher", "redeem", str(vid), "--purpose", "loan decision", "--json", key="holder_cn"))
     assert out["value"] == 1
 
@@ -264,7 +264,7 @@ def test_refused_transfers_change_nothing(cli: Any) -> None:
     assert "restriction 11" in err and "clearance" in err
     assert chain_state(m) == before
     why = as_json(cli("voucher", "why-not", str(vid), m.addr["holder_sg"], "--json"))
-    assert why == {"tokenId": vid, "to": m.addr["holder_sg"], "code": 11, "allowed": False,
+    assert why == {"voucher_id": vid, "to": m.addr["holder_sg"], "code": 11, "allowed": False,
                    "message": "A cross-border transfer needs an approved data customs clearance."}
     assert "[0]" in cli("voucher", "why-not", str(vid), m.addr["bank_cn"]).stdout
 
@@ -282,7 +282,7 @@ def test_customs_then_cross_border_transfer(cli: Any) -> None:
     cli("voucher", "transfer", str(vid), m.addr["holder_sg"], key="holder_cn")
     assert m.base.vouchers.owner_of(vid) == m.addr["holder_sg"]
     err = one_line_error(cli("customs", "reject", str(case), "--reason", "late", key="customs", expect=1))
-    assert "InvalidCaseState" in err
+    assert "InvalidClearanceState" in err
 
 
 def test_supervision_commands(cli: Any) -> None:
@@ -298,7 +298,7 @@ def test_supervision_commands(cli: Any) -> None:
     err = one_line_error(cli("voucher", "recover-execute", str(vid), "--reason", "ok", key="regulator", expect=1))
     assert "RecoveryNeedsSecondRegulator" in err
     cli("voucher", "recover-execute", str(vid), "--reason", "second regulator", key="regulator2")
-    assert as_json(cli("voucher", "show", str(vid), "--json"))["owner"] == m.addr["bank_cn"]
+    assert as_json(cli("voucher", "show", str(vid), "--json"))["holder"] == m.addr["bank_cn"]
     cli("voucher", "revoke", str(vid), "--reason", "fraud", key="regulator")
     assert as_json(cli("voucher", "show", str(vid), "--json"))["status"] == "revoked"
     err = one_line_error(cli("voucher", "freeze", str(vid), "--reason", "x", key="holder_cn", expect=1))
@@ -434,7 +434,7 @@ def test_console_script_subprocess(sdk_market: SdkMarket, tmp_path: Path) -> Non
 
 def test_deploy_and_seed_demo_on_a_fresh_chain(tmp_path: Path, accounts: list[Any]) -> None:
     """The local-stack path: deploy + the lead's demo seeding, then read it back through the CLI."""
-    from ledger.anvil import AnvilNode
+    from dataledger.dev.anvil import AnvilNode
 
     with AnvilNode(accounts=20) as node:
         base = ["--rpc", node.rpc_url, "--state-dir", str(tmp_path / "s")]
@@ -468,10 +468,10 @@ def test_redeem_stores_the_purpose_text_as_a_document(cli: Any) -> None:
     assert store.cat(cid) == text.encode()
     voucher = m.base.vouchers.contract
     used = voucher.events.VoucherUsed().get_logs(from_block=0)
-    recorded = [bytes(e["args"]["purposeHash"]) for e in used if e["args"]["tokenId"] == vid]
+    recorded = [bytes(e["args"]["purposeHash"]) for e in used if e["args"]["voucherId"] == vid]
     assert recorded == [digest] and Cid.decode(cid).digest == digest
     # a bytes32 given as 0x hex is recorded as is (no document)
     raw = "0x" + "ab" * 32
     cli("voucher", "redeem", str(vid), "--purpose", raw, "--json", key="holder_cn", env={"IPFS_API": ""})
     used = voucher.events.VoucherUsed().get_logs(from_block=0)
-    assert bytes.fromhex("ab" * 32) in [bytes(e["args"]["purposeHash"]) for e in used if e["args"]["tokenId"] == vid]
+    assert bytes.fromhex("ab" * 32) in [bytes(e["args"]["purposeHash"]) for e in used if e["args"]["voucherId"] == vid]

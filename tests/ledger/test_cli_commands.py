@@ -85,7 +85,7 @@ def test_manifest_build_human_and_without_metadata(tmp_path: Path) -> None:
 
 def test_help_imports_no_web3_or_gateway(tmp_path: Path) -> None:
     """`dataledger --help` and a subcommand's --help load no web3, gateway, sqlalchemy or fastapi module."""
-    probe = ("import sys\nfrom ledger.cli import app\n"
+    probe = ("import sys\nfrom dataledger.cli import app\n"
              "for args in (['--help'], ['verify', '--help'], ['index', '--help'], ['manifest', 'build', '--help']):\n"
              "    try:\n        app(args, prog_name='dataledger')\n    except SystemExit as e:\n"
              "        assert e.code == 0, (args, e.code)\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.contracts import Order, SignedOrder
-from ledger.errors import ContractRevert, TransferRefused, UnknownAsset, UnknownCase, UnknownVoucher
+from ledger.errors import ContractRevert, TransferRefused, UnknownAsset, UnknownClearance, UnknownVoucher
 from tests.ledger.conftest import SdkMarket, fresh_content
 
 
@@ -57,7 +57,7 @@ def test_voucher_issue_show_and_transfer(sdk_market: SdkMarket) -> None:
     vid = sdk_market.voucher("holder_cn")
     holder = sdk_market.as_("holder_cn")
     v = holder.vouchers.voucher(vid)
-    assert v.owner == sdk_market.addr["holder_cn"] and v.right == "use" and v.status == "active"
+    assert v.holder == sdk_market.addr["holder_cn"] and v.right == "use" and v.status == "active"
     holder.vouchers.transfer(sdk_market.addr["bank_cn"], vid)
     assert holder.vouchers.owner_of(vid) == sdk_market.addr["bank_cn"]
     with pytest.raises(UnknownVoucher):
@@ -92,11 +92,11 @@ def test_customs_clearance_enables_cross_border(sdk_market: SdkMarket) -> None:
     assert c.state == "approved" and c.destination == "HK" and c.purpose_cid == purpose
     holder.vouchers.transfer(sdk_market.addr["holder_hk"], vid)
     assert holder.vouchers.owner_of(vid) == sdk_market.addr["holder_hk"]
-    with pytest.raises(UnknownCase):
+    with pytest.raises(UnknownClearance):
         holder.customs.clearance(77)
     with pytest.raises(ContractRevert) as info:
         customs.customs.reject(case, "too late")
-    assert info.value.name == "InvalidCaseState"
+    assert info.value.name == "InvalidClearanceState"
 
 
 def test_mint_refusal_decodes_transfer_restricted(sdk_market: SdkMarket) -> None:
@@ -137,11 +137,11 @@ def test_supervision_freeze_revoke_recover(sdk_market: SdkMarket) -> None:
 def test_redeem_and_authorised_user(sdk_market: SdkMarket) -> None:
     vid = sdk_market.voucher("holder_cn", max_uses=1)
     holder = sdk_market.as_("holder_cn")
-    holder.vouchers.authorize_user(vid, sdk_market.addr["bank_cn"])
+    holder.vouchers.authorise_user(vid, sdk_market.addr["bank_cn"])
     assert sdk_market.as_("bank_cn").vouchers.redeem(vid, "loan decision").value == 1
     with pytest.raises(ContractRevert) as info:
         holder.vouchers.redeem(vid, "again")
-    assert info.value.name == "UsesExhausted" and info.value.values == {"tokenId": vid, "maxUses": 1}
+    assert info.value.name == "UsesExhausted" and info.value.values == {"voucherId": vid, "maxUses": 1}
 
 
 def _orders(m: SdkMarket, vid: int, price: int = 10_000) -> tuple[SignedOrder, SignedOrder]:
@@ -191,7 +191,7 @@ def test_orders_commit_to_fee_and_voucher_terms(sdk_market: SdkMarket) -> None:
     with pytest.raises(ContractRevert) as info:
         sdk_market.as_("exchange").settlement.settle(sell, buy)
     assert info.value.name == "UsesLeftBelowTerms"
-    assert info.value.values == {"tokenId": vid, "minUsesLeft": v.max_uses, "usesLeft": v.max_uses - 1}
+    assert info.value.values == {"voucherId": vid, "minUsesLeft": v.max_uses, "usesLeft": v.max_uses - 1}
     assert "UsesLeftBelowTerms" in str(info.value) and "\n" not in str(info.value)
 
 
@@ -259,7 +259,7 @@ def test_use_restriction_and_licensed_roles(sdk_market: SdkMarket) -> None:
     assert r.code == 11 and "clearance" in r.message
     assert holder.vouchers.use_restriction(sdk_market.addr["bank_cn"], vid).allowed
     with pytest.raises(ContractRevert) as info:
-        holder.vouchers.authorize_user(vid, sdk_market.addr["holder_sg"])
+        holder.vouchers.authorise_user(vid, sdk_market.addr["holder_sg"])
     assert info.value.name == "UseRestricted" and info.value.values["code"] == 11
     assert "clearance" in str(info.value)
     assert holder.participants.holdings_of(sdk_market.addr["holder_cn"]) == 2  # one asset, one voucher

@@ -16,7 +16,7 @@ def selector(signature: str) -> bytes:
 
 def test_table_covers_every_contract_and_builtins() -> None:
     names = {e.name for e in error_table().values()}
-    for expected in ("TransferRestricted", "ContentAlreadyRegistered", "InvalidCaseState", "NonceAlreadyUsed",
+    for expected in ("TransferRestricted", "ContentAlreadyRegistered", "InvalidClearanceState", "NonceAlreadyUsed",
                      "ERC2771ForwarderInvalidSigner", "InactiveParticipant", "Error", "Panic"):
         assert expected in names
 
@@ -27,7 +27,7 @@ def test_custom_error_with_values_and_message() -> None:
         ["uint8", "address", "address", "uint256"], [11, "0x" + "00" * 20, to, 7])
     exc = decode_revert("0x" + data.hex(), contract="DataVoucher")
     assert exc.name == "TransferRestricted"
-    assert exc.values["code"] == 11 and exc.values["tokenId"] == 7
+    assert exc.values["code"] == 11 and exc.values["voucherId"] == 7
     assert exc.values["to"] == "0x" + "Ab" * 20 or exc.values["to"].lower() == to
     assert exc.selector == "0x" + data[:4].hex()
     text = str(exc)

@@ -105,8 +105,10 @@ def _chain_manifest(request: Request, asset_id: int) -> Optional[dict[str, Any]]
     """The chain's latest manifest of the asset (eth_call), or None when the node is unreachable."""
     from gateway.verify.state import latest_manifest
 
-    deployment = getattr(request.app.state, "deployment", None) or {}
-    registry = deployment.get("contracts", {}).get("AssetRegistry", {}).get("address")
+    from ledger.deployment import Deployment
+
+    deployment: Optional[Deployment] = getattr(request.app.state, "deployment", None)
+    registry = deployment.addresses().get("AssetRegistry") if deployment is not None else None
     return latest_manifest(request.app.state.web3, registry, asset_id) if registry else None
 
 
@@ -160,14 +162,14 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
 
 def chain_contracts(request: Request) -> dict[str, Any]:
     """web3 contract objects of the deployment on the gateway's node (503 without a record)."""
-    from ledger.deploy import load_contracts
+    from ledger.deployment import Deployment
 
-    record = getattr(request.app.state, "deployment", None)
-    if not record:
+    record: Optional[Deployment] = getattr(request.app.state, "deployment", None)
+    if record is None:
         raise ApiError(503, "NoDeployment", "no deployment record for the node's chain")
     cached: Optional[dict[str, Any]] = getattr(request.app.state, "chain_contracts", None)
     if cached is None:
-        cached = load_contracts(request.app.state.web3, record)
+        cached = dict(record.web3_contracts(request.app.state.web3))
         request.app.state.chain_contracts = cached
     return cached
 

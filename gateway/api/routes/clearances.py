@@ -1,7 +1,7 @@
-"""The customs queue (数据海关): cross-border clearance cases.
+"""Cross-border clearances (数据海关).
 
-Customs officers and regulators see every case in full; a case's requester sees its own in full;
-everyone else sees a redacted queue (case, asset, destination, status, expiry, blocks; the rest null
+Customs officers and regulators see every clearance in full; a clearance's requester sees its own in
+full; everyone else sees a redacted queue (clearance, asset, destination, status, expiry, blocks; the rest null
 and named in ``redacted``), decided by gateway.services.redaction."""
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from gateway.services import legible, redaction
 from gateway.services.redaction import Viewer
 from sqlalchemy import Connection
 
-router = APIRouter(prefix="/v1/clearances", tags=["customs"], responses=ERRORS)
+router = APIRouter(prefix="/v1/clearances", tags=["clearances"], responses=ERRORS)
 
 
 class ClearanceOut(ClearanceNames):
-    """A customs case; fields hidden from the caller are null and named in ``redacted``
+    """A clearance; fields hidden from the caller are null and named in ``redacted``
     (gateway.services.redaction: the one policy)."""
 
-    case_id: int
+    clearance_id: int
     asset_id: int
     requester: Optional[str] = None
     destination: str
@@ -83,7 +83,7 @@ def list_clearances(
     if destination is not None:
         query = query.where(Clearance.destination == destination.upper())
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(col(Clearance.case_id)).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(Clearance.clearance_id)).offset(offset).limit(limit)).all()
     conn = db.connection()
     viewer = redaction.viewer_of(caller, conn)
     directory = legible.Directory(conn)
@@ -91,10 +91,10 @@ def list_clearances(
                 offset=offset)
 
 
-@router.get("/{case_id}", response_model=ClearanceOut)
-def get_clearance(case_id: IdPath, db: SessionDep, caller: CallerDep) -> ClearanceOut:
-    c = db.get(Clearance, case_id)
+@router.get("/{clearance_id}", response_model=ClearanceOut)
+def get_clearance(clearance_id: IdPath, db: SessionDep, caller: CallerDep) -> ClearanceOut:
+    c = db.get(Clearance, clearance_id)
     if c is None:
-        raise not_found("clearance case", case_id=case_id)
+        raise not_found("clearance", clearance_id=clearance_id)
     conn = db.connection()
     return clearance_out(c, redaction.viewer_of(caller, conn), conn)

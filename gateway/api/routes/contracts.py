@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from gateway.api.common import ERRORS
+from ledger.deployment import Deployment as LedgerDeployment
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"], responses=ERRORS)
 
@@ -33,20 +34,12 @@ class Deployment(BaseModel):
 @router.get("", response_model=Deployment, responses={503: {"description": "no deployment record loaded"}})
 def get_contracts(request: Request) -> Deployment:
     """Chain id, and each contract's address, deploy block and ABI."""
-    from ledger.artifacts import UnknownArtifact, load_artifact
-
     state = request.app.state
-    record: Optional[dict[str, Any]] = getattr(state, "deployment", None)
+    record: Optional[LedgerDeployment] = getattr(state, "deployment", None)
     chain_id: Optional[int] = getattr(state, "chain_id", None)
     if record is None or chain_id is None:
         raise HTTPException(503, "this gateway has no deployment record for its chain (STATE_DIR/deployments/"
                                  "<chainId>.json) or cannot reach its node: it cannot say which contracts it serves")
-    contracts: dict[str, ContractEntry] = {}
-    for name, entry in sorted(record.get("contracts", {}).items()):
-        try:
-            abi = load_artifact(name)["abi"]
-        except UnknownArtifact:
-            abi = []
-        contracts[name] = ContractEntry(address=str(entry["address"]), deploy_block=int(entry.get("deployBlock", 0)),
-                                        abi=abi)
+    served = record.to_api()
+    contracts = {name: ContractEntry(**entry) for name, entry in served["contracts"].items()}
     return Deployment(chain_id=int(chain_id), contracts=contracts)

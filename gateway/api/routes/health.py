@@ -92,8 +92,10 @@ async def health(request: Request, w3: Web3Dep, settings: SettingsDep, engine: E
 
 def _health(request: Request, w3: Any, settings: Any, engine: Any,
             chain: Optional[tuple[Optional[int], Optional[int], Optional[str]]] = None) -> HealthPublic:
-    deployment = getattr(request.app.state, "deployment", None) or {}
-    contracts = {name: entry["address"] for name, entry in deployment.get("contracts", {}).items()}
+    from ledger.deployment import Deployment
+
+    deployment: Optional[Deployment] = getattr(request.app.state, "deployment", None)
+    contracts = deployment.addresses() if deployment is not None else {}
     database = settings.DATABASE_URL.split(":", 1)[0]
     ipfs = "kubo" if settings.IPFS_API else "embedded"  # neither the API URL nor the store path
     errors: list[str] = []

@@ -89,7 +89,7 @@ def get_participant(account: str, db: SessionDep) -> ParticipantDetail:
     if p is None:
         raise not_found("participant", address=account)
     org = db.get(Organisation, p.org_id)
-    vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.owner == acct)).one()
+    vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.holder == acct)).one()
     assets = db.exec(select(func.count()).select_from(Asset).where(Asset.holder == acct)).one()
     directory = legible.Directory(db.connection())
     return ParticipantDetail(**participant_out(p, directory).model_dump(),

@@ -13,7 +13,7 @@ class ProvenanceLinks(BaseModel):
     asset_id: Optional[int] = None
     voucher_id: Optional[int] = None
     trade_id: Optional[str] = None
-    case_id: Optional[int] = None
+    clearance_id: Optional[int] = None
 
 
 class ProvenanceEvent(BaseModel):

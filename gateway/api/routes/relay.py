@@ -76,7 +76,7 @@ Check = Optional[Callable[[bytes], Optional[str]]]
 #: what POST /v1/relay/forward relays: contract -> {selector: (function, extra check of the arguments)}
 VOUCHER_CALLS: dict[bytes, tuple[str, Check]] = {
     **{sel: ("safeTransferFrom/transferFrom", None) for sel in _TRANSFERS},
-    _selector("authorizeUser(uint256,address,bool)"): ("authorizeUser", None),
+    _selector("authoriseUser(uint256,address,bool)"): ("authoriseUser", None),
     _selector("redeem(uint256,bytes32)"): ("redeem", None),
     _selector("approve(address,uint256)"): ("approve(address(0), tokenId)", _approve_withdraws),
     _selector("setApprovalForAll(address,bool)"): ("setApprovalForAll(operator, false)", _operator_withdraws),
@@ -430,12 +430,12 @@ def _forward(body: ForwardRequestIn, request: Request, settings: Any, engine: An
         types = _TRANSFERS.get(bytes(req.data[:4])) if req.to == ledger.vouchers.address else None
         if types is not None:
             try:
-                frm, to, token_id = abi_decode(types, req.data[4:])[:3]
+                frm, to, voucher_id = abi_decode(types, req.data[4:])[:3]
             except Exception:  # noqa: BLE001
                 raise ApiError(422, "InvalidCallData", "transfer call data does not decode") from None
-            r = ledger.vouchers.restriction(frm, to, token_id)
+            r = ledger.vouchers.restriction(frm, to, voucher_id)
             if r.code != 0:
-                raise TransferRefused(r.code, r.message, int(token_id), frm, to)
+                raise TransferRefused(r.code, r.message, int(voucher_id), frm, to)
         tx_hash = _simulate_and_send(ledger, req, _flights(request))
     return _accepted(tx_hash, budget)
 

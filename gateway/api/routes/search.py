@@ -21,11 +21,11 @@ from ledger.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/search", tags=["search"], responses=ERRORS)
 
-_PREFIXED = re.compile(r"^(asset|a|voucher|v|case|c)[:#\s]?(\d{1,19})$", re.IGNORECASE)
+_PREFIXED = re.compile(r"^(asset|a|voucher|v|clearance|case|c)[:#\s]?(\d{1,19})$", re.IGNORECASE)
 
 
 class SearchHit(BaseModel):
-    kind: str  # participant | address | organisation | asset | voucher | trade | tx | case
+    kind: str  # participant | address | organisation | asset | voucher | clearance | trade | tx
     id: str
     label: str
     url: str
@@ -140,7 +140,7 @@ def search(db: Session, q: str) -> list[SearchHit]:
     number = None
     if m:
         letter = m.group(1)[0].lower()
-        kinds = {"a": ("asset",), "v": ("voucher",), "c": ("case",)}[letter]
+        kinds = {"a": ("asset",), "v": ("voucher",), "c": ("clearance",)}[letter]
         number = int(m.group(2))
     elif re.fullmatch(r"\d{1,19}", q):
         number = int(q)
@@ -150,8 +150,9 @@ def search(db: Session, q: str) -> list[SearchHit]:
         hits.append(SearchHit(kind="asset", id=str(number), label=f"asset {number}", url=f"/assets/{number}"))
     if "voucher" in kinds and db.get(Voucher, number) is not None:
         hits.append(SearchHit(kind="voucher", id=str(number), label=f"voucher {number}", url=f"/vouchers/{number}"))
-    if "case" in kinds:
-        hits.append(SearchHit(kind="case", id=str(number), label=f"clearance case {number}", url="/customs"))
+    if "clearance" in kinds:
+        hits.append(SearchHit(kind="clearance", id=str(number), label=f"clearance {number}",
+                              url=f"/clearances#clearance-{number}"))
     if m is None and len(q) >= 4:  # a longer bare number (a year, part of a code) may be in a title or code
         hits += text_search(db, q)
     return hits

@@ -63,7 +63,7 @@ def list_uses(
         mine = redaction.party_accounts(viewer, conn)
         query = query.where(or_(col(VoucherUse.holder).in_(mine), col(VoucherUse.user).in_(mine)))
     if voucher_id is not None:
-        query = query.where(VoucherUse.token_id == voucher_id)
+        query = query.where(VoucherUse.voucher_id == voucher_id)
     if asset_id is not None:
         query = query.where(VoucherUse.asset_id == asset_id)
     if user is not None:

@@ -36,18 +36,18 @@ def _engine(url: str) -> Any:
 
 
 def _contracts(request: Request, settings: Settings) -> dict[str, dict[str, Any]]:
-    from gateway.verify.core import contracts_of
+    from ledger.deployment import Deployment
+    from ledger.errors import LedgerError
 
-    deployment = getattr(request.app.state, "deployment", None)
-    if deployment:
-        return contracts_of(deployment)
+    deployment: Deployment | None = getattr(request.app.state, "deployment", None)
+    if deployment is not None:
+        return deployment.entries()
     from gateway.indexer.rpc import Rpc
-    from gateway.verify.core import VerifyError, load_contracts
 
     rpc = Rpc(settings.RPC_URL, timeout=10)
     try:
-        return load_contracts(settings.STATE_DIR, rpc.chain_id())
-    except VerifyError as exc:
+        return Deployment.require(settings.STATE_DIR, rpc.chain_id()).entries()
+    except LedgerError as exc:
         raise HTTPException(503, f"no deployment record: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - node down
         raise HTTPException(503, f"chain unreachable: {exc}") from None

@@ -58,7 +58,6 @@ def voucher_out(v: Voucher, now: Optional[float] = None, directory: Optional[leg
     row = v.model_dump()
     if directory is not None:
         row = legible.enrich(directory, row)
-        row["holder_name"] = row.get("owner_name")
         if titles is None:
             titles = legible.asset_titles(directory.conn, [v.asset_id])
         row["asset_title"], row["asset_title_zh"] = titles.get(v.asset_id, (None, None))
@@ -79,7 +78,7 @@ def list_vouchers(
     now = int(time.time())
     query = select(Voucher)
     if holder is not None:
-        query = query.where(Voucher.owner == holder.lower())
+        query = query.where(Voucher.holder == holder.lower())
     if issuer is not None:
         query = query.where(Voucher.issuer == issuer.lower())
     if asset_id is not None:
@@ -93,20 +92,20 @@ def list_vouchers(
     if right is not None:
         query = query.where(Voucher.right == RIGHT_BY_NAME[right])
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = db.exec(query.order_by(col(Voucher.token_id)).offset(offset).limit(limit)).all()
+    rows = db.exec(query.order_by(col(Voucher.voucher_id)).offset(offset).limit(limit)).all()
     directory = legible.Directory(db.connection())
-    directory.load_accounts([v.owner for v in rows] + [v.issuer for v in rows])
+    directory.load_accounts([v.holder for v in rows] + [v.issuer for v in rows])
     titles = legible.asset_titles(directory.conn, [v.asset_id for v in rows])
     return Page(items=[voucher_out(v, now, directory, titles) for v in rows], total=total, limit=limit, offset=offset)
 
 
-def voucher_detail(db: Any, token_id: int) -> VoucherDetail:
-    v = db.get(Voucher, token_id)
+def voucher_detail(db: Any, voucher_id: int) -> VoucherDetail:
+    v = db.get(Voucher, voucher_id)
     if v is None:
-        raise not_found("voucher", voucher_id=token_id)
-    transfers = db.exec(select(VoucherTransfer).where(VoucherTransfer.token_id == token_id)
+        raise not_found("voucher", voucher_id=voucher_id)
+    transfers = db.exec(select(VoucherTransfer).where(VoucherTransfer.voucher_id == voucher_id)
                         .order_by(col(VoucherTransfer.block_number), col(VoucherTransfer.log_index))).all()
-    trades = db.exec(select(Trade).where(Trade.voucher_id == token_id).order_by(col(Trade.block_number))).all()
+    trades = db.exec(select(Trade).where(Trade.voucher_id == voucher_id).order_by(col(Trade.block_number))).all()
     directory = legible.Directory(db.connection())
     titles = legible.asset_titles(directory.conn, [v.asset_id])
     return VoucherDetail(**voucher_out(v, None, directory, titles).model_dump(),
@@ -116,62 +115,62 @@ def voucher_detail(db: Any, token_id: int) -> VoucherDetail:
                                           asset_title_zh=titles.get(t.asset_id, (None, None))[1]) for t in trades])
 
 
-@router.get("/{token_id}", response_model=VoucherDetail)
-def get_voucher(token_id: IdPath, db: SessionDep) -> VoucherDetail:
-    return voucher_detail(db, token_id)
+@router.get("/{voucher_id}", response_model=VoucherDetail)
+def get_voucher(voucher_id: IdPath, db: SessionDep) -> VoucherDetail:
+    return voucher_detail(db, voucher_id)
 
 
 class VoucherUserOut(VoucherUserPublic, UserNames):
-    #: the chain's ``isAuthorizedUser`` for this row: allowed by the CURRENT holder (an
+    #: the chain's ``isAuthorisedUser`` for this row: allowed by the CURRENT holder (an
     #: authorisation of an earlier holder has lapsed; it applies again if the voucher returns)
     live: bool = False
 
 
 def user_rows(v: Voucher, rows: list[VoucherUser], directory: Optional[legible.Directory] = None) -> list[VoucherUserOut]:
     return [VoucherUserOut(**(legible.enrich(directory, r.model_dump()) if directory else r.model_dump()),
-                           live=bool(r.allowed) and r.holder == v.owner) for r in rows]
+                           live=bool(r.allowed) and r.holder == v.holder) for r in rows]
 
 
-@router.get("/{token_id}/users", response_model=list[VoucherUserOut], responses=AUTH_ERRORS)
-def voucher_users(token_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserOut]:
+@router.get("/{voucher_id}/users", response_model=list[VoucherUserOut], responses=AUTH_ERRORS)
+def voucher_users(voucher_id: IdPath, db: SessionDep, caller: AuthedCallerDep) -> list[VoucherUserOut]:
     """User authorisations of the voucher, one row per (holder, user) as on chain, ``live`` when
     the current holder's authorisation allows the user now. Visible (gateway.services.redaction)
     to regulators and customs (all rows), and to the parties of a row: the holder that gave it and
     the user (and accounts of their organisations). The current holder with no row gets ``[]``."""
-    v = db.get(Voucher, token_id)
+    v = db.get(Voucher, voucher_id)
     if v is None:
-        raise not_found("voucher", voucher_id=token_id)
-    rows = db.exec(select(VoucherUser).where(VoucherUser.token_id == token_id)
+        raise not_found("voucher", voucher_id=voucher_id)
+    rows = db.exec(select(VoucherUser).where(VoucherUser.voucher_id == voucher_id)
                    .order_by(col(VoucherUser.user), col(VoucherUser.holder))).all()
     conn = db.connection()
     viewer = redaction.viewer_of(caller, conn)
     visible = [r for r in rows if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
-    if visible or redaction.viewer_is_party(viewer, [v.owner], conn):
+    if visible or redaction.viewer_is_party(viewer, [v.holder], conn):
         return user_rows(v, visible, legible.Directory(conn))
     raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
-                   "user authorisations", {"voucher_id": token_id, "caller": caller.address})
+                   "user authorisations", {"voucher_id": voucher_id, "caller": caller.address})
 
 
-@router.get("/{token_id}/provenance", response_model=ProvenancePublic)
-def voucher_provenance(request: Request, token_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
+@router.get("/{voucher_id}/provenance", response_model=ProvenancePublic)
+def voucher_provenance(request: Request, voucher_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
                        bundle: BundleQuery = False) -> Any:
     """The voucher's events; fields hidden from the caller are null and listed in each event's
     ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
     ``RedactedHistory``) when the history has events hidden from the caller."""
-    v = db.get(Voucher, token_id)
+    v = db.get(Voucher, voucher_id)
     if v is None:
-        raise not_found("voucher", voucher_id=token_id)
+        raise not_found("voucher", voucher_id=voucher_id)
     if bundle:
         from gateway.api.routes.verify import bundle_response
 
-        return bundle_response("voucher", token_id, request, request.app.state.settings)
+        return bundle_response("voucher", voucher_id, request, request.app.state.settings)
     conn = db.connection()
-    events = redaction.redact_events(provenance.voucher_events(conn, token_id), redaction.viewer_of(caller, conn), conn)
+    events = redaction.redact_events(provenance.voucher_events(conn, voucher_id), redaction.viewer_of(caller, conn), conn)
     directory = legible.Directory(conn)
     events = story.tell(conn, events, directory)
-    return {"subject": {"kind": "voucher", "id": token_id, **voucher_out(v, None, directory).model_dump()},
+    return {"subject": {"kind": "voucher", "id": voucher_id, **voucher_out(v, None, directory).model_dump()},
             "events": events,
-            "verification": provenance_verification("vouchers", token_id)}
+            "verification": provenance_verification("vouchers", voucher_id)}
 
 
 # a module-level alias used by the web pages

@@ -1,7 +1,7 @@
 """identity: organisation profile CIDs, fetched documents and their search index
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 23:00:00
 
 - ``organisations.profile_cid``: the profile document CID the registrar recorded
@@ -24,7 +24,7 @@ from alembic import op
 
 
 revision: str = '0005'
-down_revision: Union[str, None] = '0003'
+down_revision: Union[str, None] = '0004'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -22,7 +22,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from ledger.anvil import DEFAULT_MNEMONIC
+from dataledger.dev.anvil import DEFAULT_MNEMONIC
 from ledger.contracts.models import LICENSED_ROLES, Role, cid_to_chain
 from ledger.errors import LedgerError
 from ledger.ipfs import IpfsStore, open_store
@@ -178,7 +178,7 @@ def _manifest_bytes(store: IpfsStore, title: str, description: str, publisher: s
 
 
 #: demo sizes: the small market the tests rely on (fixed ids), the market of `make up` (~30
-#: organisations, ~50 datasets, six months: ledger.demo_market) and a bigger one for benchmarks
+#: organisations, ~50 datasets, six months: dataledger.dev.demo_market) and a bigger one for benchmarks
 SIZES = {"small": 0, "market": 1, "bench": 4}
 
 
@@ -189,7 +189,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     if size not in SIZES:
         raise ValueError(f"unknown demo size {size!r} (one of: {', '.join(SIZES)})")
     if SIZES[size]:
-        from ledger.demo_market import seed_market
+        from dataledger.dev.demo_market import seed_market
 
         return seed_market(w3, contracts, state_dir or Path(".dataledger"), scale=SIZES[size])
     store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
@@ -250,7 +250,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     def issue(issuer: str, to: str, asset_id: int, right: int, scope: str, max_uses: int, transferable: bool) -> int:
         receipt = _send(vouchers.functions.issue(to, asset_id, right, sha256(scope), now, now + year, max_uses,
                                                  transferable), issuer)
-        return int(_event_arg(vouchers, receipt, "VoucherIssued", "tokenId"))
+        return int(_event_arg(vouchers, receipt, "VoucherIssued", "voucherId"))
 
     foshan = issue(authority, acct["holder_cn"], tax_power, 1, "loan credit assessment", 12, False)
     operator_grant = issue(authority, acct["operator"], tax_power, 2, "authorised operation of public data", 0, False)
@@ -258,14 +258,14 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     line_use_2 = issue(acct["holder_cn"], acct["holder_cn"], line_data, 1, "quality analytics", 50, True)
 
     # the Foshan pilot: the enterprise authorises its bank, which redeems a use for a loan decision
-    _send(vouchers.functions.authorizeUser(foshan, acct["bank_cn"], True), acct["holder_cn"])
+    _send(vouchers.functions.authoriseUser(foshan, acct["bank_cn"], True), acct["holder_cn"])
     _send(vouchers.functions.redeem(foshan, purpose_digest(store, "SME loan decision #2026-118")), acct["bank_cn"])
 
     # data customs: clearance for the telemetry right to go to Hong Kong
     purpose = store.add(b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
     receipt = _send(customs.functions.requestClearance(line_data, b"HK", acct["holder_hk"], cid_to_chain(purpose)),
                     acct["holder_cn"])
-    case_id = int(_event_arg(customs, receipt, "ClearanceRequested", "caseId"))
+    case_id = int(_event_arg(customs, receipt, "ClearanceRequested", "clearanceId"))
     conditions = store.add(b"Conditions: no onward transfer; aggregate outputs only")
     _send(customs.functions.approveClearance(case_id, now + 90 * 24 * 3600, cid_to_chain(conditions)), acct["customs"])
 
@@ -309,8 +309,8 @@ def _order_tuple(message: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _market_participants(contracts: dict[str, Contract]) -> list[dict[str, Any]]:
-    """The demo market's extra organisations (ledger.demo_market), those registered on this chain."""
-    from ledger.demo_market import EXTRA, extra_accounts
+    """The demo market's extra organisations (dataledger.dev.demo_market), those registered on this chain."""
+    from dataledger.dev.demo_market import EXTRA, extra_accounts
 
     registry = contracts["ParticipantRegistry"]
     keys = extra_accounts()

@@ -9,8 +9,6 @@ Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,11 +18,15 @@ from pathlib import Path
 import httpx
 from web3 import Web3
 
-from ledger.anvil import AnvilError, AnvilNode
-from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
+from dataledger.dev.anvil import AnvilError, AnvilNode
+from dataledger.dev.settings import DevSettings
+from ledger.deploy import deploy_all
+from ledger.deployment import Deployment
+from ledger.settings import child_environment
 
-ROOT = Path(__file__).resolve().parent.parent
-STATE = Path(os.environ.get("DATALEDGER_HOME", ROOT / ".dataledger"))
+ROOT = Path(__file__).resolve().parents[2]
+#: the state directory: STATE_DIR (or DATALEDGER_HOME), else ./.dataledger of the working directory
+STATE = DevSettings().STATE_DIR.resolve()
 
 
 def _port_busy(port: int) -> bool:
@@ -34,15 +36,14 @@ def _port_busy(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _existing_deployment(w3: Web3) -> dict | None:  # type: ignore[type-arg]
-    path = STATE / "deployments" / f"{w3.eth.chain_id}.json"
-    if not path.exists():
+def _existing_deployment(w3: Web3) -> Deployment | None:
+    record = Deployment.from_state_dir(STATE, int(w3.eth.chain_id))
+    if record is None:
         return None
-    record = json.loads(path.read_text())
-    for entry in record["contracts"].values():
-        if w3.eth.get_code(Web3.to_checksum_address(entry["address"])) in (b"", None):
+    for address in record.addresses().values():
+        if w3.eth.get_code(Web3.to_checksum_address(address)) in (b"", None):
             return None  # chain state was reset: deploy again
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def cli_hints(rpc_url: str, rpc_port: int, gateway_url: str, gateway_port: int) -> list[str]:
@@ -55,16 +56,16 @@ def cli_hints(rpc_url: str, rpc_port: int, gateway_url: str, gateway_port: int) 
         exports.append(f"export RPC_URL={rpc_url}")
     if gateway_port != 8000:
         exports.append(f"export DATALEDGER_GATEWAY={gateway_url}")
+    if STATE.resolve() != (Path.cwd() / ".dataledger").resolve():
+        exports.append(f"export STATE_DIR={STATE}   # or pass --state-dir {STATE}")
     for export in exports:
         lines.append(f"           {export}")
-    if STATE.resolve() != (Path.cwd() / ".dataledger").resolve():
-        lines.append(f"           run it from {STATE.parent} or pass --state-dir {STATE}")
     lines.append("           e.g. dataledger voucher show 1 ; dataledger verify voucher 1 --gateway " + gateway_url)
     return lines
 
 
 def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False, demo_size: str = "market") -> int:
-    from ledger import demo
+    from dataledger.dev import demo
 
     STATE.mkdir(parents=True, exist_ok=True)
     (STATE / "anvil").mkdir(exist_ok=True)
@@ -86,22 +87,23 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False, demo
         node.start()
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
         record = None if fresh else _existing_deployment(w3)
-        if record is None and "DATABASE_URL" not in os.environ:
+        settings = DevSettings()
+        if record is None and settings.DATABASE_URL is None:
             for suffix in ("", "-wal", "-shm"):  # the old index belongs to a chain that is gone
                 (STATE / f"gateway.db{suffix}").unlink(missing_ok=True)
         if record is None:
             t0 = time.monotonic()
             deployer = demo.demo_accounts()["authority"]
             contracts = deploy_all(w3, deployer)  # signed locally, like any node needs
-            record = deployment_record(w3, contracts)
-            write_deployment(STATE, record)
+            record = Deployment.of_contracts(node.chain_id, contracts)
+            record.write(STATE)
             summary = demo.seed(w3, contracts, STATE, size=demo_size)
             print(f"deployed and seeded the demo market in {time.monotonic() - t0:.1f}s: {summary}")
         else:
-            print(f"reusing deployment {STATE / 'deployments' / (str(record['chainId']) + '.json')}")
-        demo.write_demo_file(STATE, w3, load_contracts(w3, record))
+            print(f"reusing deployment {Deployment.path_for(STATE, node.chain_id)}")
+        demo.write_demo_file(STATE, w3, record.web3_contracts(w3))
 
-        env = dict(os.environ, RPC_URL=node.rpc_url, CHAIN_ID=str(node.chain_id), STATE_DIR=str(STATE))
+        env = child_environment(RPC_URL=node.rpc_url, CHAIN_ID=str(node.chain_id), STATE_DIR=str(STATE))
         env.setdefault("DATABASE_URL", f"sqlite:///{STATE / 'gateway.db'}")
         env.setdefault("IPFS_STORE_DIR", str(STATE / "ipfs"))
         env.setdefault("SIWE_DOMAIN", f"127.0.0.1:{gateway_port}")  # sign-in domain: configuration, not Host
@@ -140,7 +142,7 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False, demo
         print(f"  gateway  {url}  (explorer {url}/ , API {url}/docs , health {url}/health)")
         print(f"  database {env['DATABASE_URL']}")
         print(f"  ipfs     {env.get('IPFS_API') or 'embedded store: ' + env['IPFS_STORE_DIR']}")
-        print(f"  record   {STATE / 'deployments' / (str(node.chain_id) + '.json')}")
+        print(f"  record   {Deployment.path_for(STATE, node.chain_id)}")
         print(f"  accounts {STATE / 'demo.json'}")
         for line in cli_hints(node.rpc_url, rpc_port, url, gateway_port):
             print(line)
@@ -185,11 +187,12 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False, demo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ledger.stack")
+    parser = argparse.ArgumentParser(prog="python -m dataledger.dev.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="run anvil, deploy + seed, gateway")
-    p_up.add_argument("--rpc-port", type=int, default=int(os.environ.get("RPC_PORT", 8545)))
-    p_up.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8000)))
+    settings = DevSettings()
+    p_up.add_argument("--rpc-port", type=int, default=settings.RPC_PORT)
+    p_up.add_argument("--gateway-port", type=int, default=settings.GATEWAY_PORT)
     p_up.add_argument("--fresh", action="store_true", help="start a new chain (drop the saved state)")
     p_up.add_argument("--demo-size", choices=("small", "market", "bench"), default="market",
                       help="demo market seeded on a new chain: small (the tests'), market (~30 organisations, "

@@ -33,8 +33,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger import demo
-from ledger.anvil import DEFAULT_MNEMONIC
+from dataledger.dev import demo
+from dataledger.dev.anvil import DEFAULT_MNEMONIC
 from ledger.contracts.models import LICENSED_ROLES, cid_to_chain
 from ledger.ipfs import open_store
 from ledger.tx import TxSender
@@ -465,7 +465,7 @@ class _Seeder:
 
     def authorise_and_use(self, vid: int, holder: str, m: int) -> None:
         bank = "sz_bank" if holder != "sz_bank" else "bank_cn"
-        self.tx(self.lite["DataVoucher"].functions.authorizeUser(vid, self.addr[bank], True), holder)
+        self.tx(self.lite["DataVoucher"].functions.authoriseUser(vid, self.addr[bank], True), holder)
         self.use(vid, bank, f"{self.orgs[bank].name_zh}：贷款审批数据核验 #{m + 1}-{vid}")
 
     def recovery(self, owned: list[tuple[int, str, int]]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -12,8 +11,9 @@ from typing import Optional
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+from gateway.core.devkeys import DEFAULT_MNEMONIC as DEFAULT_MNEMONIC  # re-exported for the dev stack and tests
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (node_modules/.bin/anvil)
 DEFAULT_CHAIN_ID = 31337
 
 
@@ -23,7 +23,9 @@ class AnvilError(RuntimeError):
 
 def anvil_binary() -> str:
     """node_modules/.bin/anvil of this checkout, else ANVIL_BIN, else anvil on PATH."""
-    explicit = os.environ.get("ANVIL_BIN")
+    from dataledger.dev.settings import DevSettings
+
+    explicit = DevSettings().ANVIL_BIN
     if explicit:
         return explicit
     local = ROOT / "node_modules" / ".bin" / "anvil"

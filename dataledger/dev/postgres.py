@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ledger.anvil import free_port
+from dataledger.dev.anvil import free_port
 
 
 class PostgresError(RuntimeError):
@@ -25,7 +25,9 @@ class PostgresError(RuntimeError):
 
 
 def pg_bindir() -> Path:
-    explicit = os.environ.get("PG_BINDIR")
+    from dataledger.dev.settings import DevSettings
+
+    explicit = DevSettings().PG_BINDIR
     if explicit:
         return Path(explicit)
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
