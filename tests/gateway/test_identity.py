@@ -239,3 +239,9 @@ def test_purpose_texts_only_for_callers_the_policy_allows(client: Any, market: M
     assert "purpose_cid" in anon["redacted"] and anon["requester_name"] is None
     other = client.get("/v1/clearances/1", headers=stranger).json()
     assert other["purpose_text"] is None and other["conditions_text"] is None
+
+
+def test_statistics_carry_currency_and_decimal_amounts(client: Any) -> None:
+    stats = client.get("/v1/statistics").json()
+    assert stats["currency"] == "CNY" and stats["decimals"] == 2
+    assert stats["totals"]["value"] == "23000000" and stats["totals"]["value_decimal"] == "230000.00"
