@@ -173,6 +173,7 @@ class Indexer:
         self._head = 0
         self._rate_window: list[tuple[float, int]] = []
         self.documents: Optional[DocumentFetcher] = None
+        self._documents_at = 0.0
         if self.config.ipfs:
             self.documents = DocumentFetcher(engine, self.config.ipfs, budget=self.config.documents_budget)
 
@@ -208,8 +209,10 @@ class Indexer:
                     delay = min(delay * 2, 5.0)
                     continue
                 assert self.state is not None
-                if self.documents is not None:  # bounded, never raises: blocks are never held up
+                # documents: bounded, never raises (blocks are never held up); idle polls at most once a second
+                if self.documents is not None and (progressed or time.monotonic() - self._documents_at >= 1.0):
                     self.documents.run_once()
+                    self._documents_at = time.monotonic()
                 if until_block is not None and self.state.last_block >= until_block:
                     break
                 if not progressed:

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from ledger.contracts.models import cid_from_chain
 from ledger.ipfs import IpfsStore, KuboClient, LocalStore
@@ -62,13 +62,16 @@ def open_document_store(target: str, timeout: float = 10.0) -> IpfsStore:
     return LocalStore(target)
 
 
-#: (kind, SQL giving the binary CIDs in 0x hex of that kind, block where first seen)
+#: (kind, SQL giving the binary CIDs in 0x hex of that kind and the block that wrote them, from block :b on)
 _SOURCES: tuple[tuple[str, str], ...] = (
-    ("profile", "SELECT profile_cid, updated_block FROM organisations WHERE profile_cid IS NOT NULL"),
-    ("manifest", "SELECT manifest_cid, block_number FROM asset_manifests"),
-    ("purpose", "SELECT purpose_cid, requested_block FROM clearances"),
-    ("conditions", "SELECT conditions_cid, updated_block FROM clearances WHERE conditions_cid IS NOT NULL"),
-    ("purpose", f"SELECT '{RAW_CID_PREFIX}' || substr(purpose_hash, 3), block_number FROM voucher_uses"),
+    ("profile", "SELECT profile_cid, updated_block FROM organisations WHERE profile_cid IS NOT NULL"
+                " AND updated_block >= :b"),
+    ("manifest", "SELECT manifest_cid, block_number FROM asset_manifests WHERE block_number >= :b"),
+    ("purpose", "SELECT purpose_cid, requested_block FROM clearances WHERE requested_block >= :b"),
+    ("conditions", "SELECT conditions_cid, updated_block FROM clearances WHERE conditions_cid IS NOT NULL"
+                   " AND updated_block >= :b"),
+    ("purpose", f"SELECT '{RAW_CID_PREFIX}' || substr(purpose_hash, 3), block_number FROM voucher_uses"
+                " WHERE block_number >= :b"),
 )
 
 
@@ -116,6 +119,8 @@ class DocumentFetcher:
     timeout: float = 10.0
     clock: Callable[[], float] = time.time
     _store: Optional[IpfsStore] = field(default=None, repr=False)
+    #: rows written below this block were discovered already (by this fetcher)
+    _watermark: int = field(default=0, repr=False)
 
     @property
     def store(self) -> IpfsStore:
@@ -144,27 +149,42 @@ class DocumentFetcher:
         return total
 
     def discover(self) -> int:
+        """Pending rows for the CIDs the projections hold that have none yet. The first call scans
+        everything; later ones only rows written at or after the highest block seen before (a
+        reorg rewrites rows at their new blocks, which are at or above it too)."""
         new = 0
         with self.engine.begin() as conn:
-            known = {str(r[0]) for r in conn.execute(text("SELECT chain_cid FROM documents"))}
+            since = self._watermark
+            top = conn.execute(text("SELECT last_block FROM indexer_state WHERE id = 1")).scalar()
+            candidates: dict[str, tuple[str, int]] = {}
             for kind, sql in _SOURCES:
-                for value, block in conn.execute(text(sql)).all():
+                for value, block in conn.execute(text(sql), {"b": since}).all():
                     chain = str(value or "").lower()
-                    if not chain or chain in known:
-                        continue
-                    known.add(chain)
-                    cid = cid_text(chain)
-                    row: dict[str, Any] = {"cid": cid or chain, "chain_cid": chain, "kind": kind,
-                                           "status": "pending" if cid else "invalid",
-                                           "error": None if cid else "the on-chain value does not parse as a CID",
-                                           "block": int(block or 0)}
-                    exists = conn.execute(text("SELECT 1 FROM documents WHERE cid = :cid"), row).first()
-                    if exists is not None:  # the same CID text under another binary form
-                        continue
-                    conn.execute(text(
-                        "INSERT INTO documents (cid, chain_cid, kind, status, attempts, next_attempt_at, error,"
-                        " first_seen_block) VALUES (:cid, :chain_cid, :kind, :status, 0, 0, :error, :block)"), row)
-                    new += 1
+                    if chain and chain not in candidates:
+                        candidates[chain] = (kind, int(block or 0))
+            known: set[str] = set()
+            chains = sorted(candidates)
+            for i in range(0, len(chains), 500):
+                known |= {str(r[0]) for r in conn.execute(
+                    text("SELECT chain_cid FROM documents WHERE chain_cid IN :c")
+                    .bindparams(bindparam("c", expanding=True)), {"c": chains[i:i + 500]})}
+            for chain in chains:
+                if chain in known:
+                    continue
+                kind, block = candidates[chain]
+                cid = cid_text(chain)
+                row: dict[str, Any] = {"cid": cid or chain, "chain_cid": chain, "kind": kind,
+                                       "status": "pending" if cid else "invalid",
+                                       "error": None if cid else "the on-chain value does not parse as a CID",
+                                       "block": block}
+                if conn.execute(text("SELECT 1 FROM documents WHERE cid = :cid"), row).first() is not None:
+                    continue  # the same CID text under another binary form
+                conn.execute(text(
+                    "INSERT INTO documents (cid, chain_cid, kind, status, attempts, next_attempt_at, error,"
+                    " first_seen_block) VALUES (:cid, :chain_cid, :kind, :status, 0, 0, :error, :block)"), row)
+                new += 1
+            if top is not None:
+                self._watermark = max(self._watermark, int(top))
         return new
 
     def fetch_due(self) -> int:
