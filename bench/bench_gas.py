@@ -214,6 +214,8 @@ def _run(node: AnvilNode) -> dict[str, Any]:
     b.send(reg.functions.registerOrganisation(oid, jur("CN"), Roles.HOLDER | Roles.BROKER | Roles.CUSTOMS, spare),
            admin)
     b.send(reg.functions.addAccount(oid, spare2, Roles.HOLDER), spare)
+    b.measure("ParticipantRegistry", reg.functions.setOrganisationProfile(oid, bytes.fromhex("01551220" + "ab" * 32)),
+              admin, "profile document CID (36-byte CIDv1)")
     b.measure("ParticipantRegistry", reg.functions.setAccountRoles(oid, spare2, Roles.HOLDER | Roles.CUSTOMS), spare,
               "non-licensed roles (licensed ones change through the registrar)")
     b.measure("ParticipantRegistry", reg.functions.setLicensedRoles(spare2, Roles.BROKER, licence), admin,

@@ -18,8 +18,10 @@ from gateway.api.routes import (
     auth,
     clearances,
     contracts,
+    documents,
     health,
     manifests,
+    organisations,
     participants,
     relay,
     search,
@@ -43,8 +45,8 @@ from gateway.services.replication import ReplicatedStore, ReplicationMonitor, no
 from ledger.deployment import Deployment
 from ledger.errors import LedgerError
 
-API_ROUTERS = (participants, assets, vouchers, trades, uses, clearances, statistics, tx, search, auth,
-               manifests, relay, verify, contracts, actions)
+API_ROUTERS = (participants, organisations, documents, assets, vouchers, trades, uses, clearances, statistics, tx,
+               search, auth, manifests, relay, verify, contracts, actions)
 
 
 def load_chain(app: FastAPI, settings: Settings) -> None:

@@ -129,6 +129,9 @@ class OrganisationBase(SQLModel):
     registrar: str
     registered_block: int = Field(sa_type=BigInteger)
     updated_block: int = Field(sa_type=BigInteger)
+    #: binary CID (0x hex) of the profile document the registrar recorded (OrganisationProfileSet;
+    #: migration 0005); null until set. The document itself is in ``documents``.
+    profile_cid: Optional[str] = None
 
 
 class Organisation(OrganisationBase, table=True):
@@ -482,7 +485,64 @@ class RateLimitBucket(SQLModel, table=True):
     allowed: bool
 
 
+# ---------------------------------------------------------------- documents (off chain, migration 0005)
+
+
+class Document(SQLModel, table=True):
+    """A document whose CID the chain records (organisation profile, dataset manifest, use purpose,
+    clearance purpose / conditions), fetched from the gateway's IPFS store and checked against its CID
+    by gateway.services.documents. Content-addressed, so reorgs never invalidate a row; which
+    organisation / asset / use a document belongs to is read from the projections (the CID they hold).
+
+    ``status``: pending (not fetched yet, or retried later: ``attempts``, ``next_attempt_at``,
+    ``error``) | verified (bytes hash to the CID; for manifests also to the asset's contentHash) |
+    mismatch (bytes do not hash to what the chain records: never used, ``error`` says what) |
+    invalid (bytes verified but not a document of its kind: ``error``). Only verified rows feed names,
+    fields and search."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_chain_cid", "chain_cid"), Index("ix_documents_status", "status"))
+
+    cid: str = Field(primary_key=True)  # CID text (base32 CIDv1 or Qm...)
+    chain_cid: str  # binary CID as 0x hex (the form the contracts record)
+    kind: str  # profile | manifest | purpose | conditions
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    error: Optional[str] = Field(default=None, sa_type=Text)
+    first_seen_block: int = Field(default=0, sa_type=BigInteger)
+    fetched_at: Optional[float] = None
+    byte_size: Optional[int] = Field(default=None, sa_type=BigInteger)
+    sha256: Optional[str] = None
+    #: the verified bytes as text (UTF-8 JSON or plain text); null unless verified
+    body: Optional[str] = Field(default=None, sa_type=Text)
+    name_zh: Optional[str] = None
+    name_en: Optional[str] = None
+    credit_code: Optional[str] = Field(default=None, index=True)
+    jurisdiction: Optional[str] = None
+    title: Optional[str] = Field(default=None, sa_type=Text)
+    title_zh: Optional[str] = Field(default=None, sa_type=Text)
+    description: Optional[str] = Field(default=None, sa_type=Text)
+    description_zh: Optional[str] = Field(default=None, sa_type=Text)
+    publisher: Optional[str] = None
+    publisher_id: Optional[str] = None
+    keywords: Optional[str] = Field(default=None, sa_type=Text)  # JSON list
+    themes: Optional[str] = Field(default=None, sa_type=Text)  # JSON list
+    #: what search matches (names, code, title, description, publisher, keywords, themes, the CID)
+    search_text: Optional[str] = Field(default=None, sa_type=Text)
+
+
 #: Tables left out of the canonical dump (volatile bookkeeping, see the module docstring; and the
 #: API's own state, which is not derived from the chain).
 VOLATILE_TABLES = frozenset({"indexer_state", "indexer_undo", "revoked_sessions", "relay_budgets",
-                             "indexer_writer", "relayer_nonces", "rate_limit_buckets"})
+                             "indexer_writer", "relayer_nonces", "rate_limit_buckets", "documents"})
+
+#: Database objects kept by migration 0005 outside the SQLModel metadata (alembic's comparison skips
+#: them): the SQLite FTS5 trigram index of ``documents.search_text`` (and its shadow tables) and the
+#: PostgreSQL pg_trgm GIN index on the same column.
+UNMODELLED_OBJECTS = ("search_fts", "ix_documents_search_trgm")
+
+
+def modelled(name: str | None) -> bool:
+    """False for the objects of UNMODELLED_OBJECTS (used as alembic's include_name)."""
+    return not any((name or "").startswith(prefix) for prefix in UNMODELLED_OBJECTS)

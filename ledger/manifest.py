@@ -123,6 +123,15 @@ class Agent(_Model):
     account: str | None = Field(default=None, description="0x address of the holder")
 
 
+class Translation(_Model):
+    """The dataset's title, description and keywords in another language (``dct:title`` etc. with a
+    language tag: the key of ``Manifest.translations``, e.g. ``zh-CN``)."""
+
+    title: str = Field(min_length=1)
+    description: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+
+
 class PeriodOfTime(_Model):
     """``dct:temporal`` (``dct:PeriodOfTime``); at least one bound."""
 
@@ -204,6 +213,8 @@ class Manifest(_Model):
     classification_level: ClassificationLevel
     source_type: SourceType
     distributions: list[Distribution] = Field(min_length=1)
+    #: the title, description and keywords in other languages, by BCP 47 tag ("zh-CN", "zh-HK", "en")
+    translations: dict[str, Translation] | None = None
 
     @field_validator("context")
     @classmethod

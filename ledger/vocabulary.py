@@ -478,6 +478,10 @@ ERRORS: Final[dict[str, CustomError]] = {
         'InvalidOrgId', 'InvalidOrgId(bytes32)', '0x32e9b46b',
         (('orgId', 'bytes32'),),
         ('ParticipantRegistry',)),
+    '0xf5bd2d19': CustomError(
+        'InvalidProfileCid', 'InvalidProfileCid(bytes32,uint256)', '0xf5bd2d19',
+        (('orgId', 'bytes32'), ('length', 'uint256')),
+        ('ParticipantRegistry',)),
     '0x17858bbe': CustomError(
         'InvalidRecipient', 'InvalidRecipient(address)', '0x17858bbe',
         (('to', 'address'),),
@@ -790,6 +794,7 @@ ERROR_SELECTORS: Final[dict[str, tuple[str, ...]]] = {
     'InvalidJurisdiction': ('0xf4f743fa',),
     'InvalidLevel': ('0xf6632154',),
     'InvalidOrgId': ('0x32e9b46b',),
+    'InvalidProfileCid': ('0xf5bd2d19',),
     'InvalidRecipient': ('0x17858bbe',),
     'InvalidRoles': ('0xcfeeb940',),
     'InvalidShortString': ('0xb3512b0c',),

@@ -96,8 +96,8 @@ def test_up_serves_health_seeds_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None
     assert unset.returncode == 1 and "no deployment record" in unset.stderr, unset.stderr
     vouchers = httpx.get(f"http://127.0.0.1:{gw_port}/v1/vouchers", timeout=5).json()
     out = _stop(proc, before)
-    assert vouchers["total"] == 4  # as dataledger.dev.demo seeds them
-    assert trades["total"] == 2
+    assert vouchers["total"] == 84  # as dataledger.dev.demo_market seeds them (make up: size "market")
+    assert trades["total"] == 26
     assert health["status"] == "ok"
     assert health["chain_id"] == 31337
     assert health["head_block"] > 20  # deployment + seeded history

@@ -53,6 +53,9 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry, IHoldings {
     /// @dev Contracts asked what an account holds before it joins or leaves an organisation.
     IHoldings[] private _holdingsSources;
     bool private _holdingsBound;
+    /// @dev The IPFS CID (binary form) of the organisation's profile document (legal names, credit
+    /// code, jurisdiction, licences), set by the registrar; empty until set.
+    mapping(bytes32 orgId => bytes cid) private _profileCid;
 
     // ---------------------------------------------------------------- events
 
@@ -84,6 +87,8 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry, IHoldings {
     event AccountSuspended(address indexed account, bytes32 indexed orgId, address indexed registrar, string reason);
     /// @notice `account` was reinstated.
     event AccountReinstated(address indexed account, bytes32 indexed orgId, address indexed registrar, string reason);
+    /// @notice The profile document of organisation `orgId` is the IPFS document `cid` (binary CID), set by `registrar`.
+    event OrganisationProfileSet(bytes32 indexed orgId, bytes cid, address indexed registrar);
     /// @notice The contracts asked for an account's holdings were bound (once) by `admin`.
     event HoldingsBound(IHoldings[] sources, address indexed admin);
 
@@ -123,6 +128,8 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry, IHoldings {
     /// @notice The officer tried to change the licensed roles of `account` from `licensedRoles` to
     /// `requested` (by setting roles or removing the account): only the registrar changes them.
     error LicensedRolesNeedRegistrar(address account, uint16 licensedRoles, uint16 requested);
+    /// @notice The profile CID of `orgId` is empty or longer than 128 bytes (`length`).
+    error InvalidProfileCid(bytes32 orgId, uint256 length);
     /// @notice The holdings sources are already bound.
     error HoldingsAlreadyBound();
     /// @notice No holdings sources are bound yet: accounts cannot be added or removed (fails closed).
@@ -187,6 +194,21 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry, IHoldings {
             orgId: orgId
         });
         emit OrganisationRegistered(orgId, jurisdiction, allowedRoles, officer, _msgSender());
+    }
+
+    /// @notice Records the IPFS CID of the profile document of `orgId` (a JSON document with the legal
+    /// names in Chinese and English, the unified social credit code, the jurisdiction and licences).
+    /// Setting it again replaces it (the previous one stays in the event history).
+    /// @param cid the binary CID (as `cid.bytes`), 1..128 bytes.
+    /// @dev Requirements:
+    /// - caller has REGISTRAR_ROLE (an officer or any other role cannot name the organisation);
+    /// - organisation `orgId` exists; `cid` non-empty and at most 128 bytes.
+    /// Emits {OrganisationProfileSet}.
+    function setOrganisationProfile(bytes32 orgId, bytes calldata cid) external onlyRole(REGISTRAR_ROLE) {
+        _knownOrg(orgId);
+        if (cid.length == 0 || cid.length > 128) revert InvalidProfileCid(orgId, cid.length);
+        _profileCid[orgId] = cid;
+        emit OrganisationProfileSet(orgId, cid, _msgSender());
     }
 
     /// @notice Replaces the chief data officer of `orgId`.
@@ -416,6 +438,11 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry, IHoldings {
     /// @notice The organisation record (status None when unknown).
     function organisation(bytes32 orgId) external view returns (Organisation memory) {
         return _organisations[_orgIndexOf[orgId]];
+    }
+
+    /// @notice The binary CID of the profile document of `orgId` (empty when none was set).
+    function organisationProfile(bytes32 orgId) external view returns (bytes memory) {
+        return _profileCid[orgId];
     }
 
     /// @notice The organisation id of `account` (zero when unknown).

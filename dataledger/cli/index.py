@@ -32,6 +32,11 @@ def index(
                                         help="Write the canonical dump of the database to PATH, print its sha256."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Default: the global --state-dir."),
     json_out: bool = typer.Option(False, "--json", help="JSON lines (progress, then a summary) instead of a bar."),
+    ipfs: Optional[str] = typer.Option(None, "--ipfs",
+                                       help="Kubo RPC API URL the documents (profiles, manifests, purposes) are "
+                                            "fetched from (default: IPFS_API, else the embedded store "
+                                            "<state-dir>/ipfs)."),
+    no_documents: bool = typer.Option(False, "--no-documents", help="Index events only; fetch no documents."),
 ) -> None:
     """Index the deployment's contract events into SQL (migrations first); --follow keeps up with the head.
 
@@ -53,7 +58,9 @@ def index(
     code = index_command(node, url, state, follow=follow, confirmations=confirmations,
                          max_range=max_range, json_output=json_out or opts.json, wait_for_lock=not no_wait,
                          until_block=until_block,
-                         config=IndexerConfig(initial_range=initial_range, target_events=target_events))
+                         config=IndexerConfig(initial_range=initial_range, target_events=target_events,
+                                              ipfs=None if no_documents else (
+                                                  ipfs or opts.settings.IPFS_API or str(state / "ipfs"))))
     if code:
         raise typer.Exit(code)
 

@@ -37,7 +37,9 @@ def deploy(ctx: typer.Context,
 
 @commands.command("seed-demo")
 @handled
-def seed_demo(ctx: typer.Context, json_out: bool = JsonFlag) -> None:
+def seed_demo(ctx: typer.Context, json_out: bool = JsonFlag,
+              size: str = typer.Option("small", "--size", help="small (the tests' market), market (~30 "
+                                       "organisations, ~50 datasets, six months) or bench")) -> None:
     """Populate a fresh local market with the demo participants and history (anvil keys)."""
     try:
         from dataledger.dev import demo
@@ -46,7 +48,9 @@ def seed_demo(ctx: typer.Context, json_out: bool = JsonFlag) -> None:
     led = cli(ctx).ledger(need_account=False)
     assert led.deployment is not None
     contracts = led.deployment.web3_contracts(led.w3)
-    summary = demo.seed(led.w3, contracts, led.state_dir)
+    if size not in demo.SIZES:
+        raise LedgerError(f"unknown demo size {size!r} (one of: {', '.join(demo.SIZES)})")
+    summary = demo.seed(led.w3, contracts, led.state_dir, size=size)
     written = demo.write_demo_file(led.state_dir, led.w3, contracts) if hasattr(demo, "write_demo_file") else None
     emit(ctx, json_out, {"summary": summary, "demoFile": str(written) if written else None}, summary)
 

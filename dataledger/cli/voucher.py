@@ -73,18 +73,25 @@ def _write_request(ctx: typer.Context, request: "ForwardRequest", out: Optional[
 def voucher_redeem(
     ctx: typer.Context,
     voucher_id: int = typer.Argument(...),
-    purpose: str = typer.Option(..., "--purpose", help="Purpose statement (hashed) or 0x bytes32."),
+    purpose: str = typer.Option(..., "--purpose", help="Purpose statement (stored on IPFS; its CID digest goes on "
+                                                       "chain) or a 0x bytes32 recorded as is."),
     gasless: bool = typer.Option(False, "--gasless"),
     out: Optional[Path] = typer.Option(None, "--out", "-o"),
     deadline: str = typer.Option("+1h", "--deadline"),
     json_out: bool = JsonFlag,
 ) -> None:
-    """Redeem one use of a voucher (holder or an authorised user)."""
+    """Redeem one use of a voucher (holder or an authorised user). The purpose text is stored as a
+    document on IPFS (IPFS_API, else <state-dir>/ipfs) and the sha-256 digest of its CID is recorded."""
+    from ledger.contracts.vouchers import purpose_document
+
     led = cli(ctx).ledger()
+    recorded: str | bytes = purpose
+    if not (purpose.startswith("0x") and len(purpose) == 66):
+        recorded = purpose_document(cli(ctx).store(), purpose)[1]
     if gasless:
-        _write_request(ctx, led.vouchers.redeem_request(voucher_id, purpose, when(deadline, 0)), out, json_out)
+        _write_request(ctx, led.vouchers.redeem_request(voucher_id, recorded, when(deadline, 0)), out, json_out)
         return
-    result = led.vouchers.redeem(voucher_id, purpose)
+    result = led.vouchers.redeem(voucher_id, recorded)
     tx(ctx, json_out, result, f"use {result.value} of voucher {voucher_id} redeemed")
 
 

@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -46,22 +46,52 @@ class DemoParticipant:
     credit_code: str  # unified social credit code (stand-in values)
     jurisdiction: str
     roles: int
+    name_zh: str = ""
+    city: str = ""
 
 
 PARTICIPANTS = (
-    DemoParticipant("authority", 0, "Guangdong Provincial Data Authority", "11440000MB2C00001A", "CN", AUTHORITY),
-    DemoParticipant("operator", 1, "Guangdong Public Data Operations Co.", "91440000MA5F00002B", "CN", OPERATOR | HOLDER),
-    DemoParticipant("exchange", 2, "Guangzhou Data Exchange", "91440101MA9X00003C", "CN", EXCHANGE),
-    DemoParticipant("broker", 3, "Pearl River Data Brokerage", "91440101MA9X00004D", "CN", BROKER),
-    DemoParticipant("appraiser", 4, "Lingnan Data Asset Appraisal", "91440101MA9X00005E", "CN", APPRAISER),
-    DemoParticipant("customs", 5, "Nansha Data Customs", "11440115MB2C00006F", "CN", CUSTOMS),
-    DemoParticipant("regulator", 6, "Guangdong Market Supervision", "11440000MB2C00007G", "CN", REGULATOR),
-    DemoParticipant("holder_cn", 7, "Foshan Precision Manufacturing Ltd.", "91440604MA4W00008H", "CN", HOLDER),
-    DemoParticipant("bank_cn", 8, "Foshan Rural Commercial Bank", "91440600MA4W00009J", "CN", HOLDER),
-    DemoParticipant("holder_hk", 9, "Kowloon Analytics Ltd.", "HK-CR-3001234", "HK", HOLDER),
-    DemoParticipant("holder_mo", 10, "Macau Logistics Data Lda.", "MO-SO-88123", "MO", HOLDER),
-    DemoParticipant("holder_sg", 11, "Straits Research Pte. Ltd.", "SG-UEN-201912345K", "SG", HOLDER),
+    DemoParticipant("authority", 0, "Guangdong Provincial Data Authority", "11440000MB2C00001A", "CN", AUTHORITY,
+                    "广东省政务服务和数据管理局", "Guangzhou"),
+    DemoParticipant("operator", 1, "Guangdong Public Data Operations Co.", "91440000MA5F00002B", "CN", OPERATOR | HOLDER,
+                    "广东公共数据运营有限公司", "Guangzhou"),
+    DemoParticipant("exchange", 2, "Guangzhou Data Exchange", "91440101MA9X00003C", "CN", EXCHANGE,
+                    "广州数据交易所", "Guangzhou"),
+    DemoParticipant("broker", 3, "Pearl River Data Brokerage", "91440101MA9X00004D", "CN", BROKER,
+                    "珠江数据经纪有限公司", "Guangzhou"),
+    DemoParticipant("appraiser", 4, "Lingnan Data Asset Appraisal", "91440101MA9X00005E", "CN", APPRAISER,
+                    "岭南数据资产评估有限公司", "Guangzhou"),
+    DemoParticipant("customs", 5, "Nansha Data Customs", "11440115MB2C00006F", "CN", CUSTOMS,
+                    "南沙数据海关", "Guangzhou"),
+    DemoParticipant("regulator", 6, "Guangdong Market Supervision", "11440000MB2C00007G", "CN", REGULATOR,
+                    "广东省市场监督管理局", "Guangzhou"),
+    DemoParticipant("holder_cn", 7, "Foshan Precision Manufacturing Ltd.", "91440604MA4W00008H", "CN", HOLDER,
+                    "佛山精密制造有限公司", "Foshan"),
+    DemoParticipant("bank_cn", 8, "Foshan Rural Commercial Bank", "91440600MA4W00009J", "CN", HOLDER,
+                    "佛山农村商业银行", "Foshan"),
+    DemoParticipant("holder_hk", 9, "Kowloon Analytics Ltd.", "HK-CR-3001234", "HK", HOLDER,
+                    "九龍數據分析有限公司", "Hong Kong"),
+    DemoParticipant("holder_mo", 10, "Macau Logistics Data Lda.", "MO-SO-88123", "MO", HOLDER,
+                    "澳門物流數據有限公司", "Macau"),
+    DemoParticipant("holder_sg", 11, "Straits Research Pte. Ltd.", "SG-UEN-201912345K", "SG", HOLDER,
+                    "海峡研究私人有限公司", "Singapore"),
 )
+
+#: licence kinds of the licensed roles (profile documents)
+_LICENCE_KINDS = {OPERATOR: "public-data-operation", EXCHANGE: "data-exchange", BROKER: "data-brokerage",
+                  APPRAISER: "data-asset-appraisal"}
+
+
+def profile_document(p: DemoParticipant, valid_until: str = "2027-12-31") -> bytes:
+    """The participant organisation's profile document (ledger.profile), canonical bytes."""
+    from ledger.profile import Licence, Names, OrganisationProfile, profile_bytes
+
+    licences = [Licence(kind=kind, number=f"{p.credit_code[-6:]}-{bit:03d}", issuer="广东省政务服务和数据管理局",
+                        valid_until=valid_until)
+                for bit, kind in sorted(_LICENCE_KINDS.items()) if p.roles & bit]
+    return profile_bytes(OrganisationProfile(
+        legal_name=Names(zh=p.name_zh or None, en=p.organisation), credit_code=p.credit_code,
+        jurisdiction=p.jurisdiction, city=p.city or None, licences=licences))
 
 
 def demo_accounts() -> dict[str, LocalAccount]:
@@ -77,6 +107,14 @@ def sha256(text: str | bytes) -> bytes:
 
 def org_id(credit_code: str) -> bytes:
     return sha256(credit_code)
+
+
+def purpose_digest(store: IpfsStore, purpose: str) -> bytes:
+    """Store a use's purpose text on IPFS and return what redeem records: the sha-256 digest of its
+    raw-leaf CIDv1 (= sha-256 of the text; see ledger.contracts.vouchers.purpose_document)."""
+    from ledger.contracts.vouchers import purpose_document
+
+    return purpose_document(store, purpose)[1]
 
 
 class _DemoSigner:
@@ -115,10 +153,12 @@ def _dataset_files(title: str, rows: int) -> dict[str, bytes]:
 
 
 def _manifest_bytes(store: IpfsStore, title: str, description: str, publisher: str, credit_code: str,
-                    level: int, source: str, keywords: list[str], rows: int = 240) -> bytes:
-    """A DCAT manifest (ledger.manifest.Manifest) whose distributions are stored in the IPFS store."""
-    from ledger.manifest import (Agent, ClassificationLevel, Distribution, Manifest, SourceType, canonical_json,
-                                 media_type_for)
+                    level: int, source: str, keywords: list[str], rows: int = 240,
+                    zh: Optional[tuple[str, str, list[str]]] = None, themes: Optional[list[str]] = None) -> bytes:
+    """A DCAT manifest (ledger.manifest.Manifest) whose distributions are stored in the IPFS store;
+    ``zh``: (title, description, keywords) in Chinese."""
+    from ledger.manifest import (Agent, ClassificationLevel, Distribution, Manifest, SourceType, Translation,
+                                 canonical_json, media_type_for)
 
     distributions = [
         Distribution(path=path, media_type=media_type_for(path), byte_size=len(body),
@@ -131,13 +171,27 @@ def _manifest_bytes(store: IpfsStore, title: str, description: str, publisher: s
         keywords=keywords, spatial="CN-GD", license="proprietary",
         rights="Use only within the purpose stated in the voucher scope.",
         classification_level=ClassificationLevel(level), source_type=SourceType(source),
-        distributions=distributions,
+        distributions=distributions, theme=themes or [],
+        translations={"zh-CN": Translation(title=zh[0], description=zh[1], keywords=zh[2])} if zh else None,
     )
     return canonical_json(manifest)
 
 
-def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None) -> str:
-    """Populate a freshly deployed market; returns a one-line summary."""
+#: demo sizes: the small market the tests rely on (fixed ids), the market of `make up` (~30
+#: organisations, ~50 datasets, six months: dataledger.dev.demo_market) and a bigger one for benchmarks
+SIZES = {"small": 0, "market": 1, "bench": 4}
+
+
+def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None, size: str = "small") -> str:
+    """Populate a freshly deployed market; returns a one-line summary. ``size``: small (default; the
+    tests' fixed ids), market (``make up``) or bench; the larger sizes start with the small one, so
+    its ids are the first ones."""
+    if size not in SIZES:
+        raise ValueError(f"unknown demo size {size!r} (one of: {', '.join(SIZES)})")
+    if SIZES[size]:
+        from dataledger.dev.demo_market import seed_market
+
+        return seed_market(w3, contracts, state_dir or Path(".dataledger"), scale=SIZES[size])
     store = open_store(str((state_dir or Path(".dataledger")) / "ipfs"))
     _send = _DemoSigner(w3)
     acct = {k: a.address for k, a in demo_accounts().items()}
@@ -152,10 +206,12 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     now = int(w3.eth.get_block("latest")["timestamp"])
     year = 365 * 24 * 3600
 
-    # organisations, accounts, licences
+    # organisations, accounts, licences, and each organisation's profile document (names, credit code)
     for p in PARTICIPANTS:
         oid = org_id(p.credit_code)
         _send(registry.functions.registerOrganisation(oid, p.jurisdiction.encode(), p.roles, acct[p.key]), authority)
+        profile = store.add(profile_document(p))
+        _send(registry.functions.setOrganisationProfile(oid, cid_to_chain(profile)), authority)
         _send(registry.functions.addAccount(oid, acct[p.key], p.roles), acct[p.key])
         if p.roles & LICENSED_ROLES:
             _send(registry.functions.setLicenceExpiry(acct[p.key], now + year), authority)
@@ -163,22 +219,28 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
     # datasets (确权登记) with manifests on IPFS
     by_address: dict[str, DemoParticipant] = {acct[p.key]: p for p in PARTICIPANTS}
 
-    def register(holder: str, title: str, description: str, level: int, source: int, keywords: list[str]) -> int:
+    def register(holder: str, title: str, description: str, level: int, source: int, keywords: list[str],
+                 zh: Optional[tuple[str, str, list[str]]] = None, themes: Optional[list[str]] = None) -> int:
         source_name = ("public", "enterprise", "personal-derived")[source]
         who = by_address[holder]
         body = _manifest_bytes(store, title, description, who.organisation, who.credit_code, level,
-                               source_name, keywords)
+                               source_name, keywords, zh=zh, themes=themes)
         cid = store.add(body)
         receipt = _send(assets.functions.registerAsset(cid_to_chain(cid), sha256(body), level, source), holder)
         return int(_event_arg(assets, receipt, "AssetRegistered", "assetId"))
 
     tax_power = register(acct["operator"], "Foshan enterprise tax and power-use records 2025",
                          "Monthly tax filings and metered power use of Foshan enterprises (public data).",
-                         2, 0, ["tax", "power", "credit"])
+                         2, 0, ["tax", "power", "credit"],
+                         zh=("佛山企业纳税与用电记录 2025", "佛山企业月度纳税申报与用电计量数据（公共数据）。",
+                             ["纳税", "用电", "信用"]), themes=["finance", "energy"])
     line_data = register(acct["holder_cn"], "Production-line sensor telemetry",
-                         "Vibration and temperature telemetry of CNC lines, 1 Hz.", 2, 1, ["iot", "manufacturing"])
+                         "Vibration and temperature telemetry of CNC lines, 1 Hz.", 2, 1, ["iot", "manufacturing"],
+                         zh=("生产线传感器遥测数据", "数控生产线振动与温度遥测，1 赫兹。", ["物联网", "制造"]),
+                         themes=["manufacturing"])
     design_data = register(acct["holder_cn"], "Precision part design library",
-                           "CAD library of precision parts (important data).", 3, 1, ["cad", "design"])
+                           "CAD library of precision parts (important data).", 3, 1, ["cad", "design"],
+                           zh=("精密零件设计库", "精密零件 CAD 库（重要数据）。", ["设计"]), themes=["manufacturing"])
 
     report = store.add(b"Valuation report: income approach, 2026 Q3")
     _send(assets.functions.recordValuation(line_data, 1_200_000_00, b"CNY", sha256("income-approach"),
@@ -197,7 +259,7 @@ def seed(w3: Web3, contracts: dict[str, Contract], state_dir: Path | None = None
 
     # the Foshan pilot: the enterprise authorises its bank, which redeems a use for a loan decision
     _send(vouchers.functions.authoriseUser(foshan, acct["bank_cn"], True), acct["holder_cn"])
-    _send(vouchers.functions.redeem(foshan, sha256("SME loan decision #2026-118")), acct["bank_cn"])
+    _send(vouchers.functions.redeem(foshan, purpose_digest(store, "SME loan decision #2026-118")), acct["bank_cn"])
 
     # data customs: clearance for the telemetry right to go to Hong Kong
     purpose = store.add(b"Cross-border purpose: joint maintenance analytics with Kowloon Analytics")
@@ -246,6 +308,23 @@ def _order_tuple(message: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(message[name] for name, _type in ORDER_FIELDS)
 
 
+def _market_participants(contracts: dict[str, Contract]) -> list[dict[str, Any]]:
+    """The demo market's extra organisations (dataledger.dev.demo_market), those registered on this chain."""
+    from dataledger.dev.demo_market import EXTRA, extra_accounts
+
+    registry = contracts["ParticipantRegistry"]
+    keys = extra_accounts()
+    out = []
+    for key, name, name_zh, code, jurisdiction, roles, _city in EXTRA:
+        account = keys[key]
+        if registry.functions.orgOf(account.address).call() == b"\0" * 32:
+            continue
+        out.append({"key": key, "address": account.address, "privateKey": account.key.hex(), "organisation": name,
+                    "organisationZh": name_zh, "creditCode": code, "jurisdiction": jurisdiction,
+                    "roles": [str(role.name).lower() for role in Role if roles & role]})
+    return out
+
+
 def write_demo_file(state_dir: Path, w3: Web3, contracts: dict[str, Contract]) -> Path:
     accounts = demo_accounts()
     document = {
@@ -259,12 +338,13 @@ def write_demo_file(state_dir: Path, w3: Web3, contracts: dict[str, Contract]) -
                 "address": accounts[p.key].address,
                 "privateKey": accounts[p.key].key.hex(),
                 "organisation": p.organisation,
+                "organisationZh": p.name_zh,
                 "creditCode": p.credit_code,
                 "jurisdiction": p.jurisdiction,
                 "roles": [str(role.name).lower() for role in Role if p.roles & role],
             }
             for p in PARTICIPANTS
-        ],
+        ] + _market_participants(contracts),
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     path = state_dir / "demo.json"

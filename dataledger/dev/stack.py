@@ -64,7 +64,7 @@ def cli_hints(rpc_url: str, rpc_port: int, gateway_url: str, gateway_port: int) 
     return lines
 
 
-def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> int:
+def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False, demo_size: str = "market") -> int:
     from dataledger.dev import demo
 
     STATE.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,11 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
     state_file = STATE / "anvil" / "state.json"
     if fresh and state_file.exists():
         state_file.unlink()
-    node = AnvilNode(port=rpc_port, state_file=state_file, log_file=STATE / "anvil" / "anvil.log")
+    # a new chain starts six months back, so the demo market's six months of activity end today
+    # (ledger.demo_market moves the clock forward month by month)
+    genesis = () if state_file.exists() else ("--timestamp", str(int(time.time()) - 183 * 24 * 3600))
+    node = AnvilNode(port=rpc_port, state_file=state_file, log_file=STATE / "anvil" / "anvil.log",
+                     extra_args=genesis)
     gateway: subprocess.Popen[bytes] | None = None
     indexer: subprocess.Popen[bytes] | None = None
     try:
@@ -93,7 +97,7 @@ def up(rpc_port: int = 8545, gateway_port: int = 8000, fresh: bool = False) -> i
             contracts = deploy_all(w3, deployer)  # signed locally, like any node needs
             record = Deployment.of_contracts(node.chain_id, contracts)
             record.write(STATE)
-            summary = demo.seed(w3, contracts, STATE)
+            summary = demo.seed(w3, contracts, STATE, size=demo_size)
             print(f"deployed and seeded the demo market in {time.monotonic() - t0:.1f}s: {summary}")
         else:
             print(f"reusing deployment {Deployment.path_for(STATE, node.chain_id)}")
@@ -190,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--rpc-port", type=int, default=settings.RPC_PORT)
     p_up.add_argument("--gateway-port", type=int, default=settings.GATEWAY_PORT)
     p_up.add_argument("--fresh", action="store_true", help="start a new chain (drop the saved state)")
+    p_up.add_argument("--demo-size", choices=("small", "market", "bench"), default="market",
+                      help="demo market seeded on a new chain: small (the tests'), market (~30 organisations, "
+                           "~50 datasets, six months; default) or bench (four times the market)")
     args = parser.parse_args(argv)
-    return up(args.rpc_port, args.gateway_port, args.fresh)
+    return up(args.rpc_port, args.gateway_port, args.fresh, args.demo_size)
 
 
 if __name__ == "__main__":

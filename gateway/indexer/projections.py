@@ -137,6 +137,7 @@ def organisation_registered(ev: DecodedEvent, rows: Rows) -> None:
         "registrar": a["registrar"],
         "registered_block": ev.block_number,
         "updated_block": ev.block_number,
+        "profile_cid": None,
     })
 
 
@@ -153,6 +154,11 @@ def organisation_suspended(ev: DecodedEvent, rows: Rows) -> None:
 @handles(PR, "OrganisationReinstated", _org)
 def organisation_reinstated(ev: DecodedEvent, rows: Rows) -> None:
     _update(rows, "organisations", (ev.args["orgId"],), ev, status="active")
+
+
+@handles(PR, "OrganisationProfileSet", _org)
+def organisation_profile_set(ev: DecodedEvent, rows: Rows) -> None:
+    _update(rows, "organisations", (ev.args["orgId"],), ev, profile_cid=ev.args["cid"])
 
 
 @handles(PR, "AccountAdded", _account)

@@ -48,6 +48,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from sqlalchemy import Connection, Engine
 
+from gateway.services.documents import DocumentFetcher
 from gateway.indexer import metrics
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
 from ledger.rpc import NodeUnavailable, RpcClient, RpcError
@@ -125,6 +126,11 @@ class IndexerConfig:
     #: give up after this many seconds of an unreachable node when not following (follow retries forever)
     give_up_after: float = 60.0
     rpc_timeout: float = 60.0
+    #: IPFS store the documents the chain points at are fetched from (Kubo RPC URL or an embedded
+    #: store directory; gateway.services.documents); None: documents are not fetched
+    ipfs: Optional[str] = None
+    #: seconds one round of document fetching may take between block rounds
+    documents_budget: float = 2.0
 
 
 @dataclass
@@ -191,6 +197,10 @@ class Indexer:
         self._reorg_pending = False
         self._head = 0
         self._rate_window: list[tuple[float, int]] = []
+        self.documents: Optional[DocumentFetcher] = None
+        self._documents_at = 0.0
+        if self.config.ipfs:
+            self.documents = DocumentFetcher(engine, self.config.ipfs, budget=self.config.documents_budget)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -224,6 +234,10 @@ class Indexer:
                     delay = min(delay * 2, 5.0)
                     continue
                 assert self.state is not None
+                # documents: bounded, never raises (blocks are never held up); idle polls at most once a second
+                if self.documents is not None and (progressed or time.monotonic() - self._documents_at >= 1.0):
+                    self.documents.run_once()
+                    self._documents_at = time.monotonic()
                 if until_block is not None and self.state.last_block >= until_block:
                     break
                 if not progressed:
@@ -231,6 +245,8 @@ class Indexer:
                         break
                     self._stop.wait(self.config.poll_interval)
             assert self.state is not None
+            if self.documents is not None and not follow and not self._stop.is_set():
+                self.documents.drain()  # a one-off run leaves no due document unfetched
             return self.state
 
     # ------------------------------------------------------------ state

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, pool
 from sqlalchemy.engine import make_url
 
 from gateway import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from gateway.models import modelled
 from sqlmodel import SQLModel
 
 config = context.config
@@ -81,7 +82,8 @@ def _sqlite_at_head(raw: Any) -> bool:
 def _run(connection: Connection) -> None:
     """The whole upgrade in ONE transaction (PostgreSQL and SQLite have transactional DDL)."""
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      transaction_per_migration=False, transactional_ddl=True)
+                      transaction_per_migration=False, transactional_ddl=True,
+                      include_name=lambda name, _type, _parents: modelled(name))
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # concurrent starts (API and indexer) queue here instead of racing to CREATE TABLE

@@ -18,7 +18,7 @@ Asset ``A``:
 Participant ``P`` (an account address; :data:`PARTICIPANT_RULES`, not a numbered history kind):
   the ParticipantRegistry events with ``account == P`` (AccountAdded / Removed, AccountRolesChanged,
   LicenceExpirySet, AccountSuspended / Reinstated), and the organisation events
-  (OrganisationRegistered / Suspended / Reinstated, OfficerChanged) of every ``orgId`` those
+  (OrganisationRegistered / Suspended / Reinstated, OfficerChanged, OrganisationProfileSet) of every ``orgId`` those
   account events name (the organisations ``P`` belonged to).
 
 Every key argument is indexed, so each rule is one topic filter.
@@ -87,7 +87,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
 #: account events name)
 ACCOUNT_EVENTS = ("AccountAdded", "AccountReinstated", "AccountRemoved", "AccountRolesChanged", "AccountSuspended",
                   "LicenceExpirySet")
-ORGANISATION_EVENTS = ("OfficerChanged", "OrganisationRegistered", "OrganisationReinstated", "OrganisationSuspended")
+ORGANISATION_EVENTS = ("OfficerChanged", "OrganisationProfileSet", "OrganisationRegistered", "OrganisationReinstated",
+                       "OrganisationSuspended")
 
 
 def _named_rule(contract: str, names: Sequence[str], arg: str, key: str = "subject") -> Rule:

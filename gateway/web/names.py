@@ -1,8 +1,9 @@
 """Names instead of addresses and ids on the pages, with a graceful fallback.
 
-The names come from whatever the index holds (the identity work adds organisation profiles and
-manifest titles to the tables): an organisation's name in the viewer's language, else in the
-other; an asset's title. Where the index has no name the page shows the shortened address (or
+The names come from the documents the indexer fetched and checked against the CIDs the chain
+records (gateway.services.documents; only ``verified`` documents name anything): an organisation's
+name from its profile in the viewer's language, else in the other; an asset's title from its
+current manifest. Where the index has no name the page shows the shortened address (or
 "Organisation 0xb946…faf3", "Asset 2"), the full value on hover. One ``Names`` per request
 memoises the lookups."""
 
@@ -14,7 +15,8 @@ from typing import Any, Optional
 from markupsafe import Markup
 from sqlmodel import Session
 
-from gateway.models import Asset, Organisation, Participant
+from gateway.models import Organisation
+from gateway.services import legible
 from gateway.web import fmt
 from gateway.web.i18n import _, current_locale
 
@@ -46,38 +48,48 @@ def asset_title(asset: Any) -> Optional[str]:
     return _pick(asset, _TITLE_ZH, _TITLE_EN, ("title",)) if asset is not None else None
 
 
+class _Title:
+    """An asset's manifest title (verified) in both languages, read like a row by ``asset_title``."""
+
+    def __init__(self, title: Optional[str], title_zh: Optional[str]) -> None:
+        self.title_en, self.title_zh = title, title_zh
+
+
 class Names:
     def __init__(self, db: Session) -> None:
         self.db = db
-        self._accounts: dict[str, tuple[Optional[str], Optional[str]]] = {}
+        self.directory = legible.Directory(db.connection())
         self._orgs: dict[str, Any] = {}
-        self._assets: dict[int, Any] = {}
+        self._titles: dict[int, Optional[_Title]] = {}
 
     def org(self, org_id: str) -> Any:
+        """The organisation's row (status, officer, jurisdiction), or None."""
         key = (org_id or "").lower()
         if key not in self._orgs:
             self._orgs[key] = self.db.get(Organisation, key) if key else None
         return self._orgs[key]
 
+    def org_name(self, org_id: Any) -> Optional[str]:
+        """The organisation's name from its verified profile, in the viewer's language first."""
+        return org_name(self.directory.organisation(org_id)) if org_id else None
+
     def account(self, address: str) -> tuple[Optional[str], Optional[str]]:
         """(organisation name or None, org_id or None) of an account."""
-        key = (address or "").lower()
-        if key not in self._accounts:
-            p = self.db.get(Participant, key) if key else None
-            if p is None:
-                self._accounts[key] = (None, None)
-            else:
-                self._accounts[key] = (org_name(self.org(p.org_id)), p.org_id)
-        return self._accounts[key]
+        org = self.directory.org_of(address) if address else None
+        return (org_name(org), org.id) if org is not None else (None, None)
 
     def asset(self, asset_id: Any) -> Any:
+        """The asset's verified manifest title (an object with title_en / title_zh), or None."""
         try:
             key = int(asset_id)
         except (TypeError, ValueError):
             return None
-        if key not in self._assets:
-            self._assets[key] = self.db.get(Asset, key) if 0 <= key < 2**63 else None
-        return self._assets[key]
+        if not 0 <= key < 2**63:
+            return None
+        if key not in self._titles:
+            found = legible.asset_titles(self.db.connection(), [key]).get(key)
+            self._titles[key] = _Title(*found) if found else None
+        return self._titles[key]
 
     # ------------------------------------------------------------ text (CSV) and links (HTML)
 
@@ -102,10 +114,10 @@ class Names:
         return Markup(f'<a class="{cls}" href="/address/{escape(addr)}" title="{escape(addr)}">{escape(label)}</a>')
 
     def org_text(self, org_id: str) -> str:
-        return org_name(self.org(org_id)) or _("Organisation %(id)s", id=fmt.short(org_id, 6))
+        return self.org_name(org_id) or _("Organisation %(id)s", id=fmt.short(org_id, 6))
 
     def org_link(self, org_id: str) -> Markup:
-        name = org_name(self.org(org_id))
+        name = self.org_name(org_id)
         label = name or _("Organisation %(id)s", id=fmt.short(org_id, 6))
         return Markup(f'<a class="{"named" if name else "addr"}" href="/organisations/{escape(org_id)}" '
                       f'title="{escape(org_id)}">{escape(label)}</a>')

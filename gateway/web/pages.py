@@ -35,11 +35,11 @@ from gateway.core import units
 from gateway.core.errors import ApiError
 from gateway.core.security import is_revoked, read_token
 from gateway.models import Asset, Clearance, Organisation, Participant, Trade, Voucher, VoucherUse
-from gateway.services import provenance, redaction
+from gateway.services import legible, provenance, redaction
 from gateway.services.stats import cached_statistics as statistics
 from gateway.web import charts, fmt, i18n, lists
 from gateway.web.i18n import N_, _
-from gateway.web.names import Names, org_name
+from gateway.web.names import Names
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -486,8 +486,9 @@ def address_page(request: Request, account: str = PathParam(pattern=r"^0x[0-9a-f
         vouchers = [voucher_out(v) for v in db.exec(select(Voucher).where(Voucher.holder == acct)).all()]
         assets = db.exec(select(Asset).where(Asset.holder == acct)).all()
         trades = db.exec(select(Trade).where((Trade.seller == acct) | (Trade.buyer == acct))).all()
-        return render(request, "address.html", names=Names(db), account=acct,
-                      p=participant_out(p) if p else None, org=org, org_name=org_name(org),
+        names = Names(db)
+        return render(request, "address.html", names=names, account=acct,
+                      p=participant_out(p) if p else None, org=org, org_name=names.org_name(p.org_id if p else None),
                       vouchers=vouchers, assets=assets, trades=trades)
 
 
@@ -507,7 +508,8 @@ def organisation_page(request: Request, org_id: str = PathParam(pattern=r"^0x[0-
                          .order_by(col(Asset.asset_id))).all() if members else []
         trades = db.exec(select(Trade).where(col(Trade.seller).in_(members) | col(Trade.buyer).in_(members))
                          .order_by(col(Trade.settled_at).desc())).all() if members else []
-        return render(request, "organisation.html", names=Names(db), org=org, org_name=org_name(org),
+        names = Names(db)
+        return render(request, "organisation.html", names=names, org=org, org_name=names.org_name(org.org_id),
                       accounts=accounts, vouchers=vouchers, assets=assets, trades=trades, members=members,
                       roles=lists._roles(org.allowed_roles))
 

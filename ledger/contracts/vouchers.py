@@ -281,3 +281,29 @@ class VouchersClient(ContractClient):
 
 
 __all__ = ["ForwardRequest", "ForwarderClient", "VouchersClient", "LedgerError"]
+
+
+#: the largest purpose text stored as ONE raw IPFS block (ipfs add --cid-version=1 chunks at 256 KiB)
+MAX_PURPOSE_BYTES = 256 * 1024
+
+
+def purpose_document(store: Any, purpose: str) -> tuple[str, bytes]:
+    """Store a use's purpose text on IPFS; return (CID, the bytes32 redeem records).
+
+    The text is added as one raw block, so its CID is the raw-leaf CIDv1 ``bafkrei...`` whose
+    sha-256 digest is what ``redeem`` puts on chain (equal to sha-256 of the text, so vouchers
+    redeemed before purposes were stored keep their meaning). The gateway rebuilds the CID from the
+    digest, fetches the text and serves it to the callers the redaction policy allows."""
+    from ledger.ipfs import Cid
+
+    data = purpose.encode("utf-8")
+    if not data:
+        raise InvalidInput("the purpose text is empty")
+    if len(data) > MAX_PURPOSE_BYTES:
+        raise InvalidInput(f"the purpose text is {len(data)} bytes; at most {MAX_PURPOSE_BYTES} are stored as one "
+                           "document (store a longer text as a file and give its summary)")
+    cid = str(store.add(data))
+    parsed = Cid.decode(cid)
+    if parsed.codec != 0x55 or parsed.mh_code != 0x12 or len(parsed.digest) != 32:
+        raise InvalidInput(f"the store gave {cid} for the purpose text, not a raw sha-256 CIDv1")
+    return cid, bytes(parsed.digest)

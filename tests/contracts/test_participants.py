@@ -533,3 +533,50 @@ def test_transfer_standing_and_first_inactive(market) -> None:
     # reinstated: active again
     send(reg.functions.reinstateOrganisation(m.orgs["holder_hk"], "ok"), m.admin)
     assert reg.functions.firstInactive(m.holder_hk, [m.holder_cn]).call() == ZERO_ADDRESS
+
+
+# ------------------------------------------------------------------ profile documents
+
+PROFILE_CID = bytes.fromhex("0155122011" + "ab" * 31)  # a CIDv1 (raw, sha2-256) in binary form
+
+
+def test_set_organisation_profile(market, reg):
+    oid = market.orgs["holder_cn"]
+    assert reg.functions.organisationProfile(oid).call() == b""
+    receipt = send(reg.functions.setOrganisationProfile(oid, PROFILE_CID), market.admin)
+    assert event(reg, receipt, "OrganisationProfileSet") == {"orgId": oid, "cid": PROFILE_CID,
+                                                             "registrar": market.admin}
+    assert reg.functions.organisationProfile(oid).call() == PROFILE_CID
+    replacement = PROFILE_CID[:-1] + b"\x01"
+    send(reg.functions.setOrganisationProfile(oid, replacement), market.admin)
+    assert reg.functions.organisationProfile(oid).call() == replacement
+    # another organisation's profile is untouched
+    assert reg.functions.organisationProfile(market.orgs["bank_cn"]).call() == b""
+
+
+@pytest.mark.parametrize("who", ["officer_cn", "holder_cn", "regulator", "customs", "exchange", "outsider"])
+def test_set_organisation_profile_requires_registrar(market, reg, who):
+    """The attacker's side: the organisation's own chief data officer, its account, a regulator,
+    data customs, an exchange and a stranger cannot name an organisation."""
+    attacker = getattr(market, who)
+    fn = reg.functions.setOrganisationProfile(market.orgs["holder_cn"], PROFILE_CID)
+    expect_revert(fn, "AccessControlUnauthorizedAccount", attacker, REGISTRAR_ROLE, sender=attacker)
+    assert reg.functions.organisationProfile(market.orgs["holder_cn"]).call() == b""
+
+
+def test_set_organisation_profile_rejects(market, reg):
+    oid = market.orgs["holder_cn"]
+    expect_revert(reg.functions.setOrganisationProfile(NEW_ORG, PROFILE_CID), "UnknownOrganisation", NEW_ORG,
+                  sender=market.admin)
+    expect_revert(reg.functions.setOrganisationProfile(oid, b""), "InvalidProfileCid", oid, 0, sender=market.admin)
+    expect_revert(reg.functions.setOrganisationProfile(oid, b"\x01" * 129), "InvalidProfileCid", oid, 129,
+                  sender=market.admin)
+    send(reg.functions.setOrganisationProfile(oid, b"\x01" * 128), market.admin)  # the bound itself is allowed
+
+
+def test_set_organisation_profile_of_suspended_organisation(market, reg):
+    """A suspended organisation keeps its name: the registrar may still record its profile."""
+    oid = market.orgs["bank_cn"]
+    send(reg.functions.suspendOrganisation(oid, "audit"), market.admin)
+    send(reg.functions.setOrganisationProfile(oid, PROFILE_CID), market.admin)
+    assert reg.functions.organisationProfile(oid).call() == PROFILE_CID

@@ -25,7 +25,7 @@ from web3 import Web3
 
 from gateway.core.config import Settings
 from gateway.core.security import SiweMessage
-from gateway.indexer.sync import run_indexer
+from gateway.indexer.sync import IndexerConfig, run_indexer
 from dataledger.dev import demo
 from dataledger.dev.anvil import AnvilError, AnvilNode
 from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
@@ -62,7 +62,8 @@ class Market:
     def index(self) -> None:
         """Bring the index up to the head (after a test wrote to the chain)."""
         with self.lock:
-            run_indexer(self.rpc_url, self.database_url, Deployment.from_dict(self.record).entries())
+            run_indexer(self.rpc_url, self.database_url, Deployment.from_dict(self.record).entries(),
+                        IndexerConfig(ipfs=str(self.state_dir / "ipfs")))
 
     def address(self, key: str) -> str:
         return self.accounts[key].address

@@ -85,12 +85,14 @@ def _check_shape(doc: dict[str, Any]) -> None:
     assert set(doc) == {"subject", "events", "verification"}
     assert doc["verification"]["status"] == "unverified"  # the gateway's word: checked by /verification
     keys = {"block_number", "block_hash", "tx_hash", "log_index", "contract", "address", "event", "args", "links",
-            "redacted"}
+            "redacted", "timestamp", "time", "story"}  # time and story: issue 13 (gateway.services.story)
     order = [(e["block_number"], e["log_index"]) for e in doc["events"]]
     assert order == sorted(order) and len(set(order)) == len(order)
     for e in doc["events"]:
         assert set(e) == keys
         assert set(e["links"]) == {"asset_id", "voucher_id", "trade_id", "clearance_id"}
+        assert e["time"].endswith("+08:00") and e["story"]["text"] and set(e["story"]) == {
+            "text", "template", "params", "clearance"}
         assert e["block_hash"].startswith("0x") and len(e["tx_hash"]) == 66
         # hidden fields (gateway.services.redaction) are null and named in "redacted"
         assert all(p.startswith("args.") and e["args"][p[5:]] is None for p in e["redacted"])

@@ -293,7 +293,13 @@ def test_participant_over_http_and_a_proxy_rewriting_its_standing(market: Market
     origins = {c.origin for c in honest.state if c.status == "ok"}
     assert {f"/v1/participants/{broker}", f"/v1/participants/{broker} organisation"} <= origins
     assert any(o.startswith("/v1/participants?org_id=") for o in origins)
-    assert {c.field for c in honest.state if c.status == "unverified"} == {"verification"}
+    # presentation fields: the standing's pointer, and the names and decoded values of issue 13 (the names
+    # come from the profile document whose CID, profile_cid, IS checked; the verifier does not fetch it)
+    assert {c.field for c in honest.state if c.status == "unverified"} == {
+        "verification", "organisation_names", "jurisdiction_name", "licence_expiry_iso", "added_by_name",
+        "added_by_name_zh", "name_zh", "name_en", "credit_code", "profile_cid_text", "profile_status",
+        "officer_name", "officer_name_zh"}
+    assert any(c.field == "profile_cid" and c.status == "ok" for c in honest.state)
     # the served standing says it is the gateway's word, and where it is checked
     body = httpx.get(f"{gateway}/v1/participants/{broker}").json()
     assert body["verification"] == {"status": "unverified", "check": f"/v1/participants/{broker}/verification"}

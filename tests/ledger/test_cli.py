@@ -473,3 +473,31 @@ def test_deploy_and_seed_demo_on_a_fresh_chain(tmp_path: Path, accounts: list[An
         assert shown["uses"] == 1  # the Foshan pilot's redeemed use
         case = json.loads(runner.invoke(app, [*base, "--json", "customs", "show", "1"]).stdout)
         assert case["state"] == "approved" and case["purpose_cid"].startswith("b")
+
+
+def test_redeem_stores_the_purpose_text_as_a_document(cli: Any) -> None:
+    """`voucher redeem --purpose TEXT` adds the text to IPFS and records its CID's sha-256 digest, so the
+    gateway can rebuild the CID from the chain and fetch the text (it is no longer thrown away)."""
+    from ledger.contracts.vouchers import purpose_document
+    from ledger.ipfs import Cid, LocalStore
+
+    m = cli.market
+    asset_id = m.asset("holder_cn")
+    vid = as_json(cli("voucher", "issue", "--to", m.addr["holder_cn"], "--asset", str(asset_id), "--right", "use",
+                      "--scope", "s", "--max-uses", "2", "--valid-from", "0", "--json", key="holder_cn"))["value"]
+    text = "信用评估：佛山中小企业贷款 #2026-301"
+    out = as_json(cli("voucher", "redeem", str(vid), "--purpose", text, "--json", key="holder_cn",
+                      env={"IPFS_API": ""}))
+    assert out["value"] == 1
+    store = LocalStore(cli.state / "ipfs")
+    cid, digest = purpose_document(store, text)
+    assert store.cat(cid) == text.encode()
+    voucher = m.base.vouchers.contract
+    used = voucher.events.VoucherUsed().get_logs(from_block=0)
+    recorded = [bytes(e["args"]["purposeHash"]) for e in used if e["args"]["voucherId"] == vid]
+    assert recorded == [digest] and Cid.decode(cid).digest == digest
+    # a bytes32 given as 0x hex is recorded as is (no document)
+    raw = "0x" + "ab" * 32
+    cli("voucher", "redeem", str(vid), "--purpose", raw, "--json", key="holder_cn", env={"IPFS_API": ""})
+    used = voucher.events.VoucherUsed().get_logs(from_block=0)
+    assert bytes.fromhex("ab" * 32) in [bytes(e["args"]["purposeHash"]) for e in used if e["args"]["voucherId"] == vid]

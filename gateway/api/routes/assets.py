@@ -15,7 +15,8 @@ from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
 from gateway.core.errors import ApiError, not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
-from gateway.services import data_access, provenance, redaction
+from gateway.api.legible import AssetNames, ValuationNames
+from gateway.services import data_access, legible, provenance, redaction, story
 from gateway.services.stats import LEVELS, SOURCE_TYPES
 from ledger.vocabulary import AssetStatusName
 from pydantic import BaseModel
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=ERRORS)
 
 
-class AssetOut(AssetPublic):
+class AssetOut(AssetPublic, AssetNames):
     manifest_cid_text: str = ""
     level_label: str = ""
     source_type_label: str = ""
@@ -42,16 +43,30 @@ class ManifestVerification(BaseModel):
     chain_block: Optional[int] = None  # block of the eth_call the served manifest was checked against
 
 
+class ValuationOut(ValuationPublic, ValuationNames):
+    pass
+
+
 class AssetDetail(AssetOut):
     manifests: list[ManifestVersionOut]
-    valuations: list[ValuationPublic]
+    valuations: list[ValuationOut]
     vouchers: int
     manifest_verification: Optional[ManifestVerification] = None
 
 
-def asset_out(request: Request, a: Asset) -> AssetOut:
+def asset_out(request: Request, a: Asset, directory: Optional[legible.Directory] = None,
+              docs: Optional[dict[str, dict[str, Any]]] = None) -> AssetOut:
+    """The asset with its names (holder, manifest title...) when ``directory`` is given."""
     verifier = request.app.state.manifests
-    return AssetOut(**a.model_dump(), manifest_cid_text=verifier.cid_text(a.manifest_cid),
+    extra: dict[str, Any] = {}
+    if directory is not None:
+        extra = legible.enrich(directory, a.model_dump())
+        if docs is None:
+            docs = legible.documents_by_chain_cid(directory.conn, [a.manifest_cid])
+        extra.update(legible.manifest_fields(docs.get(a.manifest_cid.lower())))
+    else:
+        extra = a.model_dump()
+    return AssetOut(**extra, manifest_cid_text=verifier.cid_text(a.manifest_cid),
                     level_label=LEVELS.get(a.level, str(a.level)),
                     source_type_label=SOURCE_TYPES.get(a.source_type, str(a.source_type)))
 
@@ -81,7 +96,10 @@ def list_assets(
         query = query.where(Asset.status == status)
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Asset.asset_id)).offset(offset).limit(limit)).all()
-    return Page(items=[asset_out(request, a) for a in rows], total=total, limit=limit, offset=offset)
+    directory = legible.Directory(db.connection())
+    directory.load_accounts(a.holder for a in rows)
+    docs = legible.documents_by_chain_cid(directory.conn, [a.manifest_cid for a in rows])
+    return Page(items=[asset_out(request, a, directory, docs) for a in rows], total=total, limit=limit, offset=offset)
 
 
 def _chain_manifest(request: Request, asset_id: int) -> Optional[dict[str, Any]]:
@@ -106,11 +124,12 @@ def asset_detail(request: Request, db: Any, asset_id: int, verify: bool = True) 
     vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.asset_id == asset_id)).one()
     check = ManifestVerification(**verifier.verify(a.manifest_cid, a.content_hash, _chain_manifest(request, asset_id),
                                                    a.manifest_version)) if verify else None
+    directory = legible.Directory(db.connection())
     return AssetDetail(
-        **asset_out(request, a).model_dump(),
+        **asset_out(request, a, directory).model_dump(),
         manifests=[ManifestVersionOut(**m.model_dump(), manifest_cid_text=verifier.cid_text(m.manifest_cid))
                    for m in manifests],
-        valuations=[ValuationPublic(**v.model_dump()) for v in valuations],
+        valuations=[ValuationOut(**legible.enrich(directory, v.model_dump())) for v in valuations],
         vouchers=vouchers, manifest_verification=check)
 
 
@@ -136,7 +155,9 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
         return bundle_response("asset", asset_id, request, request.app.state.settings)
     conn = db.connection()
     events = redaction.redact_events(provenance.asset_events(conn, asset_id), redaction.viewer_of(caller, conn), conn)
-    subject = {"kind": "asset", "id": asset_id, **asset_out(request, a).model_dump()}
+    directory = legible.Directory(conn)
+    events = story.tell(conn, events, directory)
+    subject = {"kind": "asset", "id": asset_id, **asset_out(request, a, directory).model_dump()}
     return {"subject": subject, "events": events, "verification": provenance_verification("assets", asset_id)}
 
 

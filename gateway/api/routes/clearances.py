@@ -17,7 +17,8 @@ from gateway.api.common import ERRORS, IdPath, IdQuery, Limit, Offset, Page
 from gateway.api.deps import CallerDep, SessionDep
 from gateway.core.errors import not_found
 from gateway.models import Clearance
-from gateway.services import redaction
+from gateway.api.legible import ClearanceNames
+from gateway.services import legible, redaction
 from gateway.services.redaction import Viewer
 from ledger.vocabulary import ClearanceStateName
 from sqlalchemy import Connection
@@ -25,7 +26,7 @@ from sqlalchemy import Connection
 router = APIRouter(prefix="/v1/clearances", tags=["clearances"], responses=ERRORS)
 
 
-class ClearanceOut(BaseModel):
+class ClearanceOut(ClearanceNames):
     """A clearance; fields hidden from the caller are null and named in ``redacted``
     (gateway.services.redaction: the one policy)."""
 
@@ -45,8 +46,24 @@ class ClearanceOut(BaseModel):
     redacted: list[str] = []
 
 
-def clearance_out(c: Clearance, viewer: Viewer, conn: Optional[Connection] = None) -> ClearanceOut:
-    return ClearanceOut(**redaction.redact_clearance(c.model_dump(), viewer, conn))
+def clearance_out(c: Clearance, viewer: Viewer, conn: Optional[Connection] = None,
+                  directory: Optional[legible.Directory] = None) -> ClearanceOut:
+    """The case as the caller may see it, with names, and the purpose and conditions texts (documents
+    on IPFS) only where the policy lets the caller see their CIDs."""
+    row = redaction.redact_clearance(c.model_dump(), viewer, conn)
+    if conn is None:
+        return ClearanceOut(**row)
+    directory = directory or legible.Directory(conn)
+    out = legible.enrich(directory, row)
+    cids = [row.get(f) for f in ("purpose_cid", "conditions_cid") if isinstance(row.get(f), str)]
+    docs = legible.documents_by_chain_cid(conn, [c for c in cids if c])
+    for field, prefix in (("purpose_cid", "purpose"), ("conditions_cid", "conditions")):
+        value = row.get(field)
+        if isinstance(value, str) and value:
+            doc = docs.get(value.lower())
+            out[f"{prefix}_status"] = doc["status"] if doc else "pending"
+            out[f"{prefix}_text"] = doc["body"] if doc and doc["status"] == "verified" else None
+    return ClearanceOut(**out)
 
 
 @router.get("", response_model=Page[ClearanceOut])
@@ -70,7 +87,9 @@ def list_clearances(
     rows = db.exec(query.order_by(col(Clearance.clearance_id)).offset(offset).limit(limit)).all()
     conn = db.connection()
     viewer = redaction.viewer_of(caller, conn)
-    return Page(items=[clearance_out(c, viewer, conn) for c in rows], total=total, limit=limit, offset=offset)
+    directory = legible.Directory(conn)
+    return Page(items=[clearance_out(c, viewer, conn, directory) for c in rows], total=total, limit=limit,
+                offset=offset)
 
 
 @router.get("/{clearance_id}", response_model=ClearanceOut)

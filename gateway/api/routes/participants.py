@@ -13,6 +13,8 @@ from gateway.api.deps import SessionDep
 from gateway.api.routes.provenance_models import StateVerification, participant_verification
 from gateway.core.errors import not_found
 from gateway.models import Asset, Organisation, OrganisationPublic, Participant, ParticipantPublic, Voucher
+from gateway.api.legible import OrganisationNames, ParticipantNames
+from gateway.services import legible
 from ledger.contracts.models import Role
 from ledger.vocabulary import RoleName
 
@@ -21,20 +23,35 @@ router = APIRouter(prefix="/v1/participants", tags=["participants"], responses=E
 ROLE_NAMES = [r.name.lower() for r in Role if r.name is not None]
 
 
-class ParticipantOut(ParticipantPublic):
+class ParticipantOut(ParticipantPublic, ParticipantNames):
     role_names: list[str] = []
     #: the served standing is the gateway's word: GET /v1/participants/{account}/verification checks it
     verification: Optional[StateVerification] = None
 
 
+class OrganisationOut(OrganisationPublic, OrganisationNames):
+    pass
+
+
+def organisation_out(directory: legible.Directory, org: Organisation) -> OrganisationOut:
+    row = legible.enrich(directory, org.model_dump())
+    names = directory.organisation(org.org_id)
+    row.pop("organisation_names", None)
+    if names is not None:
+        row.update(name_zh=names.name_zh, name_en=names.name_en, credit_code=names.credit_code,
+                   profile_status=names.profile_status, profile_cid_text=names.profile_cid)
+    return OrganisationOut(**row)
+
+
 class ParticipantDetail(ParticipantOut):
-    organisation: Optional[OrganisationPublic] = None
+    organisation: Optional[OrganisationOut] = None
     vouchers_held: int = 0
     assets_held: int = 0
 
 
-def participant_out(p: Participant) -> ParticipantOut:
-    return ParticipantOut(**p.model_dump(), role_names=[r.name.lower() for r in Role if r.name is not None and p.roles & int(r)],
+def participant_out(p: Participant, directory: Optional[legible.Directory] = None) -> ParticipantOut:
+    row = legible.enrich(directory, p.model_dump()) if directory is not None else p.model_dump()
+    return ParticipantOut(**row, role_names=[r.name.lower() for r in Role if r.name is not None and p.roles & int(r)],
                           verification=participant_verification(p.account))
 
 
@@ -60,7 +77,9 @@ def list_participants(
         query = query.where(Participant.org_id == org_id.lower())
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Participant.added_block), col(Participant.account)).offset(offset).limit(limit)).all()
-    return Page(items=[participant_out(p) for p in rows], total=total, limit=limit, offset=offset)
+    directory = legible.Directory(db.connection())
+    directory.load_accounts([p.account for p in rows] + [p.added_by for p in rows])
+    return Page(items=[participant_out(p, directory) for p in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{account}", response_model=ParticipantDetail)
@@ -72,6 +91,7 @@ def get_participant(account: str, db: SessionDep) -> ParticipantDetail:
     org = db.get(Organisation, p.org_id)
     vouchers = db.exec(select(func.count()).select_from(Voucher).where(Voucher.holder == acct)).one()
     assets = db.exec(select(func.count()).select_from(Asset).where(Asset.holder == acct)).one()
-    return ParticipantDetail(**participant_out(p).model_dump(),
-                             organisation=OrganisationPublic(**org.model_dump()) if org else None,
+    directory = legible.Directory(db.connection())
+    return ParticipantDetail(**participant_out(p, directory).model_dump(),
+                             organisation=organisation_out(directory, org) if org else None,
                              vouchers_held=vouchers, assets_held=assets)

@@ -6,6 +6,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
+from gateway.services.story import Story
+
 
 class ProvenanceLinks(BaseModel):
     asset_id: Optional[int] = None
@@ -26,6 +28,11 @@ class ProvenanceEvent(BaseModel):
     links: ProvenanceLinks
     #: argument paths hidden from this caller (their values are null): gateway.services.redaction
     redacted: list[str] = []
+    #: the block's time: unix seconds and ISO 8601 in +08:00
+    timestamp: Optional[int] = None
+    time: Optional[str] = None
+    #: the event as one sentence with names and ¥ amounts (gateway.services.story); args stay raw
+    story: Optional[Story] = None
 
 
 class StateVerification(BaseModel):

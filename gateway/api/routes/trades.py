@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path
 from sqlalchemy import func
@@ -10,17 +10,35 @@ from sqlmodel import or_, select
 
 from gateway.api.common import ERRORS, AddressQuery, IdQuery, Limit, Offset, Page
 from gateway.api.deps import SessionDep
+from gateway.api.legible import BrokerPaymentNames, TradeNames
 from gateway.core.errors import not_found
+from gateway.services import legible
 from gateway.models import BrokerPayment, BrokerPaymentPublic, Trade, TradePublic
 
 router = APIRouter(prefix="/v1/trades", tags=["trades"], responses=ERRORS)
 
 
-class TradeDetail(TradePublic):
-    broker_payments: list[BrokerPaymentPublic]
+class TradeOut(TradePublic, TradeNames):
+    pass
 
 
-@router.get("", response_model=Page[TradePublic])
+class BrokerPaymentOut(BrokerPaymentPublic, BrokerPaymentNames):
+    pass
+
+
+class TradeDetail(TradeOut):
+    broker_payments: list[BrokerPaymentOut]
+
+
+def trade_rows(db: Any, trades: Any) -> list[TradeOut]:
+    directory = legible.Directory(db.connection())
+    directory.load_accounts([a for t in trades for a in (t.seller, t.buyer, t.exchange)])
+    titles = legible.asset_titles(directory.conn, [t.asset_id for t in trades])
+    return [TradeOut(**legible.enrich(directory, t.model_dump()), asset_title=titles.get(t.asset_id, (None, None))[0],
+                     asset_title_zh=titles.get(t.asset_id, (None, None))[1]) for t in trades]
+
+
+@router.get("", response_model=Page[TradeOut])
 def list_trades(
     db: SessionDep,
     voucher_id: IdQuery = None,
@@ -29,7 +47,7 @@ def list_trades(
     exchange: AddressQuery = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[TradePublic]:
+) -> Page[TradeOut]:
     query = select(Trade)
     if voucher_id is not None:
         query = query.where(Trade.voucher_id == voucher_id)
@@ -42,7 +60,7 @@ def list_trades(
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(Trade.block_number.desc(), Trade.log_index.desc())  # type: ignore[attr-defined]
                    .offset(offset).limit(limit)).all()
-    return Page(items=[TradePublic(**t.model_dump()) for t in rows], total=total, limit=limit, offset=offset)
+    return Page(items=trade_rows(db, rows), total=total, limit=limit, offset=offset)
 
 
 @router.get("/{trade_id}", response_model=TradeDetail)
@@ -51,4 +69,6 @@ def get_trade(trade_id: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], db
     if t is None:
         raise not_found("trade", trade_id=trade_id)
     payments = db.exec(select(BrokerPayment).where(BrokerPayment.trade_id == t.trade_id)).all()
-    return TradeDetail(**t.model_dump(), broker_payments=[BrokerPaymentPublic(**p.model_dump()) for p in payments])
+    directory = legible.Directory(db.connection())
+    return TradeDetail(**trade_rows(db, [t])[0].model_dump(),
+                       broker_payments=[BrokerPaymentOut(**legible.enrich(directory, p.model_dump())) for p in payments])

@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from fastapi import APIRouter
+from sqlalchemy import Connection
 from sqlalchemy import func
 from sqlmodel import col, or_, select
 
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdQuery, Limit, Offset, Page
 from gateway.api.deps import AuthedCallerDep, SessionDep
 from gateway.models import VoucherUse, VoucherUsePublic
-from gateway.services import redaction
+from gateway.api.legible import UseNames
+from gateway.services import documents, legible, redaction
 
 router = APIRouter(prefix="/v1/uses", tags=["uses"], responses={**ERRORS, **AUTH_ERRORS})
 
 
-@router.get("", response_model=Page[VoucherUsePublic])
+class UseOut(VoucherUsePublic, UseNames):
+    pass
+
+
+def use_rows(conn: Connection, viewer: redaction.Viewer, rows: Sequence[VoucherUse]) -> list[UseOut]:
+    """Uses with names, the purpose CID (rebuilt from purpose_hash: the raw-leaf CIDv1 whose digest
+    it is) and, where the policy lets the caller see the use, the purpose text."""
+    directory = legible.Directory(conn)
+    directory.load_accounts([a for u in rows for a in (u.user, u.holder)])
+    chain = {u.purpose_hash: documents.raw_cid_of_digest(u.purpose_hash) for u in rows}
+    docs = legible.documents_by_chain_cid(conn, chain.values())
+    out = []
+    for u in rows:
+        row = legible.enrich(directory, u.model_dump())
+        doc = docs.get(chain[u.purpose_hash])
+        row["purpose_cid"] = documents.cid_text(chain[u.purpose_hash]) or None
+        row["purpose_status"] = doc["status"] if doc else "pending"
+        if doc and doc["status"] == "verified" and redaction.sees_use(viewer, u.holder, u.user, conn):
+            row["purpose_text"] = doc["body"]
+        out.append(UseOut(**row))
+    return out
+
+
+@router.get("", response_model=Page[UseOut])
 def list_uses(
     db: SessionDep,
     caller: AuthedCallerDep,
@@ -24,7 +51,7 @@ def list_uses(
     holder: AddressQuery = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[VoucherUsePublic]:
+) -> Page[UseOut]:
     """Signed-in callers only. Regulators, customs and the data authority see every use; anyone
     else sees the uses where they (or an account of their organisation) are the holder or the user
     (gateway.services.redaction)."""
@@ -45,4 +72,4 @@ def list_uses(
         query = query.where(VoucherUse.holder == holder.lower())
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(VoucherUse.block_number), col(VoucherUse.log_index)).offset(offset).limit(limit)).all()
-    return Page(items=[VoucherUsePublic(**u.model_dump()) for u in rows], total=total, limit=limit, offset=offset)
+    return Page(items=use_rows(conn, viewer, rows), total=total, limit=limit, offset=offset)

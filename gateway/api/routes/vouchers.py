@@ -23,7 +23,8 @@ from gateway.models import (
     VoucherUser,
     VoucherUserPublic,
 )
-from gateway.services import provenance, redaction
+from gateway.api.legible import TradeNames, TransferNames, UserNames, VoucherNames
+from gateway.services import legible, provenance, redaction, story
 from gateway.services.stats import RIGHTS
 from ledger.vocabulary import RightTypeName
 
@@ -32,20 +33,36 @@ router = APIRouter(prefix="/v1/vouchers", tags=["vouchers"], responses=ERRORS)
 RIGHT_BY_NAME = {v: k for k, v in RIGHTS.items()}
 
 
-class VoucherOut(VoucherPublic):
+class VoucherOut(VoucherPublic, VoucherNames):
     right_name: str = ""
     effective_status: str = ""  # status, or "expired" when past valid_until
 
 
+class TransferOut(VoucherTransferPublic, TransferNames):
+    pass
+
+
+class TradeOut(TradePublic, TradeNames):
+    pass
+
+
 class VoucherDetail(VoucherOut):
-    transfers: list[VoucherTransferPublic]
-    trades: list[TradePublic]
+    transfers: list[TransferOut]
+    trades: list[TradeOut]
 
 
-def voucher_out(v: Voucher, now: Optional[float] = None) -> VoucherOut:
+def voucher_out(v: Voucher, now: Optional[float] = None, directory: Optional[legible.Directory] = None,
+                titles: Optional[dict[int, tuple[Optional[str], Optional[str]]]] = None) -> VoucherOut:
+    """The voucher, with names (issuer, holder, asset title) when ``directory`` is given."""
     now = time.time() if now is None else now
     effective = "expired" if v.status == "active" and v.valid_until < now else v.status
-    return VoucherOut(**v.model_dump(), right_name=RIGHTS.get(v.right, str(v.right)), effective_status=effective)
+    row = v.model_dump()
+    if directory is not None:
+        row = legible.enrich(directory, row)
+        if titles is None:
+            titles = legible.asset_titles(directory.conn, [v.asset_id])
+        row["asset_title"], row["asset_title_zh"] = titles.get(v.asset_id, (None, None))
+    return VoucherOut(**row, right_name=RIGHTS.get(v.right, str(v.right)), effective_status=effective)
 
 
 @router.get("", response_model=Page[VoucherOut])
@@ -77,7 +94,10 @@ def list_vouchers(
         query = query.where(Voucher.right == RIGHT_BY_NAME[right])
     total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Voucher.voucher_id)).offset(offset).limit(limit)).all()
-    return Page(items=[voucher_out(v, now) for v in rows], total=total, limit=limit, offset=offset)
+    directory = legible.Directory(db.connection())
+    directory.load_accounts([v.holder for v in rows] + [v.issuer for v in rows])
+    titles = legible.asset_titles(directory.conn, [v.asset_id for v in rows])
+    return Page(items=[voucher_out(v, now, directory, titles) for v in rows], total=total, limit=limit, offset=offset)
 
 
 def voucher_detail(db: Any, voucher_id: int) -> VoucherDetail:
@@ -87,9 +107,13 @@ def voucher_detail(db: Any, voucher_id: int) -> VoucherDetail:
     transfers = db.exec(select(VoucherTransfer).where(VoucherTransfer.voucher_id == voucher_id)
                         .order_by(col(VoucherTransfer.block_number), col(VoucherTransfer.log_index))).all()
     trades = db.exec(select(Trade).where(Trade.voucher_id == voucher_id).order_by(col(Trade.block_number))).all()
-    return VoucherDetail(**voucher_out(v).model_dump(),
-                         transfers=[VoucherTransferPublic(**t.model_dump()) for t in transfers],
-                         trades=[TradePublic(**t.model_dump()) for t in trades])
+    directory = legible.Directory(db.connection())
+    titles = legible.asset_titles(directory.conn, [v.asset_id])
+    return VoucherDetail(**voucher_out(v, None, directory, titles).model_dump(),
+                         transfers=[TransferOut(**legible.enrich(directory, t.model_dump())) for t in transfers],
+                         trades=[TradeOut(**legible.enrich(directory, t.model_dump()),
+                                          asset_title=titles.get(t.asset_id, (None, None))[0],
+                                          asset_title_zh=titles.get(t.asset_id, (None, None))[1]) for t in trades])
 
 
 @router.get("/{voucher_id}", response_model=VoucherDetail)
@@ -97,14 +121,15 @@ def get_voucher(voucher_id: IdPath, db: SessionDep) -> VoucherDetail:
     return voucher_detail(db, voucher_id)
 
 
-class VoucherUserOut(VoucherUserPublic):
+class VoucherUserOut(VoucherUserPublic, UserNames):
     #: the chain's ``isAuthorisedUser`` for this row: allowed by the CURRENT holder (an
     #: authorisation of an earlier holder has lapsed; it applies again if the voucher returns)
     live: bool = False
 
 
-def user_rows(v: Voucher, rows: list[VoucherUser]) -> list[VoucherUserOut]:
-    return [VoucherUserOut(**r.model_dump(), live=bool(r.allowed) and r.holder == v.holder) for r in rows]
+def user_rows(v: Voucher, rows: list[VoucherUser], directory: Optional[legible.Directory] = None) -> list[VoucherUserOut]:
+    return [VoucherUserOut(**(legible.enrich(directory, r.model_dump()) if directory else r.model_dump()),
+                           live=bool(r.allowed) and r.holder == v.holder) for r in rows]
 
 
 @router.get("/{voucher_id}/users", response_model=Page[VoucherUserOut], responses=AUTH_ERRORS)
@@ -124,7 +149,7 @@ def voucher_users(voucher_id: IdPath, db: SessionDep, caller: AuthedCallerDep, l
     viewer = redaction.viewer_of(caller, conn)
     visible = [r for r in rows if redaction.sees_authorisation(viewer, r.holder, r.user, conn)]
     if visible or redaction.viewer_is_party(viewer, [v.holder], conn):
-        out = user_rows(v, visible)
+        out = user_rows(v, visible, legible.Directory(conn))
         return Page(items=out[offset:offset + limit], total=len(out), limit=limit, offset=offset)
     raise ApiError(403, "Forbidden", "only the voucher's holder, its authorised users and regulators see its "
                    "user authorisations", {"voucher_id": voucher_id, "caller": caller.address})
@@ -145,7 +170,10 @@ def voucher_provenance(request: Request, voucher_id: IdPath, db: SessionDep, eng
         return bundle_response("voucher", voucher_id, request, request.app.state.settings)
     conn = db.connection()
     events = redaction.redact_events(provenance.voucher_events(conn, voucher_id), redaction.viewer_of(caller, conn), conn)
-    return {"subject": {"kind": "voucher", "id": voucher_id, **voucher_out(v).model_dump()}, "events": events,
+    directory = legible.Directory(conn)
+    events = story.tell(conn, events, directory)
+    return {"subject": {"kind": "voucher", "id": voucher_id, **voucher_out(v, None, directory).model_dump()},
+            "events": events,
             "verification": provenance_verification("vouchers", voucher_id)}
 
 

@@ -1,7 +1,7 @@
 """replicas: the active indexer writer, the relayer's shared nonces, shared rate-limit buckets
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 23:05:00
 
 State shared by several processes over one database (issue 15 parts 3 and 4):
@@ -23,7 +23,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: Union[str, None] = '0004'
+down_revision: Union[str, None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

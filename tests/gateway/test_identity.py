@@ -1,0 +1,247 @@
+"""Identity you can verify (issue 13): profile documents and manifests fetched from IPFS and checked
+against their CIDs, names beside addresses, decoded amounts and times, search in Chinese and English
+on SQLite and PostgreSQL, provenance as sentences, purpose texts behind the redaction policy."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from dataledger.dev import demo
+from gateway.indexer.sync import IndexerConfig, run_indexer
+from gateway.services.documents import DocumentFetcher
+from ledger.deployment import Deployment
+from ledger.ipfs import Cid, LocalStore
+from tests.gateway.api_fixtures import Market, app, bearer, client, login, market  # noqa: F401
+from tests.gateway.indexer_fixtures import new_postgres_database
+
+FOSHAN = next(p for p in demo.PARTICIPANTS if p.key == "holder_cn")
+
+
+def rows(url: str, sql: str, **params: Any) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params))
+    finally:
+        engine.dispose()
+
+
+def index_into(market: Market, url: str, ipfs: Path) -> None:
+    run_indexer(market.rpc_url, url, Deployment.from_dict(market.record).entries(), IndexerConfig(ipfs=str(ipfs)))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def db_client(request: pytest.FixtureRequest, market: Market, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[TestClient]:
+    """The seeded market indexed (events and documents) into a fresh SQLite or PostgreSQL database."""
+    from gateway.main import create_app
+
+    if request.param == "postgres":
+        url = new_postgres_database(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('identity') / 'g.db'}"
+    index_into(market, url, market.state_dir / "ipfs")
+    with TestClient(create_app(market.settings(DATABASE_URL=url))) as c:
+        yield c
+
+
+# ------------------------------------------------------------------ documents
+
+
+def test_every_document_is_fetched_and_verified(market: Market) -> None:
+    counts = {(str(k), str(s)): int(n) for k, s, n in rows(
+        market.database_url, "SELECT kind, status, COUNT(*) FROM documents GROUP BY kind, status")}
+    assert counts == {("profile", "verified"): 12, ("manifest", "verified"): 3, ("purpose", "verified"): 2,
+                      ("conditions", "verified"): 1}
+    (name_zh, name_en, code), = rows(market.database_url, "SELECT name_zh, name_en, credit_code FROM documents"
+                                     " WHERE credit_code = :c", c=FOSHAN.credit_code)
+    assert (name_zh, name_en) == ("佛山精密制造有限公司", "Foshan Precision Manufacturing Ltd.")
+
+
+def test_a_document_whose_bytes_do_not_match_its_cid_is_recorded_and_never_used(market: Market, tmp_path: Path,
+                                                                                 client: Any) -> None:
+    ipfs = tmp_path / "ipfs"
+    shutil.copytree(market.state_dir / "ipfs", ipfs)
+    (cid,), = rows(market.database_url, "SELECT cid FROM documents WHERE credit_code = :c", c=FOSHAN.credit_code)
+    block = LocalStore(ipfs).block_path(cid)
+    forged = block.read_bytes().replace("佛山精密".encode(), "深圳精密".encode())
+    block.write_bytes(forged)
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    index_into(market, url, ipfs)
+    (status, error, name), = rows(url, "SELECT status, error, name_zh FROM documents WHERE cid = :c", c=cid)
+    assert status == "mismatch" and "do not hash to the CID" in error and name is None
+    assert rows(url, "SELECT COUNT(*) FROM documents WHERE status = 'verified' AND kind = 'profile'") == [(11,)]
+    from gateway.main import create_app
+
+    with TestClient(create_app(market.settings(DATABASE_URL=url))) as c:
+        p = c.get(f"/v1/participants/{market.address('holder_cn')}").json()
+        assert p["organisation"]["profile_status"] == "mismatch"
+        assert p["organisation"]["name_zh"] is None and p["organisation"]["name_en"] is None
+        trade = c.get("/v1/trades", params={"voucher_id": 3}).json()["items"][0]
+        assert trade["seller_name"] is None and trade["buyer_name"] == "Kowloon Analytics Ltd."
+        assert c.get("/v1/search", params={"q": "深圳"}).json()["results"] == []
+        state = c.get(f"/v1/documents/{cid}").json()
+        assert state["status"] == "mismatch" and state["error"]
+
+
+def test_a_missing_document_does_not_hold_up_blocks_and_is_retried(market: Market, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-ipfs"
+    empty.mkdir()
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    t0 = time.monotonic()
+    index_into(market, url, empty)
+    assert time.monotonic() - t0 < 60
+    head = market.w3.eth.block_number
+    assert rows(url, "SELECT last_block FROM indexer_state") == [(head,)]  # every block indexed regardless
+    missing = rows(url, "SELECT status, attempts, next_attempt_at, error FROM documents")
+    assert len(missing) == 18 and {r[0] for r in missing} == {"missing"}
+    assert all(r[1] == 1 and r[2] > time.time() and "not in the IPFS store" in r[3] for r in missing)
+    # the documents arrive; a fetcher whose clock is past the retry time picks them up
+    shutil.rmtree(empty)
+    shutil.copytree(market.state_dir / "ipfs", empty)
+    engine = create_engine(url)
+    try:
+        fetcher = DocumentFetcher(engine, str(empty), clock=lambda: time.time() + 3600)
+        assert fetcher.drain() == 18
+    finally:
+        engine.dispose()
+    assert rows(url, "SELECT DISTINCT status FROM documents") == [("verified",)]
+
+
+# ------------------------------------------------------------------ names, amounts, times
+
+
+def test_names_amounts_and_times_beside_the_raw_values(client: Any, market: Market) -> None:
+    trade = client.get("/v1/trades", params={"voucher_id": 3}).json()["items"][0]
+    assert trade["price"] == "15000000" and trade["price_decimal"] == "150000.00"
+    assert trade["currency"] == "CNY" and trade["decimals"] == 2 and trade["fee_decimal"] == "1500.00"
+    assert trade["seller"] == market.address("holder_cn").lower()
+    assert trade["seller_name"] == "Foshan Precision Manufacturing Ltd." and trade["seller_name_zh"] == "佛山精密制造有限公司"
+    assert trade["exchange_name"] == "Guangzhou Data Exchange" and trade["buyer_name_zh"] == "九龍數據分析有限公司"
+    assert trade["settled_at_iso"].endswith("+08:00") and isinstance(trade["settled_at"], int)
+    assert trade["asset_title"] == "Production-line sensor telemetry"
+    v = client.get("/v1/vouchers/3").json()
+    assert v["holder_name"] == "Kowloon Analytics Ltd." and v["issuer_name_zh"] == "佛山精密制造有限公司"
+    assert v["right"] == 1 and v["right_key"] == "use" and v["valid_until_iso"].endswith("+08:00")
+    assert v["trades"][0]["price_decimal"] == "150000.00"
+    a = client.get("/v1/assets/2").json()
+    assert a["title"] == "Production-line sensor telemetry" and a["title_zh"] == "生产线传感器遥测数据"
+    assert a["home_jurisdiction"] == "CN" and a["home_jurisdiction_name"] == "Mainland China"
+    assert "物联网" in a["keywords"] and a["themes"] == ["manufacturing"] and a["manifest_status"] == "verified"
+    assert a["valuations"][0]["amount_decimal"] == "1200000.00" and a["valuations"][0]["currency"] == "CNY"
+    p = client.get(f"/v1/participants/{market.address('holder_hk')}").json()
+    assert p["organisation"]["name_zh"] == "九龍數據分析有限公司" and p["jurisdiction_name"] == "Hong Kong SAR"
+    assert p["organisation_names"]["credit_code"] == "HK-CR-3001234"
+    org = client.get(f"/v1/organisations/{p['org_id']}").json()
+    assert org["name_en"] == "Kowloon Analytics Ltd." and org["profile"]["jurisdiction"] == "HK"
+    assert [x["account"] for x in org["accounts"]] == [market.address("holder_hk").lower()]
+    assert client.get("/v1/organisations/0x" + "11" * 32).status_code == 404
+    assert client.get("/v1/organisations/nothex").status_code == 422
+
+
+# ------------------------------------------------------------------ search
+
+
+def _hits(c: TestClient, q: str) -> set[tuple[str, str]]:
+    r = c.get("/v1/search", params={"q": q})
+    assert r.status_code == 200, r.text
+    return {(h["kind"], h["label"]) for h in r.json()["results"]}
+
+
+def test_search_in_chinese_and_english(db_client: TestClient, market: Market) -> None:
+    foshan_org = ("organisation", "Foshan Precision Manufacturing Ltd.")
+    bank = ("organisation", "Foshan Rural Commercial Bank")
+    assert {foshan_org, bank, ("asset", "Foshan enterprise tax and power-use records 2025")} <= _hits(db_client, "佛山")
+    assert {foshan_org, bank} <= _hits(db_client, "Foshan")
+    assert {foshan_org, bank} <= _hits(db_client, "foshan")  # case-insensitive
+    assert _hits(db_client, "sensor") == {("asset", "Production-line sensor telemetry")}
+    assert ("asset", "Production-line sensor telemetry") in _hits(db_client, "传感器")
+    # a credit code finds its organisation first (sha-256 = org id), then the datasets it publishes
+    assert _hits(db_client, FOSHAN.credit_code) == {foshan_org, ("asset", "Production-line sensor telemetry"),
+                                                    ("asset", "Precision part design library")}
+    first = db_client.get("/v1/search", params={"q": FOSHAN.credit_code}).json()["results"][0]
+    assert (first["kind"], first["match"], first["label_zh"]) == ("organisation", "credit_code", "佛山精密制造有限公司")
+    assert ("asset", "Production-line sensor telemetry") in _hits(db_client, "物联网")  # a Chinese keyword
+    assert _hits(db_client, "佛") >= {foshan_org, bank}  # one character
+    manifest = db_client.get("/v1/assets/2").json()["manifest_cid_text"]
+    assert _hits(db_client, manifest) == {("asset", "Production-line sensor telemetry")}
+    profile = db_client.get(f"/v1/participants/{market.address('holder_cn')}").json()["organisation"]
+    assert _hits(db_client, profile["profile_cid_text"]) == {foshan_org}
+    assert _hits(db_client, "no such thing anywhere") == set()
+    assert _hits(db_client, "100%_\\") == set()  # LIKE wildcards are literal
+    # purpose texts are never searchable, whoever asks
+    assert _hits(db_client, "SME loan") == set()
+
+
+# ------------------------------------------------------------------ provenance as a story
+
+
+def test_provenance_tells_each_event_as_a_sentence(client: Any) -> None:
+    events = client.get("/v1/vouchers/3/provenance").json()["events"]
+    sale = next(e for e in events if e["event"] == "TradeSettled")
+    assert sale["story"]["text"] == ("Foshan Precision Manufacturing Ltd. sold its use right on voucher 3 through "
+                                     "Guangzhou Data Exchange to Kowloon Analytics Ltd. for ¥150,000.00, under "
+                                     "clearance 1")
+    assert sale["story"]["template"].startswith("{seller} sold its {right} on voucher {voucher}")
+    assert sale["story"]["clearance"] == {"clearance_id": 1, "url": "/v1/clearances/1"}
+    assert sale["args"]["price"] == "15000000" and sale["time"].endswith("+08:00")
+    assert sale["block_number"] > 0 and sale["tx_hash"].startswith("0x") and isinstance(sale["log_index"], int)
+    assert all(e["story"]["text"] and "0x434e" not in e["story"]["text"] for e in events)
+    # a domestic sale links no clearance
+    domestic = client.get("/v1/vouchers/4/provenance").json()["events"]
+    sale4 = next(e for e in domestic if e["event"] == "TradeSettled")
+    assert sale4["story"]["clearance"] is None and "¥80,000.00" in sale4["story"]["text"]
+    assets = client.get("/v1/assets/2/provenance").json()["events"]
+    registered = next(e for e in assets if e["event"] == "AssetRegistered")
+    assert "Mainland China" in registered["story"]["text"] and "Production-line sensor telemetry" in \
+        registered["story"]["text"]
+
+
+def test_a_story_never_tells_what_the_caller_may_not_see(client: Any, market: Market) -> None:
+    anonymous = client.get("/v1/assets/2/provenance").json()["events"]
+    requested = next(e for e in anonymous if e["event"] == "ClearanceRequested")
+    assert requested["args"]["requester"] is None
+    assert "Foshan" not in requested["story"]["text"] and "an undisclosed party" in requested["story"]["text"]
+    customs = bearer(login(client, market.accounts["customs"], market.w3.eth.chain_id))
+    full = client.get("/v1/assets/2/provenance", headers=customs).json()["events"]
+    requested = next(e for e in full if e["event"] == "ClearanceRequested")
+    assert requested["story"]["text"].startswith("Foshan Precision Manufacturing Ltd. asked data customs")
+
+
+# ------------------------------------------------------------------ purpose and conditions texts
+
+
+def test_purpose_texts_only_for_callers_the_policy_allows(client: Any, market: Market) -> None:
+    chain_id = market.w3.eth.chain_id
+    bank = bearer(login(client, market.accounts["bank_cn"], chain_id))  # the use's user
+    uses = client.get("/v1/uses", headers=bank).json()["items"]
+    assert len(uses) == 1 and uses[0]["purpose_text"] == "SME loan decision #2026-118"
+    assert Cid.decode(uses[0]["purpose_cid"]).digest.hex() == uses[0]["purpose_hash"][2:]
+    assert uses[0]["user_name"] == "Foshan Rural Commercial Bank" and uses[0]["used_at_iso"].endswith("+08:00")
+    stranger = bearer(login(client, market.accounts["holder_mo"], chain_id))  # no party to the use
+    assert client.get("/v1/uses", headers=stranger).json()["items"] == []
+    assert client.get("/v1/uses").status_code == 401
+    # clearance purpose and conditions: customs reads them, an anonymous caller gets neither CID nor text
+    customs = bearer(login(client, market.accounts["customs"], chain_id))
+    case = client.get("/v1/clearances/1", headers=customs).json()
+    assert case["purpose_text"].startswith("Cross-border purpose") and case["purpose_status"] == "verified"
+    assert case["conditions_text"].startswith("Conditions: no onward transfer")
+    assert case["requester_name"] == "Foshan Precision Manufacturing Ltd." and case["destination_name"] == "Hong Kong SAR"
+    anon = client.get("/v1/clearances/1").json()
+    assert anon["purpose_cid"] is None and anon["purpose_text"] is None and anon["conditions_text"] is None
+    assert "purpose_cid" in anon["redacted"] and anon["requester_name"] is None
+    other = client.get("/v1/clearances/1", headers=stranger).json()
+    assert other["purpose_text"] is None and other["conditions_text"] is None
+
+
+def test_statistics_carry_currency_and_decimal_amounts(client: Any) -> None:
+    stats = client.get("/v1/statistics").json()
+    assert stats["currency"] == "CNY" and stats["decimals"] == 2
+    assert stats["totals"]["value"] == "23000000" and stats["totals"]["value_decimal"] == "230000.00"
