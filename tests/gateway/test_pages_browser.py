@@ -20,6 +20,7 @@ import uvicorn
 
 from gateway.core.security import make_token
 from tests.gateway.api_fixtures import Market, market  # noqa: F401
+from tests.gateway.test_web import server  # noqa: F401  (the real gateway on a loopback port)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -28,31 +29,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LANGS = ("zh-Hans", "zh-Hant", "en")
 ACCEPT = {"zh-Hans": "zh-CN", "zh-Hant": "zh-HK", "en": "en-GB"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(market: Market) -> Iterator[tuple[str, Any]]:  # noqa: F811
-    from gateway.main import create_app
-
-    app = create_app(market.settings())
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        if time.time() > deadline:
-            pytest.fail("the gateway did not start", pytrace=False)
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", app
-    srv.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture(scope="module")

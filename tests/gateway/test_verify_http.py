@@ -17,11 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.core.config import Settings
-from gateway.verify import HttpSource, main, verify_history
 from dataledger.dev import demo
-from ledger.deploy import load_contracts
+from gateway.verify import HttpSource, main, verify_history
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER
-from tests.gateway.verify_market import Market, index_into, market  # noqa: F401
+from tests.gateway.verify_market import Market, index_into, market, voucher_frozen_after_index  # noqa: F401
 
 DEAD = "0x000000000000000000000000000000000000dead"
 
@@ -186,17 +185,11 @@ def test_gateway_behind_over_http(market: Market, gateway: str) -> None:
     market.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]  # the gateway runs no indexer
     quiet = verify_over(market, gateway)  # an empty block: nothing of this voucher unserved
     assert quiet.verdict == "verified" and quiet.behind_by >= 1, quiet.summary
-    snapshot = market.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    try:
-        regulator = demo.demo_accounts()["regulator"].address
-        load_contracts(market.w3, market.record)["DataVoucher"].functions.freeze(
-            VOUCHER, "behind test").transact({"from": regulator})
+    with voucher_frozen_after_index(market, VOUCHER):
         verdict = verify_over(market, gateway)
         assert verdict.verdict == "behind" and verdict.exit_code == 4, verdict.summary
         assert main(["--rpc", market.rpc_url, "--state-dir", str(market.state_dir), "--gateway", gateway,
                      "voucher", str(VOUCHER)]) == 4
-    finally:
-        assert market.w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
 
 
 BAD_IDS = ["-1", str(2**256), str(2**63), "abc", "1.5", "1e3"]
@@ -225,8 +218,7 @@ def test_paged_routes_and_a_regulators_view(market: Market, gateway: str) -> Non
     """One item per page, signed in as the regulator (who sees every use): every use / clearance is
     read and checked; anonymous, the uses are not served (reported, not a mismatch)."""
     from tests.gateway.api_fixtures import login
-    from dataledger.dev import demo
-
+    
     with httpx.Client(base_url=gateway) as client:
         token = login(client, demo.demo_accounts()["regulator"], market.w3.eth.chain_id)
     for kind, subject in (("asset", 1), ("asset", ASSET), ("voucher", VOUCHER)):
@@ -256,8 +248,7 @@ def test_unknown_and_huge_ids_over_http(market: Market, gateway: str) -> None:
 
 
 def _participant_rewrites() -> list[tuple[str, Callable[[str], bool], Callable[[Any], None], str]]:
-    from dataledger.dev import demo
-
+    
     broker = demo.demo_accounts()["broker"].address.lower()
 
     def listed(body: Any) -> None:
@@ -277,8 +268,7 @@ def _participant_rewrites() -> list[tuple[str, Callable[[str], bool], Callable[[
 def test_participant_over_http_and_a_proxy_rewriting_its_standing(market: Market, gateway: str,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from gateway.verify.participant import verify_participant
-    from dataledger.dev import demo
-
+    
     broker = demo.demo_accounts()["broker"].address.lower()
 
     def over(url: str) -> Any:
@@ -319,8 +309,7 @@ def test_participant_over_http_and_a_proxy_rewriting_its_standing(market: Market
 
 def test_participant_verification_route(market: Market, tmp_path: Path) -> None:
     from gateway.main import create_app
-    from dataledger.dev import demo
-
+    
     broker = demo.demo_accounts()["broker"].address
     with TestClient(create_app(_settings(market, tmp_path)), raise_server_exceptions=False) as client:
         body = client.get(f"/v1/participants/{broker}/verification").json()

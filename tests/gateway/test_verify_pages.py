@@ -13,12 +13,10 @@ from typing import Any, Iterator
 import pytest
 import uvicorn
 
-from dataledger.dev import demo
 from gateway.core.config import Settings
-from ledger.deploy import load_contracts
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER, execute
 from tests.gateway.test_web import _shot, browser  # noqa: F401
-from tests.gateway.verify_market import Market, index_into, market  # noqa: F401
+from tests.gateway.verify_market import Market, index_into, market, voucher_frozen_after_index  # noqa: F401
 
 DEAD = "0x000000000000000000000000000000000000dead"
 
@@ -92,14 +90,8 @@ def test_page_says_gateway_behind(site: tuple[str, str], browser: Any, market: M
     page.goto(f"{base}/vouchers/{VOUCHER}")
     assert _text(page, "#history-check") == "history verified"
     assert "checked against the node at block" in _text(page, "#history-check-scope")
-    snapshot = market.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    try:
-        regulator = demo.demo_accounts()["regulator"].address
-        load_contracts(market.w3, market.record)["DataVoucher"].functions.freeze(
-            VOUCHER, "behind test").transact({"from": regulator})
+    with voucher_frozen_after_index(market, VOUCHER):
         page.goto(f"{base}/vouchers/{VOUCHER}")
         assert _text(page, "#history-check") == "gateway behind"
         assert "gateway behind by 2 blocks; events after block" in _text(page, "#history-check-scope")
-    finally:
-        assert market.w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
     page.close()

@@ -11,10 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from gateway.verify import SqlSource, main, verify_history
-from dataledger.dev import demo
-from ledger.deploy import load_contracts
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER, execute, rows
-from tests.gateway.verify_market import Market, indexed_db, market  # noqa: F401
+from tests.gateway.verify_market import Market, indexed_db, market, voucher_frozen_after_index  # noqa: F401
 
 DEAD = "0x000000000000000000000000000000000000dead"
 
@@ -194,11 +192,7 @@ def test_gateway_behind_is_its_own_verdict(market: Market, indexed_db: Callable[
     assert quiet.behind_by == quiet.block - gateway >= 1
     assert f"the gateway is at block {gateway}, {quiet.behind_by} behind" in quiet.summary
     # an event of this voucher after the gateway's height: behind, exit 4 (chain put back afterwards)
-    snapshot = market.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    try:
-        regulator = demo.demo_accounts()["regulator"].address
-        load_contracts(market.w3, market.record)["DataVoucher"].functions.freeze(
-            VOUCHER, "behind test").transact({"from": regulator})
+    with voucher_frozen_after_index(market, VOUCHER):
         verdict = verify(market, url)
         assert verdict.verdict == "behind" and verdict.exit_code == 4, verdict.summary
         assert verdict.behind_by == verdict.block - gateway >= 2
@@ -206,8 +200,6 @@ def test_gateway_behind_is_its_own_verdict(market: Market, indexed_db: Callable[
                 f"(1 of this voucher's events)") in verdict.summary
         assert cli(market, url, "voucher", str(VOUCHER)) == 4
         assert "GATEWAY BEHIND" in capsys.readouterr().out
-    finally:
-        assert market.w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
     # the verifier may pin the block itself: at the gateway's height everything matches
     pinned = verify(market, url, block=gateway)
     assert pinned.verdict == "verified" and pinned.block == gateway, pinned.summary

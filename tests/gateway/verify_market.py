@@ -5,9 +5,10 @@ indexer into fresh SQLite / PostgreSQL databases."""
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,7 +18,7 @@ from web3 import Web3
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer
 from dataledger.dev import demo
-from ledger.deploy import deploy_all, deployment_record, write_deployment
+from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
 from ledger.deployment import Deployment
 
 DB_KINDS = ["sqlite", "postgres"]
@@ -81,3 +82,17 @@ def indexed_db(request: pytest.FixtureRequest, market: Market, tmp_path: Path) -
 
     make.kind = request.param  # type: ignore[attr-defined]
     return make
+
+
+@contextmanager
+def voucher_frozen_after_index(market: Market, voucher_id: int) -> Iterator[None]:
+    """An event of ``voucher_id`` past whatever was indexed (a regulator's freeze), inside an anvil
+    snapshot that is reverted afterwards, so the shared market is left as it was."""
+    snapshot = market.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    try:
+        regulator = demo.demo_accounts()["regulator"].address
+        load_contracts(market.w3, market.record)["DataVoucher"].functions.freeze(
+            voucher_id, "behind test").transact({"from": regulator})
+        yield
+    finally:
+        assert market.w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
