@@ -4,7 +4,7 @@ the page receives them translated (``strings()``), as one JSON dictionary."""
 
 from __future__ import annotations
 
-from gateway.web.act_i18n import N_, _
+from gateway.web.i18n import N_, _
 
 #: error name (contract custom error or gateway refusal) -> readable message
 ERRORS: dict[str, str] = {
@@ -115,9 +115,14 @@ UI: dict[str, str] = {
     "someChecksFail": N_("Some checks fail: not settling."),
 }
 
-#: restriction advice (gateway.api.routes.actions.ADVICE) is translated by the page too
 def strings() -> dict[str, dict[str, str]]:
+    """The dictionary of wallet.js in the current request's language: refusal messages by error
+    name, UI texts, restriction advice and reasons by code (gateway.api.routes.actions.ADVICE,
+    gateway.web.fmt.RESTRICTIONS), role and status names (the header's session line)."""
     from gateway.api.routes.actions import ADVICE
+    from gateway.web.fmt import RESTRICTIONS, ROLES, STATUSES
 
     return {"errors": {k: _(v) for k, v in ERRORS.items()}, "ui": {k: _(v) for k, v in UI.items()},
-            "advice": {str(k): _(v) for k, v in ADVICE.items()}}
+            "advice": {str(k): _(v) for k, v in ADVICE.items()},
+            "restrictions": {str(k): _(v) for k, v in RESTRICTIONS.items()},
+            "roles": {k: _(v) for k, v in ROLES.items()}, "statuses": {k: _(v) for k, v in STATUSES.items()}}
