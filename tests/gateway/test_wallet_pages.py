@@ -172,7 +172,7 @@ class Stack:
             return self.pages[who]
         wallet = BrowserWallet(self.w3, self.market.accounts[who], chain_id or int(self.w3.eth.chain_id))
         wallet.real_chain = int(self.w3.eth.chain_id)
-        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")  # the walk reads English
         context.expose_function("__walletRpc", wallet.rpc)
         other = BrowserWallet(self.w3, self.market.accounts["holder_mo"], wallet.real_chain)
         context.expose_function("__otherWalletRpc", other.rpc)
