@@ -661,8 +661,11 @@ def test_customs_rejects_with_a_reason(stack: Stack) -> None:
     officer.click(f"#reject-{case} button.go")
     wait_confirmed(officer)
     assert officer.locator(f"#clearance-{case}").count() == 0
-    officer.goto(st.base + "/clearances")
-    assert "important data: no export" in officer.inner_text("#clearances")
+    # the list page (pages slice) shows the case as rejected; its page shows customs the reason
+    officer.goto(st.base + "/clearances?status=rejected&lang=en")
+    assert officer.locator(f"#clearance-{case}").count() == 1
+    officer.goto(st.base + f"/clearances/{case}")
+    assert "important data: no export" in officer.inner_text("#clearance")
     shot(officer, "customs-05-rejected")
 
 
