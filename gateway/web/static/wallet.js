@@ -93,6 +93,7 @@
   function bind(provider) {
     if (boundProvider === provider || !provider.on) return;
     boundProvider = provider;
+    document.documentElement.dataset.walletBound = "1";  // the wallet's events are heard from now on
     provider.on("accountsChanged", function (accounts) {
       var now = (accounts && accounts[0] || "").toLowerCase();
       if (session && session.signed_in && session.address.toLowerCase() !== now) {
