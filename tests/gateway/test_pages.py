@@ -148,7 +148,9 @@ def test_me_signed_in_and_the_wallet_dictionary_are_in_the_viewers_language(mark
     assert "通关" in hans["advice"]["11"] and "通關" in hant["advice"]["11"]
     assert "监管" in hans["restrictions"]["5"] and "監管" in hant["restrictions"]["5"]
     assert hans["roles"]["customs"] == "数据海关" and hant["statuses"]["frozen"] == "已凍結"
-    for group in ("errors", "ui", "advice", "restrictions", "roles", "statuses"):
+    assert hans["checks"]["sell: signature"] == "卖出订单：签名" and hant["checks"]["buy: nonce"] == "買入訂單：序號" \
+        and en["checks"]["sell: signature"] == "sell: signature"
+    for group in ("errors", "ui", "advice", "restrictions", "roles", "statuses", "checks"):
         assert set(hans[group]) == set(en[group]) == set(hant[group]), group
         for key, english_text in en[group].items():
             for zh in (hans, hant):

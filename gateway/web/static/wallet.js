@@ -6,7 +6,7 @@
 (function () {
   "use strict";
 
-  var S = { errors: {}, ui: {}, advice: {}, restrictions: {}, roles: {}, statuses: {} };
+  var S = { errors: {}, ui: {}, advice: {}, restrictions: {}, roles: {}, statuses: {}, checks: {} };
   var providers = [];          // EIP-6963 announcements: {info, provider}
   var wallet = null;           // the chosen EIP-1193 provider
   var chain = null;            // /v1/actions/chain
@@ -420,7 +420,7 @@
       table.hidden = false; table.innerHTML = "";
       r.checks.forEach(function (c) {
         var tr = document.createElement("tr"); tr.className = c.ok ? "check-ok" : "check-fail";
-        [c.ok ? "✓" : "✗", c.name, c.detail].forEach(function (x) { var td = document.createElement("td"); td.textContent = x; tr.appendChild(td); });
+        [c.ok ? "✓" : "✗", S.checks[c.name] || c.name, c.detail].forEach(function (x) { var td = document.createElement("td"); td.textContent = x; tr.appendChild(td); });
         table.appendChild(tr);
       });
       table.dataset.ok = r.ok ? "1" : "0";
@@ -509,7 +509,7 @@
   }
 
   function init() {
-    try { var s = JSON.parse(($("wallet-strings") || {}).textContent || "{}"); S.errors = s.errors || {}; S.ui = s.ui || {}; S.advice = s.advice || {}; S.restrictions = s.restrictions || {}; S.roles = s.roles || {}; S.statuses = s.statuses || {}; } catch (e) {}
+    try { var s = JSON.parse(($("wallet-strings") || {}).textContent || "{}"); S.errors = s.errors || {}; S.ui = s.ui || {}; S.advice = s.advice || {}; S.restrictions = s.restrictions || {}; S.roles = s.roles || {}; S.statuses = s.statuses || {}; S.checks = s.checks || {}; } catch (e) {}
     discover();
     flash();
     var c = $("wallet-connect");
