@@ -63,6 +63,11 @@ class Settings(LedgerSettings):
     #: used). Required outside the local chain; on the local chain unset means 127.0.0.1:8000.
     SIWE_DOMAIN: str | None = None
     SIWE_URI: str | None = None
+    #: The chain node URL offered to browser wallets (``wallet_addEthereumChain`` from the web pages,
+    #: ``/v1/actions/chain``): a URL the public may reach. Unset: none is offered, except the
+    #: gateway's own RPC_URL on the local development chain (31337); RPC_URL (an internal address)
+    #: is never given out otherwise.
+    PUBLIC_RPC_URL: str | None = None
     #: Token buckets: requests per second and burst, per client IP and per session.
     RATE_LIMIT_IP_PER_SECOND: float = 20.0
     RATE_LIMIT_IP_BURST: int = 60

@@ -4,7 +4,7 @@ the page receives them translated (``strings()``), as one JSON dictionary."""
 
 from __future__ import annotations
 
-from gateway.web.act_i18n import N_, _
+from gateway.web.i18n import N_, _
 
 #: error name (contract custom error or gateway refusal) -> readable message
 ERRORS: dict[str, str] = {
@@ -115,9 +115,29 @@ UI: dict[str, str] = {
     "someChecksFail": N_("Some checks fail: not settling."),
 }
 
-#: restriction advice (gateway.api.routes.actions.ADVICE) is translated by the page too
+#: the settlement console's checks, as gateway.api.routes.actions.settlement_check names them (the
+#: English name is the msgid; the page shows it translated)
+CHECKS: tuple[str, ...] = (
+    N_("sell: domain"), N_("buy: domain"), N_("sell: signature"), N_("buy: signature"), N_("sell: side"),
+    N_("buy: side"), N_("sell: exchange"), N_("buy: exchange"), N_("sell: nonce"), N_("buy: nonce"),
+    N_("sell: deadline"), N_("buy: deadline"), N_("terms: voucher"), N_("terms: price"),
+    N_("terms: payment token"), N_("terms: not a self-trade"), N_("seller holds the voucher"),
+    N_("restriction verdict seller -> buyer"), N_("buyer's terms: uses left"), N_("buyer's terms: validity"),
+    N_("voucher terms"), N_("fee within both orders' maximum"), N_("fees within the price"),
+    N_("buyer's funds"), N_("seller approved the settlement contract"), N_("simulation of settle"),
+)
+
+
 def strings() -> dict[str, dict[str, str]]:
+    """The dictionary of wallet.js in the current request's language: refusal messages by error
+    name, UI texts, restriction advice and reasons by code (gateway.api.routes.actions.ADVICE,
+    gateway.web.fmt.RESTRICTIONS), role and status names (the header's session line), the
+    settlement console's check names."""
     from gateway.api.routes.actions import ADVICE
+    from gateway.web.fmt import RESTRICTIONS, ROLES, STATUSES
 
     return {"errors": {k: _(v) for k, v in ERRORS.items()}, "ui": {k: _(v) for k, v in UI.items()},
-            "advice": {str(k): _(v) for k, v in ADVICE.items()}}
+            "advice": {str(k): _(v) for k, v in ADVICE.items()},
+            "restrictions": {str(k): _(v) for k, v in RESTRICTIONS.items()},
+            "roles": {k: _(v) for k, v in ROLES.items()}, "statuses": {k: _(v) for k, v in STATUSES.items()},
+            "checks": {k: _(k) for k in CHECKS}}

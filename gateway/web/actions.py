@@ -18,7 +18,6 @@ from gateway.api.routes.actions import org_accounts
 from gateway.api.routes.vouchers import voucher_out
 from gateway.models import Clearance, Organisation, Participant, Voucher, VoucherUser
 from gateway.web import pages
-from gateway.web.act_i18n import _
 from gateway.web.act_strings import strings
 from ledger.contracts.models import Role
 
@@ -87,7 +86,6 @@ def wallet_strings() -> str:
     return json.dumps(strings(), ensure_ascii=False).replace("</", "<\\/")
 
 
-pages.templates.env.globals.setdefault("_", _)
 pages.templates.env.globals["wallet_strings"] = wallet_strings
 
 

@@ -58,6 +58,20 @@ def test_session_names_the_organisation_and_roles(client: Any, market: Any) -> N
     assert s["data_officer"] is True  # the demo registers every account as its organisation's officer
     c = client.get("/v1/actions/chain", params={"address": market.address("customs").lower()}).json()
     assert c["chain_id"] == market.w3.eth.chain_id and c["checksum"] == market.address("customs")
+    assert c["rpc_urls"] == [market.rpc_url]  # the local chain (31337), no PUBLIC_RPC_URL: its own node
+
+
+def test_chain_parameters_offer_the_public_rpc_url_only(market: Any) -> None:
+    """PUBLIC_RPC_URL (a Settings field) is what wallets are told to add; RPC_URL is never given
+    out when it is set."""
+    from fastapi.testclient import TestClient
+
+    from gateway.main import create_app
+
+    public = "https://rpc.dataledger.example/"
+    with TestClient(create_app(market.settings(PUBLIC_RPC_URL=public))) as c:
+        params = c.get("/v1/actions/chain").json()
+    assert params["rpc_urls"] == [public] and market.rpc_url not in json.dumps(params)
 
 
 def test_restriction_verdict_with_what_to_do(client: Any, market: Any) -> None:

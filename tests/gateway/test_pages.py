@@ -31,7 +31,7 @@ def page_paths(market: Market, client: Any) -> list[str]:  # noqa: F811
     return ["/", "/participants", "/assets", "/vouchers", "/trades", "/uses", "/clearances", "/assets/1",
             "/assets/2", "/vouchers/1", "/vouchers/3", "/clearances/1", "/regulator", "/regulator?period=day",
             "/customs", "/search", "/search?q=zzzz", "/search?q=2", "/search?q=c1", f"/address/{market.address('holder_hk')}",
-            f"/organisations/{org_id}", "/assets/abc", "/nope", "/assets?level=9", "/assets/999"]
+            f"/organisations/{org_id}", "/assets/abc", "/nope", "/assets?level=9", "/assets/999", "/me"]
 
 
 class _Text(HTMLParser):
@@ -105,6 +105,58 @@ def test_every_page_in_each_language_has_no_english_msgid_left(market: Market, c
         hans = client.get(path + ("&" if "?" in path else "?") + "lang=zh-Hans").text
         hant = client.get(path + ("&" if "?" in path else "?") + "lang=zh-Hant").text
         assert hans != hant, path
+
+
+def _wallet_strings(html: str) -> dict[str, dict[str, str]]:
+    import json
+
+    m = re.search(r'<script type="application/json" id="wallet-strings">(.*?)</script>', html, re.S)
+    assert m, "the wallet dictionary is on every page"
+    return dict(json.loads(m.group(1)))
+
+
+def test_me_signed_in_and_the_wallet_dictionary_are_in_the_viewers_language(market: Market, app: Any,  # noqa: F811
+                                                                             client: Any) -> None:  # noqa: F811
+    """/me signed in as each role (holder and data officer, customs, regulator, exchange) has no
+    English msgid left on a Chinese page, and the JSON dictionary wallet.js builds its texts from
+    is rendered in the request's language (every entry translated, placeholders kept)."""
+    from gateway.web.act_strings import ERRORS, UI
+
+    english = {m for m in _msgids() if re.search(r"[A-Za-z]{2}", m) and m not in NEUTRAL}
+    patterns = [re.compile("^" + re.sub(r"%\\\(\w+\\\)s", ".*", re.escape(m)) + "$") for m in english if "%(" in m]
+    for who, section in (("holder_cn", "h-org"), ("customs", "h-customs"), ("regulator", "h-regulator"),
+                         ("exchange", "h-exchange")):
+        token, _ = make_token(app.state.session_secret, market.address(who), 600)
+        client.cookies.set("dl_session", token)
+        for lang in ("zh-Hans", "zh-Hant"):
+            html = client.get(f"/me?lang={lang}").text
+            assert 'id="me-session"' in html and f'id="{section}"' in html, (who, lang)
+            parser = _Text()
+            parser.feed(html)
+            for text in parser.texts + parser.attrs:
+                assert text not in english, (who, lang, text)
+                assert not any(p.match(text) for p in patterns), (who, lang, text)
+        client.cookies.clear()
+    hans = _wallet_strings(client.get("/me?lang=zh-Hans").text)
+    hant = _wallet_strings(client.get("/me?lang=zh-Hant").text)
+    en = _wallet_strings(client.get("/me?lang=en").text)
+    client.cookies.clear()
+    assert set(hans["errors"]) == set(ERRORS) and set(hans["ui"]) == set(UI)
+    assert en["ui"]["connect"] == "Connect wallet" and hans["ui"]["connect"] == "连接钱包" \
+        and hant["ui"]["connect"] == "連接錢包"
+    assert "凭证" in hans["errors"]["VoucherExpired"] and "憑證" in hant["errors"]["VoucherExpired"]
+    assert "通关" in hans["advice"]["11"] and "通關" in hant["advice"]["11"]
+    assert "监管" in hans["restrictions"]["5"] and "監管" in hant["restrictions"]["5"]
+    assert hans["roles"]["customs"] == "数据海关" and hant["statuses"]["frozen"] == "已凍結"
+    assert hans["checks"]["sell: signature"] == "卖出订单：签名" and hant["checks"]["buy: nonce"] == "買入訂單：序號" \
+        and en["checks"]["sell: signature"] == "sell: signature"
+    for group in ("errors", "ui", "advice", "restrictions", "roles", "statuses", "checks"):
+        assert set(hans[group]) == set(en[group]) == set(hant[group]), group
+        for key, english_text in en[group].items():
+            for zh in (hans, hant):
+                assert zh[group][key] != english_text, (group, key)
+                assert sorted(re.findall(r"\{(\w+)\}", zh[group][key])) == \
+                    sorted(re.findall(r"\{(\w+)\}", english_text)), (group, key)
 
 
 def test_language_choice_query_cookie_accept_language(client: Any) -> None:  # noqa: F811

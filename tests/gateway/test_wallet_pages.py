@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -167,19 +168,20 @@ class Stack:
     def relayer_nonce(self) -> int:
         return int(self.w3.eth.get_transaction_count(self.relayer))
 
-    def page(self, who: str, chain_id: Optional[int] = None) -> tuple[Any, BrowserWallet]:
-        if who in self.pages:
-            return self.pages[who]
+    def page(self, who: str, chain_id: Optional[int] = None, locale: str = "en-US") -> tuple[Any, BrowserWallet]:
+        key = who if locale == "en-US" else f"{who}@{locale}"
+        if key in self.pages:
+            return self.pages[key]
         wallet = BrowserWallet(self.w3, self.market.accounts[who], chain_id or int(self.w3.eth.chain_id))
         wallet.real_chain = int(self.w3.eth.chain_id)
-        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)  # the walk reads English
         context.expose_function("__walletRpc", wallet.rpc)
         other = BrowserWallet(self.w3, self.market.accounts["holder_mo"], wallet.real_chain)
         context.expose_function("__otherWalletRpc", other.rpc)
         context.add_init_script(PROVIDER_JS)
         page = context.new_page()
         page.set_default_timeout(WAIT)
-        self.pages[who] = (page, wallet)
+        self.pages[key] = (page, wallet)
         return page, wallet
 
 
@@ -233,8 +235,8 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(st: Stack, who: str, choose: bool = False) -> tuple[Any, BrowserWallet]:
-    page, wallet = st.page(who)
+def sign_in(st: Stack, who: str, choose: bool = False, locale: str = "en-US") -> tuple[Any, BrowserWallet]:
+    page, wallet = st.page(who, locale=locale)
     page.goto(st.base + "/me")
     page.click("#wallet-connect")
     # two wallets announced (EIP-6963): the page offers a chooser
@@ -546,6 +548,7 @@ def test_wrong_chain_rejection_and_stale_nonce_send_nothing(stack: Stack) -> Non
     assert st.relayer_nonce() == before + 1
 
     # the wallet switches to another account: the session ends (signed out), nothing is acted on
+    page.wait_for_selector("html[data-wallet-bound]", state="attached")  # re-attached after the reload
     page.evaluate("(a) => window.__walletEmit('accountsChanged', [a])", a["holder_hk"].address.lower())
     page.wait_for_selector("#me-signed-out")
     assert "switched account" in page.inner_text("#wallet-flash")
@@ -661,8 +664,11 @@ def test_customs_rejects_with_a_reason(stack: Stack) -> None:
     officer.click(f"#reject-{case} button.go")
     wait_confirmed(officer)
     assert officer.locator(f"#clearance-{case}").count() == 0
-    officer.goto(st.base + "/clearances")
-    assert "important data: no export" in officer.inner_text("#clearances")
+    # the list page (pages slice) shows the case as rejected; its page shows customs the reason
+    officer.goto(st.base + "/clearances?status=rejected&lang=en")
+    assert officer.locator(f"#clearance-{case}").count() == 1
+    officer.goto(st.base + f"/clearances/{case}")
+    assert "important data: no export" in officer.inner_text("#clearance")
     shot(officer, "customs-05-rejected")
 
 
@@ -709,3 +715,33 @@ def test_issue_a_voucher_and_revoke_a_clearance(stack: Stack) -> None:
     wait_confirmed(officer)
     assert officer.locator(f"#approved-{case}").count() == 0
     shot(officer, "customs-06-revoked")
+
+
+def test_the_wallet_pages_speak_the_browsers_language(stack: Stack) -> None:
+    """A browser asking for zh-CN: the page and every text wallet.js builds (buttons, the session
+    line's roles, the restriction verdict, what to do) come from the translated dictionary."""
+    from gateway.web import fmt, i18n
+
+    st = stack
+    holder_address = owner(st, 1)
+    who = next(k for k, acct in st.market.accounts.items() if acct.address == holder_address)
+    page, _ = st.page(who, locale="zh-CN")
+    page.goto(st.base + "/me")
+    assert '<html lang="zh-Hans">' in page.content()
+    assert page.inner_text("#wallet-connect") == "连接钱包"
+    page, _ = sign_in(st, who, locale="zh-CN")
+    session = page.inner_text("#wallet-session")
+    hans = i18n.translations("zh_Hans")
+    roles = [hans.gettext(fmt.ROLES[r]) for r in ("holder", "operator") if r in fmt.ROLES]
+    assert any(r in session for r in roles), session
+    assert "holder" not in session and "operator" not in session, session
+    verdict = check_recipient(page, 1, _extra_account(17).address)
+    code = int(str(verdict.get_attribute("data-code")))
+    text = verdict.inner_text()
+    frozen = verdict.query_selector(".frozen-reason")  # the regulator's own words, in any language
+    if frozen is not None:
+        text = text.replace(frozen.inner_text(), "")
+    assert "受限" in text and hans.gettext(fmt.RESTRICTIONS[code]) in text, text
+    assert "处理办法" in text, text
+    assert not re.search(r"[A-Za-z]{4,} [a-z]{3,} [a-z]{3,}", text.replace(holder_address, "")), text  # no English sentence
+    shot(page, "zh-holder-01-verdict")

@@ -35,7 +35,7 @@ from gateway.api.deps import Caller, ParticipantCallerDep, SessionDep, SettingsD
 from gateway.api.routes.relay import SignedOrderIn, relayer
 from gateway.core.errors import ApiError
 from gateway.models import Organisation, Participant, Voucher
-from gateway.web.act_i18n import N_
+from gateway.web.i18n import N_
 from ledger.chain import Ledger
 from ledger.contracts.models import Role, cid_to_chain, hash32
 from ledger.contracts.vouchers import FORWARD_GAS_MARGIN
@@ -698,7 +698,7 @@ def chain_params(request: Request, settings: SettingsDep,
     cid = chain_id_of(request)
     if cid is None:
         raise ApiError(503, "NodeUnavailable", "the chain node does not answer")
-    public = getattr(settings, "PUBLIC_RPC_URL", None)
+    public = settings.PUBLIC_RPC_URL
     urls = [str(public)] if public else ([str(settings.RPC_URL)] if cid == 31337 else [])
     return ChainParams(chain_id=cid, chain_id_hex=hex(cid), chain_name=f"dataledger {cid}", rpc_urls=urls,
                        native_currency={"name": "Ether", "symbol": "ETH", "decimals": 18},

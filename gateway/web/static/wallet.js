@@ -6,7 +6,7 @@
 (function () {
   "use strict";
 
-  var S = { errors: {}, ui: {}, advice: {} };
+  var S = { errors: {}, ui: {}, advice: {}, restrictions: {}, roles: {}, statuses: {}, checks: {} };
   var providers = [];          // EIP-6963 announcements: {info, provider}
   var wallet = null;           // the chosen EIP-1193 provider
   var chain = null;            // /v1/actions/chain
@@ -60,13 +60,16 @@
     if (err.local) return errorText(err.local, err.values);
     if (err.api) {
       var a = err.api, values = a.values || {};
-      var text = errorText(a.error, values, a.reason);
+      var reason = a.error === "TransferRestricted" && S.restrictions[String(values.code)] ? S.restrictions[String(values.code)] : a.reason;
+      var text = errorText(a.error, values, reason);
       if (values.advice) text += " " + ui("whatToDo") + ": " + (S.advice[String(values.code)] || values.advice);
       if (values.frozen_reason) text += " " + ui("frozenReason", { reason: values.frozen_reason });
       return text;
     }
     return err.message || String(err);
   }
+  // the contract's restriction reason in the page's language (by code), else as the API gave it
+  function restrictionText(v) { return S.restrictions[String(v.code)] || v.message || ""; }
   function localError(name, values) { var e = new Error(name); e.local = name; e.values = values || {}; return e; }
 
   // ------------------------------------------------------------ EIP-6963 discovery, EIP-1193
@@ -90,6 +93,7 @@
   function bind(provider) {
     if (boundProvider === provider || !provider.on) return;
     boundProvider = provider;
+    document.documentElement.dataset.walletBound = "1";  // the wallet's events are heard from now on
     provider.on("accountsChanged", function (accounts) {
       var now = (accounts && accounts[0] || "").toLowerCase();
       if (session && session.signed_in && session.address.toLowerCase() !== now) {
@@ -224,7 +228,7 @@
     if (signed) {
       var org = session.organisation;
       var orgName = org ? (org.name || (org.org_id.slice(0, 10) + "…")) + " (" + org.jurisdiction + ")" : "";
-      el.textContent = orgName + " · " + (session.roles.join(", ") || session.status) + " · " +
+      el.textContent = orgName + " · " + (session.roles.map(function (r) { return S.roles[r] || r; }).join(", ") || S.statuses[session.status] || session.status) + " · " +
         session.address.slice(0, 6) + "…" + session.address.slice(-4);
       el.title = session.address;
       el.dataset.address = session.address;
@@ -339,7 +343,7 @@
       var head = document.createElement("strong");
       head.textContent = (v.allowed ? ui("allowed") : ui("restricted")) + " (" + v.code + " " + v.name + ")";
       box.appendChild(head);
-      box.appendChild(document.createTextNode(" " + v.message));
+      box.appendChild(document.createTextNode(" " + restrictionText(v)));
       if (v.frozen_reason) { var fr = document.createElement("div"); fr.className = "frozen-reason"; fr.textContent = ui("frozenReason", { reason: v.frozen_reason }); box.appendChild(fr); }
       if (!v.allowed) {
         var adv = document.createElement("div"); adv.className = "advice";
@@ -355,7 +359,7 @@
         box.appendChild(b);
       }
       go.disabled = !v.allowed;
-      go.title = v.allowed ? "" : v.message + (v.frozen_reason ? " — " + v.frozen_reason : "");
+      go.title = v.allowed ? "" : restrictionText(v) + (v.frozen_reason ? " — " + v.frozen_reason : "");
       return v;
     }).catch(function (e) { box.dataset.state = "error"; box.textContent = describe(e); });
   }
@@ -416,7 +420,7 @@
       table.hidden = false; table.innerHTML = "";
       r.checks.forEach(function (c) {
         var tr = document.createElement("tr"); tr.className = c.ok ? "check-ok" : "check-fail";
-        [c.ok ? "✓" : "✗", c.name, c.detail].forEach(function (x) { var td = document.createElement("td"); td.textContent = x; tr.appendChild(td); });
+        [c.ok ? "✓" : "✗", S.checks[c.name] || c.name, c.detail].forEach(function (x) { var td = document.createElement("td"); td.textContent = x; tr.appendChild(td); });
         table.appendChild(tr);
       });
       table.dataset.ok = r.ok ? "1" : "0";
@@ -505,7 +509,7 @@
   }
 
   function init() {
-    try { var s = JSON.parse(($("wallet-strings") || {}).textContent || "{}"); S.errors = s.errors || {}; S.ui = s.ui || {}; S.advice = s.advice || {}; } catch (e) {}
+    try { var s = JSON.parse(($("wallet-strings") || {}).textContent || "{}"); S.errors = s.errors || {}; S.ui = s.ui || {}; S.advice = s.advice || {}; S.restrictions = s.restrictions || {}; S.roles = s.roles || {}; S.statuses = s.statuses || {}; S.checks = s.checks || {}; } catch (e) {}
     discover();
     flash();
     var c = $("wallet-connect");
