@@ -110,8 +110,7 @@ def _local_times(page: Any) -> list[str]:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_regulator_walk(server: Any, chromium: Any, market: Market, lang: str) -> None:  # noqa: F811
-    """home → the organisations list, filtered (the search of this tree: list filters) → the
-    organisation → its asset → the voucher → its provenance → the clearance → the dashboard with a
+    """home → the organisations list, filtered → search "佛山" → the organisation → its asset → the voucher → its provenance → the clearance → the dashboard with a
     date range → a CSV download; as a signed-in regulator, in ``lang``."""
     import httpx
 
@@ -158,9 +157,20 @@ def test_regulator_walk(server: Any, chromium: Any, market: Market, lang: str) -
     cells = page.locator("#list-participants tbody tr.row td:nth-child(3)").all_text_contents()
     assert cells and all(c.strip() == words["cn"] for c in cells), cells
     shot("organisations")
-    # 3. the organisation holding the asset
-    page.click(f"#list-participants a[href='/organisations/{holder_org}']")
+    # 3. search "佛山" from the header: the organisations and datasets of Foshan, by name (verified
+    #    profiles and manifests); then the organisation holding the asset, named in the page's language
+    page.fill("#search-input", "佛山")
+    page.click("#search-button")
+    page.wait_for_url("**/search?q=**")
+    hit = page.locator(f"#search-results a[href='/organisations/{holder_org}']")
+    assert hit.count() == 1, page.inner_text("main")
+    name = {"en": "Foshan Precision Manufacturing Ltd."}.get(lang, "佛山精密制造有限公司")
+    assert hit.text_content() == name
+    assert page.locator("#search-results a[href^='/assets/']").count() >= 1  # a Foshan dataset by its title
+    shot("search")
+    hit.click()
     page.wait_for_url(f"**/organisations/{holder_org}")
+    assert name in page.text_content("h1")
     _no_full_hex_in_visible_links(page)
     shot("organisation")
     # 4. its asset
