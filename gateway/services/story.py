@@ -17,7 +17,8 @@ block's time and not revoked before it (``story.clearance``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text
@@ -93,8 +94,11 @@ class _Context:
     block times, jurisdictions, clearances (loaded lazily, cached per response)."""
 
     def __init__(self, conn: Connection, directory: Directory, lang: str = "en",
-                 translate: Optional[Callable[[str], str]] = None) -> None:
+                 translate: Optional[Callable[[str], str]] = None,
+                 when: Optional[Callable[[Any], Optional[str]]] = None) -> None:
         self.conn = conn
+        #: unix seconds -> the time as the sentence shows it (ISO 8601 +08:00 unless the pages pass the viewer's zone)
+        self.when: Callable[[Any], Optional[str]] = when or iso
         self.directory = directory
         self.lang = lang
         #: msgid -> the viewer's language (identity for the API, which serves English)
@@ -212,8 +216,8 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
         params["destination"] = ctx.tr(jurisdiction_name(a.get("destination")) or UNDISCLOSED)
     if name == "VoucherIssued":
         params["right"] = ctx.tr(RIGHTS.get(int(a.get("right", -1)), str(a.get("right"))))
-        params["valid_from"] = iso(a.get("validFrom")) or "?"
-        params["valid_until"] = iso(a.get("validUntil")) or "?"
+        params["valid_from"] = ctx.when(a.get("validFrom")) or "?"
+        params["valid_until"] = ctx.when(a.get("validUntil")) or "?"
         max_uses = int(a.get("maxUses") or 0)
         params["uses"] = ctx.tr(N_("unlimited uses") if max_uses == 0 else N_("one use") if max_uses == 1
                                 else N_("{count} uses")).format(count=max_uses)
@@ -236,7 +240,7 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     elif name == "VoucherUsed":
         params["use_number"] = str(a.get("useNumber"))
     elif name == "RecoveryProposed":
-        params["expires_at"] = iso(a.get("expiresAt")) or "?"
+        params["expires_at"] = ctx.when(a.get("expiresAt")) or "?"
     elif name == "TradeSettled":
         right, asset_id = ctx.voucher(int(tid)) if tid is not None else (-1, -1)
         params["right"] = ctx.tr(RIGHTS.get(right, N_("right")))
@@ -255,7 +259,7 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     elif name == "ManifestUpdated":
         params["version"] = str(a.get("version"))
     elif name == "ClearanceApproved":
-        params["expiry"] = iso(a.get("expiry")) or "?"
+        params["expiry"] = ctx.when(a.get("expiry")) or "?"
     template = TEMPLATES.get((contract, key))
     if template is None:
         template, params = GENERIC, {"contract": contract, "event": name or "?"}
@@ -275,15 +279,17 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
 
 
 def tell(conn: Connection, events: list[dict[str, Any]], directory: Optional[Directory] = None, lang: str = "en",
-         translate: Optional[Callable[[str], str]] = None) -> list[dict[str, Any]]:
+         translate: Optional[Callable[[str], str]] = None,
+         when: Optional[Callable[[Any], Optional[str]]] = None) -> list[dict[str, Any]]:
     """Each (already redacted) provenance event with ``story``, ``timestamp`` and ``time`` (ISO +08:00).
 
     ``lang`` ("en" or "zh") chooses the language of organisation names and asset titles; ``translate``
     (the web pages pass ``gateway.web.i18n._``) turns the msgids among the parameters (rights, levels,
     jurisdictions, "an undisclosed party", ...) and the template into the viewer's language, so
-    ``story.text`` is the sentence in that language (``story.template`` stays the English msgid).
-    Without them, the API's English."""
-    ctx = _Context(conn, directory or Directory(conn), "zh" if lang == "zh" else "en", translate)
+    ``story.text`` is the sentence in that language (``story.template`` stays the English msgid);
+    ``when`` formats the times inside the sentences (default ISO 8601 +08:00; the pages: the viewer's
+    zone). Without them, the API's English."""
+    ctx = _Context(conn, directory or Directory(conn), "zh" if lang == "zh" else "en", translate, when)
     ctx.load_times([int(e["block_number"]) for e in events])
     addresses = [v for e in events for v in (e.get("args") or {}).values()
                  if isinstance(v, str) and len(v) == 42 and v.startswith("0x")]
