@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text
 
 from gateway.services.legible import RIGHTS, Directory, iso, jurisdiction_name, yuan
-from gateway.web.i18n import N_
+from gateway.web.i18n import N_, translations
 
 ZERO = "0x" + "00" * 20
 UNDISCLOSED = N_("an undisclosed party")
@@ -299,3 +299,10 @@ def tell(conn: Connection, events: list[dict[str, Any]], directory: Optional[Dir
         ts = ctx.time(int(ev["block_number"]))
         out.append({**ev, "timestamp": ts, "time": iso(ts), "story": _story(ev, ctx).model_dump()})
     return out
+
+
+def tell_in(conn: Connection, events: list[dict[str, Any]], directory: Optional[Directory], lang: str) -> list[dict[str, Any]]:
+    """``tell`` for the API's ``?lang=`` ("en", "zh-Hans" or "zh-Hant"): the catalogue of that language."""
+    if lang not in ("zh-Hans", "zh-Hant"):
+        return tell(conn, events, directory)
+    return tell(conn, events, directory, lang="zh", translate=translations(lang.replace("-", "_")).gettext)

@@ -256,9 +256,19 @@ def test_the_voucher_page_tells_the_story_in_the_viewers_language(client: Any) -
     # what the viewer may not see is not told in any language (an anonymous viewer of asset 2)
     requested = [s for s in asset if "向数据海关提交通关申请" in s]
     assert requested and all(s.startswith("未披露的一方") and "佛山" not in s for s in requested), requested
-    # the API keeps English
+    # the API keeps English unless asked (?lang=zh-Hans|zh-Hant); the template stays the English msgid
     events = client.get("/v1/vouchers/3/provenance").json()["events"]
     assert next(e for e in events if e["event"] == "TradeSettled")["story"]["text"].startswith("Foshan Precision")
+    zh = client.get("/v1/vouchers/3/provenance?lang=zh-Hans").json()["events"]
+    sale = next(e for e in zh if e["event"] == "TradeSettled")["story"]
+    assert sale["text"] == ("佛山精密制造有限公司 通过 广州数据交易所 将数据凭证 3 的数据加工使用权以 ¥150,000.00 出售给 "
+                            "九龍數據分析有限公司，依据通关申请 1")
+    assert sale["template"].startswith("{seller} sold its {right}") and sale["params"]["right"] == "数据加工使用权"
+    assert sale["clearance"] == {"clearance_id": 1, "url": "/v1/clearances/1"}
+    hant = client.get("/v1/assets/2/provenance?lang=zh-Hant").json()["events"]
+    assert "來自中國內地" in next(e for e in hant if e["event"] == "AssetRegistered")["story"]["text"]
+    bad = client.get("/v1/vouchers/3/provenance?lang=fr")
+    assert bad.status_code == 422 and "lang" in bad.text
     client.cookies.clear()
 
 
