@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Generic, Optional, TypeVar
+from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from fastapi import Path, Query
 from pydantic import BaseModel, Field, WithJsonSchema
@@ -89,3 +89,9 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 BundleQuery = Annotated[bool, Query(
     description="return the self-contained proof bundle (dataledger-proof-bundle/2: headers, receipts, events, state proofs, "
                 "manifests) instead; `dataledger verify --bundle FILE --trusted-head HASH` checks it offline")]
+
+
+#: ?lang= on the provenance endpoints: the language of ``story.text`` (English unless asked)
+StoryLangQuery = Annotated[Literal["en", "zh-Hans", "zh-Hant"], Query(
+    description="language of each event's `story.text` and of the names in `story.params` (organisation names and "
+                "asset titles in Chinese for zh-Hans/zh-Hant); `story.template` stays the English msgid")]

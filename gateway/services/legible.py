@@ -22,10 +22,7 @@ from typing import Any, Iterable, Optional
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text
 
-def N_(message: str) -> str:  # noqa: N802 - gettext's name
-    """Marks a msgid for extraction, translated at render time (a local pass-through until the
-    pages slice's gateway.web.i18n.N_ is wired in at the merge)."""
-    return message
+from gateway.web.i18n import N_
 
 #: UTC+08:00, the zone every user of the market is in (Asia/Shanghai, Hong Kong, Macao)
 ZONE = timezone(timedelta(hours=8), "+08:00")

@@ -17,17 +17,14 @@ block's time and not revoked before it (``story.clearance``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Optional
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text
 
 from gateway.services.legible import RIGHTS, Directory, iso, jurisdiction_name, yuan
-
-def N_(message: str) -> str:  # noqa: N802 - gettext's name
-    """Marks a msgid for extraction, translated at render time (a local pass-through until the
-    pages slice's gateway.web.i18n.N_ is wired in at the merge)."""
-    return message
+from gateway.web.i18n import N_, translations
 
 ZERO = "0x" + "00" * 20
 UNDISCLOSED = N_("an undisclosed party")
@@ -96,10 +93,17 @@ class _Context:
     """What the sentences need beyond the event: names, asset titles, vouchers' rights and assets,
     block times, jurisdictions, clearances (loaded lazily, cached per response)."""
 
-    def __init__(self, conn: Connection, directory: Directory) -> None:
+    def __init__(self, conn: Connection, directory: Directory, lang: str = "en",
+                 translate: Optional[Callable[[str], str]] = None,
+                 when: Optional[Callable[[Any], Optional[str]]] = None) -> None:
         self.conn = conn
+        #: unix seconds -> the time as the sentence shows it (ISO 8601 +08:00 unless the pages pass the viewer's zone)
+        self.when: Callable[[Any], Optional[str]] = when or iso
         self.directory = directory
-        self._titles: dict[int, Optional[str]] = {}
+        self.lang = lang
+        #: msgid -> the viewer's language (identity for the API, which serves English)
+        self.tr: Callable[[str], str] = translate or (lambda message: message)
+        self._titles: dict[int, tuple[Optional[str], Optional[str]]] = {}
         self._vouchers: dict[int, tuple[int, int]] = {}
         self._assets: dict[int, str] = {}
         self._times: dict[int, int] = {}
@@ -107,22 +111,26 @@ class _Context:
 
     def who(self, address: Any) -> str:
         if not isinstance(address, str) or not address:
-            return UNDISCLOSED
+            return self.tr(UNDISCLOSED)
         if address.lower() == ZERO:
-            return N_("nobody")
-        return self.directory.name(address, "en") or f"{address[:6]}…{address[-4:]}"
+            return self.tr(N_("nobody"))
+        return self.directory.name(address, self.lang) or f"{address[:6]}…{address[-4:]}"
 
     def asset(self, asset_id: Any) -> str:
+        """The asset by its manifest's title in the viewer's language (the other one, else its number)."""
         if asset_id is None:
-            return N_("an asset")
+            return self.tr(N_("an asset"))
         aid = int(asset_id)
         if aid not in self._titles:
             row = self.conn.execute(text(
-                "SELECT d.title FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid AND d.status = 'verified'"
-                " WHERE a.asset_id = :a"), {"a": aid}).first()
-            self._titles[aid] = str(row[0]) if row is not None and row[0] else None
-        title = self._titles[aid]
-        return f"“{title}” (asset {aid})" if title else f"asset {aid}"
+                "SELECT d.title, d.title_zh FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid"
+                " AND d.status = 'verified' WHERE a.asset_id = :a"), {"a": aid}).first()
+            self._titles[aid] = (row[0] or None, row[1] or None) if row is not None else (None, None)
+        en, zh = self._titles[aid]
+        title = (zh or en) if self.lang == "zh" else (en or zh)
+        if title:
+            return self.tr(N_("“{title}” (asset {id})")).format(title=title, id=aid)
+        return self.tr(N_("asset {id}")).format(id=aid)
 
     def voucher(self, voucher_id: int) -> tuple[int, int]:
         """(right, asset id) of the voucher."""
@@ -201,17 +209,18 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     if "to" in a:
         params["to"] = ctx.who(a.get("to"))
     if "reason" in a:
-        params["reason"] = str(a["reason"]) if a.get("reason") is not None else N_("(reason hidden)")
+        params["reason"] = str(a["reason"]) if a.get("reason") is not None else ctx.tr(N_("(reason hidden)"))
     if "clearanceId" in a:
         params["clearance"] = str(a["clearanceId"])
     if "destination" in a:
-        params["destination"] = jurisdiction_name(a.get("destination")) or UNDISCLOSED
+        params["destination"] = ctx.tr(jurisdiction_name(a.get("destination")) or UNDISCLOSED)
     if name == "VoucherIssued":
-        params["right"] = RIGHTS.get(int(a.get("right", -1)), str(a.get("right")))
-        params["valid_from"] = iso(a.get("validFrom")) or "?"
-        params["valid_until"] = iso(a.get("validUntil")) or "?"
+        params["right"] = ctx.tr(RIGHTS.get(int(a.get("right", -1)), str(a.get("right"))))
+        params["valid_from"] = ctx.when(a.get("validFrom")) or "?"
+        params["valid_until"] = ctx.when(a.get("validUntil")) or "?"
         max_uses = int(a.get("maxUses") or 0)
-        params["uses"] = N_("unlimited uses") if max_uses == 0 else f"{max_uses} uses"
+        params["uses"] = ctx.tr(N_("unlimited uses") if max_uses == 0 else N_("one use") if max_uses == 1
+                                else N_("{count} uses")).format(count=max_uses)
     elif name == "Transfer" and contract == "DataVoucher":
         if str(a.get("from", "")).lower() == ZERO:
             key = "Transfer/mint"
@@ -223,7 +232,7 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
                 if clearance is not None:
                     key = "Transfer/cross"
                     params["clearance"] = str(clearance)
-                    params["destination"] = jurisdiction_name(dest) or dest
+                    params["destination"] = ctx.tr(jurisdiction_name(dest) or dest)
     elif name == "UserAuthorised":
         allowed = a.get("allowed")
         key = "UserAuthorised/hidden" if _hidden(allowed) else ("UserAuthorised" if allowed else
@@ -231,10 +240,10 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     elif name == "VoucherUsed":
         params["use_number"] = str(a.get("useNumber"))
     elif name == "RecoveryProposed":
-        params["expires_at"] = iso(a.get("expiresAt")) or "?"
+        params["expires_at"] = ctx.when(a.get("expiresAt")) or "?"
     elif name == "TradeSettled":
         right, asset_id = ctx.voucher(int(tid)) if tid is not None else (-1, -1)
-        params["right"] = RIGHTS.get(right, N_("right"))
+        params["right"] = ctx.tr(RIGHTS.get(right, N_("right")))
         params["price"] = yuan(a.get("price"))
         dest = ctx.jurisdiction(a.get("buyer"))
         if asset_id >= 0 and dest is not None and dest != ctx.home(asset_id):
@@ -245,12 +254,12 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     elif name == "BrokerPaid" or name == "ValuationRecorded":
         params["amount"] = yuan(a.get("amount"))
     elif name == "AssetRegistered":
-        params["level"] = LEVEL_WORDS.get(int(a.get("level") or 0), str(a.get("level")))
-        params["jurisdiction"] = jurisdiction_name(a.get("homeJurisdiction")) or "?"
+        params["level"] = ctx.tr(LEVEL_WORDS.get(int(a.get("level") or 0), str(a.get("level"))))
+        params["jurisdiction"] = ctx.tr(jurisdiction_name(a.get("homeJurisdiction")) or "?")
     elif name == "ManifestUpdated":
         params["version"] = str(a.get("version"))
     elif name == "ClearanceApproved":
-        params["expiry"] = iso(a.get("expiry")) or "?"
+        params["expiry"] = ctx.when(a.get("expiry")) or "?"
     template = TEMPLATES.get((contract, key))
     if template is None:
         template, params = GENERIC, {"contract": contract, "event": name or "?"}
@@ -259,15 +268,28 @@ def _story(ev: dict[str, Any], ctx: _Context) -> Story:
     except (KeyError, IndexError, ValueError):
         template, params = GENERIC, {"contract": contract, "event": name or "?"}
         sentence = template.format(**params)
+    try:
+        sentence = ctx.tr(template).format(**params)
+    except (KeyError, IndexError, ValueError):  # a translation naming a parameter the msgid lacks: the English
+        pass
     link = StoryClearance(clearance_id=clearance, url=f"/v1/clearances/{clearance}") if clearance is not None else None
     if link is None and contract == "DataCustoms" and a.get("clearanceId") is not None:
         link = StoryClearance(clearance_id=int(a["clearanceId"]), url=f"/v1/clearances/{int(a['clearanceId'])}")
     return Story(text=sentence, template=template, params=params, clearance=link)
 
 
-def tell(conn: Connection, events: list[dict[str, Any]], directory: Optional[Directory] = None) -> list[dict[str, Any]]:
-    """Each (already redacted) provenance event with ``story``, ``timestamp`` and ``time`` (ISO +08:00)."""
-    ctx = _Context(conn, directory or Directory(conn))
+def tell(conn: Connection, events: list[dict[str, Any]], directory: Optional[Directory] = None, lang: str = "en",
+         translate: Optional[Callable[[str], str]] = None,
+         when: Optional[Callable[[Any], Optional[str]]] = None) -> list[dict[str, Any]]:
+    """Each (already redacted) provenance event with ``story``, ``timestamp`` and ``time`` (ISO +08:00).
+
+    ``lang`` ("en" or "zh") chooses the language of organisation names and asset titles; ``translate``
+    (the web pages pass ``gateway.web.i18n._``) turns the msgids among the parameters (rights, levels,
+    jurisdictions, "an undisclosed party", ...) and the template into the viewer's language, so
+    ``story.text`` is the sentence in that language (``story.template`` stays the English msgid);
+    ``when`` formats the times inside the sentences (default ISO 8601 +08:00; the pages: the viewer's
+    zone). Without them, the API's English."""
+    ctx = _Context(conn, directory or Directory(conn), "zh" if lang == "zh" else "en", translate, when)
     ctx.load_times([int(e["block_number"]) for e in events])
     addresses = [v for e in events for v in (e.get("args") or {}).values()
                  if isinstance(v, str) and len(v) == 42 and v.startswith("0x")]
@@ -277,3 +299,10 @@ def tell(conn: Connection, events: list[dict[str, Any]], directory: Optional[Dir
         ts = ctx.time(int(ev["block_number"]))
         out.append({**ev, "timestamp": ts, "time": iso(ts), "story": _story(ev, ctx).model_dump()})
     return out
+
+
+def tell_in(conn: Connection, events: list[dict[str, Any]], directory: Optional[Directory], lang: str) -> list[dict[str, Any]]:
+    """``tell`` for the API's ``?lang=`` ("en", "zh-Hans" or "zh-Hant"): the catalogue of that language."""
+    if lang not in ("zh-Hans", "zh-Hant"):
+        return tell(conn, events, directory)
+    return tell(conn, events, directory, lang="zh", translate=translations(lang.replace("-", "_")).gettext)

@@ -35,7 +35,7 @@ from gateway.core import units
 from gateway.core.errors import ApiError
 from gateway.core.security import is_revoked, read_token
 from gateway.models import Asset, Clearance, Organisation, Participant, Trade, Voucher, VoucherUse
-from gateway.services import legible, provenance, redaction
+from gateway.services import legible, provenance, redaction, story
 from gateway.services.stats import cached_statistics as statistics
 from gateway.web import charts, fmt, i18n, lists
 from gateway.web.i18n import N_, _
@@ -340,18 +340,28 @@ def arg_value(key: str, value: Any, names: Names) -> Any:
     return str(value)
 
 
+def story_html(s: dict[str, Any]) -> Markup:
+    """The event's sentence in the viewer's language (template and msgid parameters translated by
+    story.tell), every parameter escaped; the clearance a cross-border move relied on is a link."""
+    params: dict[str, Any] = dict(s.get("params") or {})
+    link = s.get("clearance")
+    if link is not None and "clearance" in params:
+        params["clearance"] = Markup('<a href="/clearances/{0}" class="story-clearance">{0}</a>').format(
+            int(link["clearance_id"]))
+    msgid = str(s["template"])
+    try:
+        return Markup.escape(_(msgid)).format(**params)
+    except (KeyError, IndexError, ValueError):  # a translation naming a parameter the msgid lacks
+        return Markup.escape(s["text"])
+
+
 def decorate(events: list[dict[str, Any]], conn: Any) -> list[dict[str, Any]]:
-    """Each event with its block time and its name in words."""
-    numbers = sorted({int(e["block_number"]) for e in events})
-    times: dict[int, int] = {}
-    for i in range(0, len(numbers), 500):
-        chunk = numbers[i:i + 500]
-        marks = ", ".join(f":b{j}" for j in range(len(chunk)))
-        for number, ts in conn.execute(text(f"SELECT number, timestamp FROM blocks WHERE number IN ({marks})"),
-                                       {f"b{j}": n for j, n in enumerate(chunk)}):
-            times[int(number)] = int(ts)
-    return [{**e, "time": times.get(int(e["block_number"])), "title": EVENT_NAMES.get(e.get("event") or "")}
-            for e in events]
+    """Each event with its block time, its name in words and its story (one sentence in the viewer's
+    language, names and asset titles in Chinese unless the page is in English)."""
+    lang = "en" if i18n.current_locale() == "en" else "zh"
+    told = story.tell(conn, events, legible.Directory(conn), lang=lang, translate=_, when=fmt.iso_local)
+    return [{**e, "time": e["timestamp"], "title": EVENT_NAMES.get(e.get("event") or ""),
+             "sentence": story_html(e["story"])} for e in told]
 
 
 templates.env.globals["arg_value"] = arg_value

@@ -4,6 +4,7 @@ on SQLite and PostgreSQL, provenance as sentences, purpose texts behind the reda
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -213,6 +214,85 @@ def test_a_story_never_tells_what_the_caller_may_not_see(client: Any, market: Ma
     full = client.get("/v1/assets/2/provenance", headers=customs).json()["events"]
     requested = next(e for e in full if e["event"] == "ClearanceRequested")
     assert requested["story"]["text"].startswith("Foshan Precision Manufacturing Ltd. asked data customs")
+
+
+def _sentences(html: str) -> list[str]:
+    return [m for m in re.findall(r'<p class="ev-story">(.*?)</p>', html, re.S)]
+
+
+def test_the_voucher_page_tells_the_story_in_the_viewers_language(client: Any) -> None:
+    client.cookies.clear()
+    link = '<a href="/clearances/1" class="story-clearance">1</a>'
+    hans = _sentences(client.get("/vouchers/3?lang=zh-Hans").text)
+    assert ("佛山精密制造有限公司 通过 广州数据交易所 将数据凭证 3 的数据加工使用权以 ¥150,000.00 出售给 "
+            f"九龍數據分析有限公司，依据通关申请 {link}") in hans
+    hant = _sentences(client.get("/vouchers/3?lang=zh-Hant").text)
+    assert ("佛山精密制造有限公司 透過 广州数据交易所 將數據憑證 3 的數據加工使用權以 ¥150,000.00 出售給 "
+            f"九龍數據分析有限公司，依據通關申請 {link}") in hant
+    en = _sentences(client.get("/vouchers/3?lang=en").text)
+    assert ("Foshan Precision Manufacturing Ltd. sold its use right on voucher 3 through Guangzhou Data Exchange to "
+            f"Kowloon Analytics Ltd. for ¥150,000.00, under clearance {link}") in en
+    # one sentence per event, beside the evidence and the raw arguments
+    page = client.get("/vouchers/3?lang=zh-Hans").text
+    assert len(hans) == page.count('<li class="ev ') and page.count("ev-raw") == len(hans) and hans
+    assert all("{" not in s and "0x434e" not in s for s in hans + hant + en)
+    # the issue sentence: the right, validity and uses translated, the asset by its Chinese title
+    issued = next(s for s in hans if "签发数据凭证 3：" in s)
+    assert issued.startswith("佛山精密制造有限公司 向 佛山精密制造有限公司 签发数据凭证 3：“生产线传感器遥测数据”（数据资产 2） 的"
+                             "数据加工使用权，有效期 "), issued
+    assert issued.endswith("，可使用 100 次") and issued.count("+08:00") == 2, issued
+    # times in the viewer's zone
+    utc = _sentences(client.get("/vouchers/3?lang=en&tz=UTC").text)
+    assert any("valid " in s and "+00:00 to " in s for s in utc), utc
+    # a domestic sale links no clearance
+    four = _sentences(client.get("/vouchers/4?lang=zh-Hans").text)
+    assert any("¥80,000.00" in s and "story-clearance" not in s for s in four)
+    # the asset page: its registration with the level and the jurisdiction in words, the Chinese title
+    asset = _sentences(client.get("/assets/2?lang=zh-Hans").text)
+    assert any("登记了 “生产线传感器遥测数据”（数据资产 2）" in s and "数据，来自中国内地" in s for s in asset), asset
+    asset_en = _sentences(client.get("/assets/2?lang=en").text)
+    assert any("registered “Production-line sensor telemetry” (asset 2)" in s and "from Mainland China" in s
+               for s in asset_en), asset_en
+    # what the viewer may not see is not told in any language (an anonymous viewer of asset 2)
+    requested = [s for s in asset if "向数据海关提交通关申请" in s]
+    assert requested and all(s.startswith("未披露的一方") and "佛山" not in s for s in requested), requested
+    # the API keeps English unless asked (?lang=zh-Hans|zh-Hant); the template stays the English msgid
+    events = client.get("/v1/vouchers/3/provenance").json()["events"]
+    assert next(e for e in events if e["event"] == "TradeSettled")["story"]["text"].startswith("Foshan Precision")
+    zh = client.get("/v1/vouchers/3/provenance?lang=zh-Hans").json()["events"]
+    sale = next(e for e in zh if e["event"] == "TradeSettled")["story"]
+    assert sale["text"] == ("佛山精密制造有限公司 通过 广州数据交易所 将数据凭证 3 的数据加工使用权以 ¥150,000.00 出售给 "
+                            "九龍數據分析有限公司，依据通关申请 1")
+    assert sale["template"].startswith("{seller} sold its {right}") and sale["params"]["right"] == "数据加工使用权"
+    assert sale["clearance"] == {"clearance_id": 1, "url": "/v1/clearances/1"}
+    hant = client.get("/v1/assets/2/provenance?lang=zh-Hant").json()["events"]
+    assert "來自中國內地" in next(e for e in hant if e["event"] == "AssetRegistered")["story"]["text"]
+    bad = client.get("/v1/vouchers/3/provenance?lang=fr")
+    assert bad.status_code == 422 and "lang" in bad.text
+    client.cookies.clear()
+
+
+def test_the_clearance_and_tx_pages_tell_the_story(client: Any) -> None:
+    client.cookies.clear()
+    clearance = _sentences(client.get("/clearances/1?lang=zh-Hans").text)
+    link = '<a href="/clearances/1" class="story-clearance">1</a>'
+    # an anonymous viewer: the officer and the recipient are not told
+    assert any(s.startswith(f"未披露的一方 批准了通关申请 {link}：“生产线传感器遥测数据”（数据资产 2） 可提供给香港特别行政区的 "
+                            "未披露的一方，有效期至 ") for s in clearance), clearance
+    events = client.get("/v1/vouchers/3/provenance").json()["events"]
+    sale = next(e for e in events if e["event"] == "TradeSettled")
+    tx = _sentences(client.get(f"/tx/{sale['tx_hash']}?lang=en").text)
+    assert any(s.startswith("Foshan Precision Manufacturing Ltd. sold its use right on voucher 3") for s in tx), tx
+    client.cookies.clear()
+
+
+def test_a_translation_that_breaks_its_placeholders_falls_back_to_english() -> None:
+    from gateway.web.pages import story_html
+
+    s = {"template": "no such msgid {a} {b}", "text": "English <b>text</b>", "params": {"a": "<x>"}}
+    assert str(story_html(s)) == "English &lt;b&gt;text&lt;/b&gt;"
+    ok = {"template": "{a} and {b}", "text": "", "params": {"a": "<x>", "b": "y"}}
+    assert str(story_html(ok)) == "&lt;x&gt; and y"
 
 
 # ------------------------------------------------------------------ purpose and conditions texts

@@ -71,6 +71,9 @@ def test_catalogues_translate_every_msgid_with_the_same_placeholders() -> None:
         for msgid in msgids:
             assert sorted(re.findall(r"%\((\w+)\)s", t.gettext(msgid))) == sorted(re.findall(r"%\((\w+)\)s", msgid)), \
                 (locale, msgid)
+            # the provenance sentences (gateway.services.story) are str.format templates: {name} placeholders
+            assert sorted(re.findall(r"\{(\w+)\}", t.gettext(msgid))) == sorted(re.findall(r"\{(\w+)\}", msgid)), \
+                (locale, msgid)
     # the two scripts differ where they should, and the terms are the agreed ones
     hans, hant = i18n.translations("zh_Hans"), i18n.translations("zh_Hant")
     assert hans.gettext("Data assets") == "数据资产" and hant.gettext("Data assets") == "數據資產"

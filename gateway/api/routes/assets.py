@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page
+from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page, StoryLangQuery
 from gateway.api.common import AUTH_ERRORS
 from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
@@ -142,10 +142,11 @@ def get_asset(request: Request, asset_id: IdPath, db: SessionDep,
 
 @router.get("/{asset_id}/provenance", response_model=ProvenancePublic)
 def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
-                     bundle: BundleQuery = False) -> Any:
+                     bundle: BundleQuery = False, lang: StoryLangQuery = "en") -> Any:
     """Every event naming the asset; fields hidden from the caller are null and listed in each
     event's ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
-    ``RedactedHistory``) when the history has events hidden from the caller."""
+    ``RedactedHistory``) when the history has events hidden from the caller. ``?lang=zh-Hans|zh-Hant``
+    tells the stories in Chinese (default English)."""
     a = db.get(Asset, asset_id)
     if a is None:
         raise not_found("asset", asset_id=asset_id)
@@ -156,7 +157,7 @@ def asset_provenance(request: Request, asset_id: IdPath, db: SessionDep, engine:
     conn = db.connection()
     events = redaction.redact_events(provenance.asset_events(conn, asset_id), redaction.viewer_of(caller, conn), conn)
     directory = legible.Directory(conn)
-    events = story.tell(conn, events, directory)
+    events = story.tell_in(conn, events, directory, lang)
     subject = {"kind": "asset", "id": asset_id, **asset_out(request, a, directory).model_dump()}
     return {"subject": subject, "events": events, "verification": provenance_verification("assets", asset_id)}
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import func
 from sqlmodel import col, or_, select
 
-from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, BundleQuery, IdPath, IdQuery, Limit, Offset, Page
+from gateway.api.common import (AUTH_ERRORS, ERRORS, AddressQuery, BundleQuery, IdPath, IdQuery, Limit, Offset, Page,
+                               StoryLangQuery)
 from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
 from gateway.core.errors import ApiError, not_found
@@ -157,10 +158,11 @@ def voucher_users(voucher_id: IdPath, db: SessionDep, caller: AuthedCallerDep, l
 
 @router.get("/{voucher_id}/provenance", response_model=ProvenancePublic)
 def voucher_provenance(request: Request, voucher_id: IdPath, db: SessionDep, engine: EngineDep, caller: CallerDep,
-                       bundle: BundleQuery = False) -> Any:
+                       bundle: BundleQuery = False, lang: StoryLangQuery = "en") -> Any:
     """The voucher's events; fields hidden from the caller are null and listed in each event's
     ``redacted`` (gateway.services.redaction). ``?bundle=true`` is refused (401/403
-    ``RedactedHistory``) when the history has events hidden from the caller."""
+    ``RedactedHistory``) when the history has events hidden from the caller. ``?lang=zh-Hans|zh-Hant``
+    tells the stories in Chinese (default English)."""
     v = db.get(Voucher, voucher_id)
     if v is None:
         raise not_found("voucher", voucher_id=voucher_id)
@@ -171,7 +173,7 @@ def voucher_provenance(request: Request, voucher_id: IdPath, db: SessionDep, eng
     conn = db.connection()
     events = redaction.redact_events(provenance.voucher_events(conn, voucher_id), redaction.viewer_of(caller, conn), conn)
     directory = legible.Directory(conn)
-    events = story.tell(conn, events, directory)
+    events = story.tell_in(conn, events, directory, lang)
     return {"subject": {"kind": "voucher", "id": voucher_id, **voucher_out(v, None, directory).model_dump()},
             "events": events,
             "verification": provenance_verification("vouchers", voucher_id)}
