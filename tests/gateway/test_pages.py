@@ -423,7 +423,7 @@ def test_openapi_documents_uint256_as_strings_amounts_and_pages(client: Any) -> 
     nonce = comps["ForwardRequestIn"]["properties"]["nonce"]
     assert nonce["type"] == "string" and nonce["pattern"] == "^[0-9]+$" and nonce["maxLength"] == 76
     assert "decimal string" in comps["PermitIn"]["properties"]["deadline"]["description"]
-    trade = comps["TradePublic"]["properties"]
+    trade = comps["TradeOut"]["properties"]  # TradePublic and the parties' names
     assert trade["price"]["type"] == "string" and trade["currency"]["default"] == "CNY"
     assert trade["decimals"]["default"] == 2
     users = schema["paths"]["/v1/vouchers/{voucher_id}/users"]["get"]

@@ -97,7 +97,8 @@ def test_home_and_search_finds_things(server: Any, browser: Any, market: Any) ->
     page.click("#search-button")
     page.wait_for_selector("#search-results")
     links = page.locator("#search-results a").all_text_contents()
-    assert "Asset 2" in links and "Voucher 2" in links  # the page's own words (translated), not the API's label
+    # the page's own words (translated): asset 2 by the title of its verified manifest
+    assert "Production-line sensor telemetry" in links and "Voucher 2" in links, links
     # tx hash
     tx_hash = page.request.get(base + "/v1/vouchers/1/provenance").json()["events"][0]["tx_hash"]
     page.fill("#search-input", tx_hash)

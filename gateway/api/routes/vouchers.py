@@ -16,7 +16,6 @@ from gateway.api.routes.provenance_models import ProvenancePublic, provenance_ve
 from gateway.core.errors import ApiError, not_found
 from gateway.models import (
     Trade,
-    TradePublic,
     Voucher,
     VoucherPublic,
     VoucherTransfer,
@@ -24,7 +23,8 @@ from gateway.models import (
     VoucherUser,
     VoucherUserPublic,
 )
-from gateway.api.legible import TradeNames, TransferNames, UserNames, VoucherNames
+from gateway.api.legible import TransferNames, UserNames, VoucherNames
+from gateway.api.routes.trades import TradeOut
 from gateway.services import legible, provenance, redaction, story
 from gateway.services.stats import RIGHTS
 from ledger.vocabulary import RightTypeName
@@ -40,10 +40,6 @@ class VoucherOut(VoucherPublic, VoucherNames):
 
 
 class TransferOut(VoucherTransferPublic, TransferNames):
-    pass
-
-
-class TradeOut(TradePublic, TradeNames):
     pass
 
 
