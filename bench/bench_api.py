@@ -24,7 +24,6 @@ import random
 import secrets
 import signal
 import socket
-import statistics as st
 import subprocess
 import sys
 import threading
@@ -129,8 +128,7 @@ async def _clients(base: str, seconds: float, n: int, paths: list[str]
                     statuses[code] = statuses.get(code, 0) + 1
                     if code >= 500 or code == 429:
                         errors += 1
-                except (httpx.HTTPError, OSError, ValueError, IndexError, asyncio.TimeoutError,
-                        asyncio.IncompleteReadError) as exc:
+                except (TimeoutError, httpx.HTTPError, OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
                     errors += 1
                     first_error.setdefault("error", repr(exc))
                 ms = (time.perf_counter() - t0) * 1000
@@ -174,7 +172,7 @@ def load_test(seconds: float, n_clients: int, workers: int = 1) -> dict[str, Any
             try:
                 led.vouchers.issue(holder, 1, "use", f"bench {written['n']}", now, now + 86400, 5, True)
                 written["n"] += 1
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             stop.wait(0.25)
 
@@ -250,10 +248,10 @@ def provenance_scale(sizes: list[int]) -> list[dict[str, Any]]:
     import psycopg
     from sqlalchemy import text
 
+    from dataledger.dev.postgres import PostgresCluster
     from gateway.core.db import ensure_api_schema
     from gateway.indexer.store import make_engine, migrate
     from gateway.services.provenance import voucher_events
-    from dataledger.dev.postgres import PostgresCluster
 
     cluster = PostgresCluster().start()
     out = []

@@ -462,7 +462,7 @@ def _run(node: AnvilNode) -> dict[str, Any]:
         ("ratio", "compliant single, fee 0 (one payment leg) / bare single",
          round(int(no_fee["gasUsed"]) / bare_single, 3), "reference: same number of payment legs"),
         ("ratio", f"bare batch-{BATCH} per trade / bare single", round(bare_per_trade / bare_single, 3), "reference"),
-        ("ratio", f"compliant batch per trade / bare batch per trade", round(per_trade / bare_per_trade, 3),
+        ("ratio", "compliant batch per trade / bare batch per trade", round(per_trade / bare_per_trade, 3),
          "reference"),
     ]
     notes = [

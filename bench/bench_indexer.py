@@ -27,8 +27,8 @@ to ``INDEXER_BENCH_LONG_EVENTS`` (10^6) events, and both backends backfill it.
 
 from __future__ import annotations
 
-import cProfile
 import contextlib
+import cProfile
 import io
 import json
 import os
@@ -45,15 +45,15 @@ from typing import Any, Optional
 import httpx
 from web3 import Web3
 
+from bench import replay
 from bench.report import Goal, check, report, run_main
-from ledger.rpc import RpcClient
+from dataledger.dev.anvil import AnvilNode, free_port
+from dataledger.dev.postgres import PostgresCluster
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig
-from bench import replay
-from dataledger.dev.anvil import AnvilNode, free_port
 from ledger.deploy import write_deployment
 from ledger.deployment import Deployment
-from dataledger.dev.postgres import PostgresCluster
+from ledger.rpc import RpcClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

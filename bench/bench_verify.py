@@ -15,7 +15,6 @@ UserAuthorised + 97 VoucherUsed = 100 events, one block each).
 from __future__ import annotations
 
 import hashlib
-import statistics
 import sys
 import tempfile
 import time
@@ -26,11 +25,11 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from bench.report import Goal, check, report, run_main
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilNode
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer
 from gateway.verify import Node, SqlSource, build_bundle, dumps, verify_bundle, verify_history
-from dataledger.dev import demo
-from dataledger.dev.anvil import AnvilNode
 from ledger.deploy import deploy_all, deployment_record, write_deployment
 from ledger.deployment import Deployment
 

@@ -177,7 +177,7 @@ class ReplayNode:
             return {"jsonrpc": "2.0", "id": req.get("id"), "error": {"code": -32602, "message": str(exc)}}
         return {"jsonrpc": "2.0", "id": req.get("id"), "result": result}
 
-    def start(self) -> "ReplayNode":
+    def start(self) -> ReplayNode:
         node = self
 
         class Handler(BaseHTTPRequestHandler):

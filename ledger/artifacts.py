@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -43,7 +43,7 @@ def load_artifact(name: str) -> Artifact:
     return _load(artifacts_dir(), name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(directory: Path, name: str) -> Artifact:
     path = directory / f"{name}.json"
     if not path.is_file():

@@ -27,11 +27,6 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers import BaseProvider
 
 from ledger.artifacts import load_artifact
-from ledger.deployment import Deployment, DeploymentSource
-from ledger.errors import ChainIdMismatch, ConnectionFailed, DeploymentMissing, InvalidInput, NoAccount
-from ledger.settings import DEFAULT_RPC_URL, DEFAULT_STATE_DIR
-from ledger.tx import FeePolicy, NonceManager, SentTx, TxSender
-
 from ledger.contracts import (
     AssetsClient,
     ContractClient,
@@ -42,6 +37,10 @@ from ledger.contracts import (
     SettlementClient,
     VouchersClient,
 )
+from ledger.deployment import Deployment, DeploymentSource
+from ledger.errors import ChainIdMismatch, ConnectionFailed, DeploymentMissing, InvalidInput, NoAccount
+from ledger.settings import DEFAULT_RPC_URL, DEFAULT_STATE_DIR
+from ledger.tx import FeePolicy, NonceManager, SentTx, TxSender
 
 DEFAULT_RPC = DEFAULT_RPC_URL
 POA_EXTRA_DATA_LIMIT = 32
@@ -89,7 +88,7 @@ def load_account(account: AccountLike) -> Optional[LocalAccount]:
         return account
     try:
         acct: LocalAccount = Account.from_key(account)
-    except Exception:  # noqa: BLE001 - never echo key material
+    except Exception:  # never echo key material
         raise InvalidInput("the account is neither a LocalAccount nor a valid private key") from None
     return acct
 
@@ -138,7 +137,7 @@ class Ledger:
         state_dir: Union[str, os.PathLike[str]] = DEFAULT_STATE_DIR,
         fee_mode: str = "auto",
         timeout: float = 120.0,
-    ) -> "Ledger":
+    ) -> Ledger:
         """Connect to ``rpc_url`` (http(s)/ws URL or a web3 provider); see the module docstring."""
         if isinstance(rpc_url, BaseProvider):
             provider: BaseProvider = rpc_url
@@ -151,7 +150,7 @@ class Ledger:
         w3 = Web3(provider)
         try:
             actual = int(w3.eth.chain_id)
-        except Exception as exc:  # noqa: BLE001 - transport errors of every kind
+        except Exception as exc:  # transport errors of every kind
             raise ConnectionFailed(f"no JSON-RPC answer from {where}: {type(exc).__name__}: {exc}") from None
         if chain_id is not None and int(chain_id) != actual:
             raise ChainIdMismatch(int(chain_id), actual, "--chain-id / CHAIN_ID")
@@ -168,7 +167,7 @@ class Ledger:
             timeout=timeout,
         )
 
-    def as_account(self, account: AccountLike) -> "Ledger":
+    def as_account(self, account: AccountLike) -> Ledger:
         """The same connection acting as another account (nonce manager shared)."""
         other = Ledger(self.w3, self.chain_id, self.deployment, load_account(account), self.state_dir,
                        self.nonces, self.fees, self.poa, self.timeout)

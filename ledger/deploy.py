@@ -7,8 +7,9 @@ follows the contracts it lists.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Union
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ledger.errors import ChainIdMismatch, DeploymentMissing
 
@@ -74,14 +75,14 @@ class Deployment:
     # ------------------------------------------------------------ locating records
 
     @staticmethod
-    def path_for(state_dir: Union[str, "os.PathLike[str]"], chain_id: int) -> Path:
+    def path_for(state_dir: Union[str, os.PathLike[str]], chain_id: int) -> Path:
         """``<state_dir>/deployments/<chainId>.json``: where the record of ``chain_id`` lives."""
         return Path(state_dir) / "deployments" / f"{int(chain_id)}.json"
 
     # ------------------------------------------------------------ loading
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "deployment dict") -> "Deployment":
+    def from_dict(cls, data: Mapping[str, Any], where: str = "deployment dict") -> Deployment:
         """A record or a ``/v1/contracts`` answer (see the module doc); raises DeploymentInvalid."""
         if not isinstance(data, Mapping):
             raise DeploymentInvalid(f"{where} is not a deployment record (not a JSON object)")
@@ -112,7 +113,7 @@ class Deployment:
         return cls(chain_id, dict(sorted(contracts.items())), where)
 
     @classmethod
-    def from_file(cls, path: Union[str, "os.PathLike[str]"]) -> "Deployment":
+    def from_file(cls, path: Union[str, os.PathLike[str]]) -> Deployment:
         """A record file; DeploymentMissing when it does not exist, DeploymentInvalid when unusable."""
         path = Path(path)
         if not path.exists():
@@ -126,7 +127,7 @@ class Deployment:
         return cls.from_dict(data, str(path))
 
     @classmethod
-    def from_state_dir(cls, state_dir: Union[str, "os.PathLike[str]"], chain_id: int) -> Optional["Deployment"]:
+    def from_state_dir(cls, state_dir: Union[str, os.PathLike[str]], chain_id: int) -> Optional[Deployment]:
         """The record of ``chain_id`` in ``state_dir``, or None when there is none (checked chain id)."""
         path = cls.path_for(state_dir, chain_id)
         if not path.exists():
@@ -134,7 +135,7 @@ class Deployment:
         return cls.from_file(path).check_chain(chain_id)
 
     @classmethod
-    def require(cls, state_dir: Union[str, "os.PathLike[str]"], chain_id: int) -> "Deployment":
+    def require(cls, state_dir: Union[str, os.PathLike[str]], chain_id: int) -> Deployment:
         """Like :meth:`from_state_dir`, but DeploymentMissing when there is no record."""
         found = cls.from_state_dir(state_dir, chain_id)
         if found is None:
@@ -143,8 +144,8 @@ class Deployment:
         return found
 
     @classmethod
-    def load(cls, source: Optional[DeploymentSource], *, state_dir: Union[str, "os.PathLike[str]"] = ".dataledger",
-             chain_id: Optional[int] = None) -> Optional["Deployment"]:
+    def load(cls, source: Optional[DeploymentSource], *, state_dir: Union[str, os.PathLike[str]] = ".dataledger",
+             chain_id: Optional[int] = None) -> Optional[Deployment]:
         """From a Deployment, a mapping, or a file path; with ``source`` None the record of
         ``chain_id`` in ``state_dir`` (None when absent). The chain id is checked when given."""
         if source is None:
@@ -160,7 +161,7 @@ class Deployment:
         return found.check_chain(chain_id) if chain_id is not None else found
 
     @classmethod
-    def from_gateway(cls, gateway: str, timeout: float = 30.0) -> "Deployment":
+    def from_gateway(cls, gateway: str, timeout: float = 30.0) -> Deployment:
         """What ``GET {gateway}/v1/contracts`` says, NOT checked against any chain (see
         ``gateway.verify.deployment.check_against_chain``). DeploymentMissing when it cannot be had."""
         import httpx
@@ -182,7 +183,7 @@ class Deployment:
         return cls.from_dict(data, url)
 
     @classmethod
-    def of_contracts(cls, chain_id: int, contracts: Mapping[str, "Contract"]) -> "Deployment":
+    def of_contracts(cls, chain_id: int, contracts: Mapping[str, Contract]) -> Deployment:
         """From freshly deployed web3 contracts (``ledger.deploy.deploy_all``: ``deploy_block`` set)."""
         return cls.from_dict({"chainId": int(chain_id), "contracts": {
             name: {"address": c.address, "deployBlock": int(getattr(c, "deploy_block", 0))}
@@ -190,7 +191,7 @@ class Deployment:
 
     # ------------------------------------------------------------ checks and views
 
-    def check_chain(self, chain_id: int) -> "Deployment":
+    def check_chain(self, chain_id: int) -> Deployment:
         """Self when it is the deployment of ``chain_id`` (or does not say); ChainIdMismatch otherwise."""
         if self.chain_id is not None and int(self.chain_id) != int(chain_id):
             raise ChainIdMismatch(int(self.chain_id), int(chain_id), f"deployment record {self.where}")
@@ -257,14 +258,14 @@ class Deployment:
             out[n] = {"address": c.address, "deploy_block": c.deploy_block, "abi": abi}
         return {"chain_id": self.chain_id, "contracts": out}
 
-    def web3_contracts(self, w3: "Web3") -> dict[str, "Contract"]:
+    def web3_contracts(self, w3: Web3) -> dict[str, Contract]:
         """Each contract bound to ``w3`` with its shipped ABI."""
         return {n: w3.eth.contract(address=c.address, abi=c.abi)  # type: ignore[call-overload]
                 for n, c in self.contracts.items()}
 
     # ------------------------------------------------------------ writing
 
-    def write(self, state_dir: Union[str, "os.PathLike[str]"]) -> Path:
+    def write(self, state_dir: Union[str, os.PathLike[str]]) -> Path:
         """Write the record to ``<state_dir>/deployments/<chainId>.json`` (atomically); returns the path."""
         if self.chain_id is None:
             raise DeploymentInvalid(f"{self.where}: a record without a chain id cannot be filed")

@@ -17,9 +17,10 @@ contract decodes too)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from ledger.artifacts import available, load_artifact
 from ledger.vocabulary import RESTRICTION_MESSAGES as RESTRICTION_MESSAGES
@@ -289,7 +290,7 @@ def decode_revert(data: Any, contract: Optional[str] = None, tx_hash: Optional[s
 
     try:
         values = abi_decode(list(entry.types), raw[4:])
-    except Exception:  # noqa: BLE001 - malformed data for a known selector
+    except Exception:  # malformed data for a known selector
         return ContractRevert(entry.name, {"data": raw[4:]}, raw, contract, tx_hash,
                               message="undecodable arguments")
     args = {n: _tidy(v, t) for n, v, t in zip(entry.names, values, entry.types)}

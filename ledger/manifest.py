@@ -139,7 +139,7 @@ class PeriodOfTime(_Model):
     end: date | datetime | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "PeriodOfTime":
+    def _check(self) -> PeriodOfTime:
         if self.start is None and self.end is None:
             raise ValueError("temporal coverage needs a start or an end")
         if self.start is not None and self.end is not None and _as_dt(self.start) > _as_dt(self.end):

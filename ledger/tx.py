@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -119,7 +120,7 @@ class FeePolicy:
         base = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
         try:
             tip = int(w3.eth.max_priority_fee)
-        except Exception:  # noqa: BLE001 - not every node has eth_maxPriorityFeePerGas
+        except Exception:  # not every node has eth_maxPriorityFeePerGas
             tip = 10**9
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
@@ -269,7 +270,7 @@ class TxSender:
                     self.nonces.release(self.address, nonce)
                     raise TxError(f"node rejected the transaction: {_message(exc)}") from None
                 last_error = exc
-            except Exception as exc:  # noqa: BLE001 - transport errors: the node may have it
+            except Exception as exc:  # transport errors: the node may have it
                 possibly_sent = True
                 last_error = exc
             if self._receipt_or_none(tx_hash) is not None or self._known(tx_hash):
@@ -286,14 +287,14 @@ class TxSender:
             return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         except TransactionNotFound:
             return None
-        except Exception:  # noqa: BLE001 - transport down: unknown
+        except Exception:  # transport down: unknown
             return None
 
     def _known(self, tx_hash: str) -> bool:
         try:
             self.w3.eth.get_transaction(HexBytes(tx_hash))
             return True
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
 
     def wait(self, tx_hash: str, timeout: Optional[float] = None) -> Any:

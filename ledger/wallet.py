@@ -21,9 +21,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -110,7 +111,7 @@ class Keystore:
     def import_key(self, name: str, private_key: str | bytes, password: str) -> WalletEntry:
         try:
             account: LocalAccount = Account.from_key(private_key)
-        except Exception:  # noqa: BLE001 - never echo key material
+        except Exception:  # never echo key material
             raise InvalidInput("not a valid private key (32 bytes, hex)") from None
         return self._store(name, account, password)
 

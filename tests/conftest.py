@@ -6,8 +6,9 @@ A fixture whose service cannot start FAILS the test (pytest.fail, with the reaso
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -15,8 +16,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from dataledger.dev.anvil import DEFAULT_MNEMONIC, AnvilError, AnvilNode
-from tests.kubo_fixture import kubo, kubo2  # noqa: F401  (fixture re-export)
-from tests.postgres_fixture import postgres_url  # noqa: F401  (fixture re-export)
+from tests.kubo_fixture import kubo, kubo2  # fixture re-export
+from tests.postgres_fixture import postgres_url  # fixture re-export
 
 Account.enable_unaudited_hdwallet_features()
 

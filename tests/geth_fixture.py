@@ -19,8 +19,9 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import httpx
 
@@ -108,7 +109,7 @@ class GethNode:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> "GethNode":
+    def start(self, timeout: float = START_TIMEOUT_S) -> GethNode:
         binary = geth_binary()
         self.datadir = Path(tempfile.mkdtemp(prefix="dl-geth-"))
         self.log_path = self.datadir / "geth.log"
@@ -169,7 +170,7 @@ class GethNode:
         if hung:
             raise GethError(f"geth did not stop within {timeout}s of SIGTERM (killed):\n{log}")
 
-    def __enter__(self) -> "GethNode":
+    def __enter__(self) -> GethNode:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -16,9 +16,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -96,7 +96,7 @@ class KuboNode:
     def _config(self, key: str, value: object) -> None:
         self.cli("config", "--json", key, json.dumps(value))
 
-    def start(self) -> "KuboNode":
+    def start(self) -> KuboNode:
         self.cli("init", "--profile", "test", timeout=120)
         self._config("Addresses.API", f"/ip4/127.0.0.1/tcp/{self.api_port}")
         self._config("Addresses.Gateway", f"/ip4/127.0.0.1/tcp/{self.gateway_port}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -56,7 +56,7 @@ def test_the_demo_market_is_worth_reading(capsys: pytest.CaptureFixture[str]) ->
             assert one("SELECT COUNT(*) FROM documents WHERE kind = 'manifest' AND (title_zh IS NULL OR title IS NULL)") == 0
             assert one("SELECT COUNT(*) FROM documents WHERE kind = 'profile' AND (name_zh IS NULL OR name_en IS NULL)") == 0
             # six months of activity: trades in at least five distinct months, both exchanges, brokers
-            months = {datetime.fromtimestamp(int(r[0]), timezone.utc).strftime("%Y-%m")
+            months = {datetime.fromtimestamp(int(r[0]), UTC).strftime("%Y-%m")
                       for r in conn.execute(text("SELECT settled_at FROM trades"))}
             assert len(months) >= 5, months
             assert one("SELECT COUNT(DISTINCT exchange) FROM trades") == 2

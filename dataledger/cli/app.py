@@ -20,8 +20,21 @@ from typing import Optional
 
 import typer
 
-from dataledger.cli import asset, customs, index, manifest, market, participant, serve, token, trade, valuation, \
-    verify, voucher, wallet
+from dataledger.cli import (
+    asset,
+    customs,
+    index,
+    manifest,
+    market,
+    participant,
+    serve,
+    token,
+    trade,
+    valuation,
+    verify,
+    voucher,
+    wallet,
+)
 from dataledger.cli.context import CliContext, Options
 
 app = typer.Typer(

@@ -10,7 +10,6 @@ import typer
 from dataledger.cli.context import JsonFlag, cli, emit, err_console, handled, tx
 from dataledger.cli.manifest import load_manifest, metadata_of
 
-
 app = typer.Typer(help="Dataset registration (确权登记).", no_args_is_help=True)
 
 @app.command("register")

@@ -12,10 +12,12 @@ import functools
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -68,7 +70,7 @@ class CliContext:
     # ------------------------------------------------------------ settings
 
     @cached_property
-    def settings(self) -> "Settings":
+    def settings(self) -> Settings:
         """The environment (RPC_URL, CHAIN_ID, STATE_DIR, ...) with the options given on top."""
         from ledger.settings import Settings
 
@@ -112,7 +114,7 @@ class CliContext:
 
     # ------------------------------------------------------------ accounts
 
-    def keystore(self) -> "Keystore":
+    def keystore(self) -> Keystore:
         from ledger.wallet import Keystore
 
         return Keystore(self.settings.keystore_dir())
@@ -127,7 +129,7 @@ class CliContext:
             raise WalletError("no password: set DATALEDGER_PASSWORD or run interactively")
         return str(typer.prompt("password", hide_input=True, confirmation_prompt=confirm))
 
-    def signer(self) -> Optional["LocalAccount"]:
+    def signer(self) -> Optional[LocalAccount]:
         """The acting account: --account from the keystore, else DATALEDGER_PRIVATE_KEY, else None."""
         from ledger.chain import load_account
 
@@ -141,7 +143,7 @@ class CliContext:
 
     # ------------------------------------------------------------ the chain
 
-    def ledger(self, need_account: bool = True, need_deployment: bool = True) -> "Ledger":
+    def ledger(self, need_account: bool = True, need_deployment: bool = True) -> Ledger:
         """A connection to the market: the account (when needed) and the deployment — --deployment FILE,
         else <state-dir>/deployments/<chainId>.json, else --gateway's /v1/contracts checked against
         the chain."""
@@ -164,7 +166,7 @@ class CliContext:
             led.deployment = self.gateway_deployment(where)
         return led
 
-    def gateway_deployment(self, where: Path) -> "Deployment":
+    def gateway_deployment(self, where: Path) -> Deployment:
         from gateway.verify.deployment import DeploymentRejected, DeploymentUnavailable, checked_gateway_record
         from ledger.errors import DeploymentMissing
 
@@ -177,7 +179,7 @@ class CliContext:
 
     # ------------------------------------------------------------ IPFS
 
-    def store(self) -> "IpfsStore":
+    def store(self) -> IpfsStore:
         """Kubo at IPFS_API, else the embedded store <state-dir>/ipfs."""
         from ledger.ipfs import open_store
 
@@ -226,7 +228,7 @@ def handled(fn: F) -> F:
             fail("interrupted")
         except LedgerError as exc:
             fail(str(exc))
-        except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        except Exception as exc:  # the CLI never shows a traceback
             from ledger.settings import Settings
 
             if Settings().DATALEDGER_DEBUG:
@@ -280,7 +282,7 @@ def table(data: dict[str, Any], title: Optional[str] = None) -> Table:
     return out
 
 
-def tx(ctx: typer.Context, json_flag: bool, result: "TxResult", what: str) -> None:
+def tx(ctx: typer.Context, json_flag: bool, result: TxResult, what: str) -> None:
     emit(ctx, json_flag, result.to_dict(), f"{what} (tx {result.tx_hash}, block {result.block_number})")
 
 
@@ -295,11 +297,11 @@ def when(value: Optional[str], default: int) -> int:
         mult = {"d": DAY, "h": 3600, "m": 60, "s": 1}[text[-1]]
         return int(time.time()) + int(text[1:-1]) * mult
     try:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         dt = datetime.fromisoformat(text)
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
         return int(dt.timestamp())
     except ValueError:
         raise InvalidInput(f"invalid time {value!r}: unix seconds, +7d / +12h / +30m, or an ISO date") from None

@@ -8,7 +8,6 @@ import typer
 
 from dataledger.cli.context import JsonFlag, cli, emit, handled, tx, when
 
-
 app = typer.Typer(help="Cross-border clearances (数据海关).", no_args_is_help=True)
 
 @app.command("request")

@@ -10,7 +10,6 @@ import typer
 from dataledger.cli.context import cli, console, handled
 from ledger.errors import LedgerError
 
-
 commands = typer.Typer()
 
 @commands.command("index")

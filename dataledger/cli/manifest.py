@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="DCAT dataset manifests (no chain needed).", no_args_is_help=True)
 
-def load_manifest(path: Path, meta: dict[str, Any]) -> "Manifest":
+def load_manifest(path: Path, meta: dict[str, Any]) -> Manifest:
     """Manifest from a JSON file (validated) or built from a directory with ``meta``."""
     from ledger.manifest import ManifestError, build_manifest, parse_manifest
 
@@ -76,8 +76,16 @@ def manifest_build(
     """Hash every file of DIR (sha-256 and its Kubo CID, `ipfs add --cid-version=1`), build the DCAT
     manifest and print it with its CID; nothing is stored or sent. Without --publisher, --level and
     --source (or --meta) only the files' CIDs are printed: a manifest needs them."""
-    from ledger.manifest import ManifestError, build_manifest, canonical_json, content_hash, dataset_files, \
-        hash_file, manifest_cid, media_type_for
+    from ledger.manifest import (
+        ManifestError,
+        build_manifest,
+        canonical_json,
+        content_hash,
+        dataset_files,
+        hash_file,
+        manifest_cid,
+        media_type_for,
+    )
 
     if not directory.is_dir():
         raise InvalidInput(f"{directory}: not a directory")

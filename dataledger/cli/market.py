@@ -7,7 +7,6 @@ import typer
 from dataledger.cli.context import JsonFlag, cli, emit, err_console, handled
 from ledger.errors import InvalidInput, LedgerError
 
-
 commands = typer.Typer()
 
 @commands.command("deploy")

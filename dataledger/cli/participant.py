@@ -6,7 +6,6 @@ import typer
 
 from dataledger.cli.context import JsonFlag, cli, emit, handled, tx, when
 
-
 app = typer.Typer(help="Organisations and their accounts.", no_args_is_help=True)
 
 @app.command("register-org")

@@ -9,7 +9,6 @@ import typer
 from dataledger.cli.context import JsonFlag, cli, emit, handled
 from ledger.errors import InvalidInput
 
-
 commands = typer.Typer()
 
 @commands.command("stats")

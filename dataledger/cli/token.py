@@ -8,7 +8,6 @@ import typer
 
 from dataledger.cli.context import JsonFlag, cli, emit, handled, tx
 
-
 app = typer.Typer(help="The payment token (dCNY stand-in).", no_args_is_help=True)
 
 @app.command("mint")

@@ -10,7 +10,6 @@ import typer
 from dataledger.cli.context import JsonFlag, cli, emit, handled, tx, when
 from ledger.errors import InvalidInput
 
-
 order_app = typer.Typer(help="EIP-712 trade orders.", no_args_is_help=True)
 trade_app = typer.Typer(help="Settlement of matched trades.", no_args_is_help=True)
 

@@ -7,7 +7,6 @@ import typer
 from dataledger.cli.context import JsonFlag, cli, handled, tx
 from ledger.errors import InvalidInput
 
-
 app = typer.Typer(help="Asset valuations (资产评估).", no_args_is_help=True)
 
 @app.command("add")

@@ -9,7 +9,6 @@ import typer
 
 from dataledger.cli.context import cli, err_console, handled
 
-
 commands = typer.Typer()
 
 @commands.command("verify", context_settings={"ignore_unknown_options": True})

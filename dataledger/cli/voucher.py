@@ -59,7 +59,7 @@ def voucher_transfer(
     tx(ctx, json_out, led.vouchers.transfer(to, voucher_id), f"voucher {voucher_id} transferred to {to}")
 
 
-def _write_request(ctx: typer.Context, request: "ForwardRequest", out: Optional[Path], json_out: bool) -> None:
+def _write_request(ctx: typer.Context, request: ForwardRequest, out: Optional[Path], json_out: bool) -> None:
     data = request.to_dict()
     if out is not None:
         tmp = out.with_name(out.name + ".tmp")

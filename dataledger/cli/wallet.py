@@ -12,7 +12,6 @@ from rich.table import Table
 from dataledger.cli.context import JsonFlag, cli, emit, handled
 from ledger.errors import InvalidInput
 
-
 app = typer.Typer(help="eth-account V3 keystores.", no_args_is_help=True)
 
 @app.command("create")

@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ledger.rpc import NodeUnavailable, RpcClient, RpcError
-
 from gateway.core.devkeys import DEFAULT_MNEMONIC as DEFAULT_MNEMONIC  # re-exported for the dev stack and tests
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (node_modules/.bin/anvil)
 DEFAULT_CHAIN_ID = 31337
@@ -88,7 +87,7 @@ class AnvilNode:
             cmd += ["--state", str(self.state_file)]
         return cmd + list(self.extra_args)
 
-    def start(self, timeout: float = 30) -> "AnvilNode":
+    def start(self, timeout: float = 30) -> AnvilNode:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
             self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -117,7 +116,7 @@ class AnvilNode:
                 self.process.wait()
         self.process = None
 
-    def __enter__(self) -> "AnvilNode":
+    def __enter__(self) -> AnvilNode:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -157,8 +157,16 @@ def _manifest_bytes(store: IpfsStore, title: str, description: str, publisher: s
                     zh: Optional[tuple[str, str, list[str]]] = None, themes: Optional[list[str]] = None) -> bytes:
     """A DCAT manifest (ledger.manifest.Manifest) whose distributions are stored in the IPFS store;
     ``zh``: (title, description, keywords) in Chinese."""
-    from ledger.manifest import (Agent, ClassificationLevel, Distribution, Manifest, SourceType, Translation,
-                                 canonical_json, media_type_for)
+    from ledger.manifest import (
+        Agent,
+        ClassificationLevel,
+        Distribution,
+        Manifest,
+        SourceType,
+        Translation,
+        canonical_json,
+        media_type_for,
+    )
 
     distributions = [
         Distribution(path=path, media_type=media_type_for(path), byte_size=len(body),

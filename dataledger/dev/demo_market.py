@@ -44,7 +44,7 @@ DAY = 24 * 3600
 MONTH = 30 * DAY
 FIRST_EXTRA_INDEX = 20  # mnemonic indexes of the extra accounts (anvil funds 0..19)
 
-A, O, X, B, P, C, R, H = (demo.AUTHORITY, demo.OPERATOR, demo.EXCHANGE, demo.BROKER, demo.APPRAISER, demo.CUSTOMS,
+A, X, B, P, C, R, H = (demo.AUTHORITY, demo.EXCHANGE, demo.BROKER, demo.APPRAISER, demo.CUSTOMS,
                           demo.REGULATOR, demo.HOLDER)
 
 #: key, English name, Chinese name, credit code, jurisdiction, roles, city
@@ -174,7 +174,7 @@ class _Seeder:
         try:
             self.anvil = str(w3.provider.make_request("web3_clientVersion", [])  # type: ignore[arg-type]
                              .get("result", "")).lower().startswith("anvil")
-        except Exception:  # noqa: BLE001
+        except Exception:  # not anvil: the activity happens at the chain's own time
             self.anvil = False
         self._fee_bps: dict[str, int] = {}
         base = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
@@ -215,7 +215,7 @@ class _Seeder:
         tx = {"to": self.c[call.contract].address, "data": data, "gas": 3_000_000, **self.fees}
         try:
             sent = self.send.senders[sender].send(tx).receipt
-        except Exception as exc:  # noqa: BLE001 - one line saying which step failed
+        except Exception as exc:  # one line saying which step failed
             raise RuntimeError(f"demo market transaction {call.fn_name} from {sender_key} failed: {exc}") from None
         return {"logs": [{"address": str(log["address"]), "topics": ["0x" + bytes(t).hex() for t in log["topics"]]}
                          for log in sent["logs"]]}
@@ -258,7 +258,7 @@ class _Seeder:
             return
         try:
             self.w3.provider.make_request("evm_setNextBlockTimestamp", [ts])  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - not anvil: the activity happens at the chain's own time
+        except Exception:
             pass
 
     # ------------------------------------------------------------ organisations
@@ -389,7 +389,7 @@ class _Seeder:
                     self.counts["valuations"] += 1
             now = self.now()
             # vouchers: primary grants of public data, enterprise vouchers for sale
-            for aid, holder, level, source in datasets[-per_month:]:
+            for aid, holder, _level, source in datasets[-per_month:]:
                 if source == 0:
                     to = cn[rng.randrange(len(cn))]
                     receipt = self.tx(vouchers.functions.issue(self.addr[to], aid, 1, demo.sha256("public data grant"),
@@ -413,7 +413,7 @@ class _Seeder:
             for_sale = [o for o in owned if o[1] in publishers]
             rng.shuffle(for_sale)
             sold: set[int] = set()
-            for vid, holder, aid in for_sale[: 3 * self.scale]:
+            for vid, holder, _aid in for_sale[: 3 * self.scale]:
                 buyer = rng.choice([b for b in cn if b != holder])
                 price = rng.randrange(20_000, 400_000) * 100
                 self.trade(vid, holder, buyer, price, exchanges[m % 2], brokers[(vid + m) % 4])
@@ -455,7 +455,7 @@ class _Seeder:
             self.at(int(time.time()))  # the chain's clock back to the wall clock
             try:
                 self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001 - not anvil
+            except Exception:  # not anvil
                 pass
 
     def use(self, vid: int, who: str, purpose: str) -> None:

@@ -62,7 +62,7 @@ class PostgresCluster:
             raise PostgresError(f"{' '.join(cmd[:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
         return result
 
-    def start(self) -> "PostgresCluster":
+    def start(self) -> PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.root, user="postgres")
             os.chmod(self.root, 0o700)
@@ -94,7 +94,7 @@ class PostgresCluster:
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "PostgresCluster":
+    def __enter__(self) -> PostgresCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

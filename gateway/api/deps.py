@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated, AsyncIterator, Optional
+from typing import Annotated, Optional
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine

@@ -39,7 +39,7 @@ class Settings(LedgerSettings):
         return data
 
     @model_validator(mode="after")
-    def _derived(self) -> "Settings":
+    def _derived(self) -> Settings:
         if not self.DATABASE_URL:
             self.DATABASE_URL = self.database_url()
         if self.IPFS_STORE_DIR == Path():
@@ -141,7 +141,7 @@ def check_startup(settings: Settings, chain_id: int | None) -> None:
 
     try:
         Account.from_key(settings.RELAYER_KEY or "")
-    except Exception:  # noqa: BLE001 - any malformed key
+    except Exception:  # any malformed key
         raise ConfigError("RELAYER_KEY is not a valid private key") from None
     if is_dev_key(settings.RELAYER_KEY or ""):
         raise ConfigError(f"RELAYER_KEY is a public development key; refused on chain {chain_id}")

@@ -11,7 +11,7 @@ start-up and outside the canonical dump:
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session
@@ -53,13 +53,13 @@ def open_engine(database_url: str, run_migrations: bool = True) -> Engine:
     if run_migrations:
         try:
             migrate(database_url)
-        except Exception as exc:  # noqa: BLE001 - the indexer may be migrating right now
+        except Exception as exc:  # the indexer may be migrating right now
             log.warning("migration at API start failed (%s); continuing", exc)
     # every request holds at most one connection; size the pool above the threadpool (40)
     engine = make_engine(database_url, pool_size=48, max_overflow=32, pool_timeout=10)
     try:
         ensure_api_schema(engine)
-    except Exception as exc:  # noqa: BLE001 - no events table yet: /health says so
+    except Exception as exc:  # no events table yet: /health says so
         log.warning("API schema extras not created: %s", exc)
     return engine
 

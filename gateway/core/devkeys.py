@@ -31,6 +31,6 @@ def is_dev_key(key: str) -> bool:
     """True when ``key`` is one of the 20 default-mnemonic accounts."""
     try:
         address = Account.from_key(key).address.lower()
-    except Exception:  # noqa: BLE001 - not a key at all (check_startup says so)
+    except Exception:
         return False
     return address in _accounts()

@@ -16,7 +16,8 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any, Optional, Union
 
 from starlette.concurrency import run_in_threadpool
 
@@ -166,7 +167,7 @@ class DbTokenBuckets:
 
                     conn.execute(text("DELETE FROM rate_limit_buckets WHERE key LIKE :p AND updated_at < :t"),
                                  {"p": f"{self.kind}|%", "t": now - self.burst / self.rate - 60})
-        except Exception as exc:  # noqa: BLE001 - database down: this process's own buckets
+        except Exception as exc:  # database down: this process's own buckets
             if not self._warned:
                 log.warning("shared rate-limit buckets unavailable (%s); limiting per process", exc)
                 self._warned = True
@@ -259,7 +260,7 @@ class RateLimitMiddleware:
                 participant = db.get(Participant, key)
                 organisation = db.get(Organisation, participant.org_id) if participant is not None else None
                 ok = participant is not None and effective_roles(participant, organisation, time.time()) != 0
-        except Exception:  # noqa: BLE001 - no index yet: nobody has standing
+        except Exception:  # no index yet: nobody has standing
             ok = False
         with self._standing_lock:
             self._standing[key] = (now + self.STANDING_TTL, ok)
@@ -268,7 +269,7 @@ class RateLimitMiddleware:
                 self._standing.popitem(last=False)
         return ok
 
-    async def _take(self, buckets: "TokenBuckets | DbTokenBuckets", key: str) -> float:
+    async def _take(self, buckets: TokenBuckets | DbTokenBuckets, key: str) -> float:
         if isinstance(buckets, DbTokenBuckets):
             return await run_in_threadpool(buckets.take, key)
         return buckets.take(key)

@@ -53,7 +53,7 @@ class ResponseCacheMiddleware:
         self.engine_of = engine_of
         self.ttl = ttl
         self.enabled = enabled
-        self._entries: "OrderedDict[bytes, _Entry]" = OrderedDict()
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._sqlite: Optional[tuple[str, sqlite3.Connection]] = None
         self._flights: dict[bytes, tuple[tuple[Any, ...], asyncio.Future[None]]] = {}
@@ -64,7 +64,7 @@ class ResponseCacheMiddleware:
         try:
             with engine.connect() as conn:
                 row = conn.exec_driver_sql(POSITION_SQL).first()
-        except Exception:  # noqa: BLE001 - no index yet: nothing to key on, do not cache
+        except Exception:  # no index yet: nothing to key on, do not cache
             return None
         return tuple(row) if row is not None else None
 

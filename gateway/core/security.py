@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Optional
 
 from eth_account import Account
@@ -94,7 +94,7 @@ def parse_time(value: str, what: str) -> float:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_message(message: str) -> SiweMessage:
@@ -161,7 +161,7 @@ def recover_signer(message: str, signature: str) -> str:
         if len(raw) != 65:
             raise ValueError("length")
         return str(Account.recover_message(encode_defunct(text=message), signature=raw))
-    except Exception:  # noqa: BLE001 - any malformed signature
+    except Exception:  # any malformed signature
         raise SiweError("InvalidSignature", "the signature is not a valid 65-byte personal_sign signature") from None
 
 
@@ -226,7 +226,7 @@ def consume_nonce(engine: Engine, nonce: str) -> None:
 # ---------------------------------------------------------------- revoked sessions (logout)
 
 
-def revoke_session(engine: Engine, session: "SessionToken") -> None:
+def revoke_session(engine: Engine, session: SessionToken) -> None:
     """Record the session's id as revoked until it would have expired (table revoked_sessions,
     shared by every gateway process over the database). Idempotent."""
     now = time.time()
@@ -239,7 +239,7 @@ def revoke_session(engine: Engine, session: "SessionToken") -> None:
                          {"s": session.sid, "a": session.address.lower(), "e": session.expires_at, "r": now})
 
 
-def is_revoked(engine: Engine, session: "SessionToken") -> bool:
+def is_revoked(engine: Engine, session: SessionToken) -> bool:
     with engine.connect() as conn:
         return conn.execute(text("SELECT 1 FROM revoked_sessions WHERE sid = :s"), {"s": session.sid}).first() is not None
 
@@ -281,7 +281,7 @@ def read_token(secret: bytes, token: str, now: Optional[float] = None) -> Option
             return None
         data = json.loads(payload)
         tok = SessionToken(str(data["sub"]), int(data["iat"]), int(data["exp"]), str(data["sid"]))
-    except Exception:  # noqa: BLE001 - any malformed token is no token
+    except Exception:  # any malformed token is no token
         return None
     if tok.expires_at <= (time.time() if now is None else now):
         return None

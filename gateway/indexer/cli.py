@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from gateway.indexer import leader
-from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 from gateway.indexer.store import IndexerLockError, StateMismatch, make_engine, migrate, write_dump
 from gateway.indexer.sync import Indexer, IndexerConfig, Progress
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -148,7 +148,7 @@ class _JsonReporter:
     def __init__(self) -> None:
         self.last = 0.0
 
-    def __enter__(self) -> "_JsonReporter":
+    def __enter__(self) -> _JsonReporter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -167,7 +167,8 @@ class _JsonReporter:
 class _RichReporter:
     def __init__(self, follow: bool) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
 
         self.console = Console(stderr=True)
         self.bar = Bar(TextColumn("[bold]indexing[/bold] block"), MofNCompleteColumn(), BarColumn(),
@@ -176,7 +177,7 @@ class _RichReporter:
                        TimeElapsedColumn(), console=self.console, transient=False)
         self.task: Any = None
 
-    def __enter__(self) -> "_RichReporter":
+    def __enter__(self) -> _RichReporter:
         self.bar.start()
         self.task = self.bar.add_task("index", total=None, events=0, rate=0.0, lag="?")
         return self
@@ -198,8 +199,8 @@ class _RichReporter:
 def main(argv: Optional[list[str]] = None) -> int:
     """``python -m gateway.indexer ARGS``: ``dataledger index ARGS`` with the gateway's settings as
     defaults (STATE_DIR, DATABASE_URL, RPC_URL; see gateway.core.config); returns the exit code."""
-    from gateway.core.config import get_settings
     from dataledger.cli import run
+    from gateway.core.config import get_settings
 
     settings = get_settings()
     args = sys.argv[1:] if argv is None else argv

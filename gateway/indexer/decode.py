@@ -23,9 +23,10 @@ A log no ABI knows is kept with ``event == ""`` and its raw topics and data as a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Iterable, Mapping, Optional, cast
+from typing import Any, Optional, cast
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
@@ -300,11 +301,11 @@ def _make_hex_decoder(indexed: list[tuple[str, str]], data: list[tuple[str, str]
     src = (
         "def decode(topics, d):\n"
         + (f"    if len(d) < {min_len}:\n        raise ValueError('log data too short')\n" if data else "")
-        + (f"    d = d.lower()\n" if data else "")
+        + ("    d = d.lower()\n" if data else "")
         + "    return {" + ", ".join(parts) + "}\n"
     )
     namespace: dict[str, Any] = {"_dyn_bytes": _dyn_bytes, "_dyn_string": _dyn_string, "_signed": _signed}
-    exec(compile(src, "<event decoder>", "exec"), namespace)  # noqa: S102 - generated from the ABI, not input
+    exec(compile(src, "<event decoder>", "exec"), namespace)  # generated from the ABI, not input
     fn: Callable[[list[str], str], dict[str, Value]] = namespace["decode"]
     return fn
 
@@ -330,7 +331,7 @@ class EventSpec:
                                                                                 compare=False)
 
     @classmethod
-    def from_abi(cls, contract: str, entry: Mapping[str, Any]) -> "EventSpec":
+    def from_abi(cls, contract: str, entry: Mapping[str, Any]) -> EventSpec:
         inputs = entry["inputs"]
         types = [abi_type(i) for i in inputs]
         signature = f"{entry['name']}({','.join(types)})"

@@ -39,8 +39,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
@@ -69,7 +70,7 @@ class WriterIdentity:
     started_at: float
 
     @classmethod
-    def current(cls) -> "WriterIdentity":
+    def current(cls) -> WriterIdentity:
         return cls(socket.gethostname(), os.getpid(), PROCESS_STARTED_AT)
 
     def describe(self) -> str:
@@ -158,7 +159,7 @@ class Leadership:
 
     # ------------------------------------------------------------ acquire / release
 
-    def __enter__(self) -> "Leadership":
+    def __enter__(self) -> Leadership:
         from gateway.indexer.store import IndexerLockError
 
         t0 = time.monotonic()
@@ -170,7 +171,7 @@ class Leadership:
                 try:
                     got = bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
                     self._conn.commit()
-                except Exception as exc:  # noqa: BLE001 - database restarting: reconnect and retry
+                except Exception as exc:  # database restarting: reconnect and retry
                     log.warning("writer lock poll failed (%s); retrying", exc)
                     self._drop_connection()
                     got = False
@@ -211,11 +212,11 @@ class Leadership:
             try:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
                 conn.commit()
-            except Exception:  # noqa: BLE001 - the session is gone: so is the lock
+            except Exception:  # the session is gone: so is the lock
                 pass
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         self._lock_engine.dispose()
 
@@ -225,7 +226,7 @@ class Leadership:
             try:
                 conn.invalidate()
                 conn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     # ------------------------------------------------------------ the writer row
@@ -246,7 +247,7 @@ class Leadership:
             assert self._conn is not None
             row = self._conn.execute(text("SELECT host, pid, started_at FROM indexer_writer WHERE id = 1")).first()
             self._conn.commit()
-        except Exception:  # noqa: BLE001 - no table yet (older schema): say nothing more
+        except Exception:
             if self._conn is not None:
                 self._conn.rollback()
             return "another session"
@@ -264,7 +265,7 @@ class Leadership:
                 self._conn.commit()
                 if done != 1:
                     raise LockLost("the writer row names another process")
-            except Exception as exc:  # noqa: BLE001 - the lock session is gone
+            except Exception as exc:  # the lock session is gone
                 if self._stop.is_set():
                     return
                 log.error("lost the indexer writer lock (%s): stopping", exc)
@@ -274,7 +275,7 @@ class Leadership:
                 for handler in handlers:
                     try:
                         handler()
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         log.exception("lost-lock handler failed")
                 return
 

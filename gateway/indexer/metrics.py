@@ -11,7 +11,8 @@ registry (gateway.main); :func:`render` renders one for a given engine.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -103,7 +104,7 @@ def _database_metrics(engine: Engine) -> Iterator[Metric]:
             row = conn.execute(text(
                 "SELECT last_block, head_block, reorgs, events_total, updated_at FROM indexer_state WHERE id = 1"
             )).first()
-    except Exception:  # noqa: BLE001 - no table yet, database down: the in-process part still renders
+    except Exception:  # no table yet, database down: the in-process part still renders
         return
     if row is None:
         return

@@ -23,8 +23,9 @@ Events that no handler projects (approvals, role admin, forwarder, ownership...)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from gateway.indexer.decode import DecodedEvent
 

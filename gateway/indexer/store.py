@@ -28,14 +28,14 @@ import contextlib
 import hashlib
 import os
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Iterator, Optional, Sequence
+from pathlib import Path
+from typing import Any, Optional
 
-from sqlalchemy import Boolean, Connection, Engine, Integer, create_engine, event, select, text, tuple_
+from sqlalchemy import Boolean, Connection, Engine, Integer, create_engine, event, select, tuple_
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 from gateway import models

@@ -43,17 +43,18 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine
 
-from gateway.services.documents import DocumentFetcher
 from gateway.indexer import metrics
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
-from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 from gateway.indexer.store import State, StateMismatch, Store, writer_lock
+from gateway.services.documents import DocumentFetcher
 from ledger.deployment import Deployment
+from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 
 log = logging.getLogger("gateway.indexer")
 
@@ -727,7 +728,8 @@ def run_indexer(rpc_url: str, database_url: str, contracts: Mapping[str, Mapping
                 until_block: Optional[int] = None, migrate: bool = True,
                 on_progress: Optional[Callable[[Progress], None]] = None) -> State:
     """Migrate the database, then index (and follow) in the calling thread."""
-    from gateway.indexer.store import make_engine, migrate as run_migrations
+    from gateway.indexer.store import make_engine
+    from gateway.indexer.store import migrate as run_migrations
 
     if migrate:
         run_migrations(database_url)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from logging.config import fileConfig
-
-from alembic import context
 from typing import Any
 
+from alembic import context
 from sqlalchemy import Connection, Engine, create_engine, event, pool
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
 from gateway import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from gateway.models import modelled
-from sqlmodel import SQLModel
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -74,7 +73,7 @@ def _sqlite_at_head(raw: Any) -> bool:
         return False
     try:
         current = {str(r[0]) for r in raw.execute("SELECT version_num FROM alembic_version").fetchall()}
-    except Exception:  # noqa: BLE001 - no version table yet
+    except Exception:  # no version table yet
         return False
     return current == heads
 

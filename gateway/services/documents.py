@@ -26,8 +26,9 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
@@ -134,7 +135,7 @@ class DocumentFetcher:
         try:
             out["discovered"] = self.discover()
             out["fetched"] = self.fetch_due()
-        except Exception as exc:  # noqa: BLE001 - documents must never stop block indexing
+        except Exception as exc:  # documents must never stop block indexing
             log.warning("document fetching failed this round (retried next round): %s", exc)
         return out
 

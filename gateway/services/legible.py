@@ -14,10 +14,11 @@ jurisdictions, rights, levels and source types by name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text

@@ -6,7 +6,8 @@ Lookups go through expression indexes on ``events.args`` (gateway.core.db.ensure
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from sqlalchemy import Connection, text
 

@@ -38,8 +38,9 @@ events are public logs of the chain: anyone with access to a node reads them in 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from fastapi import Request
 from sqlalchemy import Connection, text

@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 from sqlalchemy import Engine, text
 
@@ -77,7 +78,7 @@ def _table_columns(conn: Any, table: str) -> set[str]:
 
     try:
         return {c["name"] for c in inspect(conn).get_columns(table)}
-    except Exception:  # noqa: BLE001 - no such table (older schema)
+    except Exception:
         return set()
 
 
@@ -414,7 +415,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     out = res.public()
                     code = 1 if res.failed else 0
                     line = f"repaired {len(res.repaired)} pins, {len(res.failed)} failed; now {out['after']['status']}"
-            except Exception as exc:  # noqa: BLE001 - one line, non-zero exit
+            except Exception as exc:  # one line, non-zero exit
                 print(f"replication: {type(exc).__name__}: {exc}", file=sys.stderr)
                 return 1
             finally:

@@ -120,7 +120,7 @@ def statistics(conn: Connection, period: str = "month", since: Optional[int] = N
     }
 
 
-_CACHE: "OrderedDict[tuple[Any, ...], dict[str, Any]]" = OrderedDict()
+_CACHE: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 64
 

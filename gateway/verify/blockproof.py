@@ -5,7 +5,8 @@ each log found in its receipt at its index with the same address, topics and dat
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from gateway.verify import qbft
 from gateway.verify import receipts as rc

@@ -58,8 +58,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from eth_utils.crypto import keccak
 
@@ -70,8 +71,8 @@ from gateway.verify.comparison import compare
 from gateway.verify.history import add_links, event_dict, rebuild
 from gateway.verify.manifests import check_manifest_bytes, ipfs_fetcher
 from gateway.verify.node import Node
-from gateway.verify.results import ChainHistory, ManifestCheck
 from gateway.verify.rawtx import raw_transactions
+from gateway.verify.results import ChainHistory, ManifestCheck
 from gateway.verify.selection import MANIFEST_EVENTS, RULES, check_kind, filter_history, topic0, uint_topic
 
 FORMAT = "dataledger-proof-bundle/2"

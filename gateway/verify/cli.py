@@ -193,15 +193,14 @@ def verify_command(opts: VerifyOptions) -> int:
         return _error(str(exc), opts.json)
     if opts.block is not None and opts.block < 0:
         return _error(f"--block {opts.block}: not a block number", opts.json)
-    from ledger.settings import Settings
-
-    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify.bundle import build_bundle, write_bundle
     from gateway.verify.core import verify_history
     from gateway.verify.node import Node
-    from gateway.verify.results import VerifyError
     from gateway.verify.receipts import EncodingError
+    from gateway.verify.results import VerifyError
     from gateway.verify.sources import SourceError
+    from ledger.rpc import NodeUnavailable, RpcError
+    from ledger.settings import Settings
 
     source: Any = None
     node = Node(opts.rpc)
@@ -317,12 +316,12 @@ def _participant(opts: VerifyOptions) -> int:
         return _error(f"--block {opts.block}: not a block number", opts.json)
     if opts.export:
         return _error("--export: proof bundles cover vouchers and assets, not participants", opts.json)
-    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify.node import Node
-    from gateway.verify.results import VerifyError
     from gateway.verify.participant import verify_participant
     from gateway.verify.receipts import EncodingError
+    from gateway.verify.results import VerifyError
     from gateway.verify.sources import SourceError
+    from ledger.rpc import NodeUnavailable, RpcError
 
     source: Any = None
     node = Node(opts.rpc)
@@ -358,7 +357,6 @@ def _mismatch(message: str, as_json: bool) -> int:
 def _offline(args: VerifyOptions) -> int:
     assert args.bundle is not None
     from gateway.verify.bundle import load_bundle, verify_bundle
-
     from gateway.verify.qbft import QbftError, load_validators
 
     if not args.trusted_head and not args.validators:
@@ -378,7 +376,7 @@ def _offline(args: VerifyOptions) -> int:
     try:
         chain_id = load_bundle(data).get("chain_id")
         expected = _expected_contracts(args.deployment, args.state_dir, chain_id)
-    except Exception:  # noqa: BLE001 - verify_bundle reports the same failure
+    except Exception:  # verify_bundle reports the same failure
         pass
     result = verify_bundle(data, args.trusted_head, expected, validators=validators)
     if expected is None:

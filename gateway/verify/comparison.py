@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import bisect
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from gateway.indexer.decode import canonical_json
 from gateway.verify.history import event_key

@@ -19,8 +19,9 @@ The verifier's modules, by job:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from gateway.verify.comparison import compare
 from gateway.verify.history import event_key, rebuild

@@ -26,9 +26,10 @@ Three sources, in this order (:func:`resolve_contracts`):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Optional
 
 from ledger.deployment import Deployment
 from ledger.errors import LedgerError
@@ -101,9 +102,9 @@ def _code(node: Any, address: str, block: int) -> bytes:
 def check_against_chain(node: Any, contracts: Mapping[str, Mapping[str, Any]], block: int) -> tuple[list[str], list[str]]:
     """Check the contracts against the chain at ``block`` (see the module doc); returns (checks done,
     notes). Raises :class:`DeploymentRejected` naming the first contract that fails."""
-    from ledger.rpc import RpcError
     from ledger.artifacts import UnknownArtifact, load_artifact
     from ledger.deploy import SUITE
+    from ledger.rpc import RpcError
 
     missing = [n for n in SUITE if n not in contracts]
     if missing:
@@ -183,8 +184,8 @@ def checked_gateway_record(rpc_url: str, gateway: str) -> Deployment:
     """The deployment built from ``gateway``'s ``/v1/contracts``
     after :func:`check_against_chain` at the node's head: what ``dataledger --gateway URL`` uses
     when it holds no record of its own. Raises DeploymentUnavailable / DeploymentRejected."""
-    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify.node import Node
+    from ledger.rpc import NodeUnavailable, RpcError
 
     node = Node(rpc_url)
     try:

@@ -23,7 +23,8 @@ their CID and compared with the on-chain contentHash.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 
 from gateway.indexer.decode import Decoder
 from gateway.verify.blockproof import prove

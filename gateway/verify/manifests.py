@@ -4,8 +4,9 @@ re-hashed to the CID and to the on-chain contentHash."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from gateway.verify.results import ManifestCheck
 
@@ -20,14 +21,14 @@ def check_manifest(event: Mapping[str, Any], fetch: Any) -> ManifestCheck:
     content_hash = str(args["contentHash"]).lower()
     try:
         cid = cid_from_chain(bytes.fromhex(str(args["manifestCid"])[2:]))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ManifestCheck(asset_id, version, str(args.get("manifestCid")), content_hash, "mismatch",
                              f"not a CID: {exc}", int(event["block_number"]), int(event["log_index"]))
     check = ManifestCheck(asset_id, version, cid, content_hash, "ok", "", int(event["block_number"]),
                           int(event["log_index"]))
     try:
         data = fetch(cid)
-    except Exception as exc:  # noqa: BLE001 - any IPFS failure: unavailable (or CidMismatch)
+    except Exception as exc:
         name = type(exc).__name__
         check.status = "mismatch" if name == "CidMismatch" else "unavailable"
         check.detail = f"{name}: {exc}"
@@ -42,7 +43,7 @@ def check_manifest_bytes(check: ManifestCheck, data: bytes) -> ManifestCheck:
     try:
         same_cid = Cid.decode(file_cid(data)).multihash == Cid.decode(check.cid).multihash \
             and Cid.decode(file_cid(data)).codec == Cid.decode(check.cid).codec
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         same_cid = False
         problems.append(f"cid: {exc}")
     if not same_cid:

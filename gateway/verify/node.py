@@ -4,8 +4,9 @@ chain), eth_getLogs in ranges the node accepts, and headers + receipts of blocks
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 from gateway.verify.results import VerifyError
 from ledger.rpc import RpcClient, RpcError

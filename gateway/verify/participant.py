@@ -21,7 +21,8 @@ chain suspended") / ``unverified`` (presentation, listed) / ``redacted``.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from gateway.indexer import projections as pj
 from gateway.indexer.decode import Decoder

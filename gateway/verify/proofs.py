@@ -12,8 +12,9 @@ from the compiler's ``storageLayout`` (in the shipped artifacts; never hard-code
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import rlp
 from eth_utils.crypto import keccak

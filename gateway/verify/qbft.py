@@ -31,15 +31,16 @@ override the validator set, and the legacy IBFT 1.0 / IBFT 2.0 extraData formats
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import rlp
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
-from eth_utils.exceptions import ValidationError
 from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError
 
 from gateway.verify import receipts as rc
 
@@ -345,7 +346,7 @@ class ValidatorTracker:
     drop_votes: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_genesis(cls, genesis: Mapping[str, Any], block0: Mapping[str, Any]) -> "ValidatorTracker":
+    def from_genesis(cls, genesis: Mapping[str, Any], block0: Mapping[str, Any]) -> ValidatorTracker:
         """Start at block 0: the validators and epoch length from the genesis file, the hash from
         block 0 as the node returns it (a genesis file alone lacks the state root)."""
         vset, epoch = validators_from_genesis(genesis)

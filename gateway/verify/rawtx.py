@@ -9,7 +9,8 @@ block's transactions root from these bytes, so a wrong answer cannot pass unnoti
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ledger.rpc import METHOD_NOT_FOUND, RpcError
 

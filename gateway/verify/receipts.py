@@ -22,7 +22,8 @@ RLP itself is the ``rlp`` package's; this module builds the items (fields as byt
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Union
 
 import rlp
 from eth_utils.crypto import keccak

@@ -26,8 +26,9 @@ Every key argument is indexed, so each rule is one topic filter.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from eth_utils.crypto import keccak
 

@@ -6,8 +6,9 @@ gateway's database read directly (``--database-url``). Both give the same shape 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 from gateway.verify.selection import check_account, check_kind, select_history, select_participant_history
 
@@ -87,7 +88,7 @@ class HttpSource:
             try:
                 health = self._client.get(f"{self.base_url}/health").json()
                 indexed = health.get("indexed_block")
-            except Exception:  # noqa: BLE001 - the height is optional
+            except Exception:  # the height is optional
                 indexed = None
         subject = body.get("subject") or {}
         me = self._get("/v1/auth/me") if self._headers else None
@@ -233,7 +234,7 @@ class SqlSource:
             rows = self.reader(conn, check_kind(kind), int(subject_id))
             try:
                 state = conn.execute(text("SELECT last_block FROM indexer_state WHERE id = 1")).first()
-            except Exception:  # noqa: BLE001 - no state table: height unknown
+            except Exception:  # no state table: height unknown
                 state = None
         events = []
         for r in rows:

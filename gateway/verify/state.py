@@ -19,8 +19,9 @@ serve at all) or ``unverified`` (a presentation field with no chain counterpart,
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -421,13 +422,13 @@ def latest_manifest(w3: Any, registry: str, asset_id: int) -> Optional[dict[str,
     unreachable or the asset unknown (the call reverts)."""
     try:
         block = int(w3.eth.block_number)
-    except Exception:  # noqa: BLE001 - node unreachable: not verified
+    except Exception:  # node unreachable: not verified
         return None
     try:
         raw = w3.eth.call({"to": w3.to_checksum_address(registry),
                            "data": call_data("AssetRegistry", "latestManifest", (int(asset_id),))}, block)
         out = decode_return("AssetRegistry", "latestManifest", "0x" + bytes(raw).hex())
-    except Exception as exc:  # noqa: BLE001 - a revert (unknown asset) or a failed call: said, not verified
+    except Exception as exc:
         return {"block": block, "error": f"{type(exc).__name__}: {str(exc)[:120]}"}
     return {"block": block, "version": int(out["version"]), "manifest_cid": out["manifest"]["cid"],
             "content_hash": out["manifest"]["contentHash"]}

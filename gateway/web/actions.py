@@ -13,8 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from gateway.api.routes.actions import frozen_reason
-from gateway.api.routes.actions import org_accounts
+from gateway.api.routes.actions import frozen_reason, org_accounts
 from gateway.api.routes.vouchers import voucher_out
 from gateway.models import Clearance, Organisation, Participant, Voucher, VoucherUser
 from gateway.web import pages

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Any, Sequence
+from typing import Any
 
 from markupsafe import Markup
 
 from gateway.web.i18n import _
-
 
 
 def no_data() -> str:

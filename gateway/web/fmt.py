@@ -4,7 +4,7 @@ names instead of addresses (the short address kept on hover)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any, Optional
 
@@ -62,7 +62,7 @@ def local_dt(value: Any) -> Optional[datetime]:
         return None
     if ts <= 0 or ts > 253402300799:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone(zone(current_tz()))
+    return datetime.fromtimestamp(ts, tz=UTC).astimezone(zone(current_tz()))
 
 
 def iso_local(value: Any) -> str:
@@ -73,7 +73,7 @@ def iso_local(value: Any) -> str:
 
 def iso_utc(value: Any) -> str:
     dt = local_dt(value)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else ""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else ""
 
 
 def ts(value: Any) -> Markup:

@@ -22,10 +22,11 @@ import contextvars
 import gettext as _gettext
 import io
 import sys
-from datetime import datetime, timedelta, timezone, tzinfo
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from datetime import timedelta, timezone, tzinfo
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,7 +51,7 @@ def N_(message: str) -> str:
     return message
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> _gettext.NullTranslations:
     """The catalogue of ``locale``, compiled from its ``.po`` in memory (once per process)."""
     from babel.messages.mofile import write_mo

@@ -8,9 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date as Date, datetime, time as Time, timedelta
-from typing import Any, Callable, Optional
+from datetime import date as Date
+from datetime import datetime, timedelta
+from datetime import time as Time
+from typing import Any, Optional
 
 from markupsafe import Markup
 from sqlalchemy import Connection, text

@@ -8,7 +8,7 @@ an HTML error page (400/404/422); the API (/v1) keeps its JSON errors."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 from urllib.parse import urlencode
@@ -127,7 +127,7 @@ def history_verification(kind: str, subject_id: int, request: Request) -> dict[s
     except HTTPException as exc:
         return {"state": "unchecked", "status": _("not verified"), "detail": str(exc.detail)[:300],
                 "scope": _("nothing was checked")}
-    except Exception as exc:  # noqa: BLE001 - a failing check is shown on the page, not raised
+    except Exception as exc:  # a failing check is shown on the page, not raised
         return {"state": "unchecked", "status": _("verification failed"), "detail": str(exc)[:300],
                 "scope": _("nothing was checked")}
     name = verdict.get("verdict", "mismatch")
@@ -613,7 +613,7 @@ def _accounting(request: Request) -> tuple[dict[str, Any], dict[str, str], Optio
         return {}, given, error_page(request, 400, _("Bad request"),
                                      _("%(param)s=%(value)s: expected %(expected)s", param=exc.param,
                                        value=exc.value, expected=exc.expected))
-    delta = datetime.now(timezone.utc).astimezone(i18n.zone(i18n.current_tz())).utcoffset()
+    delta = datetime.now(UTC).astimezone(i18n.zone(i18n.current_tz())).utcoffset()
     utc_offset = int(delta.total_seconds()) if delta is not None else 0
     with request.app.state.engine.connect() as conn:
         stats = statistics(conn, period, lo, hi, utc_offset)

@@ -10,8 +10,8 @@ from ledger.contracts.base import ZERO_ADDRESS, ContractClient, TxResult, jsonab
 from ledger.contracts.models import (
     Asset,
     AssetStatus,
-    ClearanceState,
     Clearance,
+    ClearanceState,
     ManifestVersion,
     Organisation,
     Participant,

@@ -79,10 +79,10 @@ class Connection(Protocol):
     def sender(self) -> TxSender: ...
 
     @property
-    def forwarder(self) -> "ForwarderClient": ...
+    def forwarder(self) -> ForwarderClient: ...
 
     @property
-    def vouchers(self) -> "VouchersClient": ...
+    def vouchers(self) -> VouchersClient: ...
 
     def contract(self, name: str, address: Optional[str] = None) -> Contract: ...
 
@@ -103,7 +103,7 @@ class ContractClient:
 
     NAME: str = ""
 
-    def __init__(self, ledger: "Connection", address: Optional[str] = None) -> None:
+    def __init__(self, ledger: Connection, address: Optional[str] = None) -> None:
         self.ledger = ledger
         self.contract: Contract = ledger.contract(self.NAME, address)
 

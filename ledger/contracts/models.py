@@ -12,13 +12,29 @@ from ledger.errors import InvalidInput
 # the contracts' enums and role bits: generated from the compiler output (python -m ledger.build)
 from ledger.vocabulary import (
     LICENSED_ROLES as LICENSED_ROLES,
+)
+from ledger.vocabulary import (
     AssetStatus as AssetStatus,
+)
+from ledger.vocabulary import (
     ClearanceState as ClearanceState,
+)
+from ledger.vocabulary import (
     RightType as RightType,
+)
+from ledger.vocabulary import (
     Role as Role,
+)
+from ledger.vocabulary import (
     Side as Side,
+)
+from ledger.vocabulary import (
     SourceType as SourceType,
+)
+from ledger.vocabulary import (
     Status as Status,
+)
+from ledger.vocabulary import (
     VoucherStatus as VoucherStatus,
 )
 
@@ -136,7 +152,7 @@ def cid_to_chain(cid: str) -> bytes:
 
     try:
         return bytes(Cid.decode(cid).binary)
-    except Exception:  # noqa: BLE001 - any parse failure is an invalid input
+    except Exception:  # any parse failure is an invalid input
         raise InvalidInput(f"invalid CID {cid!r}") from None
 
 
@@ -155,7 +171,7 @@ def cid_from_chain(raw: bytes) -> str:
         from ledger.ipfs import Cid
 
         return str(Cid.from_bytes(raw))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "0x" + raw.hex()
 
 

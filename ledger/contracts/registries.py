@@ -8,8 +8,8 @@ from ledger.contracts.base import ZERO_ADDRESS, ContractClient, TxResult, checks
 from ledger.contracts.models import (
     Asset,
     AssetStatus,
-    ClearanceState,
     Clearance,
+    ClearanceState,
     ManifestVersion,
     Organisation,
     Participant,

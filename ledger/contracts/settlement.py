@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -81,7 +82,7 @@ class SignedOrder(BaseModel):
         return path
 
     @classmethod
-    def read(cls, path: Path | str) -> "SignedOrder":
+    def read(cls, path: Path | str) -> SignedOrder:
         try:
             return cls.model_validate(json.loads(Path(path).read_text()))
         except FileNotFoundError:

@@ -55,7 +55,7 @@ class ForwardRequest:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ForwardRequest":
+    def from_dict(cls, d: dict[str, Any]) -> ForwardRequest:
         try:
             return cls(
                 sender=checksum(d["from"]), to=checksum(d["to"]), value=int(d.get("value", 0)),

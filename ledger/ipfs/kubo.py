@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -100,7 +101,7 @@ class KuboClient:
         if self._own_client:
             self._client.close()
 
-    def __enter__(self) -> "KuboClient":
+    def __enter__(self) -> KuboClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,8 +17,9 @@ import base64
 import io
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from .errors import BlockNotFound, InvalidCid
 from .unixfs import (

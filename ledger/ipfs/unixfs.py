@@ -15,9 +15,10 @@ import base64
 import hashlib
 import os
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from .errors import CidMismatch, DagError, InvalidCid, UnsupportedCid, UnsupportedLayout
 
@@ -135,7 +136,7 @@ class Cid:
         return self.encode()
 
     @classmethod
-    def decode(cls, value: "str | bytes | Cid") -> "Cid":
+    def decode(cls, value: str | bytes | Cid) -> Cid:
         """Parse a CID string (``Qm...`` or multibase ``b``/``B``/``z``/``f``) or binary CID."""
         if isinstance(value, Cid):
             return value
@@ -146,7 +147,7 @@ class Cid:
         return cls.from_bytes(raw)
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "Cid":
+    def from_bytes(cls, raw: bytes) -> Cid:
         try:
             if len(raw) == 34 and raw[0] == MH_SHA2_256 and raw[1] == 32:
                 return cls(0, CODEC_DAG_PB, MH_SHA2_256, raw[2:])
@@ -184,7 +185,7 @@ def _cid_string_to_bytes(s: str) -> bytes:
     raise InvalidCid(f"unsupported multibase prefix {prefix!r} in CID {s!r}")
 
 
-def normalize_cid(value: "str | bytes | Cid") -> str:
+def normalize_cid(value: str | bytes | Cid) -> str:
     """Canonical string form of any accepted CID spelling (raises :class:`InvalidCid`)."""
     return Cid.decode(value).encode()
 
@@ -217,7 +218,7 @@ def hash_block_like(cid: Cid, data: bytes) -> Cid:
     return Cid(cid.version, cid.codec, cid.mh_code, digest)
 
 
-def verify_block(cid: "str | bytes | Cid", data: bytes, where: str = "") -> None:
+def verify_block(cid: str | bytes | Cid, data: bytes, where: str = "") -> None:
     """Raise :class:`CidMismatch` unless ``data`` hashes to ``cid``."""
     expected = Cid.decode(cid)
     actual = hash_block_like(expected, data)
@@ -275,7 +276,7 @@ class PBNode:
         return bytes(out)
 
     @classmethod
-    def decode(cls, buf: bytes) -> "PBNode":
+    def decode(cls, buf: bytes) -> PBNode:
         node = cls()
         try:
             for fno, wire, val in _pb_fields(buf):
@@ -356,7 +357,7 @@ class UnixFSData:
         return bytes(out)
 
     @classmethod
-    def decode(cls, buf: bytes) -> "UnixFSData":
+    def decode(cls, buf: bytes) -> UnixFSData:
         typ: int | None = None
         out = cls(type=-1)
         try:
@@ -587,7 +588,7 @@ def directory_cid(path: str | os.PathLike[str], *, hidden: bool = False) -> str:
 
 
 def iter_file_blocks(
-    cid: "str | Cid", get_block: Callable[[str], bytes]
+    cid: str | Cid, get_block: Callable[[str], bytes]
 ) -> Iterator[bytes]:
     """Yield a UnixFS file's bytes in order, fetching blocks with ``get_block`` (which verifies)."""
     c = Cid.decode(cid)
@@ -611,7 +612,7 @@ def iter_file_blocks(
         yield from iter_file_blocks(Cid.from_bytes(link.hash), get_block)
 
 
-def iter_dag_cids(cid: "str | Cid", get_block: Callable[[str], bytes]) -> Iterator[str]:
+def iter_dag_cids(cid: str | Cid, get_block: Callable[[str], bytes]) -> Iterator[str]:
     """Yield every CID of a DAG (root first), fetching blocks with ``get_block``."""
     c = Cid.decode(cid)
     s = c.encode()

@@ -25,8 +25,9 @@ Participants (anvil default accounts; officer = the organisation's chief data of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 from web3 import Web3

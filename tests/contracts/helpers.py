@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from enum import IntEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -25,8 +25,8 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
-from ledger.artifacts import available, load_artifact
 from ledger import vocabulary as _vocab
+from ledger.artifacts import available, load_artifact
 from ledger.contracts import models as _models
 
 # ------------------------------------------------------------------ domain constants
@@ -137,7 +137,7 @@ def _abi_type(param: dict[str, Any]) -> str:
     return str(param["type"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def error_table() -> dict[bytes, tuple[str, tuple[str, ...]]]:
     """selector -> (error name, argument types), over every shipped artifact."""
     table: dict[bytes, tuple[str, tuple[str, ...]]] = {}

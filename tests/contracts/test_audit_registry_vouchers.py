@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ledger.vocabulary import Restriction
 from tests.contracts.helpers import ANY, Roles, event, expect_revert, jur, org_id, send
-from tests.contracts.trading import DAY, USE, ZERO, Trading, trading  # noqa: F401
+from tests.contracts.trading import DAY, USE, ZERO, Trading, trading
 
 PURPOSE = b"\x22" * 32
 CLEARANCE_REQUIRED = int(Restriction.CLEARANCE_REQUIRED)

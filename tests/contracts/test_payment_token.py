@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from tests.contracts.helpers import Roles, event, events, expect_revert, send
-from tests.contracts.trading import MAX_UINT, ZERO, Trading, trading  # noqa: F401
+from tests.contracts.trading import MAX_UINT, ZERO, Trading, trading
 
 
 def test_metadata(trading: Trading) -> None:

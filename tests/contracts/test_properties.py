@@ -56,9 +56,9 @@ from web3 import Web3
 
 from ledger.artifacts import load_artifact
 from ledger.vocabulary import AssetStatus, ClearanceState, Restriction, Status, VoucherStatus
-from tests.contracts.conftest import ORGS, OFFICER_CN_INDEX, OUTSIDER_INDEX
+from tests.contracts.conftest import OFFICER_CN_INDEX, ORGS, OUTSIDER_INDEX
 from tests.contracts.helpers import Roles, SourceType, _abi_type, decode_revert, fresh_content
-from tests.contracts.trading import BUY, MAX_UINT, SELL, ZERO, Order, Trading, sign_order, trading  # noqa: F401
+from tests.contracts.trading import BUY, MAX_UINT, SELL, ZERO, Order, Trading, sign_order, trading
 
 HOUR = 3600
 HALF = HOUR // 2

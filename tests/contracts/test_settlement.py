@@ -8,7 +8,7 @@ import pytest
 from eth_utils import keccak
 
 from tests.contracts.helpers import ANY, Roles, event, events, expect_revert, send
-from tests.contracts.trading import (  # noqa: F401
+from tests.contracts.trading import (
     BUY,
     DAY,
     MAX_UINT,

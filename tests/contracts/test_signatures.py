@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account
 
 from tests.contracts.helpers import Roles, expect_revert, send
-from tests.contracts.trading import (  # noqa: F401
+from tests.contracts.trading import (
     MAX_UINT,
     ZERO,
     Trading,

@@ -6,8 +6,18 @@ from typing import Any
 
 import pytest
 
-from tests.contracts.helpers import ANY, AssetStatus, Roles, SourceType, event, events, expect_revert, mapping_slot, send
-from tests.contracts.trading import (  # noqa: F401
+from tests.contracts.helpers import (
+    ANY,
+    AssetStatus,
+    Roles,
+    SourceType,
+    event,
+    events,
+    expect_revert,
+    mapping_slot,
+    send,
+)
+from tests.contracts.trading import (
     DAY,
     HOLDING,
     OPERATING,

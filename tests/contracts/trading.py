@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -90,7 +91,7 @@ class Order:
     def as_tuple(self, bare: bool = False) -> tuple[Any, ...]:
         return tuple(self.message(bare).values())
 
-    def but(self, **changes: Any) -> "Order":
+    def but(self, **changes: Any) -> Order:
         return replace(self, **changes)
 
 

@@ -10,8 +10,9 @@ exercised against a node that refuses large ranges.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account

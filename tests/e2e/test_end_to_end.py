@@ -19,30 +19,31 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
 from web3 import Web3
 
+from dataledger.dev import demo
 from gateway.core.config import Settings
 from gateway.indexer import metrics
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig
-from gateway.verify import receipts as rc
 from gateway.verify import Node, verify_history
+from gateway.verify import receipts as rc
 from gateway.verify.sources import HttpSource
-from dataledger.dev import demo
 from ledger.chain import Ledger
-from ledger.contracts.models import Role, RightType, Side, SourceType, hash32
+from ledger.contracts.models import RightType, Role, Side, SourceType, hash32
 from ledger.deploy import deploy_all, deployment_record, write_deployment
+from ledger.deployment import Deployment
 from ledger.errors import ContractRevert, TxError
 from ledger.ipfs import open_store
 from ledger.tx import FeePolicy, TxSender
-from ledger.deployment import Deployment
 from tests.e2e.conftest import DevNode
 from tests.gateway.api_fixtures import DOMAIN, bearer, login
 
@@ -171,7 +172,7 @@ def market(node: DevNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         assert m.indexer is not None
         try:
             m.indexer.run(follow=True)
-        except BaseException as exc:  # noqa: BLE001 - reported by wait_indexed
+        except BaseException as exc:  # reported by wait_indexed
             m.indexer_error.append(exc)
 
     thread = threading.Thread(target=follow, name=f"e2e-indexer-{node.kind}", daemon=True)

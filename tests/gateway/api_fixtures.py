@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from web3 import Web3
 
+from dataledger.dev import demo
+from dataledger.dev.anvil import AnvilError, AnvilNode
 from gateway.core.config import Settings
 from gateway.core.security import SiweMessage
 from gateway.indexer.sync import IndexerConfig, run_indexer
-from dataledger.dev import demo
-from dataledger.dev.anvil import AnvilError, AnvilNode
 from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
 from ledger.deployment import Deployment
 
@@ -130,7 +130,7 @@ def siwe_message(account: LocalAccount, nonce: str, chain_id: int, domain: str =
     now = time.time() if issued_at is None else issued_at
 
     def iso(ts: float) -> str:
-        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     return SiweMessage(domain=domain, address=account.address, statement="Sign in to the dataledger gateway.",
                        uri=f"https://{domain}/", version="1", chain_id=chain_id, nonce=nonce,

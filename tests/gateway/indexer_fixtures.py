@@ -10,19 +10,20 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from web3 import Web3
 
+from dataledger.dev.anvil import AnvilNode
 from gateway.indexer.store import dump_hash, make_engine, migrate
 from gateway.indexer.sync import Indexer, IndexerConfig
 from ledger.deployment import Deployment
-from dataledger.dev.anvil import AnvilNode
 from tests.gateway.indexer_workload import Market, setup_market
 
 DB_KINDS = ["sqlite", "postgres"]
@@ -126,7 +127,7 @@ class LiveIndexer:
         except BaseException as exc:  # surfaced by wait_synced / stop
             self.error = exc
 
-    def __enter__(self) -> "LiveIndexer":
+    def __enter__(self) -> LiveIndexer:
         self.thread.start()
         return self
 

@@ -8,18 +8,19 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from dataledger.dev.anvil import free_port
 from gateway.indexer.sync import run_indexer
 from ledger.deployment import Deployment
-from dataledger.dev.anvil import free_port
-from tests.gateway.api_fixtures import DOMAIN, Market, bearer, get_market, login, sign, siwe_message  # noqa: F401
+from tests.gateway.api_fixtures import DOMAIN, Market, bearer, get_market, login, sign, siwe_message
 from tests.gateway.indexer_fixtures import new_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]

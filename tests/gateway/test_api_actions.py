@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from dataledger.dev.anvil import DEFAULT_MNEMONIC
-from tests.gateway.api_fixtures import app, bearer, client, login, market  # noqa: F401
+from tests.gateway.api_fixtures import app, bearer, client, login, market
 
 RELAYER = "0x8626f6940E2eb28930eFb4CeF49B2d1F2C9C1199"  # anvil account 19
 _tokens: dict[str, str] = {}

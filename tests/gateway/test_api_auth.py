@@ -9,9 +9,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ledger.ipfs import file_cid
 from gateway.core.security import make_token, parse_message, read_token
-from tests.gateway.api_fixtures import DOMAIN, app, bearer, client, login, market, sign, siwe_message  # noqa: F401
+from ledger.ipfs import file_cid
+from tests.gateway.api_fixtures import DOMAIN, app, bearer, client, login, market, sign, siwe_message
 
 
 def _nonce(client: Any) -> str:

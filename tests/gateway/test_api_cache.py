@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from gateway.core.respcache import ResponseCacheMiddleware
 from gateway.core.security import COOKIE_NAME
-from tests.gateway.api_fixtures import app, bearer, client, login, market  # noqa: F401
+from tests.gateway.api_fixtures import app, bearer, client, login, market
 
 
 def _engine(tmp_path: Path) -> Any:

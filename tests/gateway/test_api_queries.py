@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.gateway.api_fixtures import app, bearer, client, login, market  # noqa: F401
+from tests.gateway.api_fixtures import app, bearer, client, login, market
 
 ZERO = "0x" + "00" * 20
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ledger.chain import Ledger
 from ledger.contracts.models import hash32
-from tests.gateway.api_fixtures import app, bearer, client, login, market  # noqa: F401
+from tests.gateway.api_fixtures import app, bearer, client, login, market
 
 RELAYER = "0x8626f6940E2eb28930eFb4CeF49B2d1F2C9C1199"  # anvil account 19
 

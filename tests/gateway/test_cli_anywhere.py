@@ -9,16 +9,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from ledger.deploy import SUITE
-from tests.gateway.test_verify_http import Proxy, gateway  # noqa: F401
+from tests.gateway.test_verify_http import Proxy, gateway
 from tests.gateway.test_verify_tamper import VOUCHER
-from tests.gateway.verify_market import Market, market  # noqa: F401
+from tests.gateway.verify_market import Market, market
 
 EXE = str(Path(sys.executable).parent / "dataledger")
 
@@ -47,7 +48,7 @@ def one_line(proc: Any) -> str:
 # ------------------------------------------------------------------ index, then stats
 
 
-def test_index_then_stats_from_another_folder(market: Market, empty: Path) -> None:  # noqa: F811
+def test_index_then_stats_from_another_folder(market: Market, empty: Path) -> None:
     state = empty / "state"
     (state / "deployments").mkdir(parents=True)
     chain_id = market.w3.eth.chain_id
@@ -83,7 +84,7 @@ def test_index_then_stats_from_another_folder(market: Market, empty: Path) -> No
 # ------------------------------------------------------------------ GET /v1/contracts
 
 
-def test_contracts_route_serves_the_deployment(market: Market, gateway: str) -> None:  # noqa: F811
+def test_contracts_route_serves_the_deployment(market: Market, gateway: str) -> None:
     body = httpx.get(f"{gateway}/v1/contracts", timeout=30).json()
     assert body["chain_id"] == market.w3.eth.chain_id
     assert set(body["contracts"]) == set(SUITE)
@@ -96,7 +97,7 @@ def test_contracts_route_serves_the_deployment(market: Market, gateway: str) -> 
 # ------------------------------------------------------------------ verify with only --rpc and --gateway
 
 
-def test_verify_from_an_empty_folder(market: Market, gateway: str, empty: Path) -> None:  # noqa: F811
+def test_verify_from_an_empty_folder(market: Market, gateway: str, empty: Path) -> None:
     proc = dataledger("verify", "voucher", str(VOUCHER), "--rpc", market.rpc_url, "--gateway", gateway, "--json",
                       cwd=empty)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
@@ -140,7 +141,7 @@ def _other_chain(body: dict[str, Any]) -> None:
     body["chain_id"] += 1
 
 
-def test_a_same_code_contract_not_wired_in_is_a_mismatch(market: Market, gateway: str,  # noqa: F811
+def test_a_same_code_contract_not_wired_in_is_a_mismatch(market: Market, gateway: str,
                                                          empty: Path) -> None:
     """A second ParticipantRegistry (the very same code) listed instead of the market's: the code
     check passes, the wiring check (AssetRegistry.participants()) does not."""
@@ -172,7 +173,7 @@ def test_a_same_code_contract_not_wired_in_is_a_mismatch(market: Market, gateway
     (_omitted, "lists no TradeSettlement"),
     (_other_chain, "describes chain"),
 ], ids=["swapped", "later-deploy-block", "no-code", "omitted", "other-chain"])
-def test_a_lying_deployment_is_a_mismatch(market: Market, gateway: str, empty: Path,  # noqa: F811
+def test_a_lying_deployment_is_a_mismatch(market: Market, gateway: str, empty: Path,
                                           change: Any, says: str) -> None:
     proxy = _lying(gateway, change)
     try:
@@ -188,7 +189,7 @@ def test_a_lying_deployment_is_a_mismatch(market: Market, gateway: str, empty: P
         proxy.close()
 
 
-def test_verify_with_a_deployment_file_offline_from_the_gateway(market: Market, empty: Path) -> None:  # noqa: F811
+def test_verify_with_a_deployment_file_offline_from_the_gateway(market: Market, empty: Path) -> None:
     record = empty.parent / "record.json"
     record.write_text(json.dumps(market.record))
     proc = dataledger("verify", "voucher", str(VOUCHER), "--rpc", market.rpc_url, "--deployment", str(record),
@@ -209,7 +210,7 @@ def test_verify_with_a_deployment_file_offline_from_the_gateway(market: Market, 
 # ------------------------------------------------------------------ voucher show with --gateway
 
 
-def test_voucher_show_uses_the_checked_gateway_deployment(market: Market, gateway: str,  # noqa: F811
+def test_voucher_show_uses_the_checked_gateway_deployment(market: Market, gateway: str,
                                                            empty: Path) -> None:
     proc = dataledger("--rpc", market.rpc_url, "--gateway", gateway, "--json", "voucher", "show", str(VOUCHER),
                       cwd=empty)
@@ -231,7 +232,7 @@ def test_voucher_show_uses_the_checked_gateway_deployment(market: Market, gatewa
 # ------------------------------------------------------------------ asset show: the valuation method
 
 
-def test_asset_show_prints_a_hashed_method_as_hex(market: Market, empty: Path) -> None:  # noqa: F811
+def test_asset_show_prints_a_hashed_method_as_hex(market: Market, empty: Path) -> None:
     """The demo records its valuation method as sha-256("income-approach"): shown as 0x-hex and the
     known name, never 32 hash bytes decoded as text."""
     import hashlib
@@ -263,7 +264,7 @@ def test_tag_from_chain() -> None:
 # ------------------------------------------------------------------ serve
 
 
-def test_serve_from_another_folder(market: Market, empty: Path) -> None:  # noqa: F811
+def test_serve_from_another_folder(market: Market, empty: Path) -> None:
     """`dataledger serve` with the global --rpc / --state-dir: the gateway serves the deployment of
     that state dir and the index given; SIGTERM stops it."""
     import signal

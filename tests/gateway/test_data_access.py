@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from ledger.ipfs.unixfs import Cid
-from tests.gateway.data_market import (  # noqa: F401  (fixtures)
+from tests.gateway.data_market import (
     app_routes,
     dclient,
     dmarket,

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from gateway.indexer.sync import IndexerConfig, run_indexer
 from gateway.services.documents import DocumentFetcher
 from ledger.deployment import Deployment
 from ledger.ipfs import Cid, LocalStore
-from tests.gateway.api_fixtures import Market, app, bearer, client, login, market  # noqa: F401
+from tests.gateway.api_fixtures import Market, app, bearer, client, login, market
 from tests.gateway.indexer_fixtures import new_postgres_database
 
 FOSHAN = next(p for p in demo.PARTICIPANTS if p.key == "holder_cn")

@@ -6,8 +6,8 @@ the database as it was. See docs/indexer.md, "Another chain"."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -15,8 +15,7 @@ from gateway.indexer.cli import index_command
 from gateway.indexer.store import dump_hash, make_engine
 from gateway.indexer.sync import ChainMismatch, Indexer, IndexerConfig
 from ledger.deploy import write_deployment
-from tests.gateway.indexer_fixtures import (  # noqa: F401
-    Node, contracts_of, index_once, new_db, node, start_node)
+from tests.gateway.indexer_fixtures import Node, contracts_of, index_once, new_db, node, start_node
 
 
 @pytest.mark.parametrize("longer", [False, True])

@@ -10,15 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import text
 
 from gateway.indexer.store import make_engine
 from gateway.indexer.sync import IndexerConfig
 from ledger.deploy import write_deployment
-from tests.gateway.indexer_fixtures import LiveIndexer, Node, index_once, new_db, node, start_node  # noqa: F401
+from tests.gateway.indexer_fixtures import LiveIndexer, Node, index_once, new_db, node, start_node
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from eth_abi import encode as abi_encode
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from web3.logs import DISCARD
 
 from gateway.indexer.decode import Decoder, EventSpec, canonical_json, normalise
-from tests.gateway.indexer_fixtures import Node, node  # noqa: F401
+from tests.gateway.indexer_fixtures import Node, node
 
 
 def web3_args(contract: Any, name: str, log: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from gateway.core.config import Settings
 from gateway.indexer.store import make_engine, migrate
 from ledger.deploy import write_deployment
-from tests.gateway.indexer_fixtures import Node, index_once, new_postgres_database, node  # noqa: F401
+from tests.gateway.indexer_fixtures import Node, index_once, new_postgres_database, node
 from tests.gateway.test_indexer_crash import indexer_process
 
 TAKEOVER_LIMIT_S = 5.0

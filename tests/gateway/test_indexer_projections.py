@@ -4,20 +4,21 @@ one PaymentToken.transferFromMany call, one ERC-20 Transfer per leg) against the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from web3 import Web3
 
-from gateway.indexer.store import dump_hash, make_engine
-from gateway.indexer.sync import Indexer, IndexerConfig
 from dataledger.dev import demo
 from dataledger.dev.anvil import AnvilNode
+from gateway.indexer.store import dump_hash, make_engine
+from gateway.indexer.sync import Indexer, IndexerConfig
 from ledger.deploy import deploy_all, deployment_record, load_contracts
 from ledger.deployment import Deployment
-from tests.gateway.indexer_fixtures import new_db, new_postgres_database  # noqa: F401
+from tests.gateway.indexer_fixtures import new_db, new_postgres_database
 
 
 class Demo:
@@ -60,7 +61,7 @@ def query(url: str, sql: str) -> list[Any]:
         engine.dispose()
 
 
-def test_demo_trades_and_balances_match_chain(seeded: Demo, new_db: Callable[[], str]) -> None:  # noqa: F811
+def test_demo_trades_and_balances_match_chain(seeded: Demo, new_db: Callable[[], str]) -> None:
     url = new_db()
     first = index(seeded, url)
     settled = query(url, "SELECT args FROM events WHERE event = 'TradeSettled' ORDER BY block_number, log_index")

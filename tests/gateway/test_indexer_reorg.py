@@ -3,12 +3,13 @@ the index equals a fresh re-index of the final chain (canonical dump hash), on S
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from gateway.indexer.sync import IndexerConfig
-from tests.gateway.indexer_fixtures import LiveIndexer, Node, index_once, new_db, node  # noqa: F401
+from tests.gateway.indexer_fixtures import LiveIndexer, Node, index_once, new_db, node
 
 
 def replacement_txs(node: Node, depth: int) -> list[list[Any]]:

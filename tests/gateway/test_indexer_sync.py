@@ -4,24 +4,26 @@ metrics, migrations and the single-writer lock."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import exc as sa_exc, text
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from gateway.indexer import metrics
 from gateway.indexer.cli import index_command
-from ledger.rpc import RpcError
 from gateway.indexer.status import tx_status
 from gateway.indexer.store import IndexerLockError, Store, dump_hash, make_engine, writer_lock
 from gateway.indexer.sync import Indexer, IndexerConfig
 from ledger.deploy import write_deployment
-from tests.gateway.indexer_fixtures import (  # noqa: F401
+from ledger.rpc import RpcError
+from tests.gateway.indexer_fixtures import (
     Node,
     contracts_of,
     index_once,

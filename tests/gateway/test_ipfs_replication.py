@@ -9,14 +9,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.services.replication import (chain_cids, close_nodes, cid_key, open_nodes, replication_report,
-                                          repair)
+from gateway.services.replication import chain_cids, cid_key, close_nodes, open_nodes, repair, replication_report
 from ledger.ipfs import KuboClient, open_store
 from tests.gateway.api_fixtures import Market, build_market
 from tests.gateway.data_market import token

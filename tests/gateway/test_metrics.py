@@ -3,7 +3,8 @@ counts the requests served and the blocks and events indexed, and every app has 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -11,8 +12,8 @@ from sqlalchemy import text
 from gateway.core.httpmetrics import HttpMetrics
 from gateway.indexer import metrics
 from gateway.indexer.store import make_engine
-from tests.gateway.api_fixtures import app, client, market  # noqa: F401
-from tests.gateway.indexer_fixtures import Node, contracts_of, index_once, new_db, new_postgres_database, node  # noqa: F401
+from tests.gateway.api_fixtures import app, client, market
+from tests.gateway.indexer_fixtures import Node, contracts_of, index_once, new_db, new_postgres_database, node
 
 
 def samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

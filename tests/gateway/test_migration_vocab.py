@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from gateway.indexer.store import alembic_config, dump_hash, make_engine
-from tests.gateway.data_market import dmarket  # noqa: F401
+from tests.gateway.data_market import dmarket
 
 #: table -> {column at 0003: column at head}
 RENAMED = {
@@ -41,7 +41,7 @@ def _index_names(engine: Any, table: str) -> set[str]:
     return {i["name"] for i in inspect(engine).get_indexes(table)}
 
 
-def test_migration_0004_renames_columns_and_keeps_every_row(dmarket: Any) -> None:  # noqa: F811
+def test_migration_0004_renames_columns_and_keeps_every_row(dmarket: Any) -> None:
     m = dmarket
     m.index()
     engine = make_engine(m.database_url)

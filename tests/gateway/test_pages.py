@@ -19,14 +19,14 @@ from fastapi.testclient import TestClient
 from gateway.core import units
 from gateway.core.security import make_token
 from gateway.web import i18n
-from tests.gateway.api_fixtures import Market, app, client, market  # noqa: F401
+from tests.gateway.api_fixtures import Market, app, client, market
 
 LANGS = ("zh-Hans", "zh-Hant", "en")
 #: words that are the same in every language (names of things, formats)
 NEUTRAL = {"API", "CSV", "JSON", "CID", "dataledger", "#", "UTC"}
 
 
-def page_paths(market: Market, client: Any) -> list[str]:  # noqa: F811
+def page_paths(market: Market, client: Any) -> list[str]:
     org_id = client.get("/v1/participants").json()["items"][0]["org_id"]
     return ["/", "/participants", "/assets", "/vouchers", "/trades", "/uses", "/clearances", "/assets/1",
             "/assets/2", "/vouchers/1", "/vouchers/3", "/clearances/1", "/regulator", "/regulator?period=day",
@@ -87,7 +87,7 @@ def test_catalogues_translate_every_msgid_with_the_same_placeholders() -> None:
     assert pot == set(msgids), "run python -m gateway.web.i18n extract"
 
 
-def test_every_page_in_each_language_has_no_english_msgid_left(market: Market, client: Any) -> None:  # noqa: F811
+def test_every_page_in_each_language_has_no_english_msgid_left(market: Market, client: Any) -> None:
     english = {m for m in _msgids() if re.search(r"[A-Za-z]{2}", m) and m not in NEUTRAL}
     # strings shown with their values filled in: match their fixed parts
     patterns = [re.compile("^" + re.sub(r"%\\\(\w+\\\)s", ".*", re.escape(m)) + "$") for m in english if "%(" in m]
@@ -118,8 +118,8 @@ def _wallet_strings(html: str) -> dict[str, dict[str, str]]:
     return dict(json.loads(m.group(1)))
 
 
-def test_me_signed_in_and_the_wallet_dictionary_are_in_the_viewers_language(market: Market, app: Any,  # noqa: F811
-                                                                             client: Any) -> None:  # noqa: F811
+def test_me_signed_in_and_the_wallet_dictionary_are_in_the_viewers_language(market: Market, app: Any,
+                                                                             client: Any) -> None:
     """/me signed in as each role (holder and data officer, customs, regulator, exchange) has no
     English msgid left on a Chinese page, and the JSON dictionary wallet.js builds its texts from
     is rendered in the request's language (every entry translated, placeholders kept)."""
@@ -162,7 +162,7 @@ def test_me_signed_in_and_the_wallet_dictionary_are_in_the_viewers_language(mark
                     sorted(re.findall(r"\{(\w+)\}", english_text)), (group, key)
 
 
-def test_language_choice_query_cookie_accept_language(client: Any) -> None:  # noqa: F811
+def test_language_choice_query_cookie_accept_language(client: Any) -> None:
     client.cookies.clear()
     assert '<html lang="zh-Hans">' in client.get("/").text  # the default
     assert '<html lang="zh-Hant">' in client.get("/", headers={"Accept-Language": "zh-HK,en;q=0.5"}).text
@@ -184,7 +184,7 @@ def test_language_choice_query_cookie_accept_language(client: Any) -> None:  # n
     client.cookies.clear()
 
 
-def test_decoded_values_yuan_local_time_utc_on_hover_names_by_code(client: Any) -> None:  # noqa: F811
+def test_decoded_values_yuan_local_time_utc_on_hover_names_by_code(client: Any) -> None:
     client.cookies.clear()
     html = client.get("/vouchers/3?lang=en").text
     assert "¥150,000.00" in html  # 15000000 fen
@@ -233,7 +233,7 @@ def _csv_rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
-def test_list_pages_filters_pagination_and_csv_of_exactly_the_rows_shown(client: Any) -> None:  # noqa: F811
+def test_list_pages_filters_pagination_and_csv_of_exactly_the_rows_shown(client: Any) -> None:
     client.cookies.clear()
     for name in ("participants", "assets", "vouchers", "trades", "clearances"):
         html = client.get(f"/{name}?lang=en").text
@@ -279,7 +279,7 @@ def test_list_pages_filters_pagination_and_csv_of_exactly_the_rows_shown(client:
         assert r.headers["content-type"].startswith("text/html") and "Bad request" in r.text, bad
 
 
-def test_html_error_pages_for_pages_json_for_the_api(client: Any) -> None:  # noqa: F811
+def test_html_error_pages_for_pages_json_for_the_api(client: Any) -> None:
     for path, status in (("/assets/abc", 422), ("/vouchers/-1", 422), ("/clearances/x", 422), ("/assets/999999", 404),
                          ("/address/0x12", 422), ("/organisations/0xzz", 422), ("/no/such/page", 404),
                          ("/tx/0x00", 422), ("/vouchers/99999999999999999999999", 422)):
@@ -294,7 +294,7 @@ def test_html_error_pages_for_pages_json_for_the_api(client: Any) -> None:  # no
     assert client.post("/assets").status_code == 405
 
 
-def test_uses_page_shows_uses_only_to_those_the_policy_allows(market: Market, client: Any, app: Any) -> None:  # noqa: F811
+def test_uses_page_shows_uses_only_to_those_the_policy_allows(market: Market, client: Any, app: Any) -> None:
     client.cookies.clear()
     anonymous = client.get("/uses?lang=en").text
     assert 'id="list-note"' in anonymous and '<tr class="row">' not in anonymous
@@ -323,7 +323,7 @@ def test_csv_cells_are_never_formulas() -> None:
     assert [r[0] for r in rows[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1", "'@SUM(A1)", "'-2", "佛山", "150000.00"]
 
 
-def test_regulator_date_range_and_accounting_tables(client: Any) -> None:  # noqa: F811
+def test_regulator_date_range_and_accounting_tables(client: Any) -> None:
     client.cookies.clear()
     html = client.get("/regulator?lang=en").text
     for key in ("by_period", "by_jurisdiction", "by_level", "by_source_type", "by_right", "cross_border"):
@@ -342,7 +342,7 @@ def test_regulator_date_range_and_accounting_tables(client: Any) -> None:  # noq
     assert client.get("/regulator/accounting.csv?table=secret").status_code == 400
 
 
-def test_stats_cli_prints_yuan(market: Market) -> None:  # noqa: F811
+def test_stats_cli_prints_yuan(market: Market) -> None:
     from typer.testing import CliRunner
 
     from dataledger.cli import app as cli
@@ -353,7 +353,7 @@ def test_stats_cli_prints_yuan(market: Market) -> None:  # noqa: F811
     assert "23000000" not in out.stdout
 
 
-def test_docs_and_redoc_are_served_without_a_cdn(client: Any) -> None:  # noqa: F811
+def test_docs_and_redoc_are_served_without_a_cdn(client: Any) -> None:
     for path in ("/docs", "/redoc"):
         html = client.get(path).text
         srcs = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
@@ -385,8 +385,14 @@ def test_api_doc_examples_recover_their_signers() -> None:
     from eth_account.messages import encode_typed_data
 
     from gateway.api.routes.relay import ForwardRequestIn, SignedOrderIn
-    from ledger.wallet import (FORWARD_REQUEST_FIELDS, FORWARD_REQUEST_TYPES, ORDER_FIELDS, ORDER_TYPES,
-                               forwarder_domain, settlement_domain)
+    from ledger.wallet import (
+        FORWARD_REQUEST_FIELDS,
+        FORWARD_REQUEST_TYPES,
+        ORDER_FIELDS,
+        ORDER_TYPES,
+        forwarder_domain,
+        settlement_domain,
+    )
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     bodies = []
@@ -417,7 +423,7 @@ def test_api_doc_examples_recover_their_signers() -> None:
     assert Account.recover_message(msg, signature=order["signature"]) == order["order"]["maker"]
 
 
-def test_openapi_documents_uint256_as_strings_amounts_and_pages(client: Any) -> None:  # noqa: F811
+def test_openapi_documents_uint256_as_strings_amounts_and_pages(client: Any) -> None:
     schema = client.get("/openapi.json").json()
     comps = schema["components"]["schemas"]
     nonce = comps["ForwardRequestIn"]["properties"]["nonce"]

@@ -11,16 +11,17 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 import uvicorn
 
 from gateway.core.security import make_token
-from tests.gateway.api_fixtures import Market, market  # noqa: F401
-from tests.gateway.test_web import server  # noqa: F401  (the real gateway on a loopback port)
+from tests.gateway.api_fixtures import Market, market
+from tests.gateway.test_web import server  # the real gateway on a loopback port
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -40,7 +41,7 @@ def chromium() -> Iterator[Any]:
     with sync_playwright() as p:
         try:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.fail(f"Chromium could not start ({CHROMIUM}): {exc}", pytrace=False)
         try:
             yield browser
@@ -59,7 +60,7 @@ def test_a_cjk_font_is_installed_for_the_screenshots() -> None:
         "no CJK font: install Debian's fonts-noto-cjk (scripts/setup.sh test does)"
 
 
-def _paths(base: str, market: Market, server_app: Any) -> list[tuple[str, str]]:  # noqa: F811
+def _paths(base: str, market: Market, server_app: Any) -> list[tuple[str, str]]:
     import httpx
 
     org_id = httpx.get(base + "/v1/participants").json()["items"][0]["org_id"]
@@ -70,7 +71,7 @@ def _paths(base: str, market: Market, server_app: Any) -> list[tuple[str, str]]:
             ("address", f"/address/{market.address('holder_hk')}"), ("error", "/assets/abc")]
 
 
-def test_every_page_fits_390px_in_every_language(server: Any, chromium: Any, market: Market) -> None:  # noqa: F811
+def test_every_page_fits_390px_in_every_language(server: Any, chromium: Any, market: Market) -> None:
     base, app = server
     market.index()
     paths = _paths(base, market, app)
@@ -109,7 +110,7 @@ def _local_times(page: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_regulator_walk(server: Any, chromium: Any, market: Market, lang: str) -> None:  # noqa: F811
+def test_regulator_walk(server: Any, chromium: Any, market: Market, lang: str) -> None:
     """home → the organisations list, filtered → search "佛山" → the organisation → its asset → the voucher → its provenance → the clearance → the dashboard with a
     date range → a CSV download; as a signed-in regulator, in ``lang``."""
     import httpx

@@ -19,7 +19,7 @@ from starlette.routing import Mount
 
 from dataledger.dev import demo
 from ledger.contracts.models import Role
-from tests.gateway.data_market import app_routes, dclient, dmarket, send, token, try_send  # noqa: F401
+from tests.gateway.data_market import app_routes, dclient, dmarket, send, token, try_send
 
 PURPOSE = "0x" + hashlib.sha256(b"SME loan decision #2026-118").hexdigest()  # the demo's redeem
 HIDDEN_EVENT_ARGS = {
@@ -67,7 +67,7 @@ class Scene:
 
 
 @pytest.fixture(scope="module")
-def scene(dmarket: Any) -> Scene:  # noqa: F811
+def scene(dmarket: Any) -> Scene:
     return Scene(dmarket)
 
 
@@ -103,7 +103,7 @@ def _urls(path: str, scene: Scene, market: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ["anonymous", "holder_mo", "holder_hk", "exchange"])
-def test_no_route_serves_a_hidden_value(dclient: Any, dmarket: Any, scene: Scene, role: str) -> None:  # noqa: F811
+def test_no_route_serves_a_hidden_value(dclient: Any, dmarket: Any, scene: Scene, role: str) -> None:
     """Every GET route and page, as callers who may see none of the secrets (anonymous, a
     participant of another organisation, the clearance's recipient, an exchange)."""
     headers = headers_for(dclient, dmarket, scene, role)
@@ -149,7 +149,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("role", list(EXPECTED))
-def test_each_role_sees_what_the_policy_says_everywhere(dclient: Any, dmarket: Any, scene: Scene,  # noqa: F811
+def test_each_role_sees_what_the_policy_says_everywhere(dclient: Any, dmarket: Any, scene: Scene,
                                                        role: str) -> None:
     case, use, own_auth, stranger_auth = EXPECTED[role]
     h = headers_for(dclient, dmarket, scene, role)
@@ -225,7 +225,7 @@ def test_each_role_sees_what_the_policy_says_everywhere(dclient: Any, dmarket: A
     assert (dmarket.address("holder_hk").lower()[:10] in page) == case
 
 
-def test_bundle_refused_when_an_included_block_carries_a_hidden_log(dclient: Any, dmarket: Any,  # noqa: F811
+def test_bundle_refused_when_an_included_block_carries_a_hidden_log(dclient: Any, dmarket: Any,
                                                                     scene: Scene) -> None:
     """A public history (issue and transfer of a new voucher) mined in the SAME block as another
     voucher's redeem: the bundle's receipts would carry that VoucherUsed (user, purpose hash)."""
@@ -260,7 +260,7 @@ def test_bundle_refused_when_an_included_block_carries_a_hidden_log(dclient: Any
 
 
 def test_verification_checks_hidden_fields_but_shows_their_values_to_supervisors_only(
-        dclient: Any, dmarket: Any, scene: Scene) -> None:  # noqa: F811
+        dclient: Any, dmarket: Any, scene: Scene) -> None:
     """/verification checks every field the gateway holds; a caller the policy hides uses and user
     authorisations from gets each check's verdict without its values, a regulator gets the values."""
     anon = dclient.get("/v1/vouchers/1/verification")

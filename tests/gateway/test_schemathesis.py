@@ -10,7 +10,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.gateway.api_fixtures import market  # noqa: F401
+from tests.gateway.api_fixtures import market
 
 EXAMPLES = 15
 CHECKS = [schemathesis.checks.not_a_server_error, schemathesis.checks.response_schema_conformance]
@@ -37,14 +37,14 @@ def test_no_server_errors_over_the_openapi_schema(market: Any) -> None:
             calls[response.status_code] = calls.get(response.status_code, 0) + 1
             try:
                 case.validate_response(response, checks=CHECKS)
-            except Exception as exc:  # noqa: BLE001 - collect every failing operation
+            except Exception as exc:  # collect every failing operation
                 failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
                                 f"{str(exc)[:400]}")
                 raise
 
         try:
             run()
-        except Exception:  # noqa: BLE001 - recorded above
+        except Exception:  # recorded above
             pass
     assert operations >= 20
     assert sum(calls.values()) >= 3 * operations, calls

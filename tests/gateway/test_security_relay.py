@@ -19,8 +19,7 @@ from dataledger.dev.anvil import DEFAULT_MNEMONIC
 from ledger.chain import Ledger
 from ledger.contracts.models import hash32
 from ledger.contracts.vouchers import sign_forward_request
-from tests.gateway.security_fixtures import (app_client, backend, bearer, gateway_process, login,  # noqa: F401
-                                             settings_env)
+from tests.gateway.security_fixtures import app_client, backend, bearer, gateway_process, login, settings_env
 
 Account.enable_unaudited_hdwallet_features()
 RELAYER = Account.from_mnemonic(DEFAULT_MNEMONIC, account_path="m/44'/60'/0'/0/19").address  # the local relayer
@@ -277,7 +276,7 @@ def _mined(market: Any, r: Any) -> None:
 def _has_receipt(market: Any, tx_hash: str) -> bool:
     try:
         return market.w3.eth.get_transaction_receipt(tx_hash) is not None
-    except Exception:  # noqa: BLE001 - TransactionNotFound
+    except Exception:  # TransactionNotFound
         return False
 
 

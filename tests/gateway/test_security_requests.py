@@ -16,8 +16,16 @@ import pytest
 
 from gateway.core.bodylimit import json_depth
 from gateway.core.config import Settings
-from tests.gateway.security_fixtures import (ROOT, backend, bearer, gateway_process, get_market,  # noqa: F401
-                                             settings_env, sign, siwe_message)
+from tests.gateway.security_fixtures import (
+    ROOT,
+    backend,
+    bearer,
+    gateway_process,
+    get_market,
+    settings_env,
+    sign,
+    siwe_message,
+)
 
 ATTACK = b"[" * 75000 + b"]" * 75000  # the audit's ~150 KB body
 POST_ROUTES = ["/v1/auth/login", "/v1/auth/logout", "/v1/relay/forward", "/v1/relay/settlements",
@@ -188,8 +196,8 @@ def test_node_down_at_start_then_another_chain_refuses_sign_in(tmp_path: Path) -
     chain other than 31337 sign-in applies the start-up check (503), never the dev defaults."""
     from fastapi.testclient import TestClient
 
-    from gateway.main import create_app
     from dataledger.dev.anvil import AnvilNode, free_port
+    from gateway.main import create_app
 
     market = get_market()
     port = free_port()

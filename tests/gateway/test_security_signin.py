@@ -16,7 +16,7 @@ from gateway.core.security import make_token
 from gateway.main import create_app
 from ledger.chain import Ledger
 from tests.gateway.api_fixtures import DOMAIN
-from tests.gateway.security_fixtures import app_client, backend, bearer, login, sign, siwe_message  # noqa: F401
+from tests.gateway.security_fixtures import app_client, backend, bearer, login, sign, siwe_message
 
 
 def _nonce(c: Any) -> str:
@@ -99,7 +99,7 @@ def test_bucket_table_cannot_be_flushed_by_filling_it() -> None:
     assert buckets.take("victim", t) > 0  # drained
     for i in range(MAX_BUCKETS + 10):  # the default cap: fill it with throw-away addresses
         buckets.take(f"junk{i}", t + 1)
-    assert len(getattr(buckets, "_state")) <= MAX_BUCKETS + 1
+    assert len(buckets._state) <= MAX_BUCKETS + 1
     assert buckets.take("victim", t + 2) > 0, "a live bucket was reset by filling the table"
 
 

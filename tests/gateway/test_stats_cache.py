@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from gateway.services.stats import cached_statistics, statistics
-from tests.gateway.api_fixtures import Market, market  # noqa: F401
+from tests.gateway.api_fixtures import Market, market
 
 
-def test_cache_follows_the_index_position(market: Market, tmp_path: Path) -> None:  # noqa: F811
+def test_cache_follows_the_index_position(market: Market, tmp_path: Path) -> None:
     copy = tmp_path / "copy.db"
     shutil.copy(market.database_url.removeprefix("sqlite:///"), copy)
     engine = create_engine(f"sqlite:///{copy}")

@@ -8,10 +8,10 @@ from typing import Any
 from typer.testing import CliRunner
 
 from dataledger.cli import app as cli
-from tests.gateway.api_fixtures import Market, market  # noqa: F401
+from tests.gateway.api_fixtures import Market, market
 
 
-def test_stats_json_counts_the_seeded_market(market: Market) -> None:  # noqa: F811
+def test_stats_json_counts_the_seeded_market(market: Market) -> None:
     result = CliRunner().invoke(cli, ["--rpc", market.rpc_url, "stats", "--json", "--database-url",
                                       market.database_url, "--period", "day"])
     assert result.exit_code == 0, result.output
@@ -24,7 +24,7 @@ def test_stats_json_counts_the_seeded_market(market: Market) -> None:  # noqa: F
     assert sum(row["vouchers"] for row in stats["by_level"]) == totals["vouchers"]
 
 
-def test_stats_table_and_missing_index(market: Market, tmp_path: Any) -> None:  # noqa: F811
+def test_stats_table_and_missing_index(market: Market, tmp_path: Any) -> None:
     table = CliRunner().invoke(cli, ["stats", "--database-url", market.database_url])
     assert table.exit_code == 0, table.output
     assert "Cross-border flows" in table.stdout

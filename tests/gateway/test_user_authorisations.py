@@ -13,7 +13,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from gateway.indexer.store import alembic_config, dump_hash, make_engine
-from tests.gateway.data_market import dclient, dmarket, issue, send, token  # noqa: F401
+from tests.gateway.data_market import dclient, dmarket, issue, send, token
 
 LINE = 2  # holder_cn's level-2 CN asset
 
@@ -38,7 +38,7 @@ def _agree(client: Any, market: Any, headers: dict[str, str], v: int, users: lis
     return rows
 
 
-def test_authorisation_lapses_on_transfer_and_returns_with_the_voucher(dclient: Any, dmarket: Any) -> None:  # noqa: F811
+def test_authorisation_lapses_on_transfer_and_returns_with_the_voucher(dclient: Any, dmarket: Any) -> None:
     m = dmarket
     reg = token(dclient, m, "regulator")
     cn, op, bank = (m.address(k).lower() for k in ("holder_cn", "operator", "bank_cn"))
@@ -87,7 +87,7 @@ def _spell_events(raw: Any, old: tuple[str, str], new: tuple[str, str]) -> None:
     assert n > 0
 
 
-def test_migration_0002_rebuilds_the_rows_exactly(dmarket: Any) -> None:  # noqa: F811
+def test_migration_0002_rebuilds_the_rows_exactly(dmarket: Any) -> None:
     """Down to 0001 (keyed by (voucher, user)) and up again: the same rows as indexing at head."""
     m = dmarket
     m.index()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -14,9 +15,7 @@ from gateway.indexer.store import make_engine
 from gateway.verify import HttpSource, select_history, verify_bundle, verify_history
 from gateway.verify.history import add_links
 from ledger.deployment import Deployment
-import pytest
-
-from tests.gateway.verify_market import Market, index_into, market  # noqa: F401
+from tests.gateway.verify_market import Market, index_into, market
 
 
 @pytest.fixture
@@ -71,15 +70,15 @@ def test_http_source(client: TestClient, market: Market) -> None:
     assert [(v.status, v.fields) for v in verdict.events if v.status != "ok"] == [("altered", ["links.asset_id"])]
 
 
-def test_provenance_endpoint_returns_the_bundle(market: Market, tmp_path: Path) -> None:  # noqa: F811
+def test_provenance_endpoint_returns_the_bundle(market: Market, tmp_path: Path) -> None:
     """GET /v1/{vouchers,assets}/{id}/provenance?bundle=true: the proof bundle, checked offline."""
     from gateway.main import create_app
 
     settings = Settings(RPC_URL=market.rpc_url, DATABASE_URL=index_into(market, f"sqlite:///{tmp_path / 'gw.db'}"),
                         STATE_DIR=market.state_dir, IPFS_STORE_DIR=market.state_dir / "ipfs",
                         RATE_LIMIT_ENABLED=False, SESSION_SECRET="t")
-    from gateway.core.security import make_token
     from dataledger.dev.demo import demo_accounts
+    from gateway.core.security import make_token
 
     regulator = {"Authorization": "Bearer " + make_token(b"t", demo_accounts()["regulator"].address, 600)[0]}
     with TestClient(create_app(settings)) as app_client:

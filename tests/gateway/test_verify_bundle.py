@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from ledger.rpc import RpcClient
 from gateway.verify import build_bundle, dumps, main, verify_bundle
 from gateway.verify import receipts as rc
-from tests.gateway.verify_market import Market, market  # noqa: F401
+from ledger.rpc import RpcClient
+from tests.gateway.verify_market import Market, market
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 from eth_keys import keys
 from eth_utils.crypto import keccak
 
 from gateway.verify import build_bundle, dumps, main, qbft, verify_bundle
-from tests.gateway.verify_market import Market, market  # noqa: F401
+from tests.gateway.verify_market import Market, market
 
 KEYS = [keys.PrivateKey(keccak(f"dataledger-bundle-validator-{i}".encode())) for i in range(6)]
 ADDR = [k.public_key.to_checksum_address().lower() for k in KEYS]

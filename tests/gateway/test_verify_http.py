@@ -8,19 +8,20 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.core.config import Settings
 from dataledger.dev import demo
+from gateway.core.config import Settings
 from gateway.verify import HttpSource, main, verify_history
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER
-from tests.gateway.verify_market import Market, index_into, market, voucher_frozen_after_index  # noqa: F401
+from tests.gateway.verify_market import Market, index_into, market, voucher_frozen_after_index
 
 DEAD = "0x000000000000000000000000000000000000dead"
 
@@ -69,7 +70,7 @@ class Proxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:  # http.server API
                 reply = httpx.get(proxy.upstream + self.path, timeout=30)
                 body = reply.content
                 if proxy.rewrite is not None and reply.headers.get("content-type", "").startswith("application/json"):

@@ -7,16 +7,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import uvicorn
 
 from gateway.core.config import Settings
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER, execute
-from tests.gateway.test_web import _shot, browser  # noqa: F401
-from tests.gateway.verify_market import Market, index_into, market, voucher_frozen_after_index  # noqa: F401
+from tests.gateway.test_web import _shot, browser
+from tests.gateway.verify_market import Market, index_into, market, voucher_frozen_after_index
 
 DEAD = "0x000000000000000000000000000000000000dead"
 
@@ -49,7 +50,7 @@ def _text(page: Any, selector: str) -> str:
     return " ".join((page.text_content(selector) or "").split())
 
 
-def test_pages_say_what_was_checked(site: tuple[str, str], browser: Any) -> None:  # noqa: F811
+def test_pages_say_what_was_checked(site: tuple[str, str], browser: Any) -> None:
     base, _ = site
     page = browser.new_page()
     page.goto(f"{base}/vouchers/{VOUCHER}")
@@ -65,7 +66,7 @@ def test_pages_say_what_was_checked(site: tuple[str, str], browser: Any) -> None
     page.close()
 
 
-def test_pages_name_a_tampered_field(site: tuple[str, str], browser: Any) -> None:  # noqa: F811
+def test_pages_name_a_tampered_field(site: tuple[str, str], browser: Any) -> None:
     base, url = site
     execute(url, "UPDATE vouchers SET holder = :o WHERE voucher_id = :t", o=DEAD, t=VOUCHER)
     execute(url, "UPDATE assets SET content_hash = :h WHERE asset_id = :a", h="0x" + "cd" * 32, a=ASSET)
@@ -81,7 +82,7 @@ def test_pages_name_a_tampered_field(site: tuple[str, str], browser: Any) -> Non
     page.close()
 
 
-def test_page_says_gateway_behind(site: tuple[str, str], browser: Any, market: Market) -> None:  # noqa: F811
+def test_page_says_gateway_behind(site: tuple[str, str], browser: Any, market: Market) -> None:
     """An empty block past the gateway's height leaves the voucher verified (nothing of it is
     unserved); an unserved event of the voucher makes it "gateway behind"."""
     base, _ = site

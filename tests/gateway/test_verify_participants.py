@@ -7,18 +7,19 @@ verdict / exit code."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from web3 import Web3
 
+from dataledger.dev import demo
 from gateway.verify import SqlSource, main
 from gateway.verify.participant import verify_participant
 from gateway.verify.selection import check_account
-from dataledger.dev import demo
 from ledger.contracts.models import Role
 from tests.gateway.test_verify_tamper import execute
-from tests.gateway.verify_market import Market, indexed_db, market  # noqa: F401
+from tests.gateway.verify_market import Market, indexed_db, market
 
 ACCOUNTS = {k: a.address.lower() for k, a in demo.demo_accounts().items()}
 SUSPENDED = ACCOUNTS["holder_sg"]  # suspended once the demo is seeded: its newest event

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from eth_utils.crypto import keccak
 
-from ledger.rpc import RpcError
 from gateway.verify import Node
 from gateway.verify.rawtx import by_hash, by_index, method_missing, raw_transactions
-from tests.gateway.verify_market import Market, market  # noqa: F401
+from ledger.rpc import RpcError
+from tests.gateway.verify_market import Market, market
 
 
 def test_both_paths_give_the_same_bytes(market: Market) -> None:

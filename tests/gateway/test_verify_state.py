@@ -5,14 +5,15 @@ never hides events (behind); unknown and out-of-range ids have their own verdict
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from gateway.verify import SqlSource, main, verify_history
 from tests.gateway.test_verify_tamper import ASSET, VOUCHER, execute, rows
-from tests.gateway.verify_market import Market, indexed_db, market, voucher_frozen_after_index  # noqa: F401
+from tests.gateway.verify_market import Market, indexed_db, market, voucher_frozen_after_index
 
 DEAD = "0x000000000000000000000000000000000000dead"
 

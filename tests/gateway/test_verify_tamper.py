@@ -4,7 +4,8 @@ forgery and swap is flagged with the right kind; an untouched history verifies."
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from gateway.indexer.decode import canonical_json, loads
 from gateway.indexer.store import make_engine
 from gateway.verify import SqlSource, main, select_history, verify_history
-from tests.gateway.verify_market import Market, indexed_db, market  # noqa: F401
+from tests.gateway.verify_market import Market, indexed_db, market
 
 VOUCHER = 4  # the demo's second line-data voucher: issued, minted, sold through a broker
 ASSET = 2  # the telemetry dataset: registration, valuation, clearance, two vouchers

@@ -23,9 +23,10 @@ import json
 import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 import uvicorn
@@ -203,7 +204,7 @@ def stack() -> Iterator[Stack]:
         while not stop.is_set():
             try:
                 market.index()
-            except Exception:  # noqa: BLE001 - retried on the next round
+            except Exception:  # retried on the next round
                 pass
             stop.wait(0.25)
 
@@ -218,7 +219,7 @@ def stack() -> Iterator[Stack]:
     with sync_playwright() as pw:
         try:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.fail(f"Chromium could not start ({CHROMIUM}): {exc}", pytrace=False)
         st = Stack(market, f"http://127.0.0.1:{port}", app, pw, browser)
         try:
@@ -378,7 +379,7 @@ def test_customs_approves_and_the_refused_transfer_goes_through(stack: Stack) ->
     officer, _ = sign_in(st, "customs")
     officer.wait_for_selector("#customs-queue tr[id^=clearance-]")
     case = str(officer.locator("#customs-queue tr[id^=clearance-]").last.get_attribute("id"))[10:]
-    expiry = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%d")
+    expiry = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
     officer.fill(f"#approve-{case} input[name=expiry]", expiry)
     officer.fill(f"#approve-{case} input[name=conditions]", "Aggregate outputs only")
     shot(officer, "customs-02-queue")

@@ -9,14 +9,15 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import uvicorn
 
 from gateway.core.security import make_token
-from tests.gateway.api_fixtures import market  # noqa: F401
+from tests.gateway.api_fixtures import market
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -62,7 +63,7 @@ def browser() -> Iterator[Any]:
             context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
                                                            args=ARGS, viewport={"width": 1280, "height": 900},
                                                            locale="en-US")  # English pages (the default is 简体)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.fail(f"Chromium could not start ({CHROMIUM}): {exc}", pytrace=False)
         try:
             yield context

@@ -5,19 +5,20 @@ indexer into fresh SQLite / PostgreSQL databases."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from web3 import Web3
 
+from dataledger.dev import demo
 from gateway.indexer.store import make_engine, migrate
 from gateway.indexer.sync import Indexer
-from dataledger.dev import demo
 from ledger.deploy import deploy_all, deployment_record, load_contracts, write_deployment
 from ledger.deployment import Deployment
 

@@ -32,7 +32,7 @@ def test_concurrent_senders_distinct_nonces_all_land(sdk_market: SdkMarket) -> N
                 sent = sender.send({"to": target, "value": 1})
                 with lock:
                     results.append(sent)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
@@ -59,7 +59,7 @@ def test_concurrent_clients_share_the_ledger_nonce_manager(sdk_market: SdkMarket
 
             cid, digest = fresh_content("thread")
             ids.append(int(holder.assets.register(cid, digest, 1, "enterprise").value))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=register) for _ in range(6)]

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from typing import Annotated, Any, Callable, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -41,10 +42,15 @@ from ledger.contracts.models import Role, cid_to_chain, hash32
 from ledger.contracts.vouchers import FORWARD_GAS_MARGIN
 from ledger.errors import ContractRevert, InvalidInput, as_revert
 from ledger.ipfs.errors import IpfsError
-from ledger.wallet import (FORWARD_REQUEST_FIELDS, FORWARD_REQUEST_TYPES, ORDER_FIELDS, ORDER_TYPES,
-                           forwarder_domain, settlement_domain)
-
 from ledger.vocabulary import Restriction
+from ledger.wallet import (
+    FORWARD_REQUEST_FIELDS,
+    FORWARD_REQUEST_TYPES,
+    ORDER_FIELDS,
+    ORDER_TYPES,
+    forwarder_domain,
+    settlement_domain,
+)
 
 router = APIRouter(tags=["actions"], responses={**ERRORS, **AUTH_ERRORS,
                                                 409: {"description": "Refused: the call would revert (decoded)"}})
@@ -241,7 +247,7 @@ def _cid(params: dict[str, Any], key: str, required: bool = True) -> bytes:
         return b""
     try:
         return cid_to_chain(str(value))
-    except Exception:  # noqa: BLE001
+    except Exception:
         raise ApiError(422, "InvalidParameter", f"{key} is not a CID", {"param": key}) from None
 
 
@@ -444,7 +450,7 @@ def prepare(body: PrepareIn, request: Request, settings: SettingsDep, db: Sessio
         gas = _simulate_tx(led, client, me, tx)
     except (ContractRevert, ApiError):
         raise
-    except Exception as exc:  # noqa: BLE001 - a node error is not the caller's fault, and not a crash
+    except Exception as exc:  # a node error is not the caller's fault, and not a crash
         raise ApiError(503, "NodeUnavailable", f"could not simulate the call: {exc}") from None
     return PreparedPublic(kind="transaction", action=body.action, summary=summary,
                           tx={"from": me, "to": client.address, "data": tx["data"], "value": "0x0",
@@ -556,7 +562,7 @@ def settlement_check(body: PairIn, request: Request, settings: SettingsDep,
         check(f"{side}: domain", domain_ok, f"chain {s.chainId}, settlement {s.settlement}")
         try:
             signer = _recover(led, s)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             signer = f"(unrecoverable: {exc})"
         check(f"{side}: signature", domain_ok and signer.lower() == o.maker.lower(),
               f"signed by {signer}; maker {o.maker}")

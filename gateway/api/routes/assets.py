@@ -6,20 +6,29 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from gateway.api.common import ERRORS, AddressQuery, BundleQuery, IdPath, Limit, Offset, Page, StoryLangQuery
-from gateway.api.common import AUTH_ERRORS
+from gateway.api.common import (
+    AUTH_ERRORS,
+    ERRORS,
+    AddressQuery,
+    BundleQuery,
+    IdPath,
+    Limit,
+    Offset,
+    Page,
+    StoryLangQuery,
+)
 from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
+from gateway.api.legible import AssetNames, ValuationNames
 from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
 from gateway.core.errors import ApiError, not_found
 from gateway.models import Asset, AssetManifest, AssetManifestPublic, AssetPublic, Valuation, ValuationPublic, Voucher
-from gateway.api.legible import AssetNames, ValuationNames
 from gateway.services import data_access, legible, provenance, redaction, story
 from gateway.services.stats import LEVELS, SOURCE_TYPES
 from ledger.vocabulary import AssetStatusName
-from pydantic import BaseModel
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"], responses=ERRORS)
 
@@ -105,7 +114,6 @@ def list_assets(
 def _chain_manifest(request: Request, asset_id: int) -> Optional[dict[str, Any]]:
     """The chain's latest manifest of the asset (eth_call), or None when the node is unreachable."""
     from gateway.verify.state import latest_manifest
-
     from ledger.deployment import Deployment
 
     deployment: Optional[Deployment] = getattr(request.app.state, "deployment", None)

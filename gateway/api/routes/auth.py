@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
@@ -11,8 +11,16 @@ from gateway.api.common import AUTH_ERRORS, ERRORS
 from gateway.api.deps import AuthedCallerDep, EngineDep, SessionDep, SettingsDep, caller_for, current_session
 from gateway.core.config import ConfigError, check_startup, siwe_domain, siwe_uri
 from gateway.core.errors import ApiError
-from gateway.core.security import (COOKIE_NAME, SiweError, consume_nonce, issue_nonce, iso, make_token,
-                                   revoke_session, verify_message)
+from gateway.core.security import (
+    COOKIE_NAME,
+    SiweError,
+    consume_nonce,
+    iso,
+    issue_nonce,
+    make_token,
+    revoke_session,
+    verify_message,
+)
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERRORS)
 
@@ -50,7 +58,7 @@ def chain_id_of(request: Request) -> Optional[int]:
     if cid is None:
         try:
             cid = int(request.app.state.web3.eth.chain_id)
-        except Exception:  # noqa: BLE001 - node down
+        except Exception:  # node down
             return None
         try:  # the node was down at start-up: its chain must now pass the start-up check
             check_startup(request.app.state.settings, cid)

@@ -9,19 +9,17 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from sqlalchemy import func
+from sqlalchemy import Connection, func
 from sqlmodel import col, select
 
 from gateway.api.common import ERRORS, IdPath, IdQuery, Limit, Offset, Page
 from gateway.api.deps import CallerDep, SessionDep
+from gateway.api.legible import ClearanceNames
 from gateway.core.errors import not_found
 from gateway.models import Clearance
-from gateway.api.legible import ClearanceNames
 from gateway.services import legible, redaction
 from gateway.services.redaction import Viewer
 from ledger.vocabulary import ClearanceStateName
-from sqlalchemy import Connection
 
 router = APIRouter(prefix="/v1/clearances", tags=["clearances"], responses=ERRORS)
 

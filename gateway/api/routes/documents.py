@@ -8,7 +8,6 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
-from sqlmodel import select
 
 from gateway.api.common import ERRORS
 from gateway.api.deps import SessionDep

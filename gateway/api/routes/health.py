@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import EngineDep, SettingsDep, Web3Dep
 
@@ -63,7 +63,7 @@ def _ipfs_status(request: Request) -> ComponentStatus:
         if callable(version):
             return ComponentStatus(status="ok", detail=f"kubo {version()}")
         return ComponentStatus(status="ok", detail="embedded store")
-    except Exception as exc:  # noqa: BLE001 - the reason names no URL or path (logged instead)
+    except Exception as exc:
         log.warning("IPFS unavailable: %s", exc)
         return ComponentStatus(status="down", detail=f"unavailable ({type(exc).__name__})")
 
@@ -87,7 +87,7 @@ def _chain_position(request: Request, w3: Any, ttl: float) -> tuple[Optional[int
         try:
             chain_id = int(w3.eth.chain_id)
             head = int(w3.eth.block_number)
-        except Exception as exc:  # noqa: BLE001 - the node is down: say so, with 200 so probes see the body
+        except Exception as exc:  # the node is down: say so, with 200 so probes see the body
             return None, None, f"chain unreachable: {exc}"
         if ttl > 0:
             state.health_chain = (now + ttl, chain_id, head)
@@ -130,7 +130,7 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
         else:
             indexed, events = int(row[0]), int(row[1])
             db_status = ComponentStatus(status="ok")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         db_status = ComponentStatus(status="down", detail=str(exc).splitlines()[0][:300])
         errors.append("database unreachable")
     ipfs_status = _ipfs_status(request)
@@ -140,7 +140,7 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     if monitor is not None:
         try:
             replication = monitor.report(engine)
-        except Exception as exc:  # noqa: BLE001 - no index yet, or every node down
+        except Exception as exc:  # no index yet, or every node down
             log.warning("IPFS replication report failed: %s", exc)
             replication = {"status": "down", "detail": type(exc).__name__}
         if replication["status"] != "ok":
@@ -163,7 +163,7 @@ def _writer(conn: Any) -> IndexerWriterPublic:
 
     try:
         return IndexerWriterPublic(**asdict(writer_status(conn)))
-    except Exception as exc:  # noqa: BLE001 - no writer table yet (older schema)
+    except Exception as exc:
         conn.rollback()
         return IndexerWriterPublic(status="down", detail=str(exc).splitlines()[0][:200])
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal, Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from fastapi import APIRouter, Query
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from gateway.api.common import ERRORS, AddressQuery, Limit, Offset, Page, address
+from gateway.api.common import ERRORS, Limit, Offset, Page, address
 from gateway.api.deps import SessionDep
+from gateway.api.legible import OrganisationNames, ParticipantNames
 from gateway.api.routes.provenance_models import StateVerification, participant_verification
 from gateway.core.errors import not_found
 from gateway.models import Asset, Organisation, OrganisationPublic, Participant, ParticipantPublic, Voucher
-from gateway.api.legible import OrganisationNames, ParticipantNames
 from gateway.services import legible
 from ledger.contracts.models import Role
 from ledger.vocabulary import RoleName

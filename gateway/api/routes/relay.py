@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -215,12 +216,12 @@ def relayer(request: Request, settings: Any) -> Ledger:
             key = relayer_key(settings, chain_id)  # a dev key on the local chain only
         except ConfigError as exc:
             raise ApiError(503, "RelayerNotConfigured", str(exc)) from None
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ApiError(503, "NodeUnavailable", f"cannot reach the chain: {exc}") from None
         try:
             ledger = Ledger.connect(settings.RPC_URL, chain_id=settings.CHAIN_ID, account=key,
                                     state_dir=settings.STATE_DIR, timeout=60)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ApiError(503, "NodeUnavailable", f"cannot reach the chain: {exc}") from None
         if not ledger.has_deployment():
             raise ApiError(503, "NoDeployment", "no deployment record for this chain")
@@ -298,7 +299,7 @@ async def _in_relay_pool(request: Request, settings: Any, fn: Callable[..., Rela
 def _mined(ledger: Ledger, tx_hash: str) -> bool:
     try:
         return ledger.w3.eth.get_transaction_receipt(tx_hash) is not None  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - TransactionNotFound: still pending
+    except Exception:  # TransactionNotFound: still pending
         return False
 
 
@@ -375,7 +376,7 @@ def _allowed_call(ledger: Ledger, req: ForwardRequest) -> None:
     if check is not None:
         try:
             problem = check(bytes(req.data))
-        except Exception:  # noqa: BLE001
+        except Exception:
             problem = "call data does not decode"
         if problem:
             raise ApiError(403, "FunctionNotRelayed", f"{name}.{fn}: {problem}", {"to": req.to, "function": fn})
@@ -463,7 +464,7 @@ def _forward(body: ForwardRequestIn, request: Request, settings: Any, engine: An
         if types is not None:
             try:
                 frm, to, voucher_id = abi_decode(types, req.data[4:])[:3]
-            except Exception:  # noqa: BLE001
+            except Exception:
                 raise ApiError(422, "InvalidCallData", "transfer call data does not decode") from None
             r = ledger.vouchers.restriction(frm, to, voucher_id)
             if r.code != 0:

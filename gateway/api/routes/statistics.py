@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from fastapi import APIRouter, Query
 

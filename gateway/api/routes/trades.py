@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from sqlalchemy import func
@@ -12,8 +12,8 @@ from gateway.api.common import ERRORS, AddressQuery, IdQuery, Limit, Offset, Pag
 from gateway.api.deps import SessionDep
 from gateway.api.legible import BrokerPaymentNames, TradeNames
 from gateway.core.errors import not_found
-from gateway.services import legible
 from gateway.models import BrokerPayment, BrokerPaymentPublic, Trade, TradePublic
+from gateway.services import legible
 
 router = APIRouter(prefix="/v1/trades", tags=["trades"], responses=ERRORS)
 

@@ -16,9 +16,9 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from gateway.api.common import ERRORS
 from gateway.api.deps import EngineDep, SettingsDep
 from gateway.core.errors import ApiError, jsonable, revert_response
-from ledger.rpc import NodeUnavailable, RpcError
 from gateway.indexer.status import INDEXED, PENDING, REVERTED, tx_status
 from ledger.errors import as_revert
+from ledger.rpc import NodeUnavailable, RpcError
 
 router = APIRouter(prefix="/v1/tx", tags=["tx"], responses=ERRORS)
 
@@ -77,7 +77,7 @@ def _decode_revert(request: Request, settings: Any, tx_hash: str, block: int) ->
                             "no decodable reason")
     except ApiError:
         return None
-    except Exception:  # noqa: BLE001 - the reason is best effort; the state stands
+    except Exception:  # the reason is best effort; the state stands
         return None
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from fastapi import APIRouter
-from sqlalchemy import Connection
-from sqlalchemy import func
+from sqlalchemy import Connection, func
 from sqlmodel import col, or_, select
 
 from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdQuery, Limit, Offset, Page
 from gateway.api.deps import AuthedCallerDep, SessionDep
-from gateway.models import VoucherUse, VoucherUsePublic
 from gateway.api.legible import UseNames
+from gateway.models import VoucherUse, VoucherUsePublic
 from gateway.services import documents, legible, redaction
 
 router = APIRouter(prefix="/v1/uses", tags=["uses"], responses={**ERRORS, **AUTH_ERRORS})

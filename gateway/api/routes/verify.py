@@ -15,9 +15,10 @@ serves, gateway.verify.selection.select_history) with the node at RPC_URL. A reg
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -49,7 +50,7 @@ def _contracts(request: Request, settings: Settings) -> dict[str, dict[str, Any]
         return Deployment.require(settings.STATE_DIR, rpc.chain_id()).entries()
     except LedgerError as exc:
         raise HTTPException(503, f"no deployment record: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - node down
+    except Exception as exc:  # node down
         raise HTTPException(503, f"chain unreachable: {exc}") from None
     finally:
         rpc.close()
@@ -66,8 +67,8 @@ def _answerable() -> Iterator[None]:
     """The verification routes' one error mapping: node, verifier or database down -> 503."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ledger.rpc import NodeUnavailable, RpcError
     from gateway.verify import VerifyError
+    from ledger.rpc import NodeUnavailable, RpcError
 
     try:
         yield
@@ -109,10 +110,10 @@ def history_verdict(kind: str, subject_id: int, request: Request, settings: Sett
 
 
 def bundle_response(kind: str, subject_id: int, request: Request, settings: Settings) -> Response:
-    from ledger.rpc import NodeUnavailable, RpcError
-    from gateway.verify import build_bundle, dumps
     from gateway.services.redaction import guard_bundle, guard_bundle_logs
+    from gateway.verify import build_bundle, dumps
     from gateway.verify.receipts import EncodingError
+    from ledger.rpc import NodeUnavailable, RpcError
 
     # raw receipts would serve fields hidden from the caller (gateway.services.redaction)
     engine = getattr(request.app.state, "engine", None) or _engine(settings.DATABASE_URL)

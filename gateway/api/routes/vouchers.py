@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import time
-from typing import Literal, Annotated, Any, Optional
+from typing import Any, Literal, Optional
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import func
 from sqlmodel import col, or_, select
 
-from gateway.api.common import (AUTH_ERRORS, ERRORS, AddressQuery, BundleQuery, IdPath, IdQuery, Limit, Offset, Page,
-                               StoryLangQuery)
+from gateway.api.common import (
+    AUTH_ERRORS,
+    ERRORS,
+    AddressQuery,
+    BundleQuery,
+    IdPath,
+    IdQuery,
+    Limit,
+    Offset,
+    Page,
+    StoryLangQuery,
+)
 from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
+from gateway.api.legible import TransferNames, UserNames, VoucherNames
 from gateway.api.routes.provenance_models import ProvenancePublic, provenance_verification
+from gateway.api.routes.trades import TradeOut
 from gateway.core.errors import ApiError, not_found
 from gateway.models import (
     Trade,
@@ -23,8 +35,6 @@ from gateway.models import (
     VoucherUser,
     VoucherUserPublic,
 )
-from gateway.api.legible import TransferNames, UserNames, VoucherNames
-from gateway.api.routes.trades import TradeOut
 from gateway.services import legible, provenance, redaction, story
 from gateway.services.stats import RIGHTS
 from ledger.vocabulary import RightTypeName

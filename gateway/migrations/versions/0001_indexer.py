@@ -7,12 +7,12 @@ Create Date: 2026-11-28 05:36:58.751673
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 
 revision: str = '0001'
 down_revision: Union[str, None] = None

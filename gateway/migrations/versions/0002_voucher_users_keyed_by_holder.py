@@ -18,7 +18,8 @@ Revises: 0001
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import sqlalchemy as sa
 import sqlmodel

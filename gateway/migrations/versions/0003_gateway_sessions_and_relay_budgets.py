@@ -10,12 +10,12 @@ logout, and relay spending (requests and gas per signer / client IP per period).
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 
 revision: str = '0003'
 down_revision: Union[str, None] = '0002'

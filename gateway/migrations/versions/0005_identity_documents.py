@@ -16,12 +16,12 @@ Create Date: 2026-12-01 23:00:00
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 
 revision: str = '0005'
 down_revision: Union[str, None] = '0004'

@@ -15,12 +15,12 @@ State shared by several processes over one database (issue 15 parts 3 and 4):
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 
 revision: str = '0006'
 down_revision: Union[str, None] = '0005'
