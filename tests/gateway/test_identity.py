@@ -20,10 +20,17 @@ from gateway.indexer.sync import IndexerConfig, run_indexer
 from gateway.services.documents import DocumentFetcher
 from ledger.deployment import Deployment
 from ledger.ipfs import Cid, LocalStore
-from tests.gateway.api_fixtures import Market, app, bearer, client, login, market
+from tests.gateway.api_fixtures import Market, app, bearer, build_market, client, login
 from tests.gateway.indexer_fixtures import new_postgres_database
 
 FOSHAN = next(p for p in demo.PARTICIPANTS if p.key == "holder_cn")
+
+
+@pytest.fixture(scope="module")
+def market() -> Market:
+    """A seeded market of this module's own: these tests count documents, uses and amounts exactly,
+    and other modules write to the shared market (relayed transfers, uses, trades)."""
+    return build_market()
 
 
 def rows(url: str, sql: str, **params: Any) -> list[Any]:
