@@ -1,10 +1,10 @@
 """Property-based API testing from the OpenAPI schema (schemathesis, in-process ASGI):
 no generated request may produce a server error, and responses must match their schemas.
-Bounded: a few examples per operation so the whole run stays well under a minute."""
+Bounded by examples (a few per operation), not by a wall-clock limit: speed goals live in `make bench`,
+never in a test that a loaded machine can fail."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import schemathesis
@@ -24,7 +24,6 @@ def test_no_server_errors_over_the_openapi_schema(market: Any) -> None:
     failures: list[str] = []
     operations = 0
     calls: dict[int, int] = {}
-    t0 = time.monotonic()
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
@@ -50,4 +49,3 @@ def test_no_server_errors_over_the_openapi_schema(market: Any) -> None:
     assert sum(calls.values()) >= 3 * operations, calls
     assert not any(code >= 500 for code in calls), calls
     assert not failures, "\n".join(failures)
-    assert time.monotonic() - t0 < 60
