@@ -544,5 +544,11 @@ UNMODELLED_OBJECTS = ("search_fts", "ix_documents_search_trgm")
 
 
 def modelled(name: str | None) -> bool:
-    """False for the objects of UNMODELLED_OBJECTS (used as alembic's include_name)."""
+    """False for the objects of UNMODELLED_OBJECTS."""
     return not any((name or "").startswith(prefix) for prefix in UNMODELLED_OBJECTS)
+
+
+def include_name(name: str | None, _type: str, _parents: object) -> bool:
+    """alembic's ``include_name`` hook: its comparisons (env.py, the schema tests) skip the objects
+    of UNMODELLED_OBJECTS."""
+    return modelled(name)

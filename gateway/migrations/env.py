@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from gateway import models  # noqa: F401  (registers every table on SQLModel.metadata)
-from gateway.models import modelled
+from gateway.models import include_name
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -82,7 +82,7 @@ def _run(connection: Connection) -> None:
     """The whole upgrade in ONE transaction (PostgreSQL and SQLite have transactional DDL)."""
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                       transaction_per_migration=False, transactional_ddl=True,
-                      include_name=lambda name, _type, _parents: modelled(name))
+                      include_name=include_name)
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # concurrent starts (API and indexer) queue here instead of racing to CREATE TABLE

@@ -21,6 +21,7 @@ from gateway.indexer.cli import index_command
 from gateway.indexer.status import tx_status
 from gateway.indexer.store import IndexerLockError, Store, dump_hash, make_engine, writer_lock
 from gateway.indexer.sync import Indexer, IndexerConfig
+from gateway.models import include_name
 from ledger.deploy import write_deployment
 from ledger.rpc import RpcError
 from tests.gateway.indexer_fixtures import (
@@ -31,13 +32,6 @@ from tests.gateway.indexer_fixtures import (
     new_postgres_database,
     node,
 )
-
-
-def _modelled(name: object, _type: str, _parents: object) -> bool:
-    """Alembic's comparison skips only the search objects migration 0005 keeps outside the metadata."""
-    from gateway.models import modelled
-
-    return modelled(name if isinstance(name, str) else None)
 
 
 def count(url: str, table: str) -> int:
@@ -177,7 +171,7 @@ def test_migrations_match_models(new_db: Callable[[], str]) -> None:
     url = new_db()
     engine = make_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": _modelled}), SQLModel.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), SQLModel.metadata)
     engine.dispose()
     assert diff == []
 

@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from gateway.indexer.store import alembic_config, migrate
+from gateway.models import include_name
 from tests.gateway.indexer_fixtures import new_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,11 +42,6 @@ CHILD = (
 )
 
 
-def _modelled(name: object, _type: str, _parents: object) -> bool:
-    """Alembic's comparison skips only the search objects migration 0005 keeps outside the metadata."""
-    from gateway.models import modelled
-
-    return modelled(name if isinstance(name, str) else None)
 
 
 def _child(url: str) -> subprocess.Popen[str]:
@@ -75,7 +71,7 @@ def _state(url: str) -> str:
 def _complete(url: str) -> None:
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn, opts={"include_name": _modelled}), SQLModel.metadata) == []
+        assert compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), SQLModel.metadata) == []
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
     assert version == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
