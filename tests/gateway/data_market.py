@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from dataledger.dev import demo
 from tests.gateway.api_fixtures import Market, bearer, build_market, login
@@ -94,3 +95,15 @@ def app_routes(app: Any) -> list[tuple[str, set[str], Any]]:
 
     walk(app.routes, "")
     return out
+
+
+def forget_what_later_migrations_add(database_url: str) -> None:
+    """Clear the data of migrations after 0004 (0005: organisations.profile_cid) before a test goes
+    down below them and up again: a downgrade drops it and re-indexing, not the upgrade, rebuilds it,
+    so it is not part of what an older migration's round trip must keep."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE organisations SET profile_cid = NULL"))
+    finally:
+        engine.dispose()

@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 
 from gateway.indexer.store import alembic_config, dump_hash, make_engine
 from gateway.models import include_name
-from tests.gateway.data_market import dmarket
+from tests.gateway.data_market import dmarket, forget_what_later_migrations_add
 
 #: table -> {column at 0003: column at head}
 RENAMED = {
@@ -47,10 +47,7 @@ def test_migration_0004_renames_columns_and_keeps_every_row(dmarket: Any) -> Non
     m.index()
     engine = make_engine(m.database_url)
     raw = create_engine(m.database_url)
-    # what later migrations add (0005: organisations.profile_cid) does not survive a downgrade to
-    # 0003; it is rebuilt by re-indexing, so it is left out of what the rename must keep
-    with raw.begin() as conn:
-        conn.execute(text("UPDATE organisations SET profile_cid = NULL"))
+    forget_what_later_migrations_add(m.database_url)
     before = dump_hash(engine)
     at_head = {t: _rows(raw, t) for t in RENAMED}
     # the demo market fills every renamed table (so the test moves real rows)
