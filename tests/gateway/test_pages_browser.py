@@ -21,13 +21,8 @@ import uvicorn
 
 from gateway.core.security import make_token
 from tests.gateway.api_fixtures import Market, market
-from tests.gateway.test_web import server  # the real gateway on a loopback port
+from tests.gateway.test_web import ARGS, CHROMIUM, _shot, server  # server: the real gateway on a loopback port
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LANGS = ("zh-Hans", "zh-Hant", "en")
 ACCEPT = {"zh-Hans": "zh-CN", "zh-Hant": "zh-HK", "en": "en-GB"}
 
@@ -47,11 +42,6 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_a_cjk_font_is_installed_for_the_screenshots() -> None:
