@@ -636,7 +636,10 @@ def settlement_check(body: PairIn, request: Request, settings: SettingsDep,
 
 class OrganisationBrief(BaseModel):
     org_id: str
-    name: Optional[str] = None
+    name: Optional[str] = Field(default=None, description="the legal name in the request's language (verified "
+                                                          "profile; null without one)")
+    name_zh: Optional[str] = None
+    name_en: Optional[str] = None
     jurisdiction: str
     status: str
     officer: str
@@ -670,7 +673,13 @@ def session_info(request: Request, db: SessionDep) -> SessionInfo:
     p = db.get(Participant, session.address.lower())
     org = db.get(Organisation, p.org_id) if p is not None else None
     if org is not None:
-        info.organisation = OrganisationBrief(org_id=org.org_id, name=getattr(org, "name", None),
+        from gateway.services.legible import Directory
+        from gateway.web.names import org_name
+
+        names = Directory(db.connection()).organisation(org.org_id)
+        info.organisation = OrganisationBrief(org_id=org.org_id, name=org_name(names),
+                                              name_zh=names.name_zh if names else None,
+                                              name_en=names.name_en if names else None,
                                               jurisdiction=org.jurisdiction, status=org.status, officer=org.officer)
         info.data_officer = org.officer.lower() == session.address.lower() and org.status == "active"
     return info

@@ -228,8 +228,11 @@
     if (signed) {
       var org = session.organisation;
       var orgName = org ? (org.name || (org.org_id.slice(0, 10) + "…")) + " (" + org.jurisdiction + ")" : "";
-      el.textContent = orgName + " · " + (session.roles.map(function (r) { return S.roles[r] || r; }).join(", ") || S.statuses[session.status] || session.status) + " · " +
-        session.address.slice(0, 6) + "…" + session.address.slice(-4);
+      el.textContent = orgName + " · " + (session.roles.map(function (r) { return S.roles[r] || r; }).join(", ") || S.statuses[session.status] || session.status) + " · ";
+      // the account itself: a secondary raw value beside the organisation's name
+      var raw = document.createElement("span"); raw.className = "raw";
+      raw.textContent = session.address.slice(0, 6) + "…" + session.address.slice(-4);
+      el.appendChild(raw);
       el.title = session.address;
       el.dataset.address = session.address;
     }
