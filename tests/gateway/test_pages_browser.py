@@ -172,7 +172,7 @@ def test_no_raw_hex_where_a_name_exists_on_any_page(server: Any, chromium: Any, 
         token, _ = make_token(app.state.session_secret, market.address("regulator"), 600)
         context.add_cookies([{"name": "dl_session", "value": token, "url": base}])
         page = context.new_page()
-        for slug, path in paths:
+        for _slug, path in paths:
             page.goto(base + path + ("&" if "?" in path else "?") + f"lang={lang}")
             page.wait_for_load_state("load")
             page.wait_for_function("!document.getElementById('wallet-session') || "
