@@ -418,7 +418,8 @@
     go.disabled = true; settlePrepared = null;
     return pairFrom(form).then(function (pair) {
       settlePair = pair;
-      return api("POST", "/v1/actions/settlement/check", pair);
+      // each check's detail in the page's language (names, ¥, +08:00), its raw values beside it in the API
+      return api("POST", "/v1/actions/settlement/check?lang=" + encodeURIComponent(document.documentElement.lang || "en"), pair);
     }).then(function (r) {
       table.hidden = false; table.innerHTML = "";
       r.checks.forEach(function (c) {
