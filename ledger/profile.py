@@ -37,6 +37,9 @@ class _Model(BaseModel):
 class Names(_Model):
     zh: str | None = None
     en: str | None = None
+    #: optional: the Chinese name in Traditional characters as the organisation writes it (the 繁體 pages
+    #: prefer it to converting ``zh``); absent from a profile's bytes when not given
+    zh_hant: str | None = None
 
 
 class Licence(_Model):

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, bindparam, text
 
 from gateway.web.i18n import N_
@@ -62,6 +62,9 @@ class OrganisationName(BaseModel):
     profile_cid: Optional[str] = None
     #: the profile document's state: none (no CID on chain) | pending | missing | verified | mismatch | invalid
     profile_status: str = "none"
+    #: the Traditional-script legal name when the profile carries one (``legal_name.zh_hant``); the 繁體
+    #: pages otherwise convert ``name_zh`` (gateway.services.script)
+    name_zh_hant: Optional[str] = Field(default=None, exclude=True)
 
 
 def iso(ts: Any) -> Optional[str]:
@@ -140,7 +143,7 @@ class Directory:
         for i in range(0, len(todo), 500):
             chunk = todo[i:i + 500]
             rows = self.conn.execute(text(
-                "SELECT o.org_id, o.profile_cid, d.status, d.name_zh, d.name_en, d.credit_code, d.cid"
+                "SELECT o.org_id, o.profile_cid, d.status, d.name_zh, d.name_en, d.credit_code, d.cid, d.body"
                 " FROM organisations o LEFT JOIN documents d ON d.chain_cid = o.profile_cid"
                 " WHERE o.org_id IN :o").bindparams(bindparam("o", expanding=True)), {"o": chunk}).all()
             for r in rows:
@@ -148,7 +151,8 @@ class Directory:
                 self._orgs[str(r[0])] = OrganisationName(
                     id=str(r[0]), name_zh=r[3] if verified else None, name_en=r[4] if verified else None,
                     credit_code=r[5] if verified else None, profile_cid=r[6] if r[1] else None,
-                    profile_status=str(r[2]) if r[2] else ("pending" if r[1] else "none"))
+                    profile_status=str(r[2]) if r[2] else ("pending" if r[1] else "none"),
+                    name_zh_hant=_json_path(r[7], "legal_name", "zh_hant") if verified else None)
 
     def org_of(self, address: Any) -> Optional[OrganisationName]:
         if not isinstance(address, str):
@@ -168,12 +172,70 @@ class Directory:
         return self._orgs.get(o)
 
     def name(self, address: Any, lang: str = "en") -> Optional[str]:
-        """The organisation's name in ``lang`` (en or zh), else in the other language, else None."""
+        """The organisation's name in ``lang`` (en, zh or zh-Hant: the Chinese name in Traditional
+        characters), else in the other language, else None."""
         org = self.org_of(address)
         if org is None:
             return None
-        first, second = (org.name_zh, org.name_en) if lang == "zh" else (org.name_en, org.name_zh)
-        return first or second
+        return org_name_in(org, lang)
+
+
+def org_name_in(org: OrganisationName, lang: str) -> Optional[str]:
+    """``org``'s name in ``lang`` ("en", "zh" or "zh-Hant"), else in the other language. zh-Hant: the
+    profile's own Traditional name if it has one, else its Chinese name converted (memoised)."""
+    from gateway.services.script import to_hant
+
+    if lang == "zh-Hant":
+        zh = org.name_zh_hant or (to_hant(org.name_zh) if org.name_zh else None)
+        return zh or org.name_en
+    first, second = (org.name_zh, org.name_en) if lang == "zh" else (org.name_en, org.name_zh)
+    return first or second
+
+
+def _json_path(body: Any, *keys: str) -> Optional[str]:
+    """A string inside a JSON document's body (None: not there, not JSON)."""
+    import json
+
+    if not isinstance(body, str) or not body:
+        return None
+    try:
+        value: Any = json.loads(body)
+    except ValueError:
+        return None
+    for k in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(k)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+#: manifest translation tags whose title is already in Traditional characters
+HANT_TAGS = ("zh-Hant", "zh-HK", "zh-MO", "zh-TW")
+
+
+def hant_title(body: Any) -> Optional[str]:
+    """A manifest's own Traditional title (its zh-Hant / zh-HK / zh-MO / zh-TW translation), if any."""
+    for tag in HANT_TAGS:
+        t = _json_path(body, "translations", tag, "title")
+        if t:
+            return t
+    return None
+
+
+def asset_hant_titles(conn: Connection, asset_ids: Iterable[int]) -> dict[int, str]:
+    """asset id -> the Traditional title its current verified manifest carries (only those that have one)."""
+    ids = sorted({int(a) for a in asset_ids})
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(text(
+            "SELECT a.asset_id, d.body FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid"
+            " AND d.status = 'verified' WHERE a.asset_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            {"ids": ids[i:i + 500]}).all()
+        for r in rows:
+            t = hant_title(r[1])
+            if t:
+                out[int(r[0])] = t
+    return out
 
 
 def enrich(directory: Directory, row: dict[str, Any]) -> dict[str, Any]:

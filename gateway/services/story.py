@@ -23,7 +23,8 @@ from typing import Any, Optional
 from pydantic import BaseModel
 from sqlalchemy import Connection, bindparam, text
 
-from gateway.services.legible import RIGHTS, Directory, iso, jurisdiction_name, yuan
+from gateway.services.legible import RIGHTS, Directory, hant_title, iso, jurisdiction_name, yuan
+from gateway.services.script import to_hant
 from gateway.web.i18n import N_, translations
 
 ZERO = "0x" + "00" * 20
@@ -123,11 +124,14 @@ class _Context:
         aid = int(asset_id)
         if aid not in self._titles:
             row = self.conn.execute(text(
-                "SELECT d.title, d.title_zh FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid"
+                "SELECT d.title, d.title_zh, d.body FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid"
                 " AND d.status = 'verified' WHERE a.asset_id = :a"), {"a": aid}).first()
-            self._titles[aid] = (row[0] or None, row[1] or None) if row is not None else (None, None)
+            zh_title = row[1] or None if row is not None else None
+            if self.lang == "zh-Hant" and row is not None:  # its own Traditional title, else the 简体 one converted
+                zh_title = hant_title(row[2]) or (to_hant(zh_title) if zh_title else None)
+            self._titles[aid] = (row[0] or None, zh_title) if row is not None else (None, None)
         en, zh = self._titles[aid]
-        title = (zh or en) if self.lang == "zh" else (en or zh)
+        title = (zh or en) if self.lang in ("zh", "zh-Hant") else (en or zh)
         if title:
             return self.tr(N_("“{title}” (asset {id})")).format(title=title, id=aid)
         return self.tr(N_("asset {id}")).format(id=aid)
@@ -283,13 +287,14 @@ def tell(conn: Connection, events: list[dict[str, Any]], directory: Optional[Dir
          when: Optional[Callable[[Any], Optional[str]]] = None) -> list[dict[str, Any]]:
     """Each (already redacted) provenance event with ``story``, ``timestamp`` and ``time`` (ISO +08:00).
 
-    ``lang`` ("en" or "zh") chooses the language of organisation names and asset titles; ``translate``
+    ``lang`` ("en", "zh" or "zh-Hant": Chinese in Traditional characters, gateway.services.script)
+    chooses the language and script of organisation names and asset titles; ``translate``
     (the web pages pass ``gateway.web.i18n._``) turns the msgids among the parameters (rights, levels,
     jurisdictions, "an undisclosed party", ...) and the template into the viewer's language, so
     ``story.text`` is the sentence in that language (``story.template`` stays the English msgid);
     ``when`` formats the times inside the sentences (default ISO 8601 +08:00; the pages: the viewer's
     zone). Without them, the API's English."""
-    ctx = _Context(conn, directory or Directory(conn), "zh" if lang == "zh" else "en", translate, when)
+    ctx = _Context(conn, directory or Directory(conn), lang if lang in ("zh", "zh-Hant") else "en", translate, when)
     ctx.load_times([int(e["block_number"]) for e in events])
     addresses = [v for e in events for v in (e.get("args") or {}).values()
                  if isinstance(v, str) and len(v) == 42 and v.startswith("0x")]
@@ -305,4 +310,5 @@ def tell_in(conn: Connection, events: list[dict[str, Any]], directory: Optional[
     """``tell`` for the API's ``?lang=`` ("en", "zh-Hans" or "zh-Hant"): the catalogue of that language."""
     if lang not in ("zh-Hans", "zh-Hant"):
         return tell(conn, events, directory)
-    return tell(conn, events, directory, lang="zh", translate=translations(lang.replace("-", "_")).gettext)
+    return tell(conn, events, directory, lang="zh" if lang == "zh-Hans" else "zh-Hant",
+                translate=translations(lang.replace("-", "_")).gettext)

@@ -127,7 +127,7 @@ ORGANISATIONS = ListSpec(
     period="b.timestamp",
     columns=[
         _c("organisation", N_("Organisation"), lambda r, n: n.org_link(r["org_id"]), lambda r, n: n.org_text(r["org_id"])),
-        _c("org_id", N_("Organisation id"), lambda r, n: Markup(f'<code title="{r["org_id"]}">{fmt.short(r["org_id"], 8)}</code>'),
+        _c("org_id", N_("Organisation id"), lambda r, n: Markup(f'<code class="raw" title="{r["org_id"]}">{fmt.short(r["org_id"], 8)}</code>'),
            lambda r, n: str(r["org_id"])),
         _c("jurisdiction", N_("Jurisdiction"), lambda r, n: fmt.jurisdiction(r["jurisdiction"])),
         _c("roles", N_("Roles"), lambda r, n: _roles(r["allowed_roles"])),

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from gateway.models import Organisation
-from gateway.services import legible
+from gateway.services import legible, script
 from gateway.web import fmt
 from gateway.web.i18n import _, current_locale
 
@@ -34,25 +34,41 @@ def _first(row: Any, fields: tuple[str, ...]) -> Optional[str]:
     return None
 
 
-def _pick(row: Any, zh: tuple[str, ...], en: tuple[str, ...], plain: tuple[str, ...]) -> Optional[str]:
-    order = (zh, en) if current_locale().startswith("zh") else (en, zh)
+def _pick(row: Any, zh: tuple[str, ...], en: tuple[str, ...], plain: tuple[str, ...],
+          hant: tuple[str, ...] = ()) -> Optional[str]:
+    locale = current_locale()
+    if locale == "zh_Hant":  # the document's own Traditional form, else its 简体 form converted
+        own = _first(row, hant)
+        if own:
+            return own
+        chinese = _first(row, zh)
+        if chinese:
+            return script.to_hant(chinese)
+    order = (zh, en) if locale.startswith("zh") else (en, zh)
     return _first(row, order[0]) or _first(row, order[1]) or _first(row, plain)
 
 
+def _original(row: Any, zh: tuple[str, ...], shown: Optional[str]) -> Optional[str]:
+    """The document's own Chinese text when the page shows it converted (kept on hover)."""
+    original = _first(row, zh) if row is not None else None
+    return original if original and shown and original != shown else None
+
+
 def org_name(org: Any) -> Optional[str]:
-    """The organisation's name from its profile (None: the index has none)."""
-    return _pick(org, _ORG_ZH, _ORG_EN, ("name", "legal_name")) if org is not None else None
+    """The organisation's name from its profile in the page's language and script (None: the index has none)."""
+    return _pick(org, _ORG_ZH, _ORG_EN, ("name", "legal_name"), ("name_zh_hant",)) if org is not None else None
 
 
 def asset_title(asset: Any) -> Optional[str]:
-    return _pick(asset, _TITLE_ZH, _TITLE_EN, ("title",)) if asset is not None else None
+    return _pick(asset, _TITLE_ZH, _TITLE_EN, ("title",), ("title_zh_hant",)) if asset is not None else None
 
 
 class _Title:
-    """An asset's manifest title (verified) in both languages, read like a row by ``asset_title``."""
+    """An asset's manifest title (verified) in both languages (and its own Traditional one, if the
+    manifest has it), read like a row by ``asset_title``."""
 
-    def __init__(self, title: Optional[str], title_zh: Optional[str]) -> None:
-        self.title_en, self.title_zh = title, title_zh
+    def __init__(self, title: Optional[str], title_zh: Optional[str], title_zh_hant: Optional[str] = None) -> None:
+        self.title_en, self.title_zh, self.title_zh_hant = title, title_zh, title_zh_hant
 
 
 class Names:
@@ -88,7 +104,9 @@ class Names:
             return None
         if key not in self._titles:
             found = legible.asset_titles(self.db.connection(), [key]).get(key)
-            self._titles[key] = _Title(*found) if found else None
+            hant = legible.asset_hant_titles(self.db.connection(), [key]).get(key) \
+                if found and current_locale() == "zh_Hant" else None
+            self._titles[key] = _Title(*found, hant) if found else None
         return self._titles[key]
 
     # ------------------------------------------------------------ text (CSV) and links (HTML)
@@ -108,10 +126,12 @@ class Names:
             return Markup("")
         if addr == fmt.ZERO_ADDRESS:
             return Markup(f'<span class="empty" title="{escape(addr)}">{escape(_("(none)"))}</span>')
-        name, _org = self.account(addr)
+        name, org_id = self.account(addr)
         label = name or fmt.short(addr)
         cls = "named" if name else "addr"
-        return Markup(f'<a class="{cls}" href="/address/{escape(addr)}" title="{escape(addr)}">{escape(label)}</a>')
+        original = _original(self.directory.organisation(org_id) if org_id else None, _ORG_ZH, name)
+        hover = f"{original} · {addr}" if original else addr
+        return Markup(f'<a class="{cls}" href="/address/{escape(addr)}" title="{escape(hover)}">{escape(label)}</a>')
 
     def org_text(self, org_id: str) -> str:
         return self.org_name(org_id) or _("Organisation %(id)s", id=fmt.short(org_id, 6))
@@ -119,8 +139,10 @@ class Names:
     def org_link(self, org_id: str) -> Markup:
         name = self.org_name(org_id)
         label = name or _("Organisation %(id)s", id=fmt.short(org_id, 6))
+        original = _original(self.directory.organisation(org_id), _ORG_ZH, name)
+        hover = f"{original} · {org_id}" if original else org_id
         return Markup(f'<a class="{"named" if name else "addr"}" href="/organisations/{escape(org_id)}" '
-                      f'title="{escape(org_id)}">{escape(label)}</a>')
+                      f'title="{escape(hover)}">{escape(label)}</a>')
 
     def asset_text(self, asset_id: Any) -> str:
         title = asset_title(self.asset(asset_id))
@@ -129,9 +151,13 @@ class Names:
     def asset_link(self, asset_id: Any) -> Markup:
         if asset_id is None:
             return Markup("")
-        title = asset_title(self.asset(asset_id))
+        row = self.asset(asset_id)
+        title = asset_title(row)
         label = title or _("Asset %(id)s", id=asset_id)
         hover = _("Asset %(id)s", id=asset_id)
+        original = _original(row, _TITLE_ZH, title)
+        if original:
+            hover = f"{original} · {hover}"
         return Markup(f'<a href="/assets/{escape(str(asset_id))}" title="{escape(hover)}">{escape(label)}</a>')
 
     def voucher_link(self, voucher_id: Any) -> Markup:

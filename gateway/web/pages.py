@@ -358,7 +358,7 @@ def story_html(s: dict[str, Any]) -> Markup:
 def decorate(events: list[dict[str, Any]], conn: Any) -> list[dict[str, Any]]:
     """Each event with its block time, its name in words and its story (one sentence in the viewer's
     language, names and asset titles in Chinese unless the page is in English)."""
-    lang = "en" if i18n.current_locale() == "en" else "zh"
+    lang = {"en": "en", "zh_Hant": "zh-Hant"}.get(i18n.current_locale(), "zh")
     told = story.tell(conn, events, legible.Directory(conn), lang=lang, translate=_, when=fmt.iso_local)
     return [{**e, "time": e["timestamp"], "title": EVENT_NAMES.get(e.get("event") or ""),
              "sentence": story_html(e["story"])} for e in told]

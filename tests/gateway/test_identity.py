@@ -185,6 +185,14 @@ def test_search_in_chinese_and_english(db_client: TestClient, market: Market) ->
     assert _hits(db_client, "100%_\\") == set()  # LIKE wildcards are literal
     # purpose texts are never searchable, whoever asks
     assert _hits(db_client, "SME loan") == set()
+    # either Chinese script finds the other: 廣州 (繁體) the 简体 profiles of Guangzhou, 九龙 (简体) the 繁體
+    # profile of Kowloon Analytics, 數據 the 简体 数据 in names and titles
+    guangzhou = {("organisation", "Guangzhou Data Exchange"), ("organisation", "Guangdong Public Data Operations Co.")}
+    assert _hits(db_client, "广州") >= {("organisation", "Guangzhou Data Exchange")}
+    assert _hits(db_client, "廣州數據") == _hits(db_client, "广州数据") >= {("organisation", "Guangzhou Data Exchange")}
+    assert _hits(db_client, "廣東公共數據") >= guangzhou - {("organisation", "Guangzhou Data Exchange")}
+    assert ("organisation", "Kowloon Analytics Ltd.") in _hits(db_client, "九龙数据")
+    assert ("asset", "Production-line sensor telemetry") in _hits(db_client, "傳感器")
 
 
 # ------------------------------------------------------------------ provenance as a story
@@ -233,7 +241,8 @@ def test_the_voucher_page_tells_the_story_in_the_viewers_language(client: Any) -
     assert ("佛山精密制造有限公司 通过 广州数据交易所 将数据凭证 3 的数据加工使用权以 ¥150,000.00 出售给 "
             f"九龍數據分析有限公司，依据通关申请 {link}") in hans
     hant = _sentences(client.get("/vouchers/3?lang=zh-Hant").text)
-    assert ("佛山精密制造有限公司 透過 广州数据交易所 將數據憑證 3 的數據加工使用權以 ¥150,000.00 出售給 "
+    # 繁體: the profiles' 简体 names in Traditional characters (廣州數據, 製造), a 繁體 name unchanged
+    assert ("佛山精密製造有限公司 透過 廣州數據交易所 將數據憑證 3 的數據加工使用權以 ¥150,000.00 出售給 "
             f"九龍數據分析有限公司，依據通關申請 {link}") in hant
     en = _sentences(client.get("/vouchers/3?lang=en").text)
     assert ("Foshan Precision Manufacturing Ltd. sold its use right on voucher 3 through Guangzhou Data Exchange to "
@@ -272,7 +281,8 @@ def test_the_voucher_page_tells_the_story_in_the_viewers_language(client: Any) -
     assert sale["template"].startswith("{seller} sold its {right}") and sale["params"]["right"] == "数据加工使用权"
     assert sale["clearance"] == {"clearance_id": 1, "url": "/v1/clearances/1"}
     hant = client.get("/v1/assets/2/provenance?lang=zh-Hant").json()["events"]
-    assert "來自中國內地" in next(e for e in hant if e["event"] == "AssetRegistered")["story"]["text"]
+    registered = next(e for e in hant if e["event"] == "AssetRegistered")["story"]["text"]
+    assert "來自中國內地" in registered and "「生產線傳感器遙測數據」" in registered, registered
     bad = client.get("/v1/vouchers/3/provenance?lang=fr")
     assert bad.status_code == 422 and "lang" in bad.text
     client.cookies.clear()
@@ -331,3 +341,56 @@ def test_statistics_carry_currency_and_decimal_amounts(client: Any) -> None:
     stats = client.get("/v1/statistics").json()
     assert stats["currency"] == "CNY" and stats["decimals"] == 2
     assert stats["totals"]["value"] == "23000000" and stats["totals"]["value_decimal"] == "230000.00"
+
+
+# ------------------------------------------------------------------ 繁體: names in Traditional characters
+
+
+def test_traditional_pages_show_names_and_titles_in_traditional_characters(client: Any, market: Market) -> None:
+    """The profiles and manifests hold 简体; a 繁體 page converts them (广州 -> 廣州, 数据 -> 數據, 佛山 stays),
+    keeps the original on hover, and a 简体 or English page is unchanged."""
+    client.cookies.clear()
+    hant = client.get("/participants?lang=zh-Hant").text
+    assert ">廣州數據交易所</a>" in hant and ">佛山精密製造有限公司</a>" in hant and ">九龍數據分析有限公司</a>" in hant
+    assert "广州数据交易所" not in re.sub(r'title="[^"]*"', "", hant)  # only on hover
+    assert re.search(r'title="广州数据交易所 · 0x[0-9a-f]{64}">廣州數據交易所</a>', hant)
+    hans = client.get("/participants?lang=zh-Hans").text
+    assert ">广州数据交易所</a>" in hans and "廣州數據交易所" not in hans
+    assert ">Guangzhou Data Exchange</a>" in client.get("/participants?lang=en").text
+    asset = client.get("/assets/2?lang=zh-Hant").text
+    assert '<h1 id="asset-title">生產線傳感器遙測數據 ' in asset
+    assert "生产线传感器遥测数据" not in re.sub(r'title="[^"]*"', "", asset)
+    assert '<h1 id="asset-title">生产线传感器遥测数据 ' in client.get("/assets/2?lang=zh-Hans").text
+    # the CSV of a 繁體 page is what the page shows
+    csv = client.get("/participants.csv?lang=zh-Hant")
+    assert csv.status_code == 200 and "廣州數據交易所" in csv.content.decode("utf-8-sig")
+    # search typed in 繁體 finds the 简体 organisations, on the page too
+    found = client.get("/search", params={"q": "廣州數據", "lang": "zh-Hant"})
+    assert found.status_code == 200 and ">廣州數據交易所</a>" in found.text, found.text[:2000]
+    client.cookies.clear()
+
+
+def test_a_document_with_its_own_traditional_name_is_preferred_to_the_conversion() -> None:
+    from gateway.services.legible import OrganisationName, hant_title, org_name_in
+    from gateway.services.script import to_hans, to_hant
+    from ledger.profile import Names, OrganisationProfile, parse_profile, profile_bytes
+
+    org = OrganisationName(id="0x1", name_zh="广州数据交易所", name_en="Guangzhou Data Exchange")
+    assert org_name_in(org, "zh-Hant") == "廣州數據交易所" and org_name_in(org, "zh") == "广州数据交易所"
+    own = OrganisationName(id="0x1", name_zh="广州数据交易所", name_en="Guangzhou Data Exchange",
+                           name_zh_hant="廣州數據交易所（香港）")
+    assert org_name_in(own, "zh-Hant") == "廣州數據交易所（香港）" and org_name_in(own, "en") == "Guangzhou Data Exchange"
+    assert "name_zh_hant" not in own.model_dump()  # the API's organisation_names keep their fields
+    assert org_name_in(OrganisationName(id="0x1", name_en="Straits"), "zh-Hant") == "Straits"
+    # a profile may carry it (legal_name.zh_hant); profiles without it keep their bytes
+    plain = OrganisationProfile(legal_name=Names(zh="佛山", en="Foshan"), credit_code="X1", jurisdiction="CN")
+    assert b"zh_hant" not in profile_bytes(plain)
+    with_hant = OrganisationProfile(legal_name=Names(zh="广州", en="Guangzhou", zh_hant="廣州"), credit_code="X2",
+                                    jurisdiction="CN")
+    assert parse_profile(profile_bytes(with_hant)).legal_name.zh_hant == "廣州"
+    # a manifest's own zh-HK / zh-Hant translation is its Traditional title
+    assert hant_title('{"translations": {"zh-CN": {"title": "数据"}, "zh-HK": {"title": "數據（港）"}}}') == "數據（港）"
+    assert hant_title('{"translations": {"zh-CN": {"title": "数据"}}}') is None and hant_title("not json") is None
+    # the converter: 佛山 stays, 广州 -> 廣州, 数据 -> 數據; Latin text and digits unchanged; and back
+    assert (to_hant("佛山"), to_hant("广州"), to_hant("数据"), to_hant("Ltd. 2025")) == ("佛山", "廣州", "數據", "Ltd. 2025")
+    assert to_hans("廣州數據") == "广州数据"

@@ -162,6 +162,104 @@ def test_me_signed_in_and_the_wallet_dictionary_are_in_the_viewers_language(mark
                     sorted(re.findall(r"\{(\w+)\}", english_text)), (group, key)
 
 
+def _pair(market: Market, voucher_id: int, seller: str, buyer: str, price: int, nonce: int) -> dict[str, Any]:
+    """Two signed orders (nothing sent to the chain)."""
+    from ledger.chain import Ledger
+
+    out = []
+    for key, side in ((seller, 0), (buyer, 1)):
+        led = Ledger.connect(market.rpc_url, account=market.accounts[key], state_dir=market.state_dir)
+        order = led.settlement.make_order(side, voucher_id, price, market.address("exchange"), led.now() + 3600,
+                                          nonce=nonce + side)
+        out.append(led.settlement.sign(order).to_dict())
+    return {"sell": out[0], "buy": out[1]}
+
+
+def test_the_settlement_console_details_have_no_english_msgid_left(market: Market, client: Any, app: Any) -> None:
+    """The exchange's settlement check (/v1/actions/settlement/check, shown by the console on /me):
+    with ?lang=zh-Hans|zh-Hant (what the page asks) every check's detail is translated, organisations
+    by name in the page's script, amounts in ¥, times +08:00; the English template and the raw values
+    stay for machines; without ?lang the API answers in English."""
+    from gateway.api.routes.actions import CHECK_DETAILS
+
+    english = {m for m in _msgids() if re.search(r"[A-Za-z]{2}", m) and m not in NEUTRAL}
+    patterns = [re.compile("^" + re.sub(r"\\\{\w+\\\}", ".*", re.escape(m)) + "$") for m in english if "{" in m]
+    token, _ = make_token(app.state.session_secret, market.address("exchange"), 600)
+    client.cookies.clear()
+    headers = {"Authorization": f"Bearer {token}"}
+    # Kowloon Analytics sells voucher 3 back to the Foshan bank (a cross-border move the checks refuse),
+    # and a tampered pair (price changed after signing)
+    pair = _pair(market, 3, "holder_hk", "bank_cn", 12_345_67, 7_000)
+    tampered = _pair(market, 3, "holder_hk", "bank_cn", 12_345_67, 7_100)
+    tampered["sell"]["order"]["price"] = 1
+    kowloon = {"en": "Kowloon Analytics Ltd.", "zh-Hans": "九龍數據分析有限公司", "zh-Hant": "九龍數據分析有限公司"}
+    bank = {"en": "Foshan Rural Commercial Bank", "zh-Hans": "佛山农村商业银行", "zh-Hant": "佛山農村商業銀行"}
+    for body in (pair, tampered):
+        for lang in ("en", "zh-Hans", "zh-Hant"):
+            url = "/v1/actions/settlement/check" + ("" if lang == "en" else f"?lang={lang}")
+            r = client.post(url, json=body, headers=headers)
+            assert r.status_code == 200, r.text
+            checks = {c["name"]: c for c in r.json()["checks"]}
+            assert not r.json()["ok"] and len(checks) >= 20
+            for c in checks.values():
+                assert c["template"] in CHECK_DETAILS.values(), c
+                if lang == "en":
+                    continue
+                text = re.sub(r"0x[0-9a-fA-F]+|settle\(sell, buy\)|setApprovalForAll|approve|Gas", "", c["detail"])
+                assert c["detail"] not in english and not any(p.match(c["detail"]) for p in patterns), (lang, c)
+                assert not re.search(r"[A-Za-z]{3,}", text), (lang, c)  # no English word left
+            sig = checks["sell: signature"]
+            assert kowloon[lang] in checks["terms: not a self-trade"]["detail"]
+            assert bank[lang] in checks["terms: not a self-trade"]["detail"]
+            assert checks["terms: not a self-trade"]["values"] == {"seller": market.address("holder_hk"),
+                                                                   "buyer": market.address("bank_cn")}
+            assert re.search(r"\+08:00", checks["sell: deadline"]["detail"])
+            assert checks["sell: deadline"]["values"]["deadline"].isdigit()
+            if body is pair:
+                assert sig["ok"] and kowloon[lang] in sig["detail"], sig
+                assert "¥12,345.67" in checks["terms: price"]["detail"]
+                assert checks["terms: price"]["values"] == {"sell": "1234567", "buy": "1234567"}
+            else:
+                assert not sig["ok"] and "¥0.01" in checks["terms: price"]["detail"]
+            verdict = checks["restriction verdict seller -> buyer"]
+            assert verdict["values"]["code"].isdigit() and verdict["values"]["name"]
+            if lang == "zh-Hans" and not verdict["ok"]:
+                assert "处理办法" in verdict["detail"], verdict
+            if lang == "zh-Hant":
+                assert "數據憑證 3" in checks["terms: voucher"]["detail"]
+    client.cookies.clear()
+
+
+def test_every_refusal_the_api_can_give_has_a_translated_message() -> None:
+    """Every error code an action or relay route raises (ApiError(status, "Code", ...)) and every
+    contract custom error has a message in the wallet dictionary (act_strings.ERRORS), so the pages
+    never show an English API reason; and a decoded custom error in a settlement check is told in
+    the page's language."""
+    from pathlib import Path
+
+    from gateway.api.routes.actions import _Checks
+    from gateway.web.act_strings import ERRORS
+    from ledger.errors import ContractRevert
+
+    root = Path(__file__).resolve().parents[2] / "gateway" / "api"
+    codes: set[str] = set()
+    for f in [root / "deps.py", *(root / "routes").glob("*.py")]:
+        if f.name in ("actions.py", "relay.py", "auth.py", "documents.py") or f.name == "deps.py":
+            codes |= set(re.findall(r'ApiError\(\s*\d+,\s*"(\w+)"', f.read_text()))
+    assert {"InvalidOrder", "WouldRevert", "NotAnExchange"} <= codes
+    assert codes - set(ERRORS) == set(), "add a message to gateway/web/act_strings.py ERRORS"
+    for locale in ("zh_Hans", "zh_Hant"):
+        assert i18n.untranslated(locale, ERRORS.values()) == [], locale
+
+    class _NoDb:
+        def connection(self) -> Any:
+            return None
+
+    c = _Checks(_NoDb(), "zh-Hans")  # type: ignore[arg-type]
+    assert c.error(ContractRevert("VoucherExpired", {"voucherId": 3})) == "凭证 3 已过期。"
+    assert _Checks(_NoDb(), None).error(ContractRevert("VoucherExpired", {"voucherId": 3})) == "Voucher 3 has expired."
+
+
 def test_language_choice_query_cookie_accept_language(client: Any) -> None:
     client.cookies.clear()
     assert '<html lang="zh-Hans">' in client.get("/").text  # the default
@@ -220,12 +318,15 @@ def test_names_fall_back_to_short_addresses_and_prefer_the_viewers_language() ->
     org = SimpleNamespace(name_zh="佛山精密制造有限公司", name_en="Foshan Precision Manufacturing Ltd.")
     i18n.set_locale("en")
     assert org_name(org) == "Foshan Precision Manufacturing Ltd."
-    i18n.set_locale("zh_Hant")
-    assert org_name(org) == "佛山精密制造有限公司"
+    i18n.set_locale("zh_Hant")  # 繁體: the 简体 name converted (制 -> 製), or the profile's own Traditional name
+    assert org_name(org) == "佛山精密製造有限公司"
+    assert org_name(SimpleNamespace(name_zh="广州数据交易所", name_zh_hant="廣州數據交易所（自有）")) == "廣州數據交易所（自有）"
+    assert asset_title(SimpleNamespace(title_zh="生产线传感器遥测数据", title="x")) == "生產線傳感器遙測數據"
     assert org_name(SimpleNamespace(name_en="Only English")) == "Only English"
     assert org_name(SimpleNamespace(org_id="0x1")) is None
     assert asset_title(SimpleNamespace(title="Production-line sensor telemetry")) == "Production-line sensor telemetry"
     i18n.set_locale("zh_Hans")
+    assert org_name(org) == "佛山精密制造有限公司"
 
 
 def _csv_rows(body: bytes) -> list[list[str]]:

@@ -478,6 +478,20 @@ def test_exchange_settles_a_signed_pair(stack: Stack) -> None:
         "order"]["price"] == 1
     assert ex.locator("#settle-checks tr.check-fail").count() >= 2  # the signature, and the voucher has moved
     shot(ex, "exchange-05-tampered-pair-refused")
+    # the same checks on a 简体 page: names and details translated (names of organisations, ¥)
+    ex.goto(st.base + "/me?lang=zh-Hans")
+    ex.fill("#settle-console textarea[name=sell]", json.dumps(bad))
+    ex.fill("#settle-console textarea[name=buy]", buy)
+    ex.click("#settle-console button.check")
+    ex.wait_for_selector("#settle-checks[data-ok='0']")
+    table = ex.inner_text("#settle-checks")
+    rows = {cells[1]: cells for cells in (line.split("\t") for line in table.splitlines()) if len(cells) == 3}
+    assert rows["卖出订单：签名"][0] == "✗" and rows["卖出订单：签名"][2].startswith("签名者 "), table
+    assert "订单发起方 海峡研究私人有限公司" in rows["卖出订单：签名"][2], table
+    assert "¥0.01" in table and "卖出订单" in table
+    leftover = re.sub(r"0x[0-9a-fA-F]+|settle\(sell, buy\)|setApprovalForAll|approve|Gas", "", table)
+    assert not re.search(r"[A-Za-z]{3,}", leftover), table  # no English word left
+    shot(ex, "exchange-06-checks-zh")
 
 
 def test_wrong_chain_rejection_and_stale_nonce_send_nothing(stack: Stack) -> None:

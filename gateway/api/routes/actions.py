@@ -515,9 +515,13 @@ class PairIn(BaseModel):
 
 
 class CheckOut(BaseModel):
-    name: str
+    name: str = Field(description="the check (a stable English name; the pages translate it)")
     ok: bool
-    detail: str
+    detail: str = Field(description="what was found, in the language of ?lang (English by default), names and ¥")
+    template: str = Field(description="the English msgid of detail, its {placeholders} filled from values")
+    values: dict[str, str] = Field(default_factory=dict,
+                                   description="the raw values: addresses, integers (fen, unix seconds) as decimal "
+                                               "strings, error names")
 
 
 class SettlementCheckPublic(BaseModel):
@@ -534,22 +538,119 @@ def _recover(led: Ledger, s: Any) -> str:
     return str(Account.recover_message(signable, signature=bytes.fromhex(s.signature[2:])))
 
 
+#: the settlement checks' details (English msgids, str.format placeholders; translated in the catalogues)
+CHECK_DETAILS: dict[str, str] = {
+    "domain": N_("chain {chain_id}, settlement contract {settlement}"),
+    "signed": N_("signed by {signer}; the order's maker is {maker}"),
+    "unrecoverable": N_("the signature cannot be recovered ({error}); the order's maker is {maker}"),
+    "side": N_("a {side} order, expected a {expected} order"),
+    "exchange": N_("the order names {exchange}"),
+    "nonce_unused": N_("nonce {nonce} unused"),
+    "nonce_used": N_("nonce {nonce} used or cancelled"),
+    "deadline": N_("deadline {deadline}, chain time {now}"),
+    "voucher": N_("sell order: voucher {sell}; buy order: voucher {buy}"),
+    "price": N_("sell order: {sell}; buy order: {buy}"),
+    "token": N_("sell order: {sell}; buy order: {buy}"),
+    "makers": N_("seller {seller}, buyer {buyer}"),
+    "holder": N_("holder: {holder}"),
+    "restriction": N_("code {code}: {message}"),
+    "restricted": N_("code {code}: {message} What to do: {advice}"),
+    "uses_left": N_("{left} uses left, the buyer signed for at least {min}"),
+    "uses_unlimited": N_("unlimited uses, the buyer signed for at least {min}"),
+    "validity": N_("valid until {valid_until}, the buyer signed for at least {min_valid_until}"),
+    "terms_error": N_("the voucher's terms cannot be read: {error}"),
+    "fee": N_("exchange fee {bps} bps; the sell order accepts at most {sell_max}, the buy order {buy_max}"),
+    "fees": N_("fee {fee}, seller's commission {commission}: the seller receives {receives}"),
+    "funds": N_("balance {balance}, allowance to the settlement contract {allowance}, needed {needed}"),
+    "approved": N_("the seller lets the settlement contract move the voucher"),
+    "not_approved": N_("the seller must let the settlement contract move the voucher (setApprovalForAll or "
+                       "approve)"),
+    "simulated": N_("settle(sell, buy) as the exchange succeeds"),
+    "reverts": N_("settle(sell, buy) reverts: {error}"),
+}
+SIDES = {0: N_("sell"), 1: N_("buy")}
+_ADDRESS_VALUES = ("settlement", "signer", "maker", "exchange", "seller", "buyer", "holder")
+_AMOUNT_VALUES = ("fee", "commission", "receives", "balance", "allowance", "needed")
+_TIME_VALUES = ("deadline", "now", "valid_until", "min_valid_until")
+
+
+class _Checks:
+    """The console's checks, each detail told in ``lang`` (names from the verified profiles, ¥, +08:00)."""
+
+    def __init__(self, db: Session, lang: Optional[str]) -> None:
+        from gateway.services.legible import Directory
+        from gateway.web.i18n import translations
+
+        self.lang = lang or "en"
+        self.tr: Callable[[str], str] = (translations(self.lang.replace("-", "_")).gettext
+                                         if self.lang in ("zh-Hans", "zh-Hant") else (lambda m: m))
+        self.directory = Directory(db.connection())
+        self.names_in = {"zh-Hans": "zh", "zh-Hant": "zh-Hant"}.get(self.lang, "en")
+        self.items: list[CheckOut] = []
+
+    def who(self, address: Any) -> str:
+        if not isinstance(address, str) or not address.startswith("0x"):
+            return self.tr(N_("nobody")) if address is None else str(address)
+        return self.directory.name(address, self.names_in) or address
+
+    def shown(self, key: str, value: Any, kind: str = "") -> str:
+        from gateway.services.legible import iso, yuan
+
+        if value is None:
+            return self.tr(N_("nobody"))
+        if kind == "address" or key in _ADDRESS_VALUES:
+            return self.who(value)
+        if kind == "amount" or key in _AMOUNT_VALUES:
+            return self.tr(N_("unlimited")) if int(value) >= 2**255 else yuan(value)
+        if kind == "time" or key in _TIME_VALUES:
+            return iso(value) or str(value)
+        if kind == "side":
+            return self.tr(SIDES.get(int(value), str(value)))
+        return str(value)
+
+    def error(self, exc: ContractRevert) -> str:
+        """A decoded custom error in the console's language (the pages' refusal messages)."""
+        from gateway.web.act_strings import ERRORS
+
+        template = ERRORS.get(exc.name)
+        if template is None:
+            return f"{exc.name}: {exc}"
+        values = {k: self.shown(k, v, "address" if isinstance(v, str) and len(v) == 42 else "")
+                  for k, v in exc.values.items()}
+        return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), self.tr(template))
+
+    def add(self, name: str, ok: bool, key: str, kinds: Optional[dict[str, str]] = None, **values: Any) -> None:
+        kinds = kinds or {}
+        template = CHECK_DETAILS[key]
+        shown = {k: self.shown(k, v, kinds.get(k, "")) for k, v in values.items()}
+        try:
+            detail = self.tr(template).format(**shown)
+        except (KeyError, IndexError, ValueError):  # a translation naming a parameter the msgid lacks
+            detail = template.format(**shown)
+        self.items.append(CheckOut(name=name, ok=bool(ok), detail=detail, template=template,
+                                   values={k: "" if v is None else str(v) for k, v in values.items()}))
+
+
 @router.post("/v1/actions/settlement/check", response_model=SettlementCheckPublic)
-def settlement_check(body: PairIn, request: Request, settings: SettingsDep,
-                     caller: ParticipantCallerDep) -> SettlementCheckPublic:
+def settlement_check(body: PairIn, request: Request, settings: SettingsDep, db: SessionDep,
+                     caller: ParticipantCallerDep,
+                     lang: Annotated[Optional[str], Query(pattern=r"^(en|zh-Hans|zh-Hant)$",
+                                                          description="the language of each check's detail "
+                                                                      "(default English)")] = None,
+                     ) -> SettlementCheckPublic:
     """The exchange's console: every check of a matched pair before settling (signatures, terms,
     nonces and deadlines, the restriction verdict seller -> buyer, the voucher terms the buyer
     signed, fees, funds and approvals), then a simulation of ``settle`` through the forwarder as
-    the exchange; when all pass, the ForwardRequest the exchange signs for ``/v1/relay/settlements``."""
+    the exchange; when all pass, the ForwardRequest the exchange signs for ``/v1/relay/settlements``.
+    Each check: its stable ``name``, ``ok``, ``detail`` (in ``?lang``, with names, ¥ and +08:00
+    times), the English ``template`` of the detail and its raw ``values``."""
     if not caller.has(Role.EXCHANGE):
         raise ApiError(403, "NotAnExchange", "only a licensed exchange settles trades",
                        {"caller": caller.address, "roles": caller.role_names})
     led = _ledger(request, settings)
     me = str(Web3.to_checksum_address(str(caller.address)))
-    checks: list[CheckOut] = []
-
-    def check(name: str, ok: bool, detail: str) -> None:
-        checks.append(CheckOut(name=name, ok=bool(ok), detail=detail))
+    c = _Checks(db, lang)
+    check = c.add
 
     try:
         sell, buy = body.sell.signed(), body.buy.signed()
@@ -559,75 +660,86 @@ def settlement_check(body: PairIn, request: Request, settings: SettingsDep,
     for side, s, want in (("sell", sell, 0), ("buy", buy, 1)):
         o = s.order
         domain_ok = s.chainId == led.chain_id and s.settlement.lower() == st.address.lower()
-        check(f"{side}: domain", domain_ok, f"chain {s.chainId}, settlement {s.settlement}")
+        check(f"{side}: domain", domain_ok, "domain", chain_id=s.chainId, settlement=s.settlement)
         try:
             signer = _recover(led, s)
         except Exception as exc:
-            signer = f"(unrecoverable: {exc})"
-        check(f"{side}: signature", domain_ok and signer.lower() == o.maker.lower(),
-              f"signed by {signer}; maker {o.maker}")
-        check(f"{side}: side", o.side == want, f"side {o.side}, expected {want}")
-        check(f"{side}: exchange", o.exchange.lower() == me.lower(), f"order names {o.exchange}")
+            check(f"{side}: signature", False, "unrecoverable", error=type(exc).__name__, maker=o.maker)
+        else:
+            check(f"{side}: signature", domain_ok and signer.lower() == o.maker.lower(), "signed", signer=signer,
+                  maker=o.maker)
+        check(f"{side}: side", o.side == want, "side", {"side": "side", "expected": "side"}, side=o.side,
+              expected=want)
+        check(f"{side}: exchange", o.exchange.lower() == me.lower(), "exchange", exchange=o.exchange)
         used = st.is_nonce_used(o.maker, o.nonce)
-        check(f"{side}: nonce", not used, f"nonce {o.nonce} {'used or cancelled' if used else 'unused'}")
+        check(f"{side}: nonce", not used, "nonce_used" if used else "nonce_unused", nonce=o.nonce)
         now = led.now()
-        check(f"{side}: deadline", o.deadline >= now, f"deadline {o.deadline}, chain time {now}")
+        check(f"{side}: deadline", o.deadline >= now, "deadline", deadline=o.deadline, now=now)
     so, bo = sell.order, buy.order
-    check("terms: voucher", so.voucherId == bo.voucherId, f"sell {so.voucherId}, buy {bo.voucherId}")
-    check("terms: price", so.price == bo.price, f"sell {so.price}, buy {bo.price}")
+    check("terms: voucher", so.voucherId == bo.voucherId, "voucher", sell=so.voucherId, buy=bo.voucherId)
+    check("terms: price", so.price == bo.price, "price", {"sell": "amount", "buy": "amount"}, sell=so.price,
+          buy=bo.price)
     check("terms: payment token", so.paymentToken.lower() == bo.paymentToken.lower() == token.address.lower(),
-          f"sell {so.paymentToken}, buy {bo.paymentToken}")
-    check("terms: not a self-trade", so.maker.lower() != bo.maker.lower(), f"{so.maker} / {bo.maker}")
+          "token", {"sell": "address", "buy": "address"}, sell=so.paymentToken, buy=bo.paymentToken)
+    check("terms: not a self-trade", so.maker.lower() != bo.maker.lower(), "makers", seller=so.maker, buyer=bo.maker)
     holder = vouchers.owner_of(so.voucherId)
-    check("seller holds the voucher", holder is not None and holder.lower() == so.maker.lower(),
-          f"holder {holder}")
+    check("seller holds the voucher", holder is not None and holder.lower() == so.maker.lower(), "holder",
+          holder=holder)
     r = vouchers.restriction(so.maker, bo.maker, so.voucherId)
-    check("restriction verdict seller -> buyer", r.code == 0,
-          f"code {r.code} {RESTRICTION_NAMES.get(r.code, '')}: {r.message}"
-          + ("" if r.code == 0 else " — " + ADVICE.get(r.code, "")))
+    from gateway.web.fmt import RESTRICTIONS
+
+    message = c.tr(RESTRICTIONS[r.code]) if r.code in RESTRICTIONS else r.message
+    if r.code == 0:
+        check("restriction verdict seller -> buyer", True, "restriction", code=r.code, message=message)
+    else:
+        check("restriction verdict seller -> buyer", False, "restricted", code=r.code, message=message,
+              advice=c.tr(ADVICE.get(r.code, "")))
+    c.items[-1].values["name"] = RESTRICTION_NAMES.get(r.code, str(r.code))
     fee: Optional[int] = None
     receives: Optional[int] = None
     try:
         core = vouchers.call("voucherCore", so.voucherId)
         max_uses, used_n, valid_until = int(core[6]), int(core[7]), int(core[5])
         left = (2**256 - 1) if max_uses == 0 else max_uses - used_n
-        check("buyer's terms: uses left", left >= bo.minUsesLeft,
-              f"{'unlimited' if max_uses == 0 else left} left, the buyer signed for at least {bo.minUsesLeft}")
-        check("buyer's terms: validity", valid_until >= bo.minValidUntil,
-              f"valid until {valid_until}, the buyer signed for at least {bo.minValidUntil}")
+        if max_uses == 0:
+            check("buyer's terms: uses left", left >= bo.minUsesLeft, "uses_unlimited", min=bo.minUsesLeft)
+        else:
+            check("buyer's terms: uses left", left >= bo.minUsesLeft, "uses_left", left=left, min=bo.minUsesLeft)
+        check("buyer's terms: validity", valid_until >= bo.minValidUntil, "validity", valid_until=valid_until,
+              min_valid_until=bo.minValidUntil)
     except ContractRevert as exc:
-        check("voucher terms", False, str(exc))
+        check("voucher terms", False, "terms_error", error=c.error(exc))
+        c.items[-1].values["error"] = exc.name
     bps = int(st.call("exchangeFeeBps", me))
-    check("fee within both orders' maximum", bps <= so.maxFeeBps and bps <= bo.maxFeeBps,
-          f"exchange fee {bps} bps; sell accepts {so.maxFeeBps}, buy accepts {bo.maxFeeBps}")
+    check("fee within both orders' maximum", bps <= so.maxFeeBps and bps <= bo.maxFeeBps, "fee", bps=bps,
+          sell_max=so.maxFeeBps, buy_max=bo.maxFeeBps)
     fee = so.price * bps // 10_000
     receives = so.price - fee - so.commission
-    check("fees within the price", receives >= 0,
-          f"fee {fee}, seller commission {so.commission}, seller receives {receives}")
+    check("fees within the price", receives >= 0, "fees", fee=fee, commission=so.commission, receives=receives)
     bal = int(token.call("balanceOf", bo.maker))
     allowance = int(token.call("allowance", bo.maker, st.address))
     need = bo.price + bo.commission
-    check("buyer's funds", bal >= need and allowance >= need,
-          f"balance {bal}, allowance to settlement {allowance}, needed {need}")
+    check("buyer's funds", bal >= need and allowance >= need, "funds", balance=bal, allowance=allowance, needed=need)
     approved = bool(vouchers.call("isApprovedForAll", so.maker, st.address))
     if not approved:
         try:
             approved = str(vouchers.call("getApproved", so.voucherId)).lower() == st.address.lower()
         except ContractRevert:
             approved = False
-    check("seller approved the settlement contract", approved, "setApprovalForAll(settlement) or approve")
+    check("seller approved the settlement contract", approved, "approved" if approved else "not_approved")
     prepared: Optional[PreparedPublic] = None
-    if all(c.ok for c in checks):
+    if all(x.ok for x in c.items):
         data = bytes.fromhex(st.build("settle", so.as_tuple(), sell.signature_bytes(), bo.as_tuple(),
                                       buy.signature_bytes())["data"][2:])
         try:
             fr = forward_request(led, me, st.address, data)
-            check("simulation of settle", True, "settle(sell, buy) as the exchange succeeds")
+            check("simulation of settle", True, "simulated")
             prepared = PreparedPublic(kind="forward", action="settle", summary=f"settle voucher {so.voucherId} "
                                       f"for {so.price}", **fr)
         except ContractRevert as exc:
-            check("simulation of settle", False, f"{exc.name}: {exc}")
-    return SettlementCheckPublic(ok=all(c.ok for c in checks), checks=checks, fee=fee, seller_receives=receives,
+            check("simulation of settle", False, "reverts", error=c.error(exc))
+            c.items[-1].values["error"] = exc.name
+    return SettlementCheckPublic(ok=all(x.ok for x in c.items), checks=c.items, fee=fee, seller_receives=receives,
                                  prepared=prepared)
 
 
@@ -636,7 +748,10 @@ def settlement_check(body: PairIn, request: Request, settings: SettingsDep,
 
 class OrganisationBrief(BaseModel):
     org_id: str
-    name: Optional[str] = None
+    name: Optional[str] = Field(default=None, description="the legal name in the request's language (verified "
+                                                          "profile; null without one)")
+    name_zh: Optional[str] = None
+    name_en: Optional[str] = None
     jurisdiction: str
     status: str
     officer: str
@@ -670,7 +785,13 @@ def session_info(request: Request, db: SessionDep) -> SessionInfo:
     p = db.get(Participant, session.address.lower())
     org = db.get(Organisation, p.org_id) if p is not None else None
     if org is not None:
-        info.organisation = OrganisationBrief(org_id=org.org_id, name=getattr(org, "name", None),
+        from gateway.services.legible import Directory
+        from gateway.web.names import org_name
+
+        names = Directory(db.connection()).organisation(org.org_id)
+        info.organisation = OrganisationBrief(org_id=org.org_id, name=org_name(names),
+                                              name_zh=names.name_zh if names else None,
+                                              name_en=names.name_en if names else None,
                                               jurisdiction=org.jurisdiction, status=org.status, officer=org.officer)
         info.data_officer = org.officer.lower() == session.address.lower() and org.status == "active"
     return info

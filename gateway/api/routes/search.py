@@ -1,5 +1,5 @@
 """Explorer search: an address, an asset id, a voucher id, a trade id or a tx hash; organisations and
-datasets by name (Chinese or English), title, keyword, theme, publisher, credit code or CID."""
+datasets by name (Chinese in either script, or English), title, keyword, theme, publisher, credit code or CID."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlmodel import Session
 from gateway.api.common import ERRORS, MAX_ID
 from gateway.api.deps import SessionDep
 from gateway.models import Asset, Participant, Trade, Voucher
-from gateway.services import legible
+from gateway.services import legible, script
 from ledger.contracts.models import cid_to_chain
 from ledger.errors import InvalidInput
 
@@ -95,7 +95,10 @@ def text_search(db: Session, q: str, limit: int = 50) -> list[SearchHit]:
         chain_cids.append(("0x" + cid_to_chain(q).hex(), "cid"))
     except InvalidInput:
         pass
-    cids = matching_documents(conn, q, limit)
+    # the query in both Chinese scripts: 廣州 finds the 简体 profile of 广州..., and the other way round
+    cids: list[str] = []
+    for variant in script.variants(q):
+        cids += [c for c in matching_documents(conn, variant, limit) if c not in cids]
     if cids:
         rows = conn.execute(text("SELECT chain_cid FROM documents WHERE cid IN :c")
                             .bindparams(bindparam("c", expanding=True)), {"c": cids}).all()

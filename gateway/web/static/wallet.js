@@ -228,8 +228,11 @@
     if (signed) {
       var org = session.organisation;
       var orgName = org ? (org.name || (org.org_id.slice(0, 10) + "…")) + " (" + org.jurisdiction + ")" : "";
-      el.textContent = orgName + " · " + (session.roles.map(function (r) { return S.roles[r] || r; }).join(", ") || S.statuses[session.status] || session.status) + " · " +
-        session.address.slice(0, 6) + "…" + session.address.slice(-4);
+      el.textContent = orgName + " · " + (session.roles.map(function (r) { return S.roles[r] || r; }).join(", ") || S.statuses[session.status] || session.status) + " · ";
+      // the account itself: a secondary raw value beside the organisation's name
+      var raw = document.createElement("span"); raw.className = "raw";
+      raw.textContent = session.address.slice(0, 6) + "…" + session.address.slice(-4);
+      el.appendChild(raw);
       el.title = session.address;
       el.dataset.address = session.address;
     }
@@ -415,7 +418,8 @@
     go.disabled = true; settlePrepared = null;
     return pairFrom(form).then(function (pair) {
       settlePair = pair;
-      return api("POST", "/v1/actions/settlement/check", pair);
+      // each check's detail in the page's language (names, ¥, +08:00), its raw values beside it in the API
+      return api("POST", "/v1/actions/settlement/check?lang=" + encodeURIComponent(document.documentElement.lang || "en"), pair);
     }).then(function (r) {
       table.hidden = false; table.innerHTML = "";
       r.checks.forEach(function (c) {
