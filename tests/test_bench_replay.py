@@ -88,7 +88,7 @@ def test_shifted_copies_issue_and_move_their_own_vouchers(
         for token, chain in owners.items():
             assert got["vouchers"][k * stride + token] == addr[chain[-1]], (k, token)
     # a copy's transfers (mints and moves) are in its own blocks and name its own vouchers only
-    for block, voucher, frm, to in got["transfers"]:
+    for block, voucher, _frm, _to in got["transfers"]:
         k = 0 if block <= rec.head else (block - rec.head - 1) // replayed.seg_len + 1
         assert k * stride < voucher <= (k + 1) * stride, (block, voucher, k)
     for k in range(copies):
