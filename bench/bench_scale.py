@@ -153,6 +153,8 @@ def backfill(rpc_url: str, url: str, state_dir: Path, label: str) -> dict[str, A
         raise RuntimeError(f"indexer failed: {b''.join(err_chunks).decode()[-2000:]}")
     done: dict[str, Any] = json.loads(last_line.decode())
     done["peak_rss_mib"] = rusage.ru_maxrss / 1024
+    #: the indexer's own CPU (user + system): less sensitive to a shared machine than wall time
+    done["cpu_seconds"] = rusage.ru_utime + rusage.ru_stime
     done["wall_seconds"] = wall
     done["load_before"] = load_before
     done["load_after"] = _loads()
@@ -317,8 +319,8 @@ def one_size(rec: replay.Recording, abis: dict[str, list[dict[str, Any]]], vouch
         out["backfill"] = backfill(node.rpc_url, pg.url, state_dir, label)
         b = out["backfill"]
         print(f"  [{label}] backfill {b['events_total']:,} events in {b['seconds']:.0f} s "
-              f"({b['events_total'] / b['seconds']:,.0f}/s), peak RSS {b['peak_rss_mib']:.0f} MiB, "
-              f"load {b['load_after']}", flush=True)
+              f"({b['events_total'] / b['seconds']:,.0f}/s, indexer CPU {b['cpu_seconds']:.0f} s), peak RSS "
+              f"{b['peak_rss_mib']:.0f} MiB, load {b['load_after']}", flush=True)
         out["consistency"] = consistency(pg.url, expected(node, voucher_address))
         print(f"  [{label}] consistency: {out['consistency']}", flush=True)
         out["disk_index"] = db_size(pg.url)
@@ -409,7 +411,12 @@ def run() -> None:
         Goal("scale: index equals the chain (events, vouchers, transfers, holders) at both sizes",
              int(base["consistency"]["ok"] and big["consistency"]["ok"]), 1, op=">=", unit=""),
     ]
+    def cpu_us(r: dict[str, Any]) -> float:
+        return float(r["backfill"]["cpu_seconds"] / r["backfill"]["events_total"] * 1e6)
+
     readme = [
+        (f"scale: indexer CPU per event at {label} / at {base['events']:,} events",
+         f"{cpu_us(big):.0f} / {cpu_us(base):.0f} µs (user + system, wait4)"),
         (f"scale: PostgreSQL disk per 10^6 events (at {label})",
          f"{_mib(per_m_all)} with the API's indexes ({_mib(per_m_index)} indexer tables only)"),
         (f"scale: backfill of {label} into PostgreSQL",
