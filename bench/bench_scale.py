@@ -17,7 +17,8 @@ lacks; holders equal the last transfer's recipient on 2,000 sampled vouchers); d
 ``pg_database_size`` before and after the gateway's start (which adds its expression indexes on
 ``events``). Latency: a real uvicorn process (one worker) on that database, one sequential client
 (httpx, keep-alive) on loopback: ``SCALE_BENCH_REQUESTS`` (200) requests per route, after 10
-warm-up requests each. Provenance: GET /v1/vouchers/{id}/provenance of random vouchers (issued and
+warm-up requests each, every URL made distinct (a ``nocache`` parameter) so that the gateway's
+1-second response cache (gateway.core.respcache) never answers: the figures are queries. Provenance: GET /v1/vouchers/{id}/provenance of random vouchers (issued and
 transferred), and the voucher detail GET /v1/vouchers/{id} (with its transfers). Lists:
 /v1/vouchers (first page; pages at random offsets <= 10,000; filtered by holder, by asset, by
 status), /v1/participants?role=holder, /v1/assets, /v1/trades (the load has no trades: an empty
@@ -273,6 +274,9 @@ def api_latency(rpc_url: str, url: str, state_dir: Path, tmp: Path, label: str) 
                 samples = []
                 for i in range(-10, REQUESTS):
                     path = path_of(i)
+                    # a distinct URL per request: the gateway's response cache (gateway.core.respcache,
+                    # keyed on the URL, 1 s) would otherwise answer repeated URLs without a query
+                    path += f"{'&' if '?' in path else '?'}nocache={name.split()[0]}-{i}"
                     t1 = time.perf_counter()
                     reply = client.get(path)
                     ms = (time.perf_counter() - t1) * 1000
@@ -386,7 +390,8 @@ def run() -> None:
         "Backfill: `python -m gateway.indexer --json` subprocess into a fresh PostgreSQL cluster (fsync off, default "
         "shared_buffers); events/s from the indexer's own timing; peak RSS from wait4.",
         "Latency: real uvicorn (1 worker) on the same database, one sequential keep-alive client, "
-        f"{REQUESTS} requests per route; list p95 pools every list route (not provenance, not voucher detail).",
+        f"{REQUESTS} requests per route, each URL distinct (the response cache never answers); list p95 pools every "
+        "list route (not provenance, not voucher detail).",
         *(f"{r['events']:,} events: load averages before/after backfill {r['backfill']['load_before']} -> "
           f"{r['backfill']['load_after']}, during the API run {r['api']['load_before']} -> {r['api']['load_after']}; "
           f"gateway start (creates the API's expression indexes) {r['api']['startup_seconds']} s; per-route p50/p95 ms: "
