@@ -2,6 +2,10 @@
 
 Exit code 1 when any benchmark failed or missed a goal (bench.report.GoalMissed); the others run
 anyway. ``make bench`` then writes the README table (``python -m bench.report --readme``).
+
+``scale`` (bench/bench_scale.py) is the long one: 10^7 events into PostgreSQL by default (about half
+an hour on 2 cores, ~12 GB of temporary disk); ``SCALE_BENCH_EVENTS=1000000`` makes it a few
+minutes.
 """
 
 from __future__ import annotations

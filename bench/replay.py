@@ -11,10 +11,17 @@ the followed contracts. :class:`ReplayNode` then serves
   timestamps moving on, and each log's ``blockNumber`` / ``blockHash`` / ``transactionHash``
   rewritten (the transaction hash is sha256 of the copy number and the recorded hash).
 
-The copied logs are the recorded ones (same contracts, topics and data): a copy re-issues the same
-voucher ids and repeats the same transfers, which the projections take as updates of the same
-rows. So a replayed chain has the benchmark's event mix and density at any length, and is
-indexed exactly like the recorded one; it is not a chain a contract could have produced.
+The copied logs are the recorded ones (same contracts, topics and data). By default a copy
+re-issues the same voucher ids and repeats the same transfers, which the projections take as
+updates of the same rows. With ``shift_ids`` (the contract ABIs, address -> ABI) every indexed
+``voucherId`` / ``tokenId`` argument of a copy's logs is shifted by ``copy * stride`` (``stride``:
+the largest id in the recording), so each copy issues its own vouchers and its transfers move
+those vouchers, never another copy's: the tables grow with the chain as on a real market. Only
+indexed ids of events naming no other entity id are shifted (every DataVoucher event; asset ids
+are kept, the copies refer to the recorded assets); a segment log of an event whose voucher id
+cannot be shifted alone (TradeSettled: its tradeId would repeat) makes ``ReplayNode`` refuse the
+recording. So a replayed chain has the benchmark's event mix and density at any length; it is
+not a chain a contract could have produced (same transaction senders, recorded data).
 
 Served methods: ``eth_chainId``, ``eth_blockNumber``, ``eth_getBlockByNumber`` (by hex number,
 without transactions), ``eth_getLogs`` (``address`` list, ``fromBlock`` / ``toBlock``), as
@@ -26,12 +33,15 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
 import orjson
+from eth_utils.crypto import keccak
 
+from gateway.indexer.decode import abi_type
 from ledger.rpc import RpcClient
 
 
@@ -54,9 +64,10 @@ class Recording:
         return sum(len(v) for v in self.logs.values())
 
 
-def record(rpc_url: str, addresses: list[str], head: int, dense: int = 500) -> Recording:
-    """Every header and followed log of ``rpc_url`` up to ``head``; the load segment starts at the
-    first block with at least ``dense`` logs."""
+def record(rpc_url: str, addresses: list[str], head: int, dense: int = 500,
+           segment_start: Optional[int] = None) -> Recording:
+    """Every header and followed log of ``rpc_url`` up to ``head``; the load segment starts at
+    ``segment_start``, by default at the first block with at least ``dense`` logs."""
     rpc = RpcClient(rpc_url, timeout=300)
     try:
         chain_id = rpc.chain_id()
@@ -75,7 +86,8 @@ def record(rpc_url: str, addresses: list[str], head: int, dense: int = 500) -> R
             a = b + 1
     finally:
         rpc.close()
-    segment_start = next((n for n in sorted(logs) if len(logs[n]) >= dense), head)
+    if segment_start is None:
+        segment_start = next((n for n in sorted(logs) if len(logs[n]) >= dense), head)
     return Recording(chain_id, head, headers, logs, segment_start)
 
 
@@ -83,8 +95,47 @@ def _hash(*parts: Any) -> str:
     return "0x" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
+#: argument names of a voucher id (ours, and ERC-721's spelling in Transfer / Approval)
+ID_NAMES = ("voucherId", "tokenId")
+
+
+#: ids a copy may keep: copies refer to the recorded assets, which exist (registered before the segment)
+KEPT_IDS = ("assetId",)
+
+
+def _signature_topic(entry: Mapping[str, Any]) -> str:
+    return "0x" + keccak(text=f"{entry['name']}({','.join(abi_type(p) for p in entry['inputs'])})").hex()
+
+
+def id_topics(abis: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[tuple[str, str, int], int], set[tuple[str, str]]]:
+    """For the contracts of ``abis`` (address -> ABI): (address, topic0, #topics) -> index of the
+    topic holding the voucher id, for events whose voucher id is indexed and that name no other
+    entity id (every DataVoucher event); and the (address, topic0) of events naming a voucher id
+    that cannot be shifted alone (the id in data, or another id such as TradeSettled's tradeId,
+    which a copy would repeat)."""
+    shift: dict[tuple[str, str, int], int] = {}
+    refuse: set[tuple[str, str]] = set()
+    for address, abi in abis.items():
+        for entry in abi:
+            if entry.get("type") != "event":
+                continue
+            inputs = entry["inputs"]
+            if not any(p["name"] in ID_NAMES for p in inputs):
+                continue
+            indexed = [p for p in inputs if p.get("indexed")]
+            hit = next((i for i, p in enumerate(indexed) if p["name"] in ID_NAMES), None)
+            others = [p["name"] for p in inputs if p["name"].endswith("Id") and p["name"] not in ID_NAMES + KEPT_IDS]
+            topic0 = _signature_topic(entry)
+            if hit is None or others or sum(p["name"] in ID_NAMES for p in inputs) > 1:
+                refuse.add((address.lower(), topic0))
+            else:
+                shift[(address.lower(), topic0, 1 + len(indexed))] = 1 + hit
+    return shift, refuse
+
+
 class ReplayNode:
-    def __init__(self, recording: Recording, copies: int) -> None:
+    def __init__(self, recording: Recording, copies: int,
+                 shift_ids: Optional[Mapping[str, list[dict[str, Any]]]] = None) -> None:
         self.rec = recording
         self.copies = max(1, copies)
         self.seg_len = recording.head - recording.segment_start + 1
@@ -92,6 +143,36 @@ class ReplayNode:
         self.seg_blocks = sorted(n for n in recording.logs if n >= recording.segment_start)
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
+        #: (address, topic0, #topics) -> topic index of the voucher id; empty: ids not shifted
+        self.id_topic: dict[tuple[str, str, int], int] = {}
+        self.stride = 0
+        if shift_ids:
+            self.id_topic, unshiftable = id_topics(shift_ids)
+            for n in self.seg_blocks:
+                for entry in recording.logs[n]:
+                    topics = entry["topics"]
+                    if topics and (entry["address"].lower(), topics[0].lower()) in unshiftable:
+                        raise ValueError(f"block {n}: the voucher id of event {topics[0]} cannot be shifted "
+                                         "alone (in its data, or next to another id); record a load without it")
+            for entry in (e for logs in recording.logs.values() for e in logs):
+                k = self._id_index(entry)
+                if k is not None:
+                    self.stride = max(self.stride, int(entry["topics"][k], 16))
+
+    def _id_index(self, entry: Mapping[str, Any]) -> Optional[int]:
+        topics = entry["topics"]
+        if not topics:
+            return None
+        return self.id_topic.get((entry["address"].lower(), topics[0].lower(), len(topics)))
+
+    def _shifted(self, entry: dict[str, Any], k: int) -> dict[str, Any]:
+        """``entry`` (copy ``k``'s) with its voucher id moved to copy ``k``'s range."""
+        i = self._id_index(entry)
+        if i is None or not self.stride:
+            return entry
+        topics = list(entry["topics"])
+        topics[i] = "0x" + format(int(topics[i], 16) + k * self.stride, "064x")
+        return {**entry, "topics": topics}
 
     @property
     def events(self) -> int:
@@ -148,7 +229,7 @@ class ReplayNode:
                 new_tx = tx_hashes.get(tx)
                 if new_tx is None:
                     new_tx = tx_hashes[tx] = _hash(k, tx)
-                out.append({**entry, "blockNumber": bn, "blockHash": bh, "transactionHash": new_tx})
+                out.append({**self._shifted(entry, k), "blockNumber": bn, "blockHash": bh, "transactionHash": new_tx})
             n += 1
         return out
 
