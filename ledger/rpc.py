@@ -135,23 +135,30 @@ class RpcClient:
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
 
     def _post_once(self, payload: Any, what: str) -> Any:
+        # The body is read from the stream into a local (not ``response.content``): httpx's
+        # Response sits in a reference cycle (with httpcore's pool objects), so the bytes it kept
+        # would live until the next cyclic collection, which a backfill pauses (an eth_getLogs
+        # answer is megabytes: memory then grew with the length of the chain).
         try:
-            response = self.http.post(self.url, content=orjson.dumps(payload))
+            with self.http.stream("POST", self.url, content=orjson.dumps(payload)) as response:
+                status = response.status_code
+                body = b"".join(response.iter_bytes())
         except httpx.TimeoutException as exc:
             raise RpcError(what, None, f"timeout: {exc}") from exc
         except httpx.HTTPError as exc:
             raise NodeUnavailable(f"{self.url}: {exc}") from exc
         finally:
             self.requests += 1
-        if response.status_code != 200:
-            body = response.text[:300]
-            if response.status_code in (413, 429) or "limit" in body.lower():
-                raise RpcError("http", response.status_code, body)
-            raise NodeUnavailable(f"{self.url}: HTTP {response.status_code}: {body}")
+        if status != 200:
+            text = body[:300].decode("utf-8", errors="replace")
+            if status in (413, 429) or "limit" in text.lower():
+                raise RpcError("http", status, text)
+            raise NodeUnavailable(f"{self.url}: HTTP {status}: {text}")
         try:
-            return loads(response.content)
+            return loads(body)
         except ValueError:
-            raise NodeUnavailable(f"{self.url}: the answer is not JSON: {response.text[:100]!r}") from None
+            raise NodeUnavailable(f"{self.url}: the answer is not JSON: "
+                                  f"{body[:100].decode('utf-8', errors='replace')!r}") from None
 
     def post(self, payload: Any) -> Any:
         """One JSON-RPC request body (a call or a batch) -> the decoded reply, retried per ``retries``."""

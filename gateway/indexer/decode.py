@@ -470,6 +470,9 @@ class Decoder:
         route_of = self._route
         out: list[DecodedEvent] = []
         append = out.append
+        # a block's hash (and a transaction's) repeats on each of its logs: lowercased once, one
+        # string shared by all its events (less time and memory per event)
+        lowered: dict[str, str] = {}
         for log in logs:
             topics = log["topics"]
             if not topics:
@@ -490,7 +493,14 @@ class Decoder:
             except (ValueError, IndexError, UnicodeError, OverflowError):
                 append(decode(log))
                 continue
-            append(DecodedEvent(int(log["blockNumber"], 16), log["blockHash"].lower(),
-                                log["transactionHash"].lower(), int(log["transactionIndex"], 16),
+            block_hash = log["blockHash"]
+            lower_block = lowered.get(block_hash)
+            if lower_block is None:
+                lower_block = lowered[block_hash] = block_hash.lower()
+            tx_hash = log["transactionHash"]
+            lower_tx = lowered.get(tx_hash)
+            if lower_tx is None:
+                lower_tx = lowered[tx_hash] = tx_hash.lower()
+            append(DecodedEvent(int(log["blockNumber"], 16), lower_block, lower_tx, int(log["transactionIndex"], 16),
                                 int(log["logIndex"], 16), address, contract, spec.name, args))
         return out

@@ -19,7 +19,10 @@ One round:
 Range size adapts: it doubles while a batch holds fewer than ``target_events`` logs (never above
 ``max_range``, e.g. Besu's 1000 blocks), halves when a batch holds more than twice that, and
 halves and retries when the node answers "too many results" / "query returned more than" / a
-timeout. A backfill runs as a pipeline of three stages joined by bounded queues: a fetch thread
+timeout. It never exceeds ``2 * target_events`` divided by the logs of the busiest block seen
+lately (that density halves every ``DENSITY_HALF_LIFE`` blocks): without this cap the range grew
+over a sparse stretch and the next answer held a whole dense stretch (tens of thousands of logs,
+parsed in memory at once). A backfill runs as a pipeline of three stages joined by bounded queues: a fetch thread
 (eth_getLogs, headers, JSON parsing), a decode thread (one-chain checks, decoding) and the writer
 (the calling thread; SQLite and psycopg release the GIL while they work). An answer holding more
 than twice ``target_events`` logs is cut into chunks at block boundaries, so memory is bounded by
@@ -59,6 +62,8 @@ from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 log = logging.getLogger("gateway.indexer")
 
 ZERO_HASH = "0x" + "00" * 32
+#: blocks over which the busiest-block density that caps range growth halves
+DENSITY_HALF_LIFE = 64
 
 
 _gc_lock = threading.Lock()
@@ -174,6 +179,8 @@ class RawBatch:
     logs: list[dict[str, Any]]
     headers: dict[int, Optional[dict[str, Any]]]
     timings: dict[str, float] = field(default_factory=dict)
+    #: logs of the busiest block in the whole answer this chunk was cut from
+    busiest_block: int = 0
 
 
 class Indexer:
@@ -193,6 +200,8 @@ class Indexer:
         self.on_progress = on_progress
         self.state: Optional[State] = None
         self.range = max(1, min(self.config.initial_range, self.config.max_range))
+        #: (logs in the busiest block seen, its fetch's last block): caps range growth (_density)
+        self._busiest: tuple[float, int] = (0.0, 0)
         self.chain_id: Optional[int] = None
         self._stop = threading.Event()
         self._reorg_pending = False
@@ -429,13 +438,30 @@ class Indexer:
                 raise
             n = sum(len(r.logs) for r in raws)
             size = b - a + 1
-            if n > 2 * self.config.target_events and size > 1:
+            target_events = self.config.target_events
+            density = self._density(a)
+            busiest = max(r.busiest_block for r in raws)
+            if busiest >= density:
+                self._busiest = (float(busiest), b)
+                density = float(busiest)
+            if n > 2 * target_events and size > 1:
                 # aim straight at target_events (a dense stretch of chain)
-                self.range = max(1, min(size // 2, size * self.config.target_events // n))
-            elif n < self.config.target_events // 2 and size == self.range:
+                self.range = max(1, min(size // 2, size * target_events // n))
+            elif n < target_events // 2 and size == self.range:
                 self.range = min(self.config.max_range, self.range * 2)
+            # never wider than what the busiest recent block says fits in 2 * target_events: after
+            # a sparse stretch the next answer may be as dense as the last dense one, and a whole
+            # answer is parsed in memory at once (this is what bounds the memory of a backfill)
+            if density >= 1:
+                self.range = max(1, min(self.range, int(2 * target_events // density)))
             metrics.set_gauge("range_blocks", self.range)
             return raws
+
+    def _density(self, at: int) -> float:
+        """Logs in the busiest block seen lately, halved for every ``DENSITY_HALF_LIFE`` blocks
+        since it was seen (a sparse stretch lets the range grow again, gradually)."""
+        busiest, seen_at = self._busiest
+        return float(busiest * 0.5 ** (max(0, at - seen_at) / DENSITY_HALF_LIFE))
 
     def _fetch(self, a: int, b: int) -> FetchedBatch:
         return self._decode(self._fetch_raw(a, b, split=False)[0])
@@ -474,8 +500,9 @@ class Indexer:
         headers = self.rpc.headers(numbers)
         t2 = time.perf_counter()
         timings = {"get_logs": t1 - t0, "headers": t2 - t1}
+        busiest = max(per_block.values(), default=0)
         if not cuts:
-            return [RawBatch(a, b, end, logs, headers, timings)]
+            return [RawBatch(a, b, end, logs, headers, timings, busiest)]
         parts: list[list[dict[str, Any]]] = [[] for _ in range(len(cuts) + 1)]
         for entry in logs:
             parts[bisect.bisect_left(cuts, int(entry["blockNumber"], 16))].append(entry)
@@ -487,7 +514,7 @@ class Indexer:
             hi_header = headers.get(hi) if hi != b else end
             if hi_header is None:
                 raise ChainChanged(f"node has no block {hi} any more")
-            out.append(RawBatch(lo, hi, hi_header, part, headers, timings if i == 0 else {}))
+            out.append(RawBatch(lo, hi, hi_header, part, headers, timings if i == 0 else {}, busiest))
             lo = hi + 1
         return out
 
