@@ -46,6 +46,7 @@ import httpx
 from web3 import Web3
 
 from bench import replay
+from bench.proc import HighWater
 from bench.report import Goal, check, report, run_main
 from dataledger.dev.anvil import AnvilNode, free_port
 from dataledger.dev.postgres import PostgresCluster
@@ -182,7 +183,7 @@ def backfill_subprocess(rpc_url: str, url: str, state_dir: Path) -> dict[str, An
            "--state-dir", str(state_dir), "--json"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = _HighWater(proc.pid)
+    peak = HighWater(proc.pid)
     out, err = _communicate(proc)
     _, status, _rusage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
@@ -195,33 +196,6 @@ def backfill_subprocess(rpc_url: str, url: str, state_dir: Path) -> dict[str, An
     done["wall_seconds"] = wall
     done["load"] = os.getloadavg()[0]
     return done
-
-
-class _HighWater:
-    """Peak RSS of a child process: its ``VmHWM`` (the high-water mark of the address space it
-    exec'd into), read every 20 ms while it lives. Not wait4's ``ru_maxrss``: Linux carries the
-    pre-exec high-water mark into it, so a child forked from this (large) bench process reported
-    the bench's own RSS (1,793 MiB for both 10^6-event backfills of the first full run)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.kib = 0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        with contextlib.suppress(OSError, ValueError, StopIteration):
-            with open(f"/proc/{self.pid}/status") as f:
-                self.kib = max(self.kib, next(int(line.split()[1]) for line in f if line.startswith("VmHWM")))
-
-    def _watch(self) -> None:
-        while not self._done.wait(0.02):
-            self._read()
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def _communicate(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:

@@ -11,7 +11,7 @@ tables grow with the chain (10^7 events: ~4 million vouchers, ~2 million transfe
 
 Per size: a fresh PostgreSQL cluster (dataledger.dev.postgres: fsync off, default shared_buffers)
 in a temporary directory removed afterwards; ``python -m gateway.indexer --json`` as a subprocess
-(peak RSS from wait4; progress lines relayed every 30 s); the index is checked against the chain
+(peak RSS from the child's VmHWM, CPU time from wait4; progress lines relayed every 30 s); the index is checked against the chain
 (events, vouchers and transfers counted from the recording; no transfer of a voucher the index
 lacks; holders equal the last transfer's recipient on 2,000 sampled vouchers); disk is
 ``pg_database_size`` before and after the gateway's start (which adds its expression indexes on
@@ -57,6 +57,7 @@ from web3 import Web3
 
 from bench import replay
 from bench.bench_indexer import generate
+from bench.proc import HighWater
 from bench.report import Goal, check, report, run_main
 from dataledger.dev.anvil import AnvilNode, free_port
 from dataledger.dev.postgres import PostgresCluster
@@ -122,7 +123,7 @@ def expected(node: replay.ReplayNode, voucher_address: str) -> dict[str, int]:
 
 
 def backfill(rpc_url: str, url: str, state_dir: Path, label: str) -> dict[str, Any]:
-    """``python -m gateway.indexer --json`` into ``url``: its summary, peak RSS (wait4), wall time,
+    """``python -m gateway.indexer --json`` into ``url``: its summary, peak RSS (VmHWM), CPU time (wait4), wall time,
     load averages; a progress line every 30 s."""
     migrate(url)
     cmd = [sys.executable, "-m", "gateway.indexer", "--rpc-url", rpc_url, "--database-url", url,
@@ -131,6 +132,7 @@ def backfill(rpc_url: str, url: str, state_dir: Path, label: str) -> dict[str, A
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
+    high_water = HighWater(proc.pid)
     err_chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))  # type: ignore[union-attr]
     reader.start()
@@ -148,12 +150,14 @@ def backfill(rpc_url: str, url: str, state_dir: Path, label: str) -> dict[str, A
             except (ValueError, TypeError):
                 pass
     reader.join()
+    high_water.stop()
     _, status, rusage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"indexer failed: {b''.join(err_chunks).decode()[-2000:]}")
     done: dict[str, Any] = json.loads(last_line.decode())
-    done["peak_rss_mib"] = rusage.ru_maxrss / 1024
+    # the child's own VmHWM, not wait4's ru_maxrss (which carries this process's RSS at fork)
+    done["peak_rss_mib"] = high_water.kib / 1024
     #: the indexer's own CPU (user + system): less sensitive to a shared machine than wall time
     done["cpu_seconds"] = rusage.ru_utime + rusage.ru_stime
     done["wall_seconds"] = wall
@@ -388,7 +392,7 @@ def run() -> None:
         f"Chain: {rec.events:,} events recorded on anvil (generated in {gen['seconds']:.0f} s: DataVoucher.issue and "
         f"transferFrom by 3 holders), replayed by bench/replay.py with voucher ids shifted per copy.",
         "Backfill: `python -m gateway.indexer --json` subprocess into a fresh PostgreSQL cluster (fsync off, default "
-        "shared_buffers); events/s from the indexer's own timing; peak RSS from wait4.",
+        "shared_buffers); events/s from the indexer's own timing; peak RSS from the indexer's VmHWM (polled every 20 ms).",
         "Latency: real uvicorn (1 worker) on the same database, one sequential keep-alive client, "
         f"{REQUESTS} requests per route, each URL distinct (the response cache never answers); list p95 pools every "
         "list route (not provenance, not voucher detail).",
