@@ -261,6 +261,8 @@ class VoucherBase(SQLModel):
 
 class Voucher(VoucherBase, table=True):
     __tablename__ = "vouchers"
+    #: the voucher list filtered by status, in voucher id order (GET /v1/vouchers?status=..., /vouchers)
+    __table_args__ = (Index("ix_vouchers_status_voucher_id", "status", "voucher_id"),)
 
 
 class VoucherPublic(VoucherBase):
