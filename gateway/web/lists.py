@@ -171,8 +171,10 @@ VOUCHERS = ListSpec(
     order="v.voucher_id",
     conditions={"jurisdiction": "p.jurisdiction = :jurisdiction", "level": "a.level = :level",
                 "right": "v.\"right\" = :right",
-                "status": "(CASE WHEN v.status = 'active' AND v.valid_until < :now THEN 'expired' ELSE v.status END)"
-                          " = :status"},
+                # the effective status, written so that the index (status, voucher_id) serves it: the stored
+                # status compared with an expression of the parameter only, then the expiry for active/expired
+                "status": "v.status = (CASE WHEN :status = 'expired' THEN 'active' ELSE :status END) AND "
+                          "(:status NOT IN ('active', 'expired') OR (v.valid_until < :now) = (:status = 'expired'))"},
     period="v.issued_at",
     columns=[
         _c("voucher", N_("Voucher"), lambda r, n: n.voucher_link(r["voucher_id"]), lambda r, n: str(r["voucher_id"])),

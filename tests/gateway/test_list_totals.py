@@ -20,7 +20,7 @@ from gateway.api.common import TOTAL_CAP
 from gateway.indexer.sync import IndexerConfig, run_indexer
 from gateway.models import Voucher
 from ledger.deployment import Deployment
-from tests.gateway.api_fixtures import Market, market  # noqa: F401 (fixture)
+from tests.gateway.api_fixtures import Market, market
 from tests.gateway.indexer_fixtures import new_postgres_database
 
 HOLDER_A = "0x" + "a1" * 20  # exactly TOTAL_CAP vouchers: the boundary, still exact
@@ -39,7 +39,7 @@ def _voucher(i: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def big(request: pytest.FixtureRequest, market: Market, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+def big(request: pytest.FixtureRequest, market: Market, tmp_path_factory: pytest.TempPathFactory
         ) -> Iterator[tuple[TestClient, int]]:
     """A client over the market's index plus EXTRA vouchers; and the number of vouchers in all."""
     from gateway.main import create_app
