@@ -28,12 +28,14 @@ HOLDER_B = "0x" + "b2" * 20
 EXTRA = TOTAL_CAP + 50
 FIRST_ID = 1_000_000
 FROZEN = 30  # of holder B's
+EXPIRED = 5  # of holder B's: active, valid_until past
 
 
 def _voucher(i: int) -> dict[str, Any]:
     holder = HOLDER_A if i < TOTAL_CAP else HOLDER_B
     return dict(voucher_id=FIRST_ID + i, asset_id=99 if i <= TOTAL_CAP else 98, issuer="0x" + "c3" * 20,
-                holder=holder, right=0, scope_hash="0x" + "00" * 32, valid_from=0, valid_until=2**40, max_uses=0,
+                holder=holder, right=0, scope_hash="0x" + "00" * 32, valid_from=0,
+                valid_until=1 if TOTAL_CAP <= i < TOTAL_CAP + EXPIRED else 2**40, max_uses=0,
                 uses=0, transferable=True, status="frozen" if i >= EXTRA - FROZEN else "active", issued_block=1,
                 issued_tx="0x" + "00" * 32, issued_at=1_700_000_000, updated_block=1)
 
@@ -142,3 +144,20 @@ def test_list_page_shows_a_capped_total_and_pages_on(big: tuple[TestClient, int]
     deep_csv = list(csv.reader(io.StringIO(
         c.get(f"/vouchers.csv?lang=en&limit=5&offset={n - 5}").content.decode("utf-8-sig"))))
     assert [r[0] for r in deep_csv[1:]] == [str(FIRST_ID + EXTRA - 5 + i) for i in range(5)]
+
+
+def test_web_status_filter_equals_the_api(big: tuple[TestClient, int]) -> None:
+    """The web list's status filter (written for the index) selects what GET /v1/vouchers?status= does:
+    the effective status, expired = active past valid_until."""
+    c, _ = big
+    for status in ("expired", "frozen", "revoked", "active"):
+        offset = TOTAL_CAP - 100 if status == "active" else 0  # the active page spans the expired ids
+        api = [str(v["voucher_id"]) for v in _get(c, status=status, limit=500, offset=offset)["items"]]
+        body = c.get(f"/vouchers.csv?lang=en&limit=500&offset={offset}&status={status}").content.decode("utf-8-sig")
+        web = [r[0] for r in list(csv.reader(io.StringIO(body)))[1:]]
+        assert web == api, status
+        if status == "expired":
+            assert {str(FIRST_ID + TOTAL_CAP + i) for i in range(EXPIRED)} <= set(web)
+        if status == "active":
+            assert not {str(FIRST_ID + TOTAL_CAP + i) for i in range(EXPIRED)} & set(web)
+            assert str(FIRST_ID + TOTAL_CAP - 1) in web and str(FIRST_ID + TOTAL_CAP + EXPIRED) in web
