@@ -242,9 +242,9 @@ class ValuationPublic(ValuationBase):
 
 class VoucherBase(SQLModel):
     voucher_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
-    asset_id: int = Field(index=True, sa_type=BigInteger)
+    asset_id: int = Field(sa_type=BigInteger)  # indexed with voucher_id (Voucher.__table_args__)
     issuer: str
-    holder: str = Field(index=True)
+    holder: str  # indexed with voucher_id (Voucher.__table_args__)
     right: int
     scope_hash: str
     valid_from: int = Field(sa_type=BigInteger)
@@ -261,6 +261,11 @@ class VoucherBase(SQLModel):
 
 class Voucher(VoucherBase, table=True):
     __tablename__ = "vouchers"
+    #: the voucher lists filtered by holder, asset or status, in voucher id order (GET /v1/vouchers, /vouchers):
+    #: each filter with the order column, so that a page is a range of one index (migration 0007)
+    __table_args__ = (Index("ix_vouchers_holder_voucher_id", "holder", "voucher_id"),
+                      Index("ix_vouchers_asset_id_voucher_id", "asset_id", "voucher_id"),
+                      Index("ix_vouchers_status_voucher_id", "status", "voucher_id"))
 
 
 class VoucherPublic(VoucherBase):

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from fastapi import Path, Query
 from pydantic import BaseModel, Field, WithJsonSchema
+from sqlalchemy import func
+from sqlmodel import select
 
 from gateway.core.errors import ApiError
 
@@ -54,11 +56,34 @@ AMOUNT_DESCRIPTION = ("an amount as an exact decimal string of the currency's sm
                       "of the `currency` (\"15000000\" with decimals 2 is ¥150,000.00)")
 
 
+#: list totals are counted up to this many rows: beyond it ``total`` is a lower bound (``total_exact`` false),
+#: so that a list over millions of rows costs a bounded count, not a scan of every match
+TOTAL_CAP = 10_000
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
-    total: int
+    total: int = Field(description=f"the number of items matching the filters when `total_exact` is true; when "
+                                   f"more than {TOTAL_CAP:,} match, counting stops and `total` is a lower bound "
+                                   f"(at least {TOTAL_CAP:,}, and at least `offset` + the items of this page)")
+    total_exact: bool = Field(default=True, description=f"whether `total` is the exact count; false when more than "
+                                                        f"{TOTAL_CAP:,} items match (page on with `offset` until a "
+                                                        "page has fewer than `limit` items)")
     limit: int
     offset: int
+
+
+def page_total(db: Any, query: Any, offset: int, limit: int, got: int) -> tuple[int, bool]:
+    """(total, exact) of a list ``query`` (a select without ORDER BY/LIMIT) whose page at ``offset``
+    returned ``got`` rows of at most ``limit``: a short non-empty (or first) page gives the exact
+    total without a count; otherwise the rows are counted up to ``TOTAL_CAP`` + 1."""
+    if got < limit and (got > 0 or offset == 0):
+        return offset + got, True
+    counted = int(db.exec(select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())).one())
+    if counted <= TOTAL_CAP:
+        return counted, True
+    # a lower bound: the rows before this page and on it (an empty page past the end says only the cap)
+    return (max(TOTAL_CAP, offset + got) if got else TOTAL_CAP), False
 
 
 class ErrorPublic(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any, Optional
 from markupsafe import Markup
 from sqlalchemy import Connection, text
 
+from gateway.api.common import TOTAL_CAP
 from gateway.core import units
 from gateway.services import redaction
 from gateway.web import fmt
@@ -170,8 +171,10 @@ VOUCHERS = ListSpec(
     order="v.voucher_id",
     conditions={"jurisdiction": "p.jurisdiction = :jurisdiction", "level": "a.level = :level",
                 "right": "v.\"right\" = :right",
-                "status": "(CASE WHEN v.status = 'active' AND v.valid_until < :now THEN 'expired' ELSE v.status END)"
-                          " = :status"},
+                # the effective status, written so that the index (status, voucher_id) serves it: the stored
+                # status compared with an expression of the parameter only, then the expiry for active/expired
+                "status": "v.status = (CASE WHEN :status = 'expired' THEN 'active' ELSE :status END) AND "
+                          "(:status NOT IN ('active', 'expired') OR (v.valid_until < :now) = (:status = 'expired'))"},
     period="v.issued_at",
     columns=[
         _c("voucher", N_("Voucher"), lambda r, n: n.voucher_link(r["voucher_id"]), lambda r, n: str(r["voucher_id"])),
@@ -361,6 +364,12 @@ class Result:
     offset: int
     given: dict[str, str]
     restricted_note: Optional[str] = None
+    #: false when more than TOTAL_CAP rows match: ``total`` is then a lower bound (shown "10,000+")
+    total_exact: bool = True
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.limit < self.total or (not self.total_exact and len(self.rows) == self.limit)
 
 
 def run(spec: ListSpec, conn: Connection, params: dict[str, Any], given: dict[str, str], limit: int, offset: int,
@@ -388,13 +397,19 @@ def run(spec: ListSpec, conn: Connection, params: dict[str, Any], given: dict[st
             sql_params.update({f"mine{i}": a for i, a in enumerate(mine)})
             note = _("Only the uses where your organisation is the holder or the user are shown.")
     clause = (" WHERE " + " AND ".join(where)) if where else ""
-    total = int(conn.execute(text(f"SELECT COUNT(*) FROM ({spec.sql}{clause}) AS q"), sql_params).scalar_one())
     rows = [dict(r._mapping) for r in conn.execute(
         text(f"{spec.sql}{clause} ORDER BY {spec.order} LIMIT :limit OFFSET :offset"),
         {**sql_params, "limit": limit, "offset": offset})]
+    # the same bounded count as the API's lists (gateway.api.common.page_total)
+    total, exact = offset + len(rows), True
+    if len(rows) == limit or (not rows and offset > 0):
+        total = int(conn.execute(text(f"SELECT COUNT(*) FROM ({spec.sql}{clause} LIMIT :cap) AS q"),
+                                 {**sql_params, "cap": TOTAL_CAP + 1}).scalar_one())
+        if total > TOTAL_CAP:
+            total, exact = (max(TOTAL_CAP, offset + len(rows)) if rows else TOTAL_CAP), False
     if spec.name == "clearances" and viewer is not None:
         rows = [{**r, **redaction.redact_clearance(r, viewer, conn)} for r in rows]
-    return Result(spec, rows, total, limit, offset, given, note)
+    return Result(spec, rows, total, limit, offset, given, note, exact)
 
 
 def cell(value: str) -> str:

@@ -428,7 +428,7 @@ def _list_page(request: Request, name: str, as_csv: bool) -> Response:
         base = {**given, "limit": str(limit) if limit != lists.DEFAULT_LIMIT else ""}
         pages = {
             "prev": lists.query_string(base, offset=max(offset - limit, 0) or None) if offset > 0 else None,
-            "next": lists.query_string(base, offset=offset + limit) if offset + limit < result.total else None,
+            "next": lists.query_string(base, offset=offset + limit) if result.has_next else None,
             "csv": lists.query_string({**base, "offset": str(offset) if offset else ""}),
         }
         return render(request, "list.html", names=names, r=result, spec=spec, pages=pages, caller=caller,

@@ -20,6 +20,7 @@ from gateway.api.common import (
     Offset,
     Page,
     StoryLangQuery,
+    page_total,
 )
 from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.legible import AssetNames, ValuationNames
@@ -103,12 +104,12 @@ def list_assets(
         query = query.where(Asset.home_jurisdiction == jurisdiction.upper())
     if status is not None:
         query = query.where(Asset.status == status)
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Asset.asset_id)).offset(offset).limit(limit)).all()
+    total, exact = page_total(db, query, offset, limit, len(rows))
     directory = legible.Directory(db.connection())
     directory.load_accounts(a.holder for a in rows)
     docs = legible.documents_by_chain_cid(directory.conn, [a.manifest_cid for a in rows])
-    return Page(items=[asset_out(request, a, directory, docs) for a in rows], total=total, limit=limit, offset=offset)
+    return Page(items=[asset_out(request, a, directory, docs) for a in rows], total=total, total_exact=exact, limit=limit, offset=offset)
 
 
 def _chain_manifest(request: Request, asset_id: int) -> Optional[dict[str, Any]]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection
 from sqlmodel import col, select
 
-from gateway.api.common import ERRORS, IdPath, IdQuery, Limit, Offset, Page
+from gateway.api.common import ERRORS, IdPath, IdQuery, Limit, Offset, Page, page_total
 from gateway.api.deps import CallerDep, SessionDep
 from gateway.api.legible import ClearanceNames
 from gateway.core.errors import not_found
@@ -81,13 +81,13 @@ def list_clearances(
         query = query.where(Clearance.asset_id == asset_id)
     if destination is not None:
         query = query.where(Clearance.destination == destination.upper())
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Clearance.clearance_id)).offset(offset).limit(limit)).all()
+    total, exact = page_total(db, query, offset, limit, len(rows))
     conn = db.connection()
     viewer = redaction.viewer_of(caller, conn)
     directory = legible.Directory(conn)
-    return Page(items=[clearance_out(c, viewer, conn, directory) for c in rows], total=total, limit=limit,
-                offset=offset)
+    return Page(items=[clearance_out(c, viewer, conn, directory) for c in rows], total=total, total_exact=exact,
+                limit=limit, offset=offset)
 
 
 @router.get("/{clearance_id}", response_model=ClearanceOut)

@@ -7,10 +7,9 @@ import json
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import func
 from sqlmodel import col, select
 
-from gateway.api.common import ERRORS, Limit, Offset, Page
+from gateway.api.common import ERRORS, Limit, Offset, Page, page_total
 from gateway.api.deps import SessionDep
 from gateway.api.routes.participants import OrganisationOut, ParticipantOut, organisation_out, participant_out
 from gateway.core.errors import not_found
@@ -37,12 +36,12 @@ def list_organisations(
     query = select(Organisation)
     if jurisdiction is not None:
         query = query.where(Organisation.jurisdiction == jurisdiction.upper())
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Organisation.registered_block), col(Organisation.org_id))
                    .offset(offset).limit(limit)).all()
+    total, exact = page_total(db, query, offset, limit, len(rows))
     directory = legible.Directory(db.connection())
     directory.load_orgs(o.org_id for o in rows)
-    return Page(items=[organisation_out(directory, o) for o in rows], total=total, limit=limit, offset=offset)
+    return Page(items=[organisation_out(directory, o) for o in rows], total=total, total_exact=exact, limit=limit, offset=offset)
 
 
 @router.get("/{org_id}", response_model=OrganisationDetail)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from gateway.api.common import ERRORS, Limit, Offset, Page, address
+from gateway.api.common import ERRORS, Limit, Offset, Page, address, page_total
 from gateway.api.deps import SessionDep
 from gateway.api.legible import OrganisationNames, ParticipantNames
 from gateway.api.routes.provenance_models import StateVerification, participant_verification
@@ -75,11 +75,11 @@ def list_participants(
         query = query.where(Participant.status == status)
     if org_id is not None:
         query = query.where(Participant.org_id == org_id.lower())
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Participant.added_block), col(Participant.account)).offset(offset).limit(limit)).all()
+    total, exact = page_total(db, query, offset, limit, len(rows))
     directory = legible.Directory(db.connection())
     directory.load_accounts([p.account for p in rows] + [p.added_by for p in rows])
-    return Page(items=[participant_out(p, directory) for p in rows], total=total, limit=limit, offset=offset)
+    return Page(items=[participant_out(p, directory) for p in rows], total=total, total_exact=exact, limit=limit, offset=offset)
 
 
 @router.get("/{account}", response_model=ParticipantDetail)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from sqlalchemy import func
 from sqlmodel import or_, select
 
-from gateway.api.common import ERRORS, AddressQuery, IdQuery, Limit, Offset, Page
+from gateway.api.common import ERRORS, AddressQuery, IdQuery, Limit, Offset, Page, page_total
 from gateway.api.deps import SessionDep
 from gateway.api.legible import BrokerPaymentNames, TradeNames
 from gateway.core.errors import not_found
@@ -57,10 +56,10 @@ def list_trades(
         query = query.where(or_(Trade.seller == party.lower(), Trade.buyer == party.lower()))
     if exchange is not None:
         query = query.where(Trade.exchange == exchange.lower())
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(Trade.block_number.desc(), Trade.log_index.desc())  # type: ignore[attr-defined]
                    .offset(offset).limit(limit)).all()
-    return Page(items=trade_rows(db, rows), total=total, limit=limit, offset=offset)
+    total, exact = page_total(db, query, offset, limit, len(rows))
+    return Page(items=trade_rows(db, rows), total=total, total_exact=exact, limit=limit, offset=offset)
 
 
 @router.get("/{trade_id}", response_model=TradeDetail)

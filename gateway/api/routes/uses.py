@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection
 from sqlmodel import col, or_, select
 
-from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdQuery, Limit, Offset, Page
+from gateway.api.common import AUTH_ERRORS, ERRORS, AddressQuery, IdQuery, Limit, Offset, Page, page_total
 from gateway.api.deps import AuthedCallerDep, SessionDep
 from gateway.api.legible import UseNames
 from gateway.models import VoucherUse, VoucherUsePublic
@@ -69,6 +69,6 @@ def list_uses(
         query = query.where(VoucherUse.user == user.lower())
     if holder is not None:
         query = query.where(VoucherUse.holder == holder.lower())
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(VoucherUse.block_number), col(VoucherUse.log_index)).offset(offset).limit(limit)).all()
-    return Page(items=use_rows(conn, viewer, rows), total=total, limit=limit, offset=offset)
+    total, exact = page_total(db, query, offset, limit, len(rows))
+    return Page(items=use_rows(conn, viewer, rows), total=total, total_exact=exact, limit=limit, offset=offset)

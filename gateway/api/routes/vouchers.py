@@ -6,7 +6,6 @@ import time
 from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func
 from sqlmodel import col, or_, select
 
 from gateway.api.common import (
@@ -20,6 +19,7 @@ from gateway.api.common import (
     Offset,
     Page,
     StoryLangQuery,
+    page_total,
 )
 from gateway.api.deps import AuthedCallerDep, CallerDep, EngineDep, SessionDep
 from gateway.api.legible import TransferNames, UserNames, VoucherNames
@@ -99,12 +99,12 @@ def list_vouchers(
         query = query.where(Voucher.status == status)
     if right is not None:
         query = query.where(Voucher.right == RIGHT_BY_NAME[right])
-    total = db.exec(select(func.count()).select_from(query.subquery())).one()
     rows = db.exec(query.order_by(col(Voucher.voucher_id)).offset(offset).limit(limit)).all()
+    total, exact = page_total(db, query, offset, limit, len(rows))
     directory = legible.Directory(db.connection())
     directory.load_accounts([v.holder for v in rows] + [v.issuer for v in rows])
     titles = legible.asset_titles(directory.conn, [v.asset_id for v in rows])
-    return Page(items=[voucher_out(v, now, directory, titles) for v in rows], total=total, limit=limit, offset=offset)
+    return Page(items=[voucher_out(v, now, directory, titles) for v in rows], total=total, total_exact=exact, limit=limit, offset=offset)
 
 
 def voucher_detail(db: Any, voucher_id: int) -> VoucherDetail:
