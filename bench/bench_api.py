@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.report import Goal, check, report, run_main
+from bench.report import Goal, check, percentile, report, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 #: goal: p95 of the provenance query on PostgreSQL (ms)
@@ -44,14 +44,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(p / 100 * len(values) + 0.5)) - 1))
-    return values[k]
 
 
 # ---------------------------------------------------------------- 1. load
@@ -210,13 +202,13 @@ def load_test(seconds: float, n_clients: int, workers: int = 1) -> dict[str, Any
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    routes = {p: {"n": len(v), "p50_ms": round(_pct(v, 50), 2), "p95_ms": round(_pct(v, 95), 2)}
+    routes = {p: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p95_ms": round(percentile(v, 95), 2)}
               for p, v in per_path.items()}
     return {"workers": workers, "http_client": os.environ.get("BENCH_API_HTTP", "raw"),
             "requests": total, "errors": errors, "seconds": round(elapsed, 1),
             "rps": round(total / elapsed, 1) if elapsed else 0,
-            "p50_ms": round(_pct(latencies, 50), 2), "p95_ms": round(_pct(latencies, 95), 2),
-            "p99_ms": round(_pct(latencies, 99), 2), "vouchers_issued_during_run": written["n"],
+            "p50_ms": round(percentile(latencies, 50), 2), "p95_ms": round(percentile(latencies, 95), 2),
+            "p99_ms": round(percentile(latencies, 99), 2), "vouchers_issued_during_run": written["n"],
             "index_lag_at_end": health.get("lag"), "routes": routes}
 
 
@@ -289,8 +281,8 @@ def provenance_scale(sizes: list[int]) -> list[dict[str, Any]]:
                     t1 = time.perf_counter()
                     n_events += len(voucher_events(conn, token))
                     samples.append((time.perf_counter() - t1) * 1000)
-            out.append({"events": size, "load_s": round(load_s, 1), "p50_ms": round(_pct(samples, 50), 2),
-                        "p95_ms": round(_pct(samples, 95), 2), "p99_ms": round(_pct(samples, 99), 2),
+            out.append({"events": size, "load_s": round(load_s, 1), "p50_ms": round(percentile(samples, 50), 2),
+                        "p95_ms": round(percentile(samples, 95), 2), "p99_ms": round(percentile(samples, 99), 2),
                         "mean_events_per_answer": round(n_events / 1000, 1), "goal_p95_ms": 20})
         engine.dispose()
     finally:

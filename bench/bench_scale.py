@@ -58,7 +58,7 @@ from web3 import Web3
 from bench import replay
 from bench.bench_indexer import generate
 from bench.proc import HighWater
-from bench.report import Goal, check, report, run_main
+from bench.report import Goal, check, percentile, report, run_main
 from dataledger.dev.anvil import AnvilNode, free_port
 from dataledger.dev.postgres import PostgresCluster
 from gateway.indexer.store import make_engine, migrate
@@ -86,14 +86,6 @@ ISSUED_TOPIC = "0x" + Web3.keccak(
 
 def _loads() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(p / 100 * len(values) + 0.5)) - 1))
-    return values[k]
 
 
 def abis_of(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -288,16 +280,16 @@ def api_latency(rpc_url: str, url: str, state_dir: Path, tmp: Path, label: str) 
                         errors.setdefault(name, f"{path}: {reply.status_code} {reply.text[:200]}")
                     if i >= 0:
                         samples.append(ms)
-                out["routes"][name] = {"n": len(samples), "p50_ms": round(_pct(samples, 50), 1),
-                                       "p95_ms": round(_pct(samples, 95), 1), "p99_ms": round(_pct(samples, 99), 1),
+                out["routes"][name] = {"n": len(samples), "p50_ms": round(percentile(samples, 50), 1),
+                                       "p95_ms": round(percentile(samples, 95), 1), "p99_ms": round(percentile(samples, 99), 1),
                                        "samples": samples}
-                print(f"  [{label}] {name}: p50 {_pct(samples, 50):.1f} ms, p95 {_pct(samples, 95):.1f} ms "
+                print(f"  [{label}] {name}: p50 {percentile(samples, 50):.1f} ms, p95 {percentile(samples, 95):.1f} ms "
                       f"(load {_loads()})", flush=True)
             if errors:
                 raise RuntimeError(f"API errors: {errors}")
             lists = [ms for name, r in out["routes"].items() if name not in ("provenance", "voucher detail")
                      for ms in r["samples"]]
-            out["list_p95_ms"] = round(_pct(lists, 95), 1)
+            out["list_p95_ms"] = round(percentile(lists, 95), 1)
             out["provenance_p95_ms"] = out["routes"]["provenance"]["p95_ms"]
             out["load_after"] = _loads()
             for r in out["routes"].values():

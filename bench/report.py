@@ -62,6 +62,15 @@ class GoalMissed(RuntimeError):
     """A benchmark missed at least one of its goals."""
 
 
+def percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank ``p``-th percentile of ``values`` (NaN when there are none)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k]
+
+
 def check(name: str, goals: Sequence[Goal]) -> None:
     """Raise :class:`GoalMissed` when a goal is missed, or when there is none (a benchmark that
     measured none of its goals has not passed)."""

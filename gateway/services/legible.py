@@ -222,19 +222,25 @@ def hant_title(body: Any) -> Optional[str]:
     return None
 
 
-def asset_hant_titles(conn: Connection, asset_ids: Iterable[int]) -> dict[int, str]:
-    """asset id -> the Traditional title its current verified manifest carries (only those that have one)."""
+def _verified_manifest_rows(conn: Connection, asset_ids: Iterable[int], columns: str) -> list[Any]:
+    """(asset_id, *columns) of each asset's current verified manifest document, 500 ids a query."""
     ids = sorted({int(a) for a in asset_ids})
-    out: dict[int, str] = {}
+    rows: list[Any] = []
     for i in range(0, len(ids), 500):
-        rows = conn.execute(text(
-            "SELECT a.asset_id, d.body FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid"
+        rows += conn.execute(text(
+            f"SELECT a.asset_id, {columns} FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid"
             " AND d.status = 'verified' WHERE a.asset_id IN :ids").bindparams(bindparam("ids", expanding=True)),
             {"ids": ids[i:i + 500]}).all()
-        for r in rows:
-            t = hant_title(r[1])
-            if t:
-                out[int(r[0])] = t
+    return rows
+
+
+def asset_hant_titles(conn: Connection, asset_ids: Iterable[int]) -> dict[int, str]:
+    """asset id -> the Traditional title its current verified manifest carries (only those that have one)."""
+    out: dict[int, str] = {}
+    for r in _verified_manifest_rows(conn, asset_ids, "d.body"):
+        t = hant_title(r[1])
+        if t:
+            out[int(r[0])] = t
     return out
 
 
@@ -312,13 +318,4 @@ def manifest_fields(doc: Optional[dict[str, Any]]) -> dict[str, Any]:
 
 def asset_titles(conn: Connection, asset_ids: Iterable[int]) -> dict[int, tuple[Optional[str], Optional[str]]]:
     """asset id -> (title, title_zh) of its current verified manifest."""
-    ids = sorted({int(a) for a in asset_ids})
-    out: dict[int, tuple[Optional[str], Optional[str]]] = {}
-    for i in range(0, len(ids), 500):
-        rows = conn.execute(text(
-            "SELECT a.asset_id, d.title, d.title_zh FROM assets a JOIN documents d ON d.chain_cid = a.manifest_cid"
-            " AND d.status = 'verified' WHERE a.asset_id IN :ids").bindparams(bindparam("ids", expanding=True)),
-            {"ids": ids[i:i + 500]}).all()
-        for r in rows:
-            out[int(r[0])] = (r[1], r[2])
-    return out
+    return {int(r[0]): (r[1], r[2]) for r in _verified_manifest_rows(conn, asset_ids, "d.title, d.title_zh")}
