@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from fastapi import Path, Query
@@ -73,17 +74,24 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
-def page_total(db: Any, query: Any, offset: int, limit: int, got: int) -> tuple[int, bool]:
-    """(total, exact) of a list ``query`` (a select without ORDER BY/LIMIT) whose page at ``offset``
-    returned ``got`` rows of at most ``limit``: a short non-empty (or first) page gives the exact
-    total without a count; otherwise the rows are counted up to ``TOTAL_CAP`` + 1."""
+def bounded_total(offset: int, limit: int, got: int, count_upto: Callable[[int], int]) -> tuple[int, bool]:
+    """(total, exact) of a list whose page at ``offset`` returned ``got`` rows of at most ``limit``:
+    a short non-empty (or first) page gives the exact total without a count; otherwise
+    ``count_upto(n)`` counts the matching rows up to ``n`` = ``TOTAL_CAP`` + 1, and beyond the cap
+    the total is a lower bound (the rows before this page and on it; an empty page past the end
+    says only the cap)."""
     if got < limit and (got > 0 or offset == 0):
         return offset + got, True
-    counted = int(db.exec(select(func.count()).select_from(query.limit(TOTAL_CAP + 1).subquery())).one())
+    counted = count_upto(TOTAL_CAP + 1)
     if counted <= TOTAL_CAP:
         return counted, True
-    # a lower bound: the rows before this page and on it (an empty page past the end says only the cap)
     return (max(TOTAL_CAP, offset + got) if got else TOTAL_CAP), False
+
+
+def page_total(db: Any, query: Any, offset: int, limit: int, got: int) -> tuple[int, bool]:
+    """:func:`bounded_total` of a list ``query`` (a select without ORDER BY/LIMIT)."""
+    return bounded_total(offset, limit, got, lambda n: int(
+        db.exec(select(func.count()).select_from(query.limit(n).subquery())).one()))
 
 
 class ErrorPublic(BaseModel):

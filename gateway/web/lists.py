@@ -18,7 +18,7 @@ from typing import Any, Optional
 from markupsafe import Markup
 from sqlalchemy import Connection, text
 
-from gateway.api.common import TOTAL_CAP
+from gateway.api.common import bounded_total
 from gateway.core import units
 from gateway.services import redaction
 from gateway.web import fmt
@@ -400,13 +400,9 @@ def run(spec: ListSpec, conn: Connection, params: dict[str, Any], given: dict[st
     rows = [dict(r._mapping) for r in conn.execute(
         text(f"{spec.sql}{clause} ORDER BY {spec.order} LIMIT :limit OFFSET :offset"),
         {**sql_params, "limit": limit, "offset": offset})]
-    # the same bounded count as the API's lists (gateway.api.common.page_total)
-    total, exact = offset + len(rows), True
-    if len(rows) == limit or (not rows and offset > 0):
-        total = int(conn.execute(text(f"SELECT COUNT(*) FROM ({spec.sql}{clause} LIMIT :cap) AS q"),
-                                 {**sql_params, "cap": TOTAL_CAP + 1}).scalar_one())
-        if total > TOTAL_CAP:
-            total, exact = (max(TOTAL_CAP, offset + len(rows)) if rows else TOTAL_CAP), False
+    # the same bounded count as the API's lists
+    total, exact = bounded_total(offset, limit, len(rows), lambda n: int(conn.execute(
+        text(f"SELECT COUNT(*) FROM ({spec.sql}{clause} LIMIT :cap) AS q"), {**sql_params, "cap": n}).scalar_one()))
     if spec.name == "clearances" and viewer is not None:
         rows = [{**r, **redaction.redact_clearance(r, viewer, conn)} for r in rows]
     return Result(spec, rows, total, limit, offset, given, note, exact)
