@@ -32,8 +32,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
-from ledger.contracts.models import cid_from_chain
-from ledger.ipfs import IpfsStore, KuboClient, LocalStore
+from ledger.ipfs import IpfsStore, KuboClient, LocalStore, cid_from_chain
 from ledger.ipfs.errors import BlockNotFound, CidMismatch, IpfsError
 
 log = logging.getLogger(__name__)

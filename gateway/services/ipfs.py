@@ -6,8 +6,7 @@ import hashlib
 import threading
 from typing import Any, Optional
 
-from ledger.contracts.models import cid_from_chain
-from ledger.ipfs import IpfsStore, open_store
+from ledger.ipfs import IpfsStore, cid_from_chain, open_store
 from ledger.ipfs.errors import BlockNotFound, CidMismatch, IpfsError
 
 _CACHE_MAX = 4096

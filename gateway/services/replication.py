@@ -32,7 +32,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Engine, text
 
-from ledger.contracts.models import cid_from_chain
+from ledger.ipfs import cid_from_chain
 from ledger.ipfs.errors import BlockNotFound, CidMismatch, IpfsError
 from ledger.ipfs.kubo import KuboClient
 from ledger.ipfs.unixfs import Cid, iter_dag_cids

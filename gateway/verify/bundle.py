@@ -189,7 +189,7 @@ def build_bundle(rpc: Any, kind: str, subject_id: int, contracts: Mapping[str, M
         manifests = []
         if history.manifest_events:
             getter = fetch or ipfs_fetcher(ipfs, state_dir)
-            from ledger.contracts.models import cid_from_chain
+            from ledger.ipfs import cid_from_chain
 
             seen = set()
             for e in history.manifest_events:
@@ -565,7 +565,7 @@ def _verify(b: dict[str, Any], trusted_head: Optional[str], expected_contracts: 
             raise BundleError(f"manifest {m['cid']}: non-canonical or duplicate entry")
         data_by_cid[m["cid"]] = raw
     manifest_checks: list[ManifestCheck] = []
-    from ledger.contracts.models import cid_from_chain
+    from ledger.ipfs import cid_from_chain
 
     used_cids = set()
     for e in manifest_rebuilt:

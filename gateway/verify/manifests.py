@@ -13,7 +13,7 @@ from gateway.verify.results import ManifestCheck
 
 def check_manifest(event: Mapping[str, Any], fetch: Any) -> ManifestCheck:
     """Fetch (``fetch(cid) -> bytes``), re-hash to the CID and to the on-chain contentHash."""
-    from ledger.contracts.models import cid_from_chain
+    from ledger.ipfs import cid_from_chain
 
     args = event["args"]
     asset_id = int(args["assetId"])

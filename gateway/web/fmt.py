@@ -182,7 +182,7 @@ def cid_text(cid: Any) -> str:
     """A CID as text: the chain's bytes (0x0155...) decoded, a text CID unchanged."""
     c = str(cid or "")
     if c.startswith("0x"):
-        from ledger.contracts.models import cid_from_chain
+        from ledger.ipfs import cid_from_chain
 
         try:
             return cid_from_chain(bytes.fromhex(c[2:]))

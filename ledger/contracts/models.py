@@ -8,6 +8,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict
 
 from ledger.errors import InvalidInput
+from ledger.ipfs.unixfs import cid_from_chain as cid_from_chain  # one definition, in ledger.ipfs
 
 # the contracts' enums and role bits: generated from the compiler output (python -m ledger.build)
 from ledger.vocabulary import (
@@ -154,25 +155,6 @@ def cid_to_chain(cid: str) -> bytes:
         return bytes(Cid.decode(cid).binary)
     except Exception:  # any parse failure is an invalid input
         raise InvalidInput(f"invalid CID {cid!r}") from None
-
-
-def cid_from_chain(raw: bytes) -> str:
-    """Bytes recorded on chain -> CID string (binary CIDs and CID text both occur)."""
-    raw = bytes(raw)
-    if not raw:
-        return ""
-    try:
-        text = raw.decode("ascii")
-        if text.isprintable() and (text.startswith(("Qm", "b", "z", "f"))):
-            return text
-    except UnicodeDecodeError:
-        pass
-    try:
-        from ledger.ipfs import Cid
-
-        return str(Cid.from_bytes(raw))
-    except Exception:
-        return "0x" + raw.hex()
 
 
 class Model(BaseModel):

@@ -621,3 +621,20 @@ def iter_dag_cids(cid: str | Cid, get_block: Callable[[str], bytes]) -> Iterator
         return
     for link in PBNode.decode(get_block(s)).links:
         yield from iter_dag_cids(Cid.from_bytes(link.hash), get_block)
+
+
+def cid_from_chain(raw: bytes) -> str:
+    """Bytes recorded on chain -> CID string (binary CIDs and CID text both occur)."""
+    raw = bytes(raw)
+    if not raw:
+        return ""
+    try:
+        text = raw.decode("ascii")
+        if text.isprintable() and (text.startswith(("Qm", "b", "z", "f"))):
+            return text
+    except UnicodeDecodeError:
+        pass
+    try:
+        return str(Cid.from_bytes(raw))
+    except Exception:
+        return "0x" + raw.hex()
