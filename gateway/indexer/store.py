@@ -106,6 +106,12 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
             cur.execute("PRAGMA temp_store=MEMORY")
+            # checkpoint the WAL every 16,000 pages (64 MiB) instead of 1,000: a backfill rewrites
+            # the same index pages in every transaction, and each checkpoint copied them again
+            # (commits took 1.1 s of a 7.6 s backfill, 0.7 s with this); the WAL file is cut back
+            # to 64 MiB after a checkpoint
+            cur.execute("PRAGMA wal_autocheckpoint=16000")
+            cur.execute("PRAGMA journal_size_limit=67108864")
             cur.close()
 
         return engine
@@ -295,6 +301,21 @@ class State:
 
 
 @dataclass
+class EventRows:
+    """``events`` table rows of a batch, in the form its database takes them (Store.event_rows)."""
+    count: int
+    tuples: list[tuple[Any, ...]] = field(default_factory=list)
+    copy_text: Optional[bytes] = None
+
+
+def _copy_escape(value: str) -> str:
+    """A text value in PostgreSQL's COPY text format (backslash, tab, newline, CR escaped)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+@dataclass
 class BatchResult:
     events: int = 0
     projected: int = 0
@@ -352,6 +373,32 @@ class Store:
             return
         conn.exec_driver_sql(self._insert_sql(table, columns), rows)
 
+    def event_rows(self, events: Sequence[DecodedEvent]) -> EventRows:
+        """The ``events`` table rows of ``events``, ready for this database: COPY text (PostgreSQL,
+        more than 200 events) or parameter tuples. Pure (no connection): the backfill builds them
+        in its decode stage, so the writer (the pipeline's bottleneck) only sends them."""
+        fields = _EVENT_FIELDS
+        if self.dialect == "postgresql" and len(events) > 200:
+            esc = _copy_escape
+            lines: list[str] = []
+            append = lines.append
+            for e in events:
+                n, i, block_hash, tx_hash, tx_i, address, contract, name = fields(e)
+                append(f"{n}\t{i}\t{esc(block_hash)}\t{esc(tx_hash)}\t{tx_i}\t{esc(address)}\t{esc(contract)}\t"
+                       f"{esc(name)}\t{esc(canonical_json(e.args))}\n")
+            return EventRows(len(events), copy_text="".join(lines).encode())
+        return EventRows(len(events), tuples=[fields(e) + (canonical_json(e.args),) for e in events])
+
+    def insert_event_rows(self, conn: Connection, rows: EventRows) -> None:
+        if rows.copy_text is not None:
+            dbapi = conn.connection.dbapi_connection
+            with dbapi.cursor() as cur:  # type: ignore[union-attr]
+                cols = ", ".join(_quote(c) for c in EVENT_COLUMNS)
+                with cur.copy(f"COPY events ({cols}) FROM STDIN") as copy:
+                    copy.write(rows.copy_text)
+            return
+        self.insert_many(conn, "events", EVENT_COLUMNS, rows.tuples)
+
     def _copy(self, conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         dbapi = conn.connection.dbapi_connection
         with dbapi.cursor() as cur:  # type: ignore[union-attr]
@@ -382,8 +429,9 @@ class Store:
 
     # -- batch
     def write_batch(self, conn: Connection, blocks: list[tuple[int, str, str, int]], events: list[DecodedEvent],
-                    state: State, record_undo: bool) -> BatchResult:
-        """Blocks, events and projections of one batch; the caller saves the state and commits."""
+                    state: State, record_undo: bool, event_rows: Optional[EventRows] = None) -> BatchResult:
+        """Blocks, events and projections of one batch; the caller saves the state and commits.
+        ``event_rows``: :meth:`event_rows` of ``events``, when already built."""
         t0 = time.perf_counter()
         result = BatchResult(events=len(events))
         if self.dialect == "postgresql":
@@ -391,8 +439,9 @@ class Store:
             # batches, but only whole (rows + checkpoint together): the indexer refetches them.
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         self.insert_many(conn, "blocks", BLOCK_COLUMNS, blocks)
-        fields = _EVENT_FIELDS
-        self.insert_many(conn, "events", EVENT_COLUMNS, [fields(e) + (canonical_json(e.args),) for e in events])
+        if event_rows is None or event_rows.count != len(events):
+            event_rows = self.event_rows(events)
+        self.insert_event_rows(conn, event_rows)
         t1 = time.perf_counter()
         result.projected = self.project(conn, events, record_undo)
         t2 = time.perf_counter()

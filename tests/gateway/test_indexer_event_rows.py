@@ -1,0 +1,95 @@
+"""The ``events`` rows the backfill builds in its decode stage: COPY text on PostgreSQL, parameter
+tuples on SQLite. Both must store exactly what the decoder produced, whatever a log's strings hold
+(a hostile contract can emit any string; a hostile node can send any hex-looking text)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from gateway.indexer.decode import DecodedEvent, canonical_json
+from gateway.indexer.store import State, Store, dump_lines, make_engine, migrate
+from tests.gateway.indexer_fixtures import new_postgres_database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: every character COPY's text format treats specially, plus CJK, an emoji, quotes and a NUL escape
+NASTY = ["a\\b", "tab\there", "line\nbreak", "cr\rhere", "\\N", "\\.", "广州数据交易所 🧾", 'quote"s', "\\\\t", "\u2028"]
+
+
+def _events(count: int) -> tuple[list[tuple[int, str, str, int]], list[DecodedEvent]]:
+    blocks = [(n, f"0x{n:064x}", f"0x{n - 1:064x}", 1_700_000_000 + n) for n in range(1, 4)]
+    events = []
+    for i in range(count):
+        n = 1 + i % 3
+        nasty = NASTY[i % len(NASTY)]
+        events.append(DecodedEvent(
+            block_number=n, block_hash=blocks[n - 1][1], tx_hash=f"0x{i:064x}", tx_index=i, log_index=i,
+            address="0x" + "ab" * 20, contract="" if i % 7 == 0 else "DataVoucher",
+            name="" if i % 7 == 0 else "Weird\tName" if i % 11 == 0 else "VoucherRevoked",
+            args={"reason": nasty, "voucherId": i, "big": str(2**255 + i), "nested": {"k": [nasty, i]}},
+            timestamp=blocks[n - 1][3]))
+    return blocks, events
+
+
+def _write(url: str, count: int) -> list[str]:
+    migrate(url)
+    engine = make_engine(url)
+    store = Store(engine)
+    blocks, events = _events(count)
+    rows = store.event_rows(events)
+    with engine.begin() as conn:
+        store.write_batch(conn, blocks, events, State(chain_id=1, last_block=0, last_block_hash="0x"), False, rows)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT log_index, contract, event, args FROM events ORDER BY log_index")).all()
+    by_index = {e.log_index: e for e in events}
+    for log_index, contract, name, args in stored:  # each value exactly as decoded
+        e = by_index[log_index]
+        assert (contract, name, args) == (e.contract, e.name, canonical_json(e.args))
+        assert json.loads(args) == e.args
+    assert len(stored) == count
+    lines = [line for line in dump_lines(engine) if not line.startswith("#")]
+    engine.dispose()
+    return lines
+
+
+def test_copy_text_rows_store_exactly_what_was_decoded(tmp_path: Path, postgres_url: str) -> None:
+    # 300 events: PostgreSQL takes the COPY text path (more than 200), SQLite the tuples
+    assert Store(make_engine(postgres_url)).event_rows(_events(300)[1]).copy_text is not None
+    sqlite = _write(f"sqlite:///{tmp_path / 'rows.db'}", 300)
+    postgres = _write(new_postgres_database(postgres_url), 300)
+    assert sqlite == postgres  # the canonical dump: identical across the two databases
+
+
+def test_small_batches_take_parameter_rows_on_postgres_with_the_same_result(tmp_path: Path,
+                                                                            postgres_url: str) -> None:
+    assert Store(make_engine(postgres_url)).event_rows(_events(50)[1]).copy_text is None
+    assert _write(new_postgres_database(postgres_url), 50) == _write(f"sqlite:///{tmp_path / 'small.db'}", 50)
+
+
+def test_event_rows_built_for_another_batch_are_not_used(tmp_path: Path) -> None:
+    """write_batch rebuilds the rows when the ones handed in do not match the events (count)."""
+    url = f"sqlite:///{tmp_path / 'mismatch.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    store = Store(engine)
+    blocks, events = _events(30)
+    stale = store.event_rows(events[:10])
+    with engine.begin() as conn:
+        store.write_batch(conn, blocks, events, State(chain_id=1, last_block=0, last_block_hash="0x"), False, stale)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM events")).scalar() == 30
+    engine.dispose()
+
+
+def test_the_indexer_command_does_not_load_web3() -> None:
+    """The indexer process imports no web3 / eth_account (25 MiB of its resident memory before);
+    documents take cid_from_chain from ledger.ipfs, not the SDK's contract models."""
+    out = subprocess.run([sys.executable, "-c", "import sys, gateway.indexer.cli, gateway.indexer.sync; "
+                          "print(sorted(m for m in ('web3', 'eth_account') if m in sys.modules))"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
