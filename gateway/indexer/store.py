@@ -184,15 +184,78 @@ def writer_lock(engine: Engine, wait: bool = True, on_wait: Any = None,
 # ---------------------------------------------------------------- the batch row view
 
 
+def fetch_rows(conn: Connection, table_name: str, keys: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+    """The stored rows of state table ``table_name`` with these primary keys (key tuple -> row;
+    keys with no row are absent). Single-column keys: driver-level SQL (PostgreSQL: one
+    ``= ANY(array)`` query; SQLite: ``IN`` lists of up to 500 values); composite keys: Core."""
+    found: dict[Any, dict[str, Any]] = {}
+    pk_names = projections.STATE_TABLES[table_name]
+    if len(pk_names) > 1:  # composite keys (voucher_users)
+        table = TABLES[table_name]
+        pk = [table.c[c] for c in pk_names]
+        for i in range(0, len(keys), 500):
+            cond = tuple_(*pk).in_(list(keys[i : i + 500]))
+            for mapping in conn.execute(select(table).where(cond)).mappings():
+                d = dict(mapping)
+                found[tuple(d[c] for c in pk_names)] = d
+        return found
+    columns = COLUMNS[table_name]
+    pk_name = pk_names[0]
+    pk_at = columns.index(pk_name)
+    bools = BOOL_COLUMNS[table_name]
+    cols = ", ".join(_quote(c) for c in columns)
+    values = [k[0] for k in keys]
+    chunks: list[tuple[str, Any]]
+    if conn.dialect.name == "postgresql":
+        if pk_name in INT_COLUMNS[table_name]:  # an array literal: psycopg dumps a list in Python
+            chunks = [(f"SELECT {cols} FROM {_quote(table_name)} WHERE {_quote(pk_name)} = ANY(%s::bigint[])",
+                       ("{" + ",".join(str(int(v)) for v in values) + "}",))]
+        else:
+            chunks = [(f"SELECT {cols} FROM {_quote(table_name)} WHERE {_quote(pk_name)} = ANY(%s::text[])",
+                       (values,))]
+    else:
+        chunks = []
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            chunks.append((f"SELECT {cols} FROM {_quote(table_name)} WHERE {_quote(pk_name)} "
+                           f"IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
+    for sql, params in chunks:
+        for row in conn.exec_driver_sql(sql, params):
+            d = dict(zip(columns, row))
+            for c in bools:
+                if d[c] is not None:
+                    d[c] = bool(d[c])
+            found[(row[pk_at],)] = d
+    return found
+
+
+def fetch_wanted(conn: Connection, wanted: dict[str, set[Any]]) -> dict[str, dict[Any, dict[str, Any]]]:
+    """:func:`fetch_rows` for every table of ``wanted`` (table -> keys)."""
+    return {table_name: fetch_rows(conn, table_name, list(keys)) for table_name, keys in wanted.items() if keys}
+
+
+#: runs a function against the batch's connection (directly, or on the writer's database thread)
+Runner = Callable[[Callable[[Connection], Any]], Any]
+
+
 class BatchRows:
     """In-memory view of the state rows a batch touches (implements projections.Rows).
 
     Loads declared rows in bulk, lazily loads any other, records per block the pre-image of each
     row at its first change in that block (for the undo log), and collects appended log rows.
+    Rows are read through ``run`` (a function applied to the batch's connection), so the
+    backfill's writer can read through its database thread, in order with its writes.
     """
 
-    def __init__(self, conn: Connection, record_undo: bool) -> None:
-        self.conn = conn
+    def __init__(self, conn: Optional[Connection], record_undo: bool, run: Optional[Runner] = None) -> None:
+        if run is None:
+            assert conn is not None
+            bound = conn
+
+            def run(fn: Callable[[Connection], Any]) -> Any:
+                return fn(bound)
+
+        self.run: Runner = run
         self.record_undo = record_undo
         self.rows: dict[str, dict[Any, Optional[dict[str, Any]]]] = {t: {} for t in projections.STATE_TABLES}
         self.in_db: dict[str, set[Any]] = {t: set() for t in projections.STATE_TABLES}
@@ -204,59 +267,40 @@ class BatchRows:
         self.block = 0
 
     def preload(self, wanted: dict[str, set[Any]]) -> None:
+        missing = {t: {k for k in keys if k not in self.rows[t]} for t, keys in wanted.items()}
+        self.seed_loaded(missing, self.run(lambda conn: fetch_wanted(conn, missing)))
+
+    def seed_loaded(self, wanted: dict[str, set[Any]], found: dict[str, dict[Any, dict[str, Any]]]) -> None:
+        """Take the stored rows of ``wanted`` as :func:`fetch_wanted` found them (absent: no row)."""
         for table_name, keys in wanted.items():
             cache = self.rows[table_name]
-            missing = [k for k in keys if k not in cache]
-            if missing:
-                self._load(table_name, missing)
+            in_db = self.in_db[table_name]
+            rows = found.get(table_name, {})
+            for k in keys:
+                row = rows.get(k)
+                cache[k] = row
+                if row is not None:
+                    in_db.add(k)
+
+    def seed_written(self, written: dict[str, dict[Any, dict[str, Any]]]) -> None:
+        """Rows a write not yet reflected in what was loaded leaves stored (the previous chunk's
+        final rows): they override the loaded ones."""
+        for table_name, rows in written.items():
+            self.rows[table_name].update(rows)
+            self.in_db[table_name].update(rows)
+
+    def final_rows(self) -> dict[str, dict[Any, dict[str, Any]]]:
+        """The rows this batch leaves stored, per state table (what :meth:`seed_written` takes)."""
+        out: dict[str, dict[Any, dict[str, Any]]] = {}
+        for table_name, dirty in self.dirty.items():
+            if dirty:
+                cache = self.rows[table_name]
+                out[table_name] = {k: row for k in dirty if (row := cache[k]) is not None}
+        return out
 
     def _load(self, table_name: str, keys: Sequence[Any]) -> None:
-        table = TABLES[table_name]
-        pk = [table.c[c] for c in projections.STATE_TABLES[table_name]]
-        cache = self.rows[table_name]
-        for k in keys:
-            cache[k] = None
-        if len(pk) == 1:
-            self._load_single(table_name, keys)
-            return
-        for i in range(0, len(keys), 500):  # composite keys (voucher_users)
-            cond = tuple_(*pk).in_(list(keys[i : i + 500]))
-            for row in self.conn.execute(select(table).where(cond)).mappings():
-                d = dict(row)
-                key = tuple(d[c] for c in projections.STATE_TABLES[table_name])
-                cache[key] = d
-                self.in_db[table_name].add(key)
-
-    def _load_single(self, table_name: str, keys: Sequence[Any]) -> None:
-        """Single-column keys: driver-level SQL, no Core compilation per chunk (PostgreSQL: one
-        ``= ANY(array)`` query; SQLite: ``IN`` lists of up to 500 values)."""
-        columns = COLUMNS[table_name]
-        pk_name = projections.STATE_TABLES[table_name][0]
-        pk_at = columns.index(pk_name)
-        bools = BOOL_COLUMNS[table_name]
-        cache = self.rows[table_name]
-        in_db = self.in_db[table_name]
-        cols = ", ".join(_quote(c) for c in columns)
-        values = [k[0] for k in keys]
-        if self.conn.dialect.name == "postgresql":
-            array_type = "bigint" if pk_name in INT_COLUMNS[table_name] else "text"
-            chunks = [(f"SELECT {cols} FROM {_quote(table_name)} WHERE {_quote(pk_name)} = ANY(%s::{array_type}[])",
-                       (values,))]
-        else:
-            chunks = []
-            for i in range(0, len(values), 500):
-                chunk = values[i : i + 500]
-                chunks.append((f"SELECT {cols} FROM {_quote(table_name)} WHERE {_quote(pk_name)} "
-                               f"IN ({', '.join('?' * len(chunk))})", tuple(chunk)))
-        for sql, params in chunks:
-            for row in self.conn.exec_driver_sql(sql, params):
-                d = dict(zip(columns, row))
-                for c in bools:
-                    if d[c] is not None:
-                        d[c] = bool(d[c])
-                key = (row[pk_at],)
-                cache[key] = d
-                in_db.add(key)
+        self.seed_loaded({table_name: set(keys)}, {table_name: self.run(
+            lambda conn: fetch_rows(conn, table_name, list(keys)))})
 
     # projections.Rows
     def get(self, table: str, key: Any) -> Optional[dict[str, Any]]:
@@ -313,6 +357,14 @@ def _copy_escape(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return value
+
+
+@dataclass
+class ProjectedWrites:
+    """The statements' rows of one projected batch: deletes first (state rows being replaced),
+    then inserts (their new rows, appended log rows, undo pre-images)."""
+    deletes: list[tuple[str, tuple[str, ...], list[Any]]] = field(default_factory=list)
+    inserts: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]] = field(default_factory=list)
 
 
 @dataclass
@@ -434,6 +486,17 @@ class Store:
         ``event_rows``: :meth:`event_rows` of ``events``, when already built."""
         t0 = time.perf_counter()
         result = BatchResult(events=len(events))
+        self.write_chain_rows(conn, blocks, events, event_rows)
+        t1 = time.perf_counter()
+        result.projected = self.project(conn, events, record_undo)
+        t2 = time.perf_counter()
+        result.timings = {"insert_events": t1 - t0, "projections": t2 - t1}
+        result.seconds = t2 - t0
+        return result
+
+    def write_chain_rows(self, conn: Connection, blocks: list[tuple[int, str, str, int]],
+                         events: Sequence[DecodedEvent], event_rows: Optional[EventRows] = None) -> None:
+        """The ``blocks`` and ``events`` rows of a batch (``event_rows``: when already built)."""
         if self.dialect == "postgresql":
             # the commit does not wait for the WAL flush. A PostgreSQL crash can lose the last
             # batches, but only whole (rows + checkpoint together): the indexer refetches them.
@@ -442,49 +505,65 @@ class Store:
         if event_rows is None or event_rows.count != len(events):
             event_rows = self.event_rows(events)
         self.insert_event_rows(conn, event_rows)
-        t1 = time.perf_counter()
-        result.projected = self.project(conn, events, record_undo)
-        t2 = time.perf_counter()
-        result.timings = {"insert_events": t1 - t0, "projections": t2 - t1}
-        result.seconds = t2 - t0
-        return result
 
     def project(self, conn: Connection, events: Sequence[DecodedEvent], record_undo: bool) -> int:
         rows = BatchRows(conn, record_undo)
         rows.preload(projections.reads_of(events))
+        projected = self.apply_events(rows, events)
+        self.write_projected(conn, self.projected_writes(rows))
+        return projected
+
+    @staticmethod
+    def apply_events(rows: BatchRows, events: Sequence[DecodedEvent]) -> int:
+        """Run the projections over ``events`` into ``rows`` (no write); the number projected."""
         projected = 0
         apply = projections.apply
         for ev in events:
             rows.block = ev.block_number
             if apply(ev, rows):
                 projected += 1
+        return projected
+
+    @staticmethod
+    def projected_writes(rows: BatchRows) -> ProjectedWrites:
+        """What ``rows`` changed, as the statements' rows: keys to delete, rows to insert, undo rows."""
+        writes = ProjectedWrites()
         for table_name, pk in projections.STATE_TABLES.items():
             dirty = rows.dirty[table_name]
             if not dirty:
                 continue
             in_db = rows.in_db[table_name]
             if in_db:
-                self._delete_keys(conn, table_name, pk, [k for k in dirty if k in in_db])
+                writes.deletes.append((table_name, pk, [k for k in dirty if k in in_db]))
             cache = rows.rows[table_name]
             as_tuple = ROW_TUPLE[table_name]
             final = [cache[k] for k in dirty]
-            self.insert_many(conn, table_name, COLUMNS[table_name], [as_tuple(r) for r in final if r is not None])
+            writes.inserts.append((table_name, COLUMNS[table_name], [as_tuple(r) for r in final if r is not None]))
         for table_name, appended in rows.appended.items():
             if appended:
                 as_tuple = ROW_TUPLE[table_name]
-                self.insert_many(conn, table_name, COLUMNS[table_name], [as_tuple(r) for r in appended])
+                writes.inserts.append((table_name, COLUMNS[table_name], [as_tuple(r) for r in appended]))
         if rows.undo:
-            self.insert_many(conn, "indexer_undo", ("block_number", "table_name", "key", "row"), [
+            writes.inserts.append(("indexer_undo", ("block_number", "table_name", "key", "row"), [
                 (block, table_name, canonical_json(keys), canonical_json(images))
-                for (block, table_name), (keys, images) in rows.undo.items()])
-        return projected
+                for (block, table_name), (keys, images) in rows.undo.items()]))
+        return writes
+
+    def write_projected(self, conn: Connection, writes: ProjectedWrites) -> None:
+        for table_name, pk, keys in writes.deletes:
+            self._delete_keys(conn, table_name, pk, keys)
+        for table_name, columns, tuples in writes.inserts:
+            self.insert_many(conn, table_name, columns, tuples)
 
     def prune_undo(self, conn: Connection, state: State, floor: int) -> None:
         """Forget pre-images of blocks <= floor (they are beyond the reorg window)."""
         if state.undo_from is None or floor < state.undo_from:
             return
-        conn.exec_driver_sql(f"DELETE FROM indexer_undo WHERE block_number <= {self.ph}", (floor,))
+        self.delete_undo_through(conn, floor)
         state.undo_from = floor + 1
+
+    def delete_undo_through(self, conn: Connection, floor: int) -> None:
+        conn.exec_driver_sql(f"DELETE FROM indexer_undo WHERE block_number <= {self.ph}", (floor,))
 
     # -- reorgs
     def stored_blocks_below(self, conn: Connection, below: int, limit: int) -> list[tuple[int, str]]:

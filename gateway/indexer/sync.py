@@ -48,14 +48,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine
 
-from gateway.indexer import metrics
+from gateway.indexer import metrics, projections
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
-from gateway.indexer.store import EventRows, State, StateMismatch, Store, writer_lock
+from gateway.indexer.store import BatchRows, EventRows, State, StateMismatch, Store, fetch_wanted, writer_lock
 from gateway.services.documents import DocumentFetcher
 from ledger.deployment import Deployment
 from ledger.rpc import NodeUnavailable, RpcClient, RpcError
@@ -397,7 +398,10 @@ class Indexer:
                    threading.Thread(target=decode, name="indexer-decode", daemon=True)]
         for thread in threads:
             thread.start()
-        writer = _OpenTransaction(self, head)
+        database = self.engine.url.database
+        in_memory = self.engine.dialect.name == "sqlite" and (not database or database == ":memory:")
+        # an in-memory SQLite database is one per thread: no database thread for it
+        writer = _OpenTransaction(self, head) if in_memory else _PipelinedTransaction(self, head)
         # no automatic collection while the three stages run (it kept traversing every chunk in
         # flight, ~6% of a backfill); the young generations are collected after each commit
         # instead, so cyclic garbage of the chunks written so far is freed (bounded memory)
@@ -420,7 +424,7 @@ class Indexer:
                 del item
                 if self._stop.is_set():
                     break
-                if writer.due() or dec_q.empty():
+                if writer.due():
                     writer.commit()
                     gc.collect(1)
         finally:
@@ -733,13 +737,16 @@ class _OpenTransaction:
     def commit(self) -> None:
         if self.conn is None:
             return
-        ix = self.indexer
         new = self.new
         assert new is not None
-        ix.store.save_state(self.conn, new)
+        self.indexer.store.save_state(self.conn, new)
         self.conn.commit()
         self.conn.close()
         self.conn = None
+        self._committed(new)
+
+    def _committed(self, new: State) -> None:
+        ix = self.indexer
         ix.state = new
         self.new = None
         seconds = time.perf_counter() - self.started
@@ -768,6 +775,175 @@ class _OpenTransaction:
                 self.conn.close()
                 self.conn = None
                 self.new = None
+
+
+class _Aborted(RuntimeError):
+    """A database job after one that failed: the transaction is rolled back, never committed."""
+
+
+class _PipelinedTransaction(_OpenTransaction):
+    """The backfill writer's open transaction, with its statements run on a database thread.
+
+    The writer thread projects chunk after chunk in Python, and hands each chunk's statements
+    (blocks, events, projection rows, undo) to the database thread, which runs them in order on
+    the transaction's connection while the writer projects the next chunk. The state rows a
+    chunk reads are loaded by a query queued *before* the previous chunk's statements, and
+    the previous chunk's final rows (kept in memory) override them: a row the previous chunk
+    did not change is the same before and after its statements. So the writer waits for the
+    database only when it is behind, and the rows written are the ones the sequential writer
+    writes (the same projection code, the same statements, in the same order).
+
+    Commit: the last chunk's statements, the checkpoint and COMMIT, in order on the database
+    thread; the writer waits for it. A failed statement marks the transaction failed: every
+    later job (the commit included) refuses to run, and the transaction is rolled back.
+    """
+
+    def __init__(self, indexer: Indexer, head: int) -> None:
+        super().__init__(indexer, head)
+        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-db")
+        self.db_conn: Optional[Connection] = None  # used on the database thread only
+        self.failed: Optional[BaseException] = None
+        #: the statements of the last projected chunk, not yet handed to the database thread
+        self.pending: Optional[Callable[[Connection], None]] = None
+        #: the state rows the chunks handed on leave stored (newest chunk's rows)
+        self.recent: dict[str, dict[Any, dict[str, Any]]] = {}
+
+    def _job(self, fn: Callable[[Connection], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            if self.failed is not None:
+                raise _Aborted("an earlier statement of this transaction failed")
+            try:
+                if self.db_conn is None:
+                    self.db_conn = self.indexer.engine.connect()
+                    self.db_conn.begin()
+                return fn(self.db_conn)
+            except BaseException as exc:
+                self.failed = exc
+                raise
+
+        return run
+
+    def _submit(self, fn: Callable[[Connection], Any]) -> Future[Any]:
+        return self.db.submit(self._job(fn))
+
+    def _call(self, fn: Callable[[Connection], Any]) -> Any:
+        try:
+            return self._submit(fn).result()
+        except _Aborted:
+            self._raise_failed()
+            raise
+
+    def _raise_failed(self) -> None:
+        if self.failed is not None:
+            self.broken = True
+            raise self.failed
+
+    def write(self, batch: FetchedBatch) -> bool:
+        ix = self.indexer
+        assert ix.state is not None
+        self._raise_failed()
+        last = self.new or ix.state
+        if batch.from_block != last.last_block + 1:
+            return False
+        if batch.first_parent_hash != last.last_block_hash and last.last_block >= 0:
+            ix._reorg_pending = True  # handled once the pipeline threads have stopped
+            return False
+        if self.new is None:
+            self.new = dataclasses.replace(ix.state)
+            self.started = time.perf_counter()
+        new = self.new
+        store = ix.store
+        undo_from = new.undo_from
+        record_undo = undo_from is not None or batch.to_block > self.head - ix.config.undo_window
+        if record_undo and undo_from is None:
+            undo_from = batch.from_block
+        recent = self.recent
+        wanted = projections.reads_of(batch.events)
+        missing = {t: {k for k in keys if k not in recent.get(t, ())} for t, keys in wanted.items()}
+        loaded = self._submit(lambda conn: fetch_wanted(conn, missing))  # before the last chunk's statements
+        if self.pending is not None:
+            self.db.submit(self._job(self.pending))
+            self.pending = None
+        try:
+            with gc_paused():
+                rows = BatchRows(None, record_undo, run=self._call)
+                try:
+                    found = loaded.result()
+                except _Aborted:
+                    self._raise_failed()
+                    raise
+                rows.seed_loaded(missing, found)
+                rows.seed_written(recent)
+                store.apply_events(rows, batch.events)
+                writes = store.projected_writes(rows)
+                self.recent = rows.final_rows()
+        except BaseException:
+            self.broken = self.broken or self.failed is not None
+            raise
+        floor = self.head - ix.config.undo_window
+        prune = record_undo and undo_from is not None and floor >= undo_from
+        blocks, events, event_rows = batch.blocks, batch.events, batch.event_rows
+
+        def statements(conn: Connection) -> None:
+            store.write_chain_rows(conn, blocks, events, event_rows)
+            store.write_projected(conn, writes)
+            if prune:
+                store.delete_undo_through(conn, floor)
+
+        self.pending = statements
+        new.undo_from = floor + 1 if prune else undo_from
+        new.last_block = batch.to_block
+        new.last_block_hash = batch.to_hash
+        new.head_block = max(self.head, ix._head)
+        new.events_total += len(batch.events)
+        self.events += len(batch.events)
+        self.blocks += batch.to_block - batch.from_block + 1
+        self.fetch_seconds += batch.fetch_seconds
+        return True
+
+    def due(self) -> bool:
+        cfg = self.indexer.config
+        return self.new is not None and (self.events >= cfg.commit_events
+                                         or time.perf_counter() - self.started >= cfg.commit_seconds)
+
+    def commit(self) -> None:
+        if self.new is None:
+            return
+        self._raise_failed()
+        if self.pending is not None:
+            self.db.submit(self._job(self.pending))
+            self.pending = None
+        new = dataclasses.replace(self.new)
+        store = self.indexer.store
+
+        def finish(conn: Connection) -> None:
+            store.save_state(conn, new)
+            conn.commit()
+            conn.close()
+            self.db_conn = None
+
+        self._call(finish)
+        self._committed(new)
+
+    def _rollback(self) -> None:
+        conn, self.db_conn = self.db_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def close(self) -> None:
+        """Commit what was projected (it continues the checkpoint chunk by chunk), unless a
+        statement failed; then roll back. Stops the database thread."""
+        try:
+            if self.new is not None and not self.broken and self.failed is None:
+                self.commit()
+        finally:
+            self.pending = None
+            self.new = None
+            self.db.submit(self._rollback).result()
+            self.db.shutdown(wait=True)
 
 
 def run_indexer(rpc_url: str, database_url: str, contracts: Mapping[str, Mapping[str, Any]],
