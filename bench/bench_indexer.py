@@ -9,7 +9,7 @@ a few thousand transactions (``--disable-block-gas-limit``). No helper contract:
 emitted by the deployed market's own contracts through their public functions.
 
 Each backfill runs as ``python -m gateway.indexer --json`` in a subprocess (its peak RSS comes
-from wait4); the profile is a separate in-process run into a scratch SQLite file.
+from its own VmHWM, bench/proc.py; CPU time from wait4); the profile is a separate in-process run into a scratch SQLite file.
 
 Runs alternate (raw fetch, SQLite, PostgreSQL, Ponder on PostgreSQL, Ponder on PGlite, then the
 same again), and each backfill's rate is compared with the raw fetch measured just before it.

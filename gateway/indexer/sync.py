@@ -706,11 +706,7 @@ class _OpenTransaction:
         the last written chunk (or the checkpoint): a reorg is then pending."""
         ix = self.indexer
         assert ix.state is not None
-        last = self.new or ix.state
-        if batch.from_block != last.last_block + 1:
-            return False
-        if batch.first_parent_hash != last.last_block_hash and last.last_block >= 0:
-            ix._reorg_pending = True  # handled once the pipeline threads have stopped
+        if not self._continues(batch):
             return False
         if self.conn is None:
             self.conn = ix.engine.connect()
@@ -724,15 +720,31 @@ class _OpenTransaction:
         except BaseException:
             self.broken = True  # a chunk half written: the whole transaction is rolled back
             raise
+        self._count(batch)
+        return True
+
+    def _count(self, batch: FetchedBatch) -> None:
         self.events += len(batch.events)
         self.blocks += batch.to_block - batch.from_block + 1
         self.fetch_seconds += batch.fetch_seconds
+
+    def _continues(self, batch: FetchedBatch) -> bool:
+        """Whether ``batch`` continues the last written chunk (or the checkpoint); when its parent
+        hash does not, a reorg is pending (handled once the pipeline threads have stopped)."""
+        ix = self.indexer
+        assert ix.state is not None
+        last = self.new or ix.state
+        if batch.from_block != last.last_block + 1:
+            return False
+        if batch.first_parent_hash != last.last_block_hash and last.last_block >= 0:
+            ix._reorg_pending = True
+            return False
         return True
 
     def due(self) -> bool:
         cfg = self.indexer.config
-        return self.conn is not None and (self.events >= cfg.commit_events
-                                          or time.perf_counter() - self.started >= cfg.commit_seconds)
+        return self.new is not None and (self.events >= cfg.commit_events
+                                         or time.perf_counter() - self.started >= cfg.commit_seconds)
 
     def commit(self) -> None:
         if self.conn is None:
@@ -842,11 +854,7 @@ class _PipelinedTransaction(_OpenTransaction):
         ix = self.indexer
         assert ix.state is not None
         self._raise_failed()
-        last = self.new or ix.state
-        if batch.from_block != last.last_block + 1:
-            return False
-        if batch.first_parent_hash != last.last_block_hash and last.last_block >= 0:
-            ix._reorg_pending = True  # handled once the pipeline threads have stopped
+        if not self._continues(batch):
             return False
         if self.new is None:
             self.new = dataclasses.replace(ix.state)
@@ -896,15 +904,8 @@ class _PipelinedTransaction(_OpenTransaction):
         new.last_block_hash = batch.to_hash
         new.head_block = max(self.head, ix._head)
         new.events_total += len(batch.events)
-        self.events += len(batch.events)
-        self.blocks += batch.to_block - batch.from_block + 1
-        self.fetch_seconds += batch.fetch_seconds
+        self._count(batch)
         return True
-
-    def due(self) -> bool:
-        cfg = self.indexer.config
-        return self.new is not None and (self.events >= cfg.commit_events
-                                         or time.perf_counter() - self.started >= cfg.commit_seconds)
 
     def commit(self) -> None:
         if self.new is None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from gateway.indexer.decode import DecodedEvent, canonical_json
@@ -93,3 +94,23 @@ def test_the_indexer_command_does_not_load_web3() -> None:
                           "print(sorted(m for m in ('web3', 'eth_account') if m in sys.modules))"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 255, 256, 257, 1000, 1023])
+def test_sqlite_multi_row_inserts_store_every_row_once(tmp_path: Path, count: int) -> None:
+    """SQLite rows go in as multi-row VALUES statements of 256 rows and powers of two below it:
+    every row arrives once, whatever the count."""
+    url = f"sqlite:///{tmp_path / 'values.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    store = Store(engine)
+    rows = [(i // 7, i % 7, i, f"0x{i:040x}", f"0x{i + 1:040x}", f"0x{i:064x}") for i in range(count)]
+    columns = ("block_number", "log_index", "voucher_id", "from_address", "to_address", "tx_hash")
+    with engine.begin() as conn:
+        store.insert_many(conn, "voucher_transfers", columns, rows)
+    with engine.connect() as conn:
+        stored = conn.execute(text(f"SELECT {', '.join(columns)} FROM voucher_transfers "
+                                   "ORDER BY block_number, log_index")).all()
+    assert [tuple(r) for r in stored] == rows
+    assert len(store._values_cache) <= 9
+    engine.dispose()
