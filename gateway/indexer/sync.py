@@ -838,12 +838,22 @@ class _PipelinedTransaction(_OpenTransaction):
     def _submit(self, fn: Callable[[Connection], Any]) -> Future[Any]:
         return self.db.submit(self._job(fn))
 
-    def _call(self, fn: Callable[[Connection], Any]) -> Any:
+    def _result(self, future: Future[Any]) -> Any:
+        """A job's result; after a failed statement, that statement's exception."""
         try:
-            return self._submit(fn).result()
+            return future.result()
         except _Aborted:
             self._raise_failed()
             raise
+
+    def _call(self, fn: Callable[[Connection], Any]) -> Any:
+        return self._result(self._submit(fn))
+
+    def _flush_pending(self) -> None:
+        """Hand the last projected chunk's statements to the database thread."""
+        if self.pending is not None:
+            self._submit(self.pending)
+            self.pending = None
 
     def _raise_failed(self) -> None:
         if self.failed is not None:
@@ -869,18 +879,11 @@ class _PipelinedTransaction(_OpenTransaction):
         wanted = projections.reads_of(batch.events)
         missing = {t: {k for k in keys if k not in recent.get(t, ())} for t, keys in wanted.items()}
         loaded = self._submit(lambda conn: fetch_wanted(conn, missing))  # before the last chunk's statements
-        if self.pending is not None:
-            self.db.submit(self._job(self.pending))
-            self.pending = None
+        self._flush_pending()
         try:
             with gc_paused():
                 rows = BatchRows(None, record_undo, run=self._call)
-                try:
-                    found = loaded.result()
-                except _Aborted:
-                    self._raise_failed()
-                    raise
-                rows.seed_loaded(missing, found)
+                rows.seed_loaded(missing, self._result(loaded))
                 rows.seed_written(recent)
                 store.apply_events(rows, batch.events)
                 writes = store.projected_writes(rows)
@@ -911,9 +914,7 @@ class _PipelinedTransaction(_OpenTransaction):
         if self.new is None:
             return
         self._raise_failed()
-        if self.pending is not None:
-            self.db.submit(self._job(self.pending))
-            self.pending = None
+        self._flush_pending()
         new = dataclasses.replace(self.new)
         store = self.indexer.store
 

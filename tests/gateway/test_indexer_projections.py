@@ -129,3 +129,49 @@ def test_pipelined_writer_equals_sequential_writer_and_its_undo_rolls_back_exact
     assert list(dump_lines(engine)) == list(dump_lines(lower_engine))
     engine.dispose()
     lower_engine.dispose()
+
+
+def test_pipelined_writer_rolls_back_a_transaction_whose_statement_failed(
+        seeded: Demo, new_db: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A statement failing on the database thread fails the backfill; the open transaction is
+    rolled back (never committed without the failed chunk), and a rerun gives the clean index."""
+    from gateway.indexer.store import Store, dump_lines
+
+    url = new_db()
+    contracts = Deployment.from_dict(seeded.record).entries()
+    config = IndexerConfig(initial_range=1, max_range=1, target_events=1, commit_events=5)
+    calls = {"n": 0}
+    original = Store.write_chain_rows
+
+    def failing(self: Store, *args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise RuntimeError("disk full (test)")
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "write_chain_rows", failing)
+    engine = make_engine(url)
+    indexer = Indexer(seeded.anvil.rpc_url, engine, contracts, config)
+    with pytest.raises(RuntimeError, match="disk full"):
+        indexer.run()
+    indexer.close()
+    store = Store(engine)
+    with engine.connect() as conn:
+        state = store.load_state(conn)
+        assert state is not None
+        # the checkpoint = rows rule: nothing above the committed checkpoint, every event below it
+        assert conn.execute(text("SELECT COUNT(*) FROM events WHERE block_number > :n"),
+                            {"n": state.last_block}).scalar() == 0
+        assert conn.execute(text("SELECT COUNT(*) FROM events")).scalar() == state.events_total
+    monkeypatch.setattr(Store, "write_chain_rows", original)
+    resumed = Indexer(seeded.anvil.rpc_url, engine, contracts, config)
+    try:
+        resumed.run()
+    finally:
+        resumed.close()
+    clean_url = new_db()
+    index(seeded, clean_url, IndexerConfig(prefetch=False))
+    clean = make_engine(clean_url)
+    assert list(dump_lines(engine)) == list(dump_lines(clean))
+    engine.dispose()
+    clean.dispose()
