@@ -479,19 +479,20 @@ class Store:
 
     def insert_event_rows(self, conn: Connection, rows: EventRows) -> None:
         if rows.copy_text is not None:
-            dbapi = conn.connection.dbapi_connection
-            with dbapi.cursor() as cur:  # type: ignore[union-attr]
-                cols = ", ".join(_quote(c) for c in EVENT_COLUMNS)
-                with cur.copy(f"COPY events ({cols}) FROM STDIN") as copy:
-                    copy.write(rows.copy_text)
+            self._copy(conn, "events", EVENT_COLUMNS, text=rows.copy_text)
             return
         self.insert_many(conn, "events", EVENT_COLUMNS, rows.tuples)
 
-    def _copy(self, conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    def _copy(self, conn: Connection, table: str, columns: tuple[str, ...],
+              rows: Sequence[tuple[Any, ...]] = (), text: Optional[bytes] = None) -> None:
+        """PostgreSQL ``COPY ... FROM STDIN`` of ``rows`` (formatted by psycopg) or of ``text``
+        (already in COPY's text format)."""
         dbapi = conn.connection.dbapi_connection
         with dbapi.cursor() as cur:  # type: ignore[union-attr]
             cols = ", ".join(_quote(c) for c in columns)
             with cur.copy(f"COPY {_quote(table)} ({cols}) FROM STDIN") as copy:
+                if text is not None:
+                    copy.write(text)
                 write_row = copy.write_row
                 for row in rows:
                     write_row(row)
