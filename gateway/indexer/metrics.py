@@ -37,6 +37,7 @@ GAUGES = {
     "head_block": ("Chain head seen by this process.", -1.0),
     "lag_blocks": ("Blocks between the head and the last indexed block.", 0.0),
     "range_blocks": ("Current eth_getLogs range (blocks).", 0.0),
+    "indexes_deferred": ("Secondary indexes a first backfill builds at its end (0 once built).", 0.0),
 }
 
 

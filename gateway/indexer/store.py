@@ -31,13 +31,15 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Optional
 
-from sqlalchemy import Boolean, Connection, Engine, Integer, create_engine, event, select, tuple_
+from sqlalchemy import Boolean, Connection, Engine, Index, Integer, create_engine, event, select, tuple_
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex, DropIndex
 from sqlmodel import SQLModel
 
 from gateway import models
@@ -139,6 +141,65 @@ def migrate(database_url: str) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(database_url), "head")
+
+
+# ---------------------------------------------------------------- deferred indexes
+
+#: The non-unique secondary indexes of the tables a backfill writes (``events`` and the projection
+#: tables), as the models (and the migrations) define them. A first backfill drops them and builds
+#: them once at its end (:meth:`gateway.indexer.sync.Indexer._catch_up_pipelined`): one sorted
+#: build per index instead of an insert per row into a random place of it. Measured on 201,025
+#: events: ``ix_events_tx_hash`` costs SQLite 1.2-1.3 s of row-by-row inserts and 0.18 s to build,
+#: PostgreSQL 0.55 s and 0.26 s. Primary keys and unique constraints are never dropped.
+DEFERRABLE_INDEXES: tuple[Index, ...] = tuple(
+    index for table_name in ("events", *projections.PROJECTION_TABLES)
+    for index in sorted(TABLES[table_name].indexes, key=lambda ix: str(ix.name)) if not index.unique)
+
+
+def present_index_names(conn: Connection) -> set[str]:
+    """Names of the indexes that exist in the database (current schema on PostgreSQL)."""
+    if conn.dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    else:
+        sql = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    return {str(name) for (name,) in conn.exec_driver_sql(sql)}
+
+
+def missing_indexes(conn: Connection) -> list[Index]:
+    """The :data:`DEFERRABLE_INDEXES` the database does not have (deferred by a backfill that has
+    not finished, or dropped by hand)."""
+    present = present_index_names(conn)
+    return [index for index in DEFERRABLE_INDEXES if index.name not in present]
+
+
+def drop_indexes(conn: Connection, indexes: Sequence[Index]) -> None:
+    for index in indexes:
+        conn.execute(DropIndex(index, if_exists=True))
+
+
+def create_indexes(engine: Engine, indexes: Sequence[Index]) -> None:
+    """Build ``indexes`` (each exactly as the models define it). On PostgreSQL the tables' indexes
+    are built in parallel, one connection and transaction per table (a build takes a SHARE lock:
+    readers go on, only writers wait, and the indexer is the only writer); on SQLite in one
+    transaction, one after the other (one writer per database)."""
+    by_table: dict[str, list[Index]] = {}
+    for index in indexes:
+        assert index.table is not None
+        by_table.setdefault(index.table.name, []).append(index)
+
+    def build(group: list[Index]) -> None:
+        with engine.begin() as conn:
+            for index in group:
+                conn.execute(CreateIndex(index, if_not_exists=True))
+
+    if engine.dialect.name != "postgresql" or len(by_table) < 2:
+        build([index for group in by_table.values() for index in group])
+        return
+    # biggest table first, so the other builds run beside it
+    groups = sorted(by_table.values(), key=lambda g: 0 if g[0].table is not None and g[0].table.name == "events" else 1)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="indexer-index") as pool:
+        for future in [pool.submit(build, group) for group in groups]:
+            future.result()
 
 
 # ---------------------------------------------------------------- writer lock

@@ -56,7 +56,19 @@ from sqlalchemy import Connection, Engine
 
 from gateway.indexer import metrics, projections
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
-from gateway.indexer.store import BatchRows, EventRows, State, StateMismatch, Store, fetch_wanted, writer_lock
+from gateway.indexer.store import (
+    DEFERRABLE_INDEXES,
+    BatchRows,
+    EventRows,
+    State,
+    StateMismatch,
+    Store,
+    create_indexes,
+    drop_indexes,
+    fetch_wanted,
+    missing_indexes,
+    writer_lock,
+)
 from gateway.services.documents import DocumentFetcher
 from ledger.deployment import Deployment
 from ledger.rpc import NodeUnavailable, RpcClient, RpcError
@@ -131,6 +143,10 @@ class IndexerConfig:
     undo_window: int = 256
     prefetch: bool = True
     wait_for_lock: bool = True
+    #: a first backfill (an index with no events yet) drops the non-unique secondary indexes and
+    #: builds them once it reaches its target (store.DEFERRABLE_INDEXES); readers meanwhile get
+    #: the same answers, only without those indexes (/health lists them as ``indexes_deferred``)
+    defer_indexes: bool = True
     #: give up after this many seconds of an unreachable node when not following (follow retries forever)
     give_up_after: float = 60.0
     rpc_timeout: float = 60.0
@@ -209,6 +225,9 @@ class Indexer:
         self.chain_id: Optional[int] = None
         self._stop = threading.Event()
         self._reorg_pending = False
+        #: deferrable indexes missing from the database (dropped by a first backfill, maybe one a
+        #: kill interrupted): built once the index reaches the target of a round
+        self._deferred: list[Any] = []
         self._head = 0
         self._rate_window: list[tuple[float, int]] = []
         self.documents: Optional[DocumentFetcher] = None
@@ -283,7 +302,9 @@ class Indexer:
                     raise StateMismatch(
                         f"the database indexes other contracts ({state.contracts}) than the deployment record "
                         f"({contracts_json}): index into a fresh database")
+            self._deferred = missing_indexes(conn)
         self.state = state
+        metrics.set_gauge("indexes_deferred", len(self._deferred))
         metrics.set_gauge("indexed_block", state.last_block)
 
     def _base(self) -> tuple[int, str]:
@@ -320,10 +341,37 @@ class Indexer:
                     self._reorg()
                     return True
             metrics.set_gauge("lag_blocks", max(0, head - self.state.last_block))
+            self._build_deferred_indexes()
             self._emit(target=target)
             return False
         self._catch_up(target, head)
+        if self.state.last_block >= target and not self._stop.is_set():
+            self._build_deferred_indexes()
         return True
+
+    def _defer_indexes(self) -> None:
+        """Drop the deferrable secondary indexes before a first backfill (nothing indexed yet)."""
+        assert self.state is not None
+        if not self.config.defer_indexes or self._deferred or self.state.events_total:
+            return
+        with self.engine.begin() as conn:
+            drop_indexes(conn, DEFERRABLE_INDEXES)
+            self._deferred = missing_indexes(conn)
+        metrics.set_gauge("indexes_deferred", len(self._deferred))
+        log.info("first backfill: %d secondary indexes are built once it is done", len(self._deferred))
+
+    def _build_deferred_indexes(self) -> None:
+        if not self._deferred:
+            return
+        t = time.perf_counter()
+        names = ", ".join(str(index.name) for index in self._deferred)
+        self._emit(message=f"building the indexes deferred during the backfill: {names}")
+        create_indexes(self.engine, self._deferred)
+        self._deferred = []
+        metrics.set_gauge("indexes_deferred", 0)
+        message = f"built the deferred indexes in {time.perf_counter() - t:.2f} s"
+        log.info(message)
+        self._emit(message=message)
 
     def _catch_up(self, target: int, head: int) -> None:
         assert self.state is not None
@@ -352,6 +400,7 @@ class Indexer:
         Memory is bounded by the queue depth times the chunk size (``target_events``), never by
         the length of the range: written chunks are dropped, their rows live in the database.
         """
+        self._defer_indexes()
         depth = max(1, self.config.queue_depth)
         raw_q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         dec_q: queue.Queue[Any] = queue.Queue(maxsize=depth)

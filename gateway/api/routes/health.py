@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import EngineDep, SettingsDep, Web3Dep
+from gateway.indexer.store import missing_indexes
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class HealthPublic(BaseModel):
     ipfs_status: ComponentStatus
     contracts: dict[str, str]
     indexer_writer: Optional[IndexerWriterPublic] = None
+    #: secondary indexes a first backfill builds at its end (gateway.indexer.store.DEFERRABLE_INDEXES):
+    #: until then lists by holder, asset, status or transaction answer the same, only slower
+    indexes_deferred: list[str] = []
     #: with several Kubo nodes (IPFS_APIS): gateway.services.replication.Report.public()
     ipfs_replication: Optional[dict[str, Any]] = None
     error: Optional[str] = None
@@ -121,10 +125,13 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     writer: Optional[IndexerWriterPublic] = None
     indexed: Optional[int] = None
     events: Optional[int] = None
+    deferred: list[str] = []
     try:
         with engine.connect() as conn:
             row = conn.execute(text("SELECT last_block, events_total FROM indexer_state WHERE id = 1")).first()
             writer = _writer(conn)
+            if row is not None:
+                deferred = [str(index.name) for index in missing_indexes(conn)]
         if row is None:
             db_status = ComponentStatus(status="empty", detail="reachable; the indexer has not started yet")
         else:
@@ -153,7 +160,7 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     return HealthPublic(status="ok" if not errors else "degraded", chain_id=chain_id, head_block=head,
                         indexed_block=indexed, lag=lag, events_indexed=events, database=database,
                         database_status=db_status, ipfs=ipfs, ipfs_status=ipfs_status, contracts=contracts,
-                        indexer_writer=writer, ipfs_replication=replication, error="; ".join(errors) or None)
+                        indexer_writer=writer, indexes_deferred=deferred, ipfs_replication=replication, error="; ".join(errors) or None)
 
 
 def _writer(conn: Any) -> IndexerWriterPublic:

@@ -1,0 +1,162 @@
+"""A first backfill builds the non-unique secondary indexes once, at its end, instead of row by row
+(store.DEFERRABLE_INDEXES): same rows, the schema the migrations define afterwards, and every
+way around it (a stopped backfill, a later backfill, indexes dropped by hand, /health)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi.testclient import TestClient
+from sqlmodel import SQLModel
+
+from gateway.core.config import Settings
+from gateway.indexer.store import DEFERRABLE_INDEXES, drop_indexes, dump_hash, make_engine, missing_indexes
+from gateway.indexer.sync import Indexer, IndexerConfig, Progress
+from gateway.models import include_name
+from tests.gateway.indexer_fixtures import Node, contracts_of, index_once, new_db, new_postgres_database, node
+
+__all__ = ["new_db", "new_postgres_database", "node"]
+
+ALL = sorted(str(index.name) for index in DEFERRABLE_INDEXES)
+#: small ranges and chunks: the backfill takes the pipelined path and commits many times
+SMALL = dict(initial_range=2, max_range=4, target_events=20, commit_events=10)
+
+
+def missing(url: str) -> list[str]:
+    """Deferrable indexes the database lacks, read on a connection of its own."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return sorted(str(index.name) for index in missing_indexes(conn))
+    finally:
+        engine.dispose()
+
+
+def schema_diff(url: str) -> list[object]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}),
+                                         SQLModel.metadata))
+    finally:
+        engine.dispose()
+
+
+def backfill(node: Node, url: str, config: IndexerConfig, seen: list[tuple[int, list[str]]],
+             stop_after: int = 0) -> Indexer:
+    """Run one indexer; ``seen`` gets (checkpoint, missing indexes) at every progress report;
+    ``stop_after`` > 0 stops it once that many checkpoints were seen."""
+    engine = make_engine(url)
+    indexer: Indexer
+
+    def progress(p: Progress) -> None:
+        seen.append((p.last_block, missing(url)))
+        if stop_after and len(seen) >= stop_after:
+            indexer.stop()
+
+    indexer = Indexer(node.rpc_url, engine, contracts_of(node), config, on_progress=progress)
+    try:
+        indexer.run()
+    finally:
+        engine.dispose()
+    return indexer
+
+
+def test_a_first_backfill_builds_the_indexes_at_its_end(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(30)
+    reference = index_once(node, new_db(), IndexerConfig(defer_indexes=False, **SMALL))
+    url = new_db()
+    assert missing(url) == []  # migrated: the schema has them all
+    seen: list[tuple[int, list[str]]] = []
+    indexer = backfill(node, url, IndexerConfig(**SMALL), seen)
+    assert indexer.state is not None
+    head = indexer.state.last_block
+    during = [m for block, m in seen if indexer.start_block <= block < head]
+    assert len(during) >= 3 and all(m == ALL for m in during), seen  # none of them while it runs
+    assert missing(url) == []
+    assert schema_diff(url) == []  # exactly the indexes the migrations define
+    engine = make_engine(url)
+    assert dump_hash(engine) == reference  # same rows as a backfill that kept its indexes
+    engine.dispose()
+
+
+def test_a_stopped_first_backfill_builds_them_when_the_next_run_is_done(node: Node,
+                                                                        new_db: Callable[[], str]) -> None:
+    node.market.activity(30)
+    reference = index_once(node, new_db(), IndexerConfig(defer_indexes=False, **SMALL))
+    url = new_db()
+    seen: list[tuple[int, list[str]]] = []
+    stopped = backfill(node, url, IndexerConfig(**SMALL), seen, stop_after=3)
+    assert stopped.state is not None and stopped.state.last_block < node.head()[0]
+    assert stopped.state.events_total > 0
+    assert missing(url) == ALL  # a stop leaves them to the next run
+    # the next run finds them missing (events_total > 0 now) and still builds them when it is done
+    seen = []
+    backfill(node, url, IndexerConfig(**SMALL), seen)
+    assert seen and all(m == ALL for block, m in seen[:-2]), seen
+    assert missing(url) == [] and schema_diff(url) == []
+    engine = make_engine(url)
+    assert dump_hash(engine) == reference
+    engine.dispose()
+
+
+def test_a_later_backfill_keeps_the_indexes(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(10)
+    url = new_db()
+    index_once(node, url, IndexerConfig(**SMALL))
+    node.market.activity(30)
+    seen: list[tuple[int, list[str]]] = []
+    backfill(node, url, IndexerConfig(**SMALL), seen)
+    assert len(seen) >= 3 and all(m == [] for _, m in seen), seen  # an index with events keeps them
+
+
+def test_indexes_missing_at_the_head_are_built_by_the_next_round(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(10)
+    url = new_db()
+    index_once(node, url)
+    engine = make_engine(url)
+    with engine.begin() as conn:  # dropped by hand (or a kill while they were being built)
+        drop_indexes(conn, DEFERRABLE_INDEXES[:3])
+    engine.dispose()
+    assert missing(url) == sorted(str(index.name) for index in DEFERRABLE_INDEXES[:3])
+    index_once(node, url)  # nothing to index: the round at the head builds them
+    assert missing(url) == [] and schema_diff(url) == []
+
+
+def test_health_lists_the_deferred_indexes(node: Node, new_db: Callable[[], str], tmp_path: Path) -> None:
+    from gateway.main import create_app
+
+    node.market.activity(5)
+    url = new_db()
+    index_once(node, url)
+
+    def health() -> list[str]:
+        settings = Settings(RPC_URL=node.rpc_url, DATABASE_URL=url, STATE_DIR=tmp_path, IPFS_API=None,
+                            IPFS_STORE_DIR=tmp_path / "ipfs", SESSION_SECRET="x" * 32, RATE_LIMIT_ENABLED=False)
+        app = create_app(settings, run_migrations=False)
+        with TestClient(app) as client:
+            body = client.get("/health").json()
+        app.state.engine.dispose()
+        return list(body["indexes_deferred"])
+
+    assert health() == []
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        drop_indexes(conn, DEFERRABLE_INDEXES)
+    engine.dispose()
+    assert sorted(health()) == ALL
+
+
+def test_a_backfill_up_to_a_given_block_builds_them_before_it_returns(node: Node, new_db: Callable[[], str]) -> None:
+    node.market.activity(30)
+    url = new_db()
+    head = node.head()[0]
+    engine = make_engine(url)
+    indexer = Indexer(node.rpc_url, engine, contracts_of(node), IndexerConfig(**SMALL))
+    state = indexer.run(until_block=head - 5)  # returns at that block, without a round at the head
+    engine.dispose()
+    assert state.last_block == head - 5 and state.events_total > 0
+    assert missing(url) == [] and schema_diff(url) == []
