@@ -653,14 +653,8 @@ class Store:
         for table_name, columns, tuples in writes.inserts:
             self.insert_many(conn, table_name, columns, tuples)
 
-    def prune_undo(self, conn: Connection, state: State, floor: int) -> None:
-        """Forget pre-images of blocks <= floor (they are beyond the reorg window)."""
-        if state.undo_from is None or floor < state.undo_from:
-            return
-        self.delete_undo_through(conn, floor)
-        state.undo_from = floor + 1
-
     def delete_undo_through(self, conn: Connection, floor: int) -> None:
+        """Forget the pre-images of blocks <= floor (beyond the reorg window; sync.undo_plan)."""
         conn.exec_driver_sql(f"DELETE FROM indexer_undo WHERE block_number <= {self.ph}", (floor,))
 
     # -- reorgs

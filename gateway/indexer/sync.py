@@ -651,17 +651,15 @@ class Indexer:
     def _write_chunk(self, conn: Connection, new: State, batch: FetchedBatch, head: int) -> None:
         """Write one chunk into the open transaction and move ``new`` (the checkpoint the
         transaction will commit) to its end."""
-        # once started, pre-images are recorded for every later batch (no holes in the coverage)
-        record_undo = new.undo_from is not None or batch.to_block > head - self.config.undo_window
-        if record_undo and new.undo_from is None:
-            new.undo_from = batch.from_block
-        self.store.write_batch(conn, batch.blocks, batch.events, new, record_undo, batch.event_rows)
+        plan = undo_plan(new.undo_from, batch, head, self.config.undo_window)
+        self.store.write_batch(conn, batch.blocks, batch.events, new, plan.record, batch.event_rows)
+        if plan.prune_through is not None:
+            self.store.delete_undo_through(conn, plan.prune_through)
+        new.undo_from = plan.undo_from
         new.last_block = batch.to_block
         new.last_block_hash = batch.to_hash
         new.head_block = max(head, self._head)
         new.events_total += len(batch.events)
-        if record_undo:
-            self.store.prune_undo(conn, new, head - self.config.undo_window)
 
     # ------------------------------------------------------------ reorgs
 
@@ -732,6 +730,32 @@ class Indexer:
             events_total=total, batch_events=batch_events, batch_blocks=batch_blocks,
             batch_seconds=batch_seconds, events_per_second=rate, reorgs=state.reorgs if state else 0,
             message=message))
+
+
+@dataclass(frozen=True)
+class UndoPlan:
+    """What one chunk does with the undo log (the pre-images a reorg near the head rolls back)."""
+
+    #: record the pre-images of the state rows this chunk changes
+    record: bool
+    #: forget the pre-images of blocks up to this one (deeper than the window below the head)
+    prune_through: Optional[int]
+    #: the checkpoint's ``undo_from`` once the chunk is written
+    undo_from: Optional[int]
+
+
+def undo_plan(undo_from: Optional[int], batch: FetchedBatch, head: int, window: int) -> UndoPlan:
+    """The undo log's part of writing ``batch``, for the sequential and the pipelined writer alike.
+    Pre-images start with the first chunk reaching within ``window`` blocks of the head, and once
+    started they are recorded for every later chunk (no holes in the coverage); those of blocks
+    more than ``window`` below the head are pruned."""
+    record = undo_from is not None or batch.to_block > head - window
+    if record and undo_from is None:
+        undo_from = batch.from_block
+    floor = head - window
+    if record and undo_from is not None and floor >= undo_from:
+        return UndoPlan(True, floor, floor + 1)
+    return UndoPlan(record, None, undo_from)
 
 
 class _OpenTransaction:
@@ -920,10 +944,7 @@ class _PipelinedTransaction(_OpenTransaction):
             self.started = time.perf_counter()
         new = self.new
         store = ix.store
-        undo_from = new.undo_from
-        record_undo = undo_from is not None or batch.to_block > self.head - ix.config.undo_window
-        if record_undo and undo_from is None:
-            undo_from = batch.from_block
+        plan = undo_plan(new.undo_from, batch, self.head, ix.config.undo_window)
         recent = self.recent
         wanted = projections.reads_of(batch.events)
         missing = {t: {k for k in keys if k not in recent.get(t, ())} for t, keys in wanted.items()}
@@ -931,7 +952,7 @@ class _PipelinedTransaction(_OpenTransaction):
         self._flush_pending()
         try:
             with gc_paused():
-                rows = BatchRows(None, record_undo, run=self._call)
+                rows = BatchRows(None, plan.record, run=self._call)
                 rows.seed_loaded(missing, self._result(loaded))
                 rows.seed_written(recent)
                 store.apply_events(rows, batch.events)
@@ -940,18 +961,17 @@ class _PipelinedTransaction(_OpenTransaction):
         except BaseException:
             self.broken = self.broken or self.failed is not None
             raise
-        floor = self.head - ix.config.undo_window
-        prune = record_undo and undo_from is not None and floor >= undo_from
         blocks, events, event_rows = batch.blocks, batch.events, batch.event_rows
+        prune_through = plan.prune_through
 
         def statements(conn: Connection) -> None:
             store.write_chain_rows(conn, blocks, events, event_rows)
             store.write_projected(conn, writes)
-            if prune:
-                store.delete_undo_through(conn, floor)
+            if prune_through is not None:
+                store.delete_undo_through(conn, prune_through)
 
         self.pending = statements
-        new.undo_from = floor + 1 if prune else undo_from
+        new.undo_from = plan.undo_from
         new.last_block = batch.to_block
         new.last_block_hash = batch.to_hash
         new.head_block = max(self.head, ix._head)
