@@ -180,8 +180,8 @@ def drop_indexes(conn: Connection, indexes: Sequence[Index]) -> None:
 def create_indexes(engine: Engine, indexes: Sequence[Index]) -> None:
     """Build ``indexes`` (each exactly as the models define it). On PostgreSQL the tables' indexes
     are built in parallel, one connection and transaction per table (a build takes a SHARE lock:
-    readers go on, only writers wait, and the indexer is the only writer); on SQLite in one
-    transaction, one after the other (one writer per database)."""
+    readers go on, only writers wait, and the indexer is the only writer); on SQLite one after
+    the other (one writer per database), with the sort spilling to a file."""
     by_table: dict[str, list[Index]] = {}
     for index in indexes:
         assert index.table is not None
@@ -192,8 +192,23 @@ def create_indexes(engine: Engine, indexes: Sequence[Index]) -> None:
             for index in group:
                 conn.execute(CreateIndex(index, if_not_exists=True))
 
-    if engine.dialect.name != "postgresql" or len(by_table) < 2:
-        build([index for group in by_table.values() for index in group])
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            # the build's sort spills to a temporary file, and holds at most 16 MiB in memory
+            # (the sorter's share follows cache_size): with the connection's temp_store=MEMORY
+            # the spill stayed in memory, and the peak RSS of a 10^6-event backfill went from
+            # 228 to 319 MiB. The connection is then dropped from the pool (its pragmas changed).
+            conn.exec_driver_sql("PRAGMA temp_store=FILE")
+            conn.exec_driver_sql("PRAGMA cache_size=-16384")
+            try:
+                for index in indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+                conn.commit()
+            finally:
+                conn.invalidate()
+        return
+    if len(by_table) < 2:
+        build(list(indexes))
         return
     # biggest table first, so the other builds run beside it
     groups = sorted(by_table.values(), key=lambda g: 0 if g[0].table is not None and g[0].table.name == "events" else 1)

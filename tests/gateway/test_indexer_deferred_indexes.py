@@ -160,3 +160,30 @@ def test_a_backfill_up_to_a_given_block_builds_them_before_it_returns(node: Node
     engine.dispose()
     assert state.last_block == head - 5 and state.events_total > 0
     assert missing(url) == [] and schema_diff(url) == []
+
+
+def test_sqlite_builds_spill_to_a_file_and_leave_the_pool_as_it_was(tmp_path: Path) -> None:
+    from gateway.indexer.store import create_indexes, migrate
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    migrate(url)
+    engine = make_engine(url, pool_size=1, max_overflow=0)  # one pooled connection: the build's
+    with engine.begin() as conn:
+        drop_indexes(conn, DEFERRABLE_INDEXES)
+    seen: list[tuple[int, int]] = []
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def pragmas(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        if statement.startswith("CREATE INDEX"):
+            seen.append((conn.exec_driver_sql("PRAGMA temp_store").scalar(),
+                         conn.exec_driver_sql("PRAGMA cache_size").scalar()))
+
+    create_indexes(engine, DEFERRABLE_INDEXES)
+    event.remove(engine, "before_cursor_execute", pragmas)
+    assert seen and all(s == (1, -16384) for s in seen), seen  # 1: FILE
+    with engine.connect() as conn:  # the next connection has the engine's own pragmas again
+        assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+        assert not missing_indexes(conn)
+    engine.dispose()
