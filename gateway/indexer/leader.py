@@ -285,8 +285,10 @@ class Leadership:
 
 @dataclass(frozen=True)
 class WriterStatus:
+    """Which indexer process writes this index: /health's ``indexer_writer``."""
+
     #: active (the row's process holds the lock) | none (nobody holds it) | unknown (no row yet)
-    #: | single-writer (SQLite: file lock, no failover)
+    #: | single-writer (SQLite: file lock, no failover) | down (/health could not read it)
     status: str
     host: Optional[str] = None
     pid: Optional[int] = None

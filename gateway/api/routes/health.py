@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import EngineDep, SettingsDep, Web3Dep
+from gateway.indexer.leader import WriterStatus, writer_status
 from gateway.indexer.store import missing_indexes
 
 router = APIRouter(tags=["health"])
@@ -22,19 +23,6 @@ log = logging.getLogger(__name__)
 
 class ComponentStatus(BaseModel):
     status: str  # ok | down | empty
-    detail: str = ""
-
-
-class IndexerWriterPublic(BaseModel):
-    """Which indexer process writes this index (gateway.indexer.leader)."""
-
-    #: active | none | unknown | single-writer (SQLite) | down (not readable)
-    status: str
-    host: Optional[str] = None
-    pid: Optional[int] = None
-    started_at: Optional[float] = None
-    acquired_at: Optional[float] = None
-    heartbeat_age: Optional[float] = None
     detail: str = ""
 
 
@@ -50,7 +38,8 @@ class HealthPublic(BaseModel):
     ipfs: str
     ipfs_status: ComponentStatus
     contracts: dict[str, str]
-    indexer_writer: Optional[IndexerWriterPublic] = None
+    #: which indexer process writes this index (gateway.indexer.leader)
+    indexer_writer: Optional[WriterStatus] = None
     #: secondary indexes a first backfill builds at its end (gateway.indexer.store.DEFERRABLE_INDEXES):
     #: until then lists by holder, asset, status or transaction answer the same, only slower
     indexes_deferred: list[str] = []
@@ -122,7 +111,7 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     # neither the API URLs nor the store path
     ipfs = (f"kubo x{len(monitor.apis)}" if monitor is not None else "kubo" if settings.IPFS_API else "embedded")
     errors: list[str] = []
-    writer: Optional[IndexerWriterPublic] = None
+    writer: Optional[WriterStatus] = None
     indexed: Optional[int] = None
     events: Optional[int] = None
     deferred: list[str] = []
@@ -160,19 +149,16 @@ def _health(request: Request, w3: Any, settings: Any, engine: Any,
     return HealthPublic(status="ok" if not errors else "degraded", chain_id=chain_id, head_block=head,
                         indexed_block=indexed, lag=lag, events_indexed=events, database=database,
                         database_status=db_status, ipfs=ipfs, ipfs_status=ipfs_status, contracts=contracts,
-                        indexer_writer=writer, indexes_deferred=deferred, ipfs_replication=replication, error="; ".join(errors) or None)
+                        indexer_writer=writer, indexes_deferred=deferred, ipfs_replication=replication,
+                        error="; ".join(errors) or None)
 
 
-def _writer(conn: Any) -> IndexerWriterPublic:
-    from dataclasses import asdict
-
-    from gateway.indexer.leader import writer_status
-
+def _writer(conn: Any) -> WriterStatus:
     try:
-        return IndexerWriterPublic(**asdict(writer_status(conn)))
+        return writer_status(conn)
     except Exception as exc:
         conn.rollback()
-        return IndexerWriterPublic(status="down", detail=str(exc).splitlines()[0][:200])
+        return WriterStatus(status="down", detail=str(exc).splitlines()[0][:200])
 
 
 @router.get("/metrics", response_class=PlainTextResponse,
