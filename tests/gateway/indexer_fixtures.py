@@ -156,3 +156,19 @@ class LiveIndexer:
 
     def hash(self) -> str:
         return dump_hash(self.engine)
+
+
+def health_json(node: Node, url: str, state_dir: Path) -> dict[str, Any]:
+    """GET /health of a gateway over the index ``url`` (no migrations, no IPFS node)."""
+    from fastapi.testclient import TestClient
+
+    from gateway.core.config import Settings
+    from gateway.main import create_app
+
+    settings = Settings(RPC_URL=node.rpc_url, DATABASE_URL=url, STATE_DIR=state_dir, IPFS_API=None,
+                        IPFS_STORE_DIR=state_dir / "ipfs", SESSION_SECRET="x" * 32, RATE_LIMIT_ENABLED=False)
+    app = create_app(settings, run_migrations=False)
+    with TestClient(app) as client:
+        body: dict[str, Any] = client.get("/health").json()
+    app.state.engine.dispose()
+    return body

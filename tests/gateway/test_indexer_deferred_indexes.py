@@ -9,14 +9,20 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
-from gateway.core.config import Settings
 from gateway.indexer.store import DEFERRABLE_INDEXES, drop_indexes, dump_hash, make_engine, missing_indexes
 from gateway.indexer.sync import Indexer, IndexerConfig, Progress
 from gateway.models import include_name
-from tests.gateway.indexer_fixtures import Node, contracts_of, index_once, new_db, new_postgres_database, node
+from tests.gateway.indexer_fixtures import (
+    Node,
+    contracts_of,
+    health_json,
+    index_once,
+    new_db,
+    new_postgres_database,
+    node,
+)
 
 __all__ = ["new_db", "new_postgres_database", "node"]
 
@@ -127,20 +133,12 @@ def test_indexes_missing_at_the_head_are_built_by_the_next_round(node: Node, new
 
 
 def test_health_lists_the_deferred_indexes(node: Node, new_db: Callable[[], str], tmp_path: Path) -> None:
-    from gateway.main import create_app
-
     node.market.activity(5)
     url = new_db()
     index_once(node, url)
 
     def health() -> list[str]:
-        settings = Settings(RPC_URL=node.rpc_url, DATABASE_URL=url, STATE_DIR=tmp_path, IPFS_API=None,
-                            IPFS_STORE_DIR=tmp_path / "ipfs", SESSION_SECRET="x" * 32, RATE_LIMIT_ENABLED=False)
-        app = create_app(settings, run_migrations=False)
-        with TestClient(app) as client:
-            body = client.get("/health").json()
-        app.state.engine.dispose()
-        return list(body["indexes_deferred"])
+        return list(health_json(node, url, tmp_path)["indexes_deferred"])
 
     assert health() == []
     engine = make_engine(url)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from gateway.core.config import Settings
 from gateway.indexer.store import make_engine, migrate
 from ledger.deploy import write_deployment
-from tests.gateway.indexer_fixtures import Node, index_once, new_postgres_database, node
+from tests.gateway.indexer_fixtures import Node, health_json, index_once, new_postgres_database, node
 from tests.gateway.test_indexer_crash import indexer_process
 
 TAKEOVER_LIMIT_S = 5.0
@@ -115,15 +115,7 @@ def wait_checkpoint(url: str, block: int, timeout: float = 60) -> None:
 
 
 def health_writer(node: Node, url: str, state_dir: Path) -> dict[str, object]:
-    from gateway.main import create_app
-
-    settings = Settings(RPC_URL=node.rpc_url, DATABASE_URL=url, STATE_DIR=state_dir, IPFS_API=None,
-                        IPFS_STORE_DIR=state_dir / "ipfs", SESSION_SECRET="x" * 32, RATE_LIMIT_ENABLED=False)
-    app = create_app(settings, run_migrations=False)
-    with TestClient(app) as client:
-        body = client.get("/health").json()
-    app.state.engine.dispose()
-    writer = body["indexer_writer"]
+    writer = health_json(node, url, state_dir)["indexer_writer"]
     assert isinstance(writer, dict)
     return writer
 
