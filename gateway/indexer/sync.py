@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from gateway.indexer import metrics, projections
 from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
@@ -354,11 +355,19 @@ class Indexer:
         assert self.state is not None
         if not self.config.defer_indexes or self._deferred or self.state.events_total:
             return
-        with self.engine.begin() as conn:
-            drop_indexes(conn, DEFERRABLE_INDEXES)
+        try:
+            with self.engine.begin() as conn:
+                drop_indexes(conn, DEFERRABLE_INDEXES)
+        except DBAPIError as exc:
+            # e.g. a database role that may write rows but not change the schema: keep the indexes
+            # (PostgreSQL rolled every drop back; whatever SQLite dropped is built at the end)
+            log.warning("first backfill keeps its indexes: dropping them was refused: %s",
+                        str(exc.orig).splitlines()[0] if exc.orig is not None else exc)
+        with self.engine.connect() as conn:
             self._deferred = missing_indexes(conn)
         metrics.set_gauge("indexes_deferred", len(self._deferred))
-        log.info("first backfill: %d secondary indexes are built once it is done", len(self._deferred))
+        if self._deferred:
+            log.info("first backfill: %d secondary indexes are built once it is done", len(self._deferred))
 
     def _build_deferred_indexes(self) -> None:
         if not self._deferred:

@@ -185,3 +185,35 @@ def test_sqlite_builds_spill_to_a_file_and_leave_the_pool_as_it_was(tmp_path: Pa
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
         assert not missing_indexes(conn)
     engine.dispose()
+
+
+def test_a_role_that_may_not_drop_indexes_backfills_with_them(node: Node, postgres_url: str) -> None:
+    """An indexer role that may write rows but does not own the schema (migrations run by the
+    owner): the drop is refused, the backfill keeps the indexes and indexes every event."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from gateway.indexer.store import migrate
+
+    node.market.activity(20)
+    reference_url = new_postgres_database(postgres_url)
+    migrate(reference_url)
+    reference = index_once(node, reference_url, IndexerConfig(defer_indexes=False, **SMALL))
+    owner_url = new_postgres_database(postgres_url)
+    migrate(owner_url)
+    role = "ix_writer_" + make_url(owner_url).database.split("_", 1)[1]  # type: ignore[union-attr]
+    owner = make_engine(owner_url)
+    with owner.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
+        conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        conn.execute(text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"'))
+    owner.dispose()
+    url = make_url(owner_url).set(username=role, password=None).render_as_string(hide_password=False)
+    seen: list[tuple[int, list[str]]] = []
+    indexer = backfill(node, url, IndexerConfig(**SMALL), seen)
+    assert indexer.state is not None and indexer.state.last_block == node.head()[0]
+    assert seen and all(m == [] for _, m in seen), seen  # never without its indexes
+    engine = make_engine(url)
+    assert dump_hash(engine) == reference
+    engine.dispose()
