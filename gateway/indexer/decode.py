@@ -28,9 +28,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Optional, cast
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.exceptions import DecodingError
-from eth_utils.crypto import keccak
+from eth_hash.auto import keccak
 
 from ledger.artifacts import load_artifact
 
@@ -55,6 +53,21 @@ def canonical_json(value: Any) -> str:
         except TypeError:  # e.g. an int beyond 64 bits inside a raw structure
             pass
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_jsons(values: Iterable[Any]) -> list[str]:
+    """``[canonical_json(v) for v in values]``, the same strings, without a Python call per value."""
+    if _orjson is None:  # pragma: no cover - exercised when orjson is absent
+        return [canonical_json(v) for v in values]
+    dumps, sort_keys = _orjson.dumps, _orjson.OPT_SORT_KEYS
+    out: list[str] = []
+    append = out.append
+    for value in values:
+        try:
+            append(dumps(value, option=sort_keys).decode())
+        except TypeError:
+            append(canonical_json(value))
+    return out
 
 
 def loads(text: str | bytes) -> Any:
@@ -178,6 +191,10 @@ def _make_data_decoder(types: list[str]) -> Callable[[bytes], list[Value]]:
     ops = [_fast_op(t) for t in types]
     if any(op is None for op in ops):
         def slow(data: bytes) -> list[Value]:
+            # imported here, on first use: eth_abi (with eth_utils) takes half a second to import
+            from eth_abi.abi import decode as abi_decode
+            from eth_abi.exceptions import DecodingError
+
             try:
                 values = abi_decode(types, data)
             except DecodingError as exc:  # malformed data (e.g. an array event's): a ValueError like the fast path
@@ -341,7 +358,7 @@ class EventSpec:
             contract=contract,
             name=entry["name"],
             signature=signature,
-            topic0="0x" + keccak(text=signature).hex(),
+            topic0="0x" + keccak(signature.encode()).hex(),
             indexed_names=tuple(n for n, _ in indexed),
             indexed_types=tuple(t for _, t in indexed),
             data_names=tuple(n for n, _ in data),

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Optional
 
@@ -45,6 +45,7 @@ from sqlmodel import SQLModel
 from gateway import models
 from gateway.indexer import projections
 from gateway.indexer.decode import DecodedEvent, canonical_json, loads
+from gateway.indexer.rows import EVENT_COLUMNS, EventRows, event_rows
 
 GATEWAY_DIR = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = GATEWAY_DIR / "alembic.ini"
@@ -58,8 +59,6 @@ ADVISORY_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dataledger-indexer").digest(
 
 TABLES = {t.name: t for t in SQLModel.metadata.sorted_tables}
 
-EVENT_COLUMNS = ("block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "contract",
-                 "event", "args")
 BLOCK_COLUMNS = ("number", "hash", "parent_hash", "timestamp")
 
 #: table -> its column names (model order) and a C-level row dict -> tuple getter
@@ -81,8 +80,6 @@ INT_COLUMNS: dict[str, frozenset[str]] = {
 
 ROW_TUPLE: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
     name: _tuple_getter(cols) for name, cols in COLUMNS.items()}
-_EVENT_FIELDS = attrgetter("block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "contract",
-                           "name")
 
 
 class IndexerLockError(RuntimeError):
@@ -426,21 +423,6 @@ class State:
 
 
 @dataclass
-class EventRows:
-    """``events`` table rows of a batch, in the form its database takes them (Store.event_rows)."""
-    count: int
-    tuples: list[tuple[Any, ...]] = field(default_factory=list)
-    copy_text: Optional[bytes] = None
-
-
-def _copy_escape(value: str) -> str:
-    """A text value in PostgreSQL's COPY text format (backslash, tab, newline, CR escaped)."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-@dataclass
 class ProjectedWrites:
     """The statements' rows of one projected batch: deletes first (state rows being replaced),
     then inserts (their new rows, appended log rows, undo pre-images)."""
@@ -538,20 +520,8 @@ class Store:
         return sql
 
     def event_rows(self, events: Sequence[DecodedEvent]) -> EventRows:
-        """The ``events`` table rows of ``events``, ready for this database: COPY text (PostgreSQL,
-        more than 200 events) or parameter tuples. Pure (no connection): the backfill builds them
-        in its decode stage, so the writer (the pipeline's bottleneck) only sends them."""
-        fields = _EVENT_FIELDS
-        if self.dialect == "postgresql" and len(events) > 200:
-            esc = _copy_escape
-            lines: list[str] = []
-            append = lines.append
-            for e in events:
-                n, i, block_hash, tx_hash, tx_i, address, contract, name = fields(e)
-                append(f"{n}\t{i}\t{esc(block_hash)}\t{esc(tx_hash)}\t{tx_i}\t{esc(address)}\t{esc(contract)}\t"
-                       f"{esc(name)}\t{esc(canonical_json(e.args))}\n")
-            return EventRows(len(events), copy_text="".join(lines).encode())
-        return EventRows(len(events), tuples=[fields(e) + (canonical_json(e.args),) for e in events])
+        """The ``events`` table rows of ``events``, ready for this database (rows.event_rows)."""
+        return event_rows(events, self.dialect)
 
     def insert_event_rows(self, conn: Connection, rows: EventRows) -> None:
         if rows.copy_text is not None:

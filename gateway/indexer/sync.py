@@ -37,7 +37,6 @@ crash (even SIGKILL) resumes exactly after the last commit.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import dataclasses
 import gc
@@ -49,18 +48,25 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from gateway.indexer import metrics, projections
-from gateway.indexer.decode import DecodedEvent, Decoder, canonical_json
+from gateway.indexer.decode import Decoder, canonical_json
+from gateway.indexer.fetch import (
+    ChainChanged,
+    FetchedBatch,
+    Fetcher,
+    FetchSettings,
+    gc_paused,
+    produce,
+)
 from gateway.indexer.store import (
     DEFERRABLE_INDEXES,
     BatchRows,
-    EventRows,
     State,
     StateMismatch,
     Store,
@@ -77,44 +83,6 @@ from ledger.rpc import NodeUnavailable, RpcClient, RpcError
 log = logging.getLogger("gateway.indexer")
 
 ZERO_HASH = "0x" + "00" * 32
-#: blocks over which the busiest-block density that caps range growth halves
-DENSITY_HALF_LIFE = 64
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-
-
-@contextlib.contextmanager
-def gc_paused() -> Any:
-    """No cyclic garbage collection while a batch is decoded or applied (reentrant, thread-safe).
-
-    A batch allocates hundreds of thousands of small containers (parsed JSON, args dicts, rows) that
-    all live until the batch is committed; the collector would traverse them again and again (it
-    cost a quarter of the backfill time). Nothing is leaked: refcounting frees everything as usual,
-    and the collector runs again (once) as soon as no batch is in flight.
-    """
-    global _gc_holders
-    with _gc_lock:
-        _gc_holders += 1
-        if _gc_holders == 1:
-            was_enabled = gc.isenabled()
-            gc.disable()
-            _gc_state["restore"] = was_enabled
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_state.get("restore"):
-                gc.enable()
-
-
-_gc_state: dict[str, bool] = {}
-
-
-class ChainChanged(RuntimeError):
-    """The node's chain moved under a fetch (reorg mid-fetch or a shorter chain): refetch."""
 
 
 class ChainMismatch(StateMismatch):
@@ -177,33 +145,6 @@ class Progress:
         return max(0, self.head_block - self.last_block)
 
 
-@dataclass
-class FetchedBatch:
-    from_block: int
-    to_block: int
-    to_hash: str
-    first_parent_hash: str
-    blocks: list[tuple[int, str, str, int]]
-    events: list[DecodedEvent]
-    fetch_seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-    #: the ``events`` table rows, built by the decode stage (Store.event_rows)
-    event_rows: Optional[EventRows] = None
-
-
-@dataclass
-class RawBatch:
-    """A fetch as the node answered it (parsed JSON, not yet checked or decoded)."""
-    from_block: int
-    to_block: int
-    end: dict[str, Any]
-    logs: list[dict[str, Any]]
-    headers: dict[int, Optional[dict[str, Any]]]
-    timings: dict[str, float] = field(default_factory=dict)
-    #: logs of the busiest block in the whole answer this chunk was cut from
-    busiest_block: int = 0
-
-
 class Indexer:
     def __init__(self, rpc_url: str, engine: Engine, contracts: Deployment | Mapping[str, Mapping[str, Any]],
                  config: Optional[IndexerConfig] = None,
@@ -217,12 +158,13 @@ class Indexer:
         self.contracts = {name: dict(c) for name, c in contracts.items()}
         self.decoder = Decoder({name: c["address"] for name, c in self.contracts.items()})
         self.addresses = self.decoder.addresses
+        settings = FetchSettings(target_events=self.config.target_events, max_range=self.config.max_range,
+                                 dialect=self.store.dialect)
+        self.fetcher = Fetcher(self.rpc, self.decoder, settings, self.config.initial_range,
+                               on_range=self._range_changed)
         self.start_block = min((int(c.get("deployBlock", 0)) for c in self.contracts.values()), default=0)
         self.on_progress = on_progress
         self.state: Optional[State] = None
-        self.range = max(1, min(self.config.initial_range, self.config.max_range))
-        #: (logs in the busiest block seen, its fetch's last block): caps range growth (_density)
-        self._busiest: tuple[float, int] = (0.0, 0)
         self.chain_id: Optional[int] = None
         self._stop = threading.Event()
         self._reorg_pending = False
@@ -385,12 +327,12 @@ class Indexer:
     def _catch_up(self, target: int, head: int) -> None:
         assert self.state is not None
         start = self.state.last_block + 1
-        if self.config.prefetch and target - start + 1 > self.range:
+        if self.config.prefetch and target - start + 1 > self.fetcher.range:
             self._catch_up_pipelined(start, target, head)
             return
         a = start
         while a <= target and not self._stop.is_set():
-            batches = self._fetch_adaptive(a, target)
+            batches = [self.fetcher.decode(raw) for raw in self.fetcher.fetch_raw_adaptive(a, target)]
             if not all(self._apply(batch, head) for batch in batches):
                 break
             a = batches[-1].to_block + 1
@@ -398,10 +340,11 @@ class Indexer:
             self._reorg()
 
     def _catch_up_pipelined(self, start: int, target: int, head: int) -> None:
-        """Backfill ``[start, target]`` in three stages joined by bounded queues:
+        """Backfill ``[start, target]`` in stages joined by bounded queues:
 
-        - fetch thread: eth_getLogs and headers of the next ranges (socket I/O, JSON parsing);
-        - decode thread: the one-chain checks and the decoding of each fetched chunk;
+        - a fetch thread: eth_getLogs and headers of the next ranges (socket I/O, JSON parsing);
+        - a decode thread: the one-chain checks, the decoding and the ``events`` rows of each
+          fetched chunk (both: gateway.indexer.fetch.produce);
         - this thread: writes chunk after chunk into one open transaction, each checked against
           the previous one (``first_parent_hash``), and commits it together with the checkpoint
           of its last chunk (:meth:`_commit_open`).
@@ -409,53 +352,24 @@ class Indexer:
         Memory is bounded by the queue depth times the chunk size (``target_events``), never by
         the length of the range: written chunks are dropped, their rows live in the database.
         """
-        self._defer_indexes()
         depth = max(1, self.config.queue_depth)
-        raw_q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         dec_q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         abort = threading.Event()
 
-        def put(q: queue.Queue[Any], item: Any) -> bool:
+        def put(item: Any) -> bool:
             while not abort.is_set():
                 try:
-                    q.put(item, timeout=0.1)
+                    dec_q.put(item, timeout=0.1)
                     return True
                 except queue.Full:
                     continue
             return False
 
-        def fetch() -> None:
-            a = start
-            try:
-                while a <= target and not abort.is_set() and not self._stop.is_set():
-                    raws = self._fetch_raw_adaptive(a, target)
-                    a = raws[-1].to_block + 1
-                    while raws:
-                        if not put(raw_q, raws.pop(0)):
-                            return
-                put(raw_q, None)
-            except BaseException as exc:  # handed on to the writer
-                put(raw_q, exc)
-
-        def decode() -> None:
-            try:
-                while not abort.is_set():
-                    try:
-                        item = raw_q.get(timeout=0.1)
-                    except queue.Empty:
-                        continue
-                    if isinstance(item, RawBatch):
-                        with gc_paused():
-                            item = self._decode(item)
-                    if not put(dec_q, item) or not isinstance(item, FetchedBatch):
-                        return
-            except BaseException as exc:
-                put(dec_q, exc)
-
-        threads = [threading.Thread(target=fetch, name="indexer-fetch", daemon=True),
-                   threading.Thread(target=decode, name="indexer-decode", daemon=True)]
-        for thread in threads:
-            thread.start()
+        self._defer_indexes()
+        thread = threading.Thread(target=produce, name="indexer-decode", daemon=True,
+                                  args=(self.fetcher, start, target, put,
+                                        lambda: abort.is_set() or self._stop.is_set(), depth))
+        thread.start()
         database = self.engine.url.database
         in_memory = self.engine.dialect.name == "sqlite" and (not database or database == ":memory:")
         # an in-memory SQLite database is one per thread: no database thread for it
@@ -492,8 +406,7 @@ class Indexer:
                 writer.close()
             finally:
                 abort.set()
-                for thread in threads:
-                    thread.join()
+                thread.join()
                 sys.setswitchinterval(switch)
                 paused.__exit__(None, None, None)
         if self._reorg_pending:
@@ -501,139 +414,11 @@ class Indexer:
 
     # ------------------------------------------------------------ fetch
 
-    def _fetch_adaptive(self, a: int, target: int) -> list[FetchedBatch]:
-        return [self._decode(raw) for raw in self._fetch_raw_adaptive(a, target)]
-
-    def _fetch_raw_adaptive(self, a: int, target: int) -> list[RawBatch]:
-        while True:
-            b = min(a + self.range - 1, target)
-            try:
-                with gc_paused():
-                    raws = self._fetch_raw(a, b)
-            except RpcError as exc:
-                if exc.range_too_large and b > a:
-                    self.range = max(1, (b - a + 1) // 2)
-                    metrics.inc("range_shrinks")
-                    log.info("range %d-%d too large (%s): now %d blocks", a, b, exc.message, self.range)
-                    continue
-                raise
-            n = sum(len(r.logs) for r in raws)
-            size = b - a + 1
-            target_events = self.config.target_events
-            density = self._density(a)
-            busiest = max(r.busiest_block for r in raws)
-            if busiest >= density:
-                self._busiest = (float(busiest), b)
-                density = float(busiest)
-            if n > 2 * target_events and size > 1:
-                # aim straight at target_events (a dense stretch of chain)
-                self.range = max(1, min(size // 2, size * target_events // n))
-            elif n < target_events // 2 and size == self.range:
-                self.range = min(self.config.max_range, self.range * 2)
-            # never wider than what the busiest recent block says fits in 2 * target_events: after
-            # a sparse stretch the next answer may be as dense as the last dense one, and a whole
-            # answer is parsed in memory at once (this is what bounds the memory of a backfill)
-            if density >= 1:
-                self.range = max(1, min(self.range, int(2 * target_events // density)))
-            metrics.set_gauge("range_blocks", self.range)
-            return raws
-
-    def _density(self, at: int) -> float:
-        """Logs in the busiest block seen lately, halved for every ``DENSITY_HALF_LIFE`` blocks
-        since it was seen (a sparse stretch lets the range grow again, gradually)."""
-        busiest, seen_at = self._busiest
-        return float(busiest * 0.5 ** (max(0, at - seen_at) / DENSITY_HALF_LIFE))
-
-    def _fetch(self, a: int, b: int) -> FetchedBatch:
-        return self._decode(self._fetch_raw(a, b, split=False)[0])
-
-    def _fetch_raw(self, a: int, b: int, split: bool = True) -> list[RawBatch]:
-        """The node's answers for ``[a, b]`` (I/O and JSON parsing only): header(b), the logs and
-        the headers of a, b and every block with a log.
-
-        With ``split``, an answer of more than ``2 * target_events`` logs (a range that ran into a
-        dense stretch of chain) is handed on as consecutive chunks of about ``target_events``
-        logs, cut at block boundaries (the headers of the blocks after each cut are fetched in
-        the same batch), so the decoded events of one answer never all sit in memory at once.
-        Each chunk is still checked on its own, and the writer checks that each continues the
-        one before (parent hash)."""
-        t0 = time.perf_counter()
-        end = self.rpc.header(b)
-        if end is None:
-            raise ChainChanged(f"node has no block {b} any more")
-        logs = self.rpc.get_logs(self.addresses, a, b)
-        t1 = time.perf_counter()
-        per_block: dict[int, int] = {}
-        for entry in logs:
-            n = int(entry["blockNumber"], 16)
-            per_block[n] = per_block.get(n, 0) + 1
-        numbers = {a, b, *per_block}
-        cuts: list[int] = []  # last block of every chunk but the last
-        target = max(1, self.config.target_events)
-        if split and len(logs) > 2 * target:
-            acc = 0
-            for n in sorted(per_block):
-                acc += per_block[n]
-                if acc >= target and n < b:
-                    cuts.append(n)
-                    numbers.add(n + 1)
-                    acc = 0
-        headers = self.rpc.headers(numbers)
-        t2 = time.perf_counter()
-        timings = {"get_logs": t1 - t0, "headers": t2 - t1}
-        busiest = max(per_block.values(), default=0)
-        if not cuts:
-            return [RawBatch(a, b, end, logs, headers, timings, busiest)]
-        parts: list[list[dict[str, Any]]] = [[] for _ in range(len(cuts) + 1)]
-        for entry in logs:
-            parts[bisect.bisect_left(cuts, int(entry["blockNumber"], 16))].append(entry)
-        del logs
-        out = []
-        lo = a
-        for i, part in enumerate(parts):
-            hi = cuts[i] if i < len(cuts) else b
-            hi_header = headers.get(hi) if hi != b else end
-            if hi_header is None:
-                raise ChainChanged(f"node has no block {hi} any more")
-            out.append(RawBatch(lo, hi, hi_header, part, headers, timings if i == 0 else {}, busiest))
-            lo = hi + 1
-        return out
-
-    def _decode(self, raw: RawBatch) -> FetchedBatch:
-        """Check that the answers are of one chain, decode the logs, attach block timestamps."""
-        t2 = time.perf_counter()
-        a, b, end, logs, headers = raw.from_block, raw.to_block, raw.end, raw.logs, raw.headers
-        last = headers.get(b)
-        if last is None or last["hash"] != end["hash"]:
-            raise ChainChanged(f"block {b} changed during the fetch")
-        first = headers.get(a)
-        if first is None:
-            raise ChainChanged(f"node has no block {a} any more")
-        for entry in logs:
-            if entry.get("removed"):
-                raise ChainChanged("removed log in eth_getLogs answer")
-        events = self.decoder.decode_many(logs)
-        timestamps: dict[int, int] = {}
-        blocks: list[tuple[int, str, str, int]] = []
-        for n in sorted({e.block_number for e in events}):
-            header = headers[n]
-            if header is None:
-                raise ChainChanged(f"node has no block {n} any more")
-            ts = int(header["timestamp"], 16)
-            timestamps[n] = ts
-            blocks.append((n, header["hash"].lower(), header["parentHash"].lower(), ts))
-        hashes = {n: h for n, h, _, _ in blocks}
-        for e in events:
-            if e.block_hash != hashes[e.block_number]:
-                raise ChainChanged(f"log of block {e.block_number} is from another chain")
-            e.timestamp = timestamps[e.block_number]
-        events.sort(key=lambda e: (e.block_number, e.log_index))
-        event_rows = self.store.event_rows(events)
-        t3 = time.perf_counter()
-        timings = dict(raw.timings, decode=t3 - t2)
-        return FetchedBatch(from_block=a, to_block=b, to_hash=end["hash"].lower(),
-                            first_parent_hash=first["parentHash"].lower(), blocks=blocks, events=events,
-                            fetch_seconds=sum(timings.values()), timings=timings, event_rows=event_rows)
+    def _range_changed(self, range_blocks: int, message: Optional[str]) -> None:
+        metrics.set_gauge("range_blocks", range_blocks)
+        if message is not None:
+            metrics.inc("range_shrinks")
+            log.info("%s", message)
 
     # ------------------------------------------------------------ apply
 

@@ -114,3 +114,60 @@ def test_sqlite_multi_row_inserts_store_every_row_once(tmp_path: Path, count: in
     assert [tuple(r) for r in stored] == rows
     assert len(store._values_cache) <= 9
     engine.dispose()
+
+
+def _parse_copy_text(text_: str) -> list[list[str]]:
+    """COPY's text format read back the way PostgreSQL reads it: rows end at a bare newline or
+    carriage return, fields at a bare tab, and a backslash escapes the next character (t, n, r,
+    or itself)."""
+    rows: list[list[str]] = []
+    fields: list[str] = []
+    value: list[str] = []
+    chars = iter(text_)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars)
+            value.append({"t": "\t", "n": "\n", "r": "\r"}.get(nxt, nxt))
+        elif ch == "\t":
+            fields.append("".join(value))
+            value = []
+        elif ch in "\n\r":
+            fields.append("".join(value))
+            rows.append(fields)
+            fields, value = [], []
+        else:
+            value.append(ch)
+    assert not fields and not value, "COPY text must end with a newline"
+    return rows
+
+
+def _clean_events(count: int) -> list[DecodedEvent]:
+    return [DecodedEvent(block_number=1 + i // 100, block_hash=f"0x{1 + i // 100:064x}", tx_hash=f"0x{i:064x}",
+                         tx_index=i % 100, log_index=i, address="0x" + "cd" * 20, contract="DataVoucher",
+                         name="Transfer", args={"from": "0x" + "00" * 20, "to": "0x" + "ef" * 20, "tokenId": str(i)},
+                         timestamp=1_700_000_000) for i in range(count)]
+
+
+@pytest.mark.parametrize("special", ["\\", "\t", "\n", "\r"])
+@pytest.mark.parametrize("field", ["block_hash", "tx_hash", "address", "contract", "name", "args"])
+def test_one_special_character_anywhere_in_a_clean_batch_is_escaped(field: str, special: str) -> None:
+    """The COPY text is built unescaped and checked once for COPY's special characters; one such
+    character in any one value of one row of an otherwise clean batch must still be escaped."""
+    from gateway.indexer.rows import event_rows
+
+    events = _clean_events(300)
+    odd = events[137]
+    if field == "args":
+        odd.args = {**odd.args, "note": f"x{special}y"}
+    else:
+        setattr(odd, field, f"{getattr(odd, field)}{special}z")
+    rows = event_rows(events, "postgresql")
+    assert rows.copy_text is not None
+    parsed = _parse_copy_text(rows.copy_text.decode())
+    expected = [[str(e.block_number), str(e.log_index), e.block_hash, e.tx_hash, str(e.tx_index), e.address,
+                 e.contract, e.name, canonical_json(e.args)] for e in events]
+    assert parsed == expected
+    # the clean batch itself takes the unescaped text, and reads back the same
+    clean = event_rows(_clean_events(300), "postgresql")
+    assert clean.copy_text is not None and b"\\" not in clean.copy_text
+    assert _parse_copy_text(clean.copy_text.decode())[137][3] == f"0x{137:064x}"

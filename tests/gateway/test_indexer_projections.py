@@ -104,7 +104,7 @@ def test_pipelined_writer_equals_sequential_writer_and_its_undo_rolls_back_exact
     indexer = Indexer(seeded.anvil.rpc_url, engine, Deployment.from_dict(seeded.record).entries(), config)
     try:
         state = indexer.run()
-        assert indexer.range == 1 and state.undo_from is not None  # one-block chunks, undo recorded
+        assert indexer.fetcher.range == 1 and state.undo_from is not None  # one-block chunks, undo recorded
     finally:
         indexer.close()
     sequential = index(seeded, new_db(), IndexerConfig(initial_range=1, max_range=2, prefetch=False))

@@ -70,7 +70,7 @@ def test_same_range_twice_no_duplicates(node: Node, new_db: Callable[[], str]) -
     state = indexer.state
     assert state is not None
     before = dump_hash(engine)
-    batch = indexer._fetch(indexer.start_block, state.last_block)
+    batch = indexer.fetcher.fetch(indexer.start_block, state.last_block)
     assert batch.events
     assert indexer._apply(batch, state.last_block) is False  # does not continue the checkpoint: skipped
     store = Store(engine)
