@@ -46,7 +46,7 @@ import httpx
 from web3 import Web3
 
 from bench import replay
-from bench.proc import HighWater
+from bench.proc import HighWater, tree_cpu_seconds
 from bench.report import Goal, check, report, run_main
 from dataledger.dev.anvil import AnvilNode, free_port
 from dataledger.dev.postgres import PostgresCluster
@@ -177,16 +177,24 @@ def web3_path(w3: Web3, market: Market, start: int, end: int, limit_events: int)
     return n, time.perf_counter() - t0
 
 
-def backfill_subprocess(rpc_url: str, url: str, state_dir: Path) -> dict[str, Any]:
+def backfill_subprocess(rpc_url: str, url: str, state_dir: Path,
+                        beside: Optional[dict[str, int]] = None) -> dict[str, Any]:
+    """One ``python -m gateway.indexer --json`` backfill: its summary, peak RSS, wall time, and
+    CPU seconds: the indexer's own (wait4) and those of the processes ``beside`` it (name -> pid:
+    the node, the PostgreSQL server) over the same time."""
     migrate(url)
+    beside = beside or {}
+    before = {name: tree_cpu_seconds(pid) for name, pid in beside.items()}
     cmd = [sys.executable, "-m", "gateway.indexer", "--rpc-url", rpc_url, "--database-url", url,
            "--state-dir", str(state_dir), "--json"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = HighWater(proc.pid)
     out, err = _communicate(proc)
-    _, status, _rusage = os.wait4(proc.pid, 0)
+    _, status, rusage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
+    cpu = {"indexer": rusage.ru_utime + rusage.ru_stime}
+    cpu.update({name: tree_cpu_seconds(pid) - before[name] for name, pid in beside.items()})
     peak.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
@@ -195,6 +203,7 @@ def backfill_subprocess(rpc_url: str, url: str, state_dir: Path) -> dict[str, An
     done["peak_rss_mib"] = peak.kib / 1024
     done["wall_seconds"] = wall
     done["load"] = os.getloadavg()[0]
+    done["cpu"] = {name: round(seconds, 2) for name, seconds in cpu.items()}
     return done
 
 
@@ -218,6 +227,22 @@ def fresh_postgres(pg: PostgresCluster) -> str:
         conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     return pg.url
+
+
+def postmaster_pid(pg: PostgresCluster) -> int:
+    return int((pg.datadir / "postmaster.pid").read_text().split()[0])
+
+
+def cpu_budget(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median CPU seconds per process of a kind of backfill, their sum, and what the sum allows:
+    on ``cores`` cores no backfill can take less wall time than sum / cores."""
+    cores = os.cpu_count() or 1
+    names = sorted({name for r in runs for name in r["cpu"]})
+    cpu = {name: round(statistics.median(r["cpu"].get(name, 0.0) for r in runs), 2) for name in names}
+    total = round(sum(cpu.values()), 2)
+    wall = statistics.median(r["wall_seconds"] for r in runs)
+    return {"cpu_seconds": cpu, "sum": total, "cores": cores, "floor_seconds": round(total / cores, 2),
+            "busy": round(total / (cores * wall), 2), "wall_seconds": round(wall, 2)}
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -449,12 +474,14 @@ def run() -> None:
             for i in range(ROUNDS):  # alternating runs, each with the raw fetch just before it
                 for name in runs:
                     before = raw()
+                    anvil = {"anvil": node.process.pid} if node.process is not None else {}
                     if name == "sqlite":
                         sqlite_url = f"sqlite:///{tmp}/bench-{i}.db"
-                        result = backfill_subprocess(node.rpc_url, sqlite_url, state_dir)
+                        result = backfill_subprocess(node.rpc_url, sqlite_url, state_dir, anvil)
                         result["tables"] = ours_tables(sqlite_url)
                     elif name == "postgres":
-                        result = backfill_subprocess(node.rpc_url, fresh_postgres(pg), state_dir)
+                        result = backfill_subprocess(node.rpc_url, fresh_postgres(pg), state_dir,
+                                                     {**anvil, "postgres": postmaster_pid(pg)})
                         result["tables"] = ours_tables(pg.url)
                     else:
                         url = fresh_postgres(pg) if name == "ponder_pg" else None
@@ -540,6 +567,7 @@ def run() -> None:
         "loads": {name: [round(r["load"], 1) for r in rs] for name, rs in runs.items()},
         "head_lag_p50_ms": round(lag["p50_ms"], 1), "head_lag_p99_ms": round(lag["p99_ms"], 1),
         "head_lag_blocks": lag["blocks"], "profile_top": profile,
+        "cpu_budget": {name: cpu_budget(runs[name]) for name in ("sqlite", "postgres")},
     }
     notes = [
         f"{figures['events']:,} events in {figures['blocks']:,} blocks: DataVoucher.issue (VoucherIssued + Transfer) "
@@ -555,6 +583,11 @@ def run() -> None:
         + ", ".join(f"{a} vs {b}: {'yes' if ok else 'NO'}" for (a, b), ok in same.items()) + ".",
         f"Replayed chain (bench/replay.py: the recorded chain with its load segment repeated): {long['events']:,} "
         f"events, raw fetch {long['raw_events_per_s']:,.0f}/s (load {long['raw_load']:.1f}).",
+        *(f"CPU seconds of a {labels[name]} backfill (median of the rounds, wall included the indexer's start): "
+          + ", ".join(f"{k} {v}" for k, v in budget["cpu_seconds"].items())
+          + f"; sum {budget['sum']} on {budget['cores']} cores: no run can be shorter than {budget['floor_seconds']} s "
+            f"(wall {budget['wall_seconds']} s, cores {budget['busy']:.0%} busy)."
+          for name, budget in figures["cpu_budget"].items()),
         f"Head lag (anvil --block-time 1, poll 20 ms, mints every 0.3 s): p50 {lag['p50_ms']:.0f} ms, "
         f"p99 {lag['p99_ms']:.0f} ms over {lag['blocks']} blocks (first seen at the node -> committed).",
         "cProfile of a sequential (no prefetch) SQLite run, by own time:",
