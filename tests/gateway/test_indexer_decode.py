@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eth_abi import encode as abi_encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,3 +128,18 @@ def test_fast_paths_equal_eth_abi(case: tuple[dict[str, Any], list[str], list[An
     assert spec.decode_args(topics, data) == expected
     assert spec.decode_args_bytes(topics, data) == expected
     canonical_json(expected)  # always serialisable
+
+
+def test_an_array_argument_is_decoded_by_eth_abi_imported_on_first_use() -> None:
+    """Array and tuple arguments take the eth_abi path (imported when first needed, not at start:
+    test_the_indexer_command_does_not_load_web3); malformed data is a ValueError like the fast path's."""
+    entry = {"type": "event", "name": "Batch", "anonymous": False, "inputs": [
+        {"name": "ids", "type": "uint256[]", "indexed": False},
+        {"name": "who", "type": "address", "indexed": True}]}
+    spec = EventSpec.from_abi("X", entry)
+    topics = [spec.topic0, "0x" + "00" * 12 + "ab" * 20]
+    data = "0x" + abi_encode(["uint256[]"], [[1, 2**200]]).hex()
+    assert spec.decode_args(topics, data) == {"ids": normalise([1, 2**200], "uint256[]"), "who": "0x" + "ab" * 20}
+    assert spec.decode_args(topics, data)["ids"] == ["1", str(2**200)]  # uint256: decimal strings
+    with pytest.raises(ValueError):
+        spec.decode_args(topics, "0x12")

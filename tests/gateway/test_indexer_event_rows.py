@@ -89,9 +89,12 @@ def test_event_rows_built_for_another_batch_are_not_used(tmp_path: Path) -> None
 
 def test_the_indexer_command_does_not_load_web3() -> None:
     """The indexer process imports no web3 / eth_account (25 MiB of its resident memory before);
-    documents take cid_from_chain from ledger.ipfs, not the SDK's contract models."""
+    documents take cid_from_chain from ledger.ipfs, not the SDK's contract models. Nor eth_abi /
+    eth_utils (half a second of start-up): the decoder imports eth_abi for the first array or
+    tuple argument it meets."""
     out = subprocess.run([sys.executable, "-c", "import sys, gateway.indexer.cli, gateway.indexer.sync; "
-                          "print(sorted(m for m in ('web3', 'eth_account') if m in sys.modules))"],
+                          "print(sorted(m for m in ('web3', 'eth_account', 'eth_abi', 'eth_utils') "
+                          "if m in sys.modules))"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
