@@ -97,13 +97,16 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
 
     leader.add_lost_handler(on_lost)
     t0 = time.monotonic()
+    cpu0 = time.process_time()
     code = 0
     try:
         with reporter:
             state = indexer.run(follow=follow, until_block=until_block)
         summary = {"type": "done", "chain_id": chain_id, "last_block": state.last_block,
                    "events_total": state.events_total, "reorgs": state.reorgs,
-                   "seconds": round(time.monotonic() - t0, 3), "stopped": indexer._stop.is_set()}
+                   "seconds": round(time.monotonic() - t0, 3),
+                   # CPU of this process (all its threads) over the same time
+                   "cpu_seconds": round(time.process_time() - cpu0, 3), "stopped": indexer._stop.is_set()}
         if json_output:
             _print_json(summary)
         else:
