@@ -46,7 +46,7 @@ import httpx
 from web3 import Web3
 
 from bench import replay
-from bench.proc import HighWater, tree_cpu_seconds
+from bench.proc import HighWater, tree_cpu_seconds, tree_rss_kib
 from bench.report import Goal, check, report, run_main
 from dataledger.dev.anvil import AnvilNode, free_port
 from dataledger.dev.postgres import PostgresCluster
@@ -249,22 +249,6 @@ def cpu_budget(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "indexer_process_cpu_seconds": round(statistics.median(r["cpu"]["indexer"] for r in runs), 2)}
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """RSS of a process and all its descendants (KiB)."""
-    total = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS")), 0)
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total
-
-
 def ponder_run(rpc_url: str, record: dict[str, Any], workdir: Path, database_url: Optional[str]) -> dict[str, Any]:
     """``ponder start`` of bench/ponder on the chain until /ready; wall time from start to ready,
     its backfill duration (Ponder's own log), peak RSS of its process tree, and its two tables."""
@@ -292,7 +276,7 @@ def ponder_run(rpc_url: str, record: dict[str, Any], workdir: Path, database_url
     try:
         with httpx.Client(timeout=5) as client:
             while time.monotonic() - t0 < 3600 and proc.poll() is None:
-                peak = max(peak, _tree_rss_kib(proc.pid))
+                peak = max(peak, tree_rss_kib(proc.pid))
                 try:
                     ready = client.get(f"http://127.0.0.1:{port}/ready").status_code == 200
                 except httpx.HTTPError:
@@ -303,7 +287,7 @@ def ponder_run(rpc_url: str, record: dict[str, Any], workdir: Path, database_url
             wall = time.monotonic() - t0
             if not ready:
                 raise RuntimeError(f"ponder did not become ready: {log_path.read_text()[-2000:]}")
-            peak = max(peak, _tree_rss_kib(proc.pid))
+            peak = max(peak, tree_rss_kib(proc.pid))
             vouchers = client.get(f"http://127.0.0.1:{port}/bench/vouchers", timeout=600).json()
             transfers = client.get(f"http://127.0.0.1:{port}/bench/transfers", timeout=600).json()
     finally:

@@ -34,21 +34,37 @@ class HighWater:
         self._thread.join()
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (those still there when their parent is read)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        with contextlib.suppress(OSError, ValueError):
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+    return found
+
+
+def tree_rss_kib(pid: int) -> int:
+    """RSS of a process and all its descendants (KiB)."""
+    total = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError):
+            with open(f"/proc/{p}/status") as f:
+                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS")), 0)
+    return total
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) a process has used so far, with its descendants: each live
     process's own and its reaped children's times (a PostgreSQL postmaster reaps the backends
     of closed connections). 0 when the process is gone."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
+    ticks = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError):
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total / tick
+            ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from bench.proc import tree_cpu_seconds
+from bench.proc import process_tree, tree_cpu_seconds, tree_rss_kib
 
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\n"
 
@@ -25,6 +25,10 @@ def test_counts_a_process_its_reaped_children_and_its_live_children() -> None:
     assert proc.stdout.readline().strip() == b"ready"
     assert proc.stdout.readline().strip() == b"1"  # the live child has burnt its 0.3 s
     seconds = tree_cpu_seconds(proc.pid)
+    tree = process_tree(proc.pid)
+    assert len(tree) == 2 and tree[0] == proc.pid  # the parent and its live child (the reaped one is gone)
+    own_kib = tree_rss_kib(tree[1])
+    assert tree_rss_kib(proc.pid) > own_kib > 0  # the tree's RSS holds the child's and the parent's
     proc.stdin.write(b"\n")
     proc.stdin.close()
     proc.wait()
