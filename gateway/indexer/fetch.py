@@ -258,6 +258,18 @@ class Fetcher:
                             fetch_seconds=sum(timings.values()), timings=timings, event_rows=rows)
 
 
+def put_unless_aborted(q: queue.Queue[Any], item: Any, abort: threading.Event) -> bool:
+    """Put ``item`` on the bounded queue ``q``, waiting while it is full; False (not put) as soon
+    as ``abort`` is set (its reader stopped)."""
+    while not abort.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def produce(fetcher: Fetcher, start: int, target: int, emit: Callable[[Any], bool],
             stopped: Callable[[], bool], depth: int = 1) -> None:
     """Fetch, check and decode ``[start, target]`` chunk by chunk, handing each
@@ -270,13 +282,7 @@ def produce(fetcher: Fetcher, start: int, target: int, emit: Callable[[Any], boo
     abort = threading.Event()
 
     def put(item: Any) -> bool:
-        while not abort.is_set():
-            try:
-                raw_q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_aborted(raw_q, item, abort)
 
     def fetch() -> None:
         a = start

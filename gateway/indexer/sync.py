@@ -23,7 +23,8 @@ timeout. It never exceeds ``2 * target_events`` divided by the logs of the busie
 lately (that density halves every ``DENSITY_HALF_LIFE`` blocks): without this cap the range grew
 over a sparse stretch and the next answer held a whole dense stretch (tens of thousands of logs,
 parsed in memory at once). A backfill runs as a pipeline of three stages joined by bounded queues: a fetch thread
-(eth_getLogs, headers, JSON parsing), a decode thread (one-chain checks, decoding) and the writer
+(eth_getLogs, headers, JSON parsing), a decode thread (one-chain checks, decoding; both in
+gateway.indexer.fetch) and the writer
 (the calling thread; SQLite and psycopg release the GIL while they work). An answer holding more
 than twice ``target_events`` logs is cut into chunks at block boundaries, so memory is bounded by
 the queue depth times the chunk size, not by the length of the chain.
@@ -63,6 +64,7 @@ from gateway.indexer.fetch import (
     FetchSettings,
     gc_paused,
     produce,
+    put_unless_aborted,
 )
 from gateway.indexer.store import (
     DEFERRABLE_INDEXES,
@@ -357,13 +359,7 @@ class Indexer:
         abort = threading.Event()
 
         def put(item: Any) -> bool:
-            while not abort.is_set():
-                try:
-                    dec_q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
+            return put_unless_aborted(dec_q, item, abort)
 
         self._defer_indexes()
         thread = threading.Thread(target=produce, name="indexer-decode", daemon=True,
