@@ -274,10 +274,12 @@ def produce(fetcher: Fetcher, start: int, target: int, emit: Callable[[Any], boo
             stopped: Callable[[], bool], depth: int = 1) -> None:
     """Fetch, check and decode ``[start, target]`` chunk by chunk, handing each
     :class:`FetchedBatch` to ``emit`` in order, then ``None``; an exception is handed on instead
-    (and ends it). Stops early when ``emit`` returns False or ``stopped()`` is true.
+    (and ends it). ``emit`` returns False when its reader is gone: this ends at once.
 
     Two stages: a fetch thread (eth_getLogs and headers, JSON parsing) ahead of the decoding in
-    the calling thread, joined by a queue of ``depth`` answers."""
+    the calling thread, joined by a queue of ``depth`` answers. ``stopped()`` stops the fetching
+    at the next range; what was fetched is still handed on, then ``None``, so a reader waiting
+    for the next chunk always gets one or the end."""
     raw_q: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
     abort = threading.Event()
 
@@ -300,11 +302,8 @@ def produce(fetcher: Fetcher, start: int, target: int, emit: Callable[[Any], boo
     thread = threading.Thread(target=fetch, name="indexer-fetch", daemon=True)
     thread.start()
     try:
-        while not stopped():
-            try:
-                item = raw_q.get(timeout=0.1)
-            except queue.Empty:
-                continue
+        while True:  # until the fetch thread's end (None or its exception) or the reader is gone
+            item = raw_q.get()
             if isinstance(item, RawBatch):
                 with gc_paused():
                     item = fetcher.decode(item)

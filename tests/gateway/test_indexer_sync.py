@@ -4,6 +4,8 @@ metrics, migrations and the single-writer lock."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -232,3 +234,37 @@ def test_released_content_hash_indexes_two_assets_with_one_hash(node: Node, new_
     assert rows[0][2] == rows[1][2] and rows[0][2].lower().endswith(digest.hex())
     args = [json.loads(r[0]) for r in released]
     assert any(a["claimant"].lower() == m.addr["holder_a"].lower() and int(a["assetId"]) == squat for a in args)
+
+
+def test_a_stop_from_another_thread_ends_a_pipelined_backfill(node: Node, new_db: Callable[[], str]) -> None:
+    """A stop from another thread (the CLI's SIGTERM handler, a supervisor) may come while the
+    writer waits for the next chunk: the decode stage must still hand on what was fetched and
+    then the end, or the writer waits forever. Here the fetch thread lets the writer catch up
+    with everything before its 4th range (the writer and the decode stage then wait), stops the
+    indexer, waits a little more and only then fetches."""
+    node.market.activity(30)
+    url = new_db()
+    engine = make_engine(url)
+    indexer = Indexer(node.rpc_url, engine, contracts_of(node),
+                      IndexerConfig(initial_range=2, max_range=2, target_events=1000))
+    fetch_raw_adaptive = indexer.fetcher.fetch_raw_adaptive
+    calls = []
+
+    def fetch_then_stop(a: int, target: int) -> Any:
+        calls.append(a)
+        if len(calls) == 4:
+            time.sleep(1.0)  # the writer writes what came before and waits for the next chunk
+            indexer.stop()
+            time.sleep(0.5)
+        return fetch_raw_adaptive(a, target)
+
+    indexer.fetcher.fetch_raw_adaptive = fetch_then_stop  # type: ignore[method-assign]
+    runner = threading.Thread(target=indexer.run, daemon=True)
+    runner.start()
+    runner.join(timeout=30)
+    assert not runner.is_alive(), "the backfill did not end after stop()"
+    state = indexer.state
+    assert state is not None and 0 < state.last_block < node.head()[0]  # stopped part way
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM events")).scalar() == state.events_total
+    engine.dispose()
