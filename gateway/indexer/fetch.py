@@ -9,8 +9,6 @@ builds the ``events`` table rows (gateway.indexer.rows).
 
 :func:`produce` runs a backfill's fetching: a fetch thread (socket I/O, JSON parsing) and the
 decoding in the calling thread, joined by a bounded queue; each decoded chunk goes to ``emit``.
-
-It imports no SQLAlchemy, no models and no eth_abi (gateway.indexer.rows builds the rows).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The ``events`` table's rows, built without a database connection.
 
-The backfill builds them where it decodes (the fetch process, gateway.indexer.fetch), so the writer,
-the pipeline's bottleneck, only sends them: COPY text for PostgreSQL, parameter tuples otherwise.
-This module imports nothing of SQLAlchemy or the models (the fetch process starts with each backfill).
+The backfill builds them in its decode stage (gateway.indexer.fetch), so the writer, the
+pipeline's bottleneck, only sends them: COPY text for PostgreSQL, parameter tuples otherwise.
 """
 
 from __future__ import annotations
