@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Text
 from sqlmodel import Field, SQLModel
 
 # ---------------------------------------------------------------- indexer bookkeeping
@@ -100,9 +100,7 @@ class EventBase(SQLModel):
 class Event(EventBase, table=True):
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("block_hash", "log_index", name="uq_events_block_hash_log_index"),
         Index("ix_events_contract_event", "contract", "event"),
-        {"sqlite_with_rowid": False},  # clustered on (block_number, log_index): one b-tree less
     )
 
 
