@@ -97,6 +97,23 @@ def loads(content: bytes) -> Any:
     return _JSON.decode(content)
 
 
+def _read_at_most(response: httpx.Response, max_bytes: int, what: str) -> bytes:
+    """The body of ``response``, or :class:`RpcError` ("response size ...", so ``range_too_large``)
+    as soon as it is longer than ``max_bytes``: a declared length is checked before reading, a
+    streamed body after each chunk, and the rest is never read (the connection is dropped)."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise RpcError(what, None, f"response size {int(declared)} bytes, over the limit of {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise RpcError(what, None, f"response size over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class RpcClient:
     """JSON-RPC over HTTP to ``url``. ``timeout``: seconds per HTTP request; ``retries``: extra
     attempts when the node does not answer (:class:`NodeUnavailable`), after ``backoff`` seconds
@@ -140,7 +157,7 @@ class RpcClient:
         finally:
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
 
-    def _post_once(self, payload: Any, what: str) -> Any:
+    def _post_once(self, payload: Any, what: str, max_bytes: Optional[int] = None) -> Any:
         # The body is read from the stream into a local (not ``response.content``): httpx's
         # Response sits in a reference cycle (with httpcore's pool objects), so the bytes it kept
         # would live until the next cyclic collection, which a backfill pauses (an eth_getLogs
@@ -148,7 +165,10 @@ class RpcClient:
         try:
             with self.http.stream("POST", self.url, content=orjson.dumps(payload)) as response:
                 status = response.status_code
-                body = b"".join(response.iter_bytes())
+                if max_bytes is None:
+                    body = b"".join(response.iter_bytes())
+                else:
+                    body = _read_at_most(response, max_bytes, what)
         except httpx.TimeoutException as exc:
             raise RpcError(what, None, f"timeout: {exc}") from exc
         except httpx.HTTPError as exc:
@@ -166,13 +186,14 @@ class RpcClient:
             raise NodeUnavailable(f"{self.url}: the answer is not JSON: "
                                   f"{body[:100].decode('utf-8', errors='replace')!r}") from None
 
-    def post(self, payload: Any) -> Any:
-        """One JSON-RPC request body (a call or a batch) -> the decoded reply, retried per ``retries``."""
+    def post(self, payload: Any, max_bytes: Optional[int] = None) -> Any:
+        """One JSON-RPC request body (a call or a batch) -> the decoded reply, retried per ``retries``.
+        ``max_bytes``: an answer longer than this is not read on (:func:`_read_at_most`)."""
         what = payload["method"] if isinstance(payload, dict) else "batch"
         delay = self.backoff
         for attempt in itertools.count():
             try:
-                return self._post_once(payload, what)
+                return self._post_once(payload, what, max_bytes)
             except NodeUnavailable:
                 if attempt >= self.retries:
                     raise
@@ -183,11 +204,14 @@ class RpcClient:
 
     # ------------------------------------------------------------ calls
 
-    def call(self, method: str, params: Sequence[Any] = (), phase: str = "rpc") -> Any:
-        """The result of one call; :class:`RpcError` when the node answers with an error."""
+    def call(self, method: str, params: Sequence[Any] = (), phase: str = "rpc",
+             max_bytes: Optional[int] = None) -> Any:
+        """The result of one call; :class:`RpcError` when the node answers with an error, or with
+        more than ``max_bytes`` bytes (when given)."""
         with self.timed(phase):
             self.calls += 1
-            reply = self.post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)})
+            reply = self.post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)},
+                              max_bytes)
         if not isinstance(reply, dict):
             raise RpcError(method, None, f"not a JSON-RPC reply: {str(reply)[:100]}")
         if "error" in reply:
@@ -246,11 +270,13 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
     def get_logs(self, addresses: list[str], from_block: int, to_block: int,
-                 topics: Optional[Sequence[Any]] = None) -> list[dict[str, Any]]:
+                 topics: Optional[Sequence[Any]] = None, max_bytes: Optional[int] = None) -> list[dict[str, Any]]:
+        """The logs of ``[from_block, to_block]``. ``max_bytes``: a longer answer is not read on and
+        raises :class:`RpcError` with ``range_too_large`` set (the caller halves the range)."""
         query: dict[str, Any] = {"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}
         if topics is not None:
             query["topics"] = list(topics)
-        result: Optional[list[dict[str, Any]]] = self.call("eth_getLogs", [query])
+        result: Optional[list[dict[str, Any]]] = self.call("eth_getLogs", [query], max_bytes=max_bytes)
         return result or []
 
     def header(self, number: int | str) -> Optional[dict[str, Any]]:

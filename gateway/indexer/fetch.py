@@ -99,6 +99,9 @@ class FetchSettings:
     max_range: int
     #: SQLAlchemy dialect name of the database the ``events`` rows are built for
     dialect: str
+    #: eth_getLogs answers of a multi-block range longer than this are refused unread (the range is
+    #: halved, as for a node's "too many results"); None: no limit (IndexerConfig.max_response_bytes)
+    max_response_bytes: Optional[int] = None
 
 
 #: ``on_range(range, message)``: the range changed; ``message`` says why when a too-large answer
@@ -181,7 +184,8 @@ class Fetcher:
         end = self.rpc.header(b)
         if end is None:
             raise ChainChanged(f"node has no block {b} any more")
-        logs = self.rpc.get_logs(self.addresses, a, b)
+        # one block cannot be split: its answer is read whatever its size
+        logs = self.rpc.get_logs(self.addresses, a, b, max_bytes=self.settings.max_response_bytes if b > a else None)
         t1 = time.perf_counter()
         per_block: dict[int, int] = {}
         for entry in logs:

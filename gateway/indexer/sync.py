@@ -101,6 +101,11 @@ class IndexerConfig:
     #: logs per fetched chunk the range sizing aims at (bigger: fewer node round trips, more memory;
     #: at most ``2 * queue_depth + 3`` chunks are in memory at once, whatever the chain length)
     target_events: int = 2500
+    #: an eth_getLogs answer longer than this (bytes) is not read on: the range is halved and
+    #: fetched again, like a node's own "too many results" (a range that grew over a sparse stretch
+    #: can run into a dense one before the density cap knows of it; the answer is parsed in memory
+    #: at once). A one-block range is read whole, whatever its size. None: no limit
+    max_response_bytes: Optional[int] = 16 * 2**20
     #: backfill pipeline: chunks waiting between fetch -> decode and decode -> write
     queue_depth: int = 1
     #: backfill: the writer keeps writing chunks into one transaction and commits (with the
@@ -160,7 +165,7 @@ class Indexer:
         self.decoder = Decoder({name: c["address"] for name, c in self.contracts.items()})
         self.addresses = self.decoder.addresses
         settings = FetchSettings(target_events=self.config.target_events, max_range=self.config.max_range,
-                                 dialect=self.store.dialect)
+                                 dialect=self.store.dialect, max_response_bytes=self.config.max_response_bytes)
         self.fetcher = Fetcher(self.rpc, self.decoder, settings, self.config.initial_range,
                                on_range=self._range_changed)
         self.start_block = min((int(c.get("deployBlock", 0)) for c in self.contracts.values()), default=0)

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -113,10 +113,10 @@ def test_range_shrinks_on_too_many_results(node: Node, new_db: Callable[[], str]
     indexer = Indexer(node.rpc_url, engine, contracts_of(node), IndexerConfig(initial_range=64, max_range=64))
     real = indexer.rpc.get_logs
 
-    def limited(addresses: list[str], a: int, b: int) -> list[dict[str, Any]]:
+    def limited(addresses: list[str], a: int, b: int, **kw: Any) -> list[dict[str, Any]]:
         if b - a + 1 > 4:
             raise RpcError("eth_getLogs", -32005, "query returned more than 10000 results")
-        return real(addresses, a, b)
+        return real(addresses, a, b, **kw)
 
     indexer.rpc.get_logs = limited  # type: ignore[method-assign]
     shrinks = metrics.snapshot()["counters"]["range_shrinks"]
@@ -126,6 +126,54 @@ def test_range_shrinks_on_too_many_results(node: Node, new_db: Callable[[], str]
     indexer.close()
     assert dump_hash(engine) == index_once(node, new_db())
     engine.dispose()
+
+
+def test_an_answer_over_max_response_bytes_halves_the_range_and_one_block_is_read_whole(
+        node: Node, new_db: Callable[[], str]) -> None:
+    """The byte limit on an eth_getLogs answer: a multi-block answer over it is refused unread and
+    the range halved (the index is the same as without the limit); a one-block range is read whole
+    even when that one block's answer is over the limit (it cannot be split)."""
+    node.market.activity(20)
+    addresses = [c["address"] for c in contracts_of(node).values()]
+    # the compact JSON of each block's logs: the node's answer for that block alone is longer (it
+    # is wrapped in the JSON-RPC reply), so with the largest as the limit, that block's own answer
+    # is over it, and so is every range holding it
+    sizes = {n: len(json.dumps(node.rpc("eth_getLogs", {"fromBlock": hex(n), "toBlock": hex(n), "address": addresses}),
+                               separators=(",", ":"))) for n in range(node.head()[0] + 1)}
+    biggest = max(sizes, key=lambda n: sizes[n])
+    limit = sizes[biggest]
+    url = new_db()
+    engine = make_engine(url)
+    indexer = Indexer(node.rpc_url, engine, contracts_of(node),
+                      IndexerConfig(initial_range=64, max_range=64, max_response_bytes=limit))
+    real = indexer.rpc.get_logs
+    answers: list[tuple[int, int, Optional[int], int]] = []  # (from, to, max_bytes, logs or -1: refused)
+
+    def recorded(addresses: list[str], a: int, b: int, **kw: Any) -> list[dict[str, Any]]:
+        try:
+            logs = real(addresses, a, b, **kw)
+        except RpcError as exc:
+            assert exc.range_too_large and "response size" in exc.message
+            answers.append((a, b, kw.get("max_bytes"), -1))
+            raise
+        answers.append((a, b, kw.get("max_bytes"), len(logs)))
+        return logs
+
+    indexer.rpc.get_logs = recorded  # type: ignore[method-assign]
+    shrinks = metrics.snapshot()["counters"]["range_shrinks"]
+    indexer.run()
+    assert metrics.snapshot()["counters"]["range_shrinks"] > shrinks
+    assert indexer.state is not None and indexer.state.last_block == node.head()[0]
+    indexer.close()
+    assert dump_hash(engine) == index_once(node, new_db())
+    engine.dispose()
+    # every multi-block range was asked with the limit, every one-block range without it
+    assert answers and all((m == limit) == (b > a) for a, b, m, _ in answers)
+    # the ranges holding the block whose answer is over the limit were refused until it was
+    # fetched alone, and taken whole
+    holding = [(a, b, n) for a, b, _, n in answers if a <= biggest <= b]
+    assert holding[-1] == (biggest, biggest, holding[-1][2]) and holding[-1][2] > 0
+    assert len(holding) > 1 and all(n == -1 and b > a for a, b, n in holding[:-1])
 
 
 def test_tx_status_read_your_writes(node: Node, new_db: Callable[[], str]) -> None:

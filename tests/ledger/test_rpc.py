@@ -201,3 +201,64 @@ def test_shared_connection_keeps_own_counters(anvil: Any) -> None:
         assert node.calls == 1 and base.calls == 1 and "rpc_head" in node.timings
         node.close()  # does not close the caller's connection
         assert base.chain_id() == 31337
+
+
+def _logs_reply(body: bytes, logs: int = 200) -> bytes:
+    request = json.loads(body)
+    entry = {"address": "0x" + "ab" * 20, "topics": ["0x" + "cd" * 32], "data": "0x" + "00" * 256,
+             "blockNumber": "0x1", "blockHash": "0x" + "ef" * 32, "transactionHash": "0x" + "12" * 32,
+             "transactionIndex": "0x0", "logIndex": "0x0", "removed": False}
+    return json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": [entry] * logs}).encode()
+
+
+def test_an_answer_over_max_bytes_is_refused_as_a_range_too_large(serve: Any) -> None:
+    server = serve(lambda body: (200, _logs_reply(body)))
+    size = len(_logs_reply(b'{"id": 1}'))
+    with RpcClient(server.url, timeout=5) as rpc:
+        assert len(rpc.get_logs([], 1, 2)) == 200  # no limit: read whole
+        assert len(rpc.get_logs([], 1, 2, max_bytes=size)) == 200  # exactly at the limit: read
+        with pytest.raises(RpcError) as refused:
+            rpc.get_logs([], 1, 2, max_bytes=size - 1)
+        assert refused.value.range_too_large and refused.value.method == "eth_getLogs"
+        assert "response size" in refused.value.message and str(size - 1) in refused.value.message
+        assert rpc.requests == 3
+        assert len(rpc.get_logs([], 1, 2, max_bytes=10 * size)) == 200  # the client goes on after a refusal
+
+
+def test_an_endless_answer_stops_at_max_bytes() -> None:
+    """A node (or something in between) that streams an answer without end and without a length:
+    the client stops reading at the limit, drops the connection, and says so; it does not hang or
+    read on."""
+    written = [0]
+
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # the stdlib's name
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()  # no content-length: the body ends when the connection closes
+            chunk = b'{"jsonrpc": "2.0", "id": 1, "result": [' + b'"0x' + b"ab" * 4000 + b'",' * 1
+            try:
+                while written[0] < 512 * 2**20:
+                    self.wfile.write(chunk)
+                    written[0] += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with RpcClient(f"http://127.0.0.1:{httpd.server_address[1]}", timeout=10) as rpc:
+            t0 = time.monotonic()
+            with pytest.raises(RpcError) as refused:
+                rpc.get_logs([], 1, 2, max_bytes=2**20)
+            assert refused.value.range_too_large
+            assert time.monotonic() - t0 < 10
+        time.sleep(0.2)
+        assert written[0] < 64 * 2**20  # the sender was cut off, long before its 512 MiB
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
