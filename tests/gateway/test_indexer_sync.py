@@ -106,6 +106,20 @@ def test_projections_are_a_pure_function_of_events(node: Node, new_db: Callable[
     engine.dispose()
 
 
+def _index_with_shrinking_ranges(node: Node, new_db: Callable[[], str], indexer: Indexer, engine: Any,
+                                 get_logs: Callable[..., list[dict[str, Any]]]) -> None:
+    """Index to the head through ``get_logs`` (which refuses some ranges): the range shrank, the
+    index reached the head, and it equals an index made without the refusals."""
+    indexer.rpc.get_logs = get_logs  # type: ignore[method-assign]
+    shrinks = metrics.snapshot()["counters"]["range_shrinks"]
+    indexer.run()
+    assert metrics.snapshot()["counters"]["range_shrinks"] > shrinks
+    assert indexer.state is not None and indexer.state.last_block == node.head()[0]
+    indexer.close()
+    assert dump_hash(engine) == index_once(node, new_db())
+    engine.dispose()
+
+
 def test_range_shrinks_on_too_many_results(node: Node, new_db: Callable[[], str]) -> None:
     node.market.activity(20)
     url = new_db()
@@ -118,14 +132,7 @@ def test_range_shrinks_on_too_many_results(node: Node, new_db: Callable[[], str]
             raise RpcError("eth_getLogs", -32005, "query returned more than 10000 results")
         return real(addresses, a, b, **kw)
 
-    indexer.rpc.get_logs = limited  # type: ignore[method-assign]
-    shrinks = metrics.snapshot()["counters"]["range_shrinks"]
-    indexer.run()
-    assert metrics.snapshot()["counters"]["range_shrinks"] > shrinks
-    assert indexer.state is not None and indexer.state.last_block == node.head()[0]
-    indexer.close()
-    assert dump_hash(engine) == index_once(node, new_db())
-    engine.dispose()
+    _index_with_shrinking_ranges(node, new_db, indexer, engine, limited)
 
 
 def test_an_answer_over_max_response_bytes_halves_the_range_and_one_block_is_read_whole(
@@ -159,14 +166,7 @@ def test_an_answer_over_max_response_bytes_halves_the_range_and_one_block_is_rea
         answers.append((a, b, kw.get("max_bytes"), len(logs)))
         return logs
 
-    indexer.rpc.get_logs = recorded  # type: ignore[method-assign]
-    shrinks = metrics.snapshot()["counters"]["range_shrinks"]
-    indexer.run()
-    assert metrics.snapshot()["counters"]["range_shrinks"] > shrinks
-    assert indexer.state is not None and indexer.state.last_block == node.head()[0]
-    indexer.close()
-    assert dump_hash(engine) == index_once(node, new_db())
-    engine.dispose()
+    _index_with_shrinking_ranges(node, new_db, indexer, engine, recorded)
     # every multi-block range was asked with the limit, every one-block range without it
     assert answers and all((m == limit) == (b > a) for a, b, m, _ in answers)
     # the ranges holding the block whose answer is over the limit were refused until it was
