@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Optional
 
@@ -157,7 +157,8 @@ class RpcClient:
         finally:
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
 
-    def _post_once(self, payload: Any, what: str, max_bytes: Optional[int] = None) -> Any:
+    def _post_once(self, payload: Any, what: str, max_bytes: Optional[int] = None,
+                   parse: Optional[Callable[[bytes], Any]] = None) -> Any:
         # The body is read from the stream into a local (not ``response.content``): httpx's
         # Response sits in a reference cycle (with httpcore's pool objects), so the bytes it kept
         # would live until the next cyclic collection, which a backfill pauses (an eth_getLogs
@@ -181,19 +182,21 @@ class RpcClient:
                 raise RpcError("http", status, text)
             raise NodeUnavailable(f"{self.url}: HTTP {status}: {text}")
         try:
-            return loads(body)
+            return (parse or loads)(body)
         except ValueError:
             raise NodeUnavailable(f"{self.url}: the answer is not JSON: "
                                   f"{body[:100].decode('utf-8', errors='replace')!r}") from None
 
-    def post(self, payload: Any, max_bytes: Optional[int] = None) -> Any:
+    def post(self, payload: Any, max_bytes: Optional[int] = None,
+             parse: Optional[Callable[[bytes], Any]] = None) -> Any:
         """One JSON-RPC request body (a call or a batch) -> the decoded reply, retried per ``retries``.
-        ``max_bytes``: an answer longer than this is not read on (:func:`_read_at_most`)."""
+        ``max_bytes``: an answer longer than this is not read on (:func:`_read_at_most`); ``parse``:
+        the reply body's parser (default :func:`loads`; a ValueError means "not JSON")."""
         what = payload["method"] if isinstance(payload, dict) else "batch"
         delay = self.backoff
         for attempt in itertools.count():
             try:
-                return self._post_once(payload, what, max_bytes)
+                return self._post_once(payload, what, max_bytes, parse)
             except NodeUnavailable:
                 if attempt >= self.retries:
                     raise
@@ -205,13 +208,13 @@ class RpcClient:
     # ------------------------------------------------------------ calls
 
     def call(self, method: str, params: Sequence[Any] = (), phase: str = "rpc",
-             max_bytes: Optional[int] = None) -> Any:
+             max_bytes: Optional[int] = None, parse: Optional[Callable[[bytes], Any]] = None) -> Any:
         """The result of one call; :class:`RpcError` when the node answers with an error, or with
-        more than ``max_bytes`` bytes (when given)."""
+        more than ``max_bytes`` bytes (when given). ``parse``: see :meth:`post`."""
         with self.timed(phase):
             self.calls += 1
             reply = self.post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)},
-                              max_bytes)
+                              max_bytes, parse)
         if not isinstance(reply, dict):
             raise RpcError(method, None, f"not a JSON-RPC reply: {str(reply)[:100]}")
         if "error" in reply:
@@ -270,13 +273,15 @@ class RpcClient:
         return int(self.call("eth_blockNumber"), 16)
 
     def get_logs(self, addresses: list[str], from_block: int, to_block: int,
-                 topics: Optional[Sequence[Any]] = None, max_bytes: Optional[int] = None) -> list[dict[str, Any]]:
-        """The logs of ``[from_block, to_block]``. ``max_bytes``: a longer answer is not read on and
+                 topics: Optional[Sequence[Any]] = None, max_bytes: Optional[int] = None,
+                 parse: Optional[Callable[[bytes], Any]] = None) -> Any:
+        """The logs of ``[from_block, to_block]`` (a list of dicts, or what ``parse`` makes of the
+        reply's ``result``: see :meth:`post`). ``max_bytes``: a longer answer is not read on and
         raises :class:`RpcError` with ``range_too_large`` set (the caller halves the range)."""
         query: dict[str, Any] = {"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}
         if topics is not None:
             query["topics"] = list(topics)
-        result: Optional[list[dict[str, Any]]] = self.call("eth_getLogs", [query], max_bytes=max_bytes)
+        result = self.call("eth_getLogs", [query], max_bytes=max_bytes, parse=parse)
         return result or []
 
     def header(self, number: int | str) -> Optional[dict[str, Any]]:

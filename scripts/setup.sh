@@ -69,6 +69,8 @@ if [ "$what" = "up" ]; then
     pyinstall -c constraints.txt -e .
     touch .venv/.stamp-runtime
   fi
+  # the indexer's compiled log decoder (Rust): without it the indexer decodes in Python
+  scripts/native.sh --optional
   exit 0
 fi
 if ! fresh .venv/.stamp; then
@@ -77,6 +79,8 @@ if ! fresh .venv/.stamp; then
   touch .venv/.stamp
 fi
 
+# the indexer's compiled log decoder (native/, Rust): the tests hold it equal to the Python decoder
+scripts/native.sh
 [ "$what" = "dev" ] && exit 0
 
 # 3. PostgreSQL server binaries from Debian's packages (the cluster itself is per test run)

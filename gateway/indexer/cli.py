@@ -106,7 +106,9 @@ def index_command(rpc_url: str, database_url: str, state_dir: Path | str, follow
                    "events_total": state.events_total, "reorgs": state.reorgs,
                    "seconds": round(time.monotonic() - t0, 3),
                    # CPU of this process (all its threads) over the same time
-                   "cpu_seconds": round(time.process_time() - cpu0, 3), "stopped": indexer._stop.is_set()}
+                   "cpu_seconds": round(time.process_time() - cpu0, 3), "stopped": indexer._stop.is_set(),
+                   # who parsed and decoded the logs: the compiled module (native/) or Python
+                   "decoder": "compiled" if indexer.fetcher.parse is not None else "python"}
         if json_output:
             _print_json(summary)
         else:

@@ -425,6 +425,8 @@ class Decoder:
             self.by_address[addr] = table
         #: (raw address, raw topic0, #topics) -> _route(...) (decode_many's memo)
         self._routes: dict[tuple[str, str, int], tuple[str, str, Any, Any]] = {}
+        #: the compiled decoder of the same tables (gateway.indexer.native), made on first use
+        self._native: Any = None
 
     @property
     def addresses(self) -> list[str]:
@@ -521,3 +523,24 @@ class Decoder:
             append(DecodedEvent(int(log["blockNumber"], 16), lower_block, lower_tx, int(log["transactionIndex"], 16),
                                 int(log["logIndex"], 16), address, contract, spec.name, args))
         return out
+
+    def decode_batch(self, logs: Any, copy: bool = False) -> tuple[list[DecodedEvent], Optional[list[str]],
+                                                                   Optional[bytes]]:
+        """``(decode_many(logs), None, None)`` for a list of log dicts. For a ``LogBatch`` of the
+        compiled parser (gateway.indexer.native), the same events decoded by the compiled decoder,
+        with each event's ``canonical_json(args)``, or, with ``copy``, when every log was decoded
+        there and the logs are in order, ``(events, None, copy_text)``: the ``events`` rows in
+        PostgreSQL's COPY text format, as gateway.indexer.rows.event_rows makes them. A log the
+        compiled decoder leaves is decoded by :meth:`decode`."""
+        from gateway.indexer import native
+
+        if not native.is_batch(logs):
+            return self.decode_many(logs), None, None
+        if self._native is None:
+            self._native = native.native_decoder(self)
+        events, args_json, left, copy_text = self._native.decode(logs, copy)
+        for i in left:
+            event = self.decode(logs.log_dict(i))
+            events[i] = event
+            args_json[i] = canonical_json(event.args)
+        return events, args_json, copy_text

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from gateway.indexer import native
 from gateway.indexer.decode import DecodedEvent, Decoder
-from gateway.indexer.rows import EventRows, event_rows
+from gateway.indexer.rows import COPY_MIN_EVENTS, EventRows, event_rows
 from ledger.rpc import RpcClient, RpcError
 
 #: blocks over which the busiest-block density that caps range growth halves
@@ -84,7 +85,8 @@ class RawBatch:
     from_block: int
     to_block: int
     end: dict[str, Any]
-    logs: list[dict[str, Any]]
+    #: a list of log dicts, or the compiled parser's LogBatch (gateway.indexer.native)
+    logs: Any
     headers: dict[int, Optional[dict[str, Any]]]
     timings: dict[str, float] = field(default_factory=dict)
     #: logs of the busiest block in the whole answer this chunk was cut from
@@ -102,6 +104,8 @@ class FetchSettings:
     #: eth_getLogs answers of a multi-block range longer than this are refused unread (the range is
     #: halved, as for a node's "too many results"); None: no limit (IndexerConfig.max_response_bytes)
     max_response_bytes: Optional[int] = None
+    #: parse and decode in the compiled module when it is here (gateway.indexer.native)
+    native: bool = True
 
 
 #: ``on_range(range, message)``: the range changed; ``message`` says why when a too-large answer
@@ -122,6 +126,8 @@ class Fetcher:
         #: (logs in the busiest block seen, its fetch's last block): caps range growth (:meth:`density`)
         self.busiest: tuple[float, int] = (0.0, 0)
         self.on_range = on_range
+        #: the eth_getLogs reply parser (None: ledger.rpc.loads)
+        self.parse = native.parse_logs_reply if settings.native and native.AVAILABLE else None
 
     def _range_changed(self, message: Optional[str] = None) -> None:
         if self.on_range is not None:
@@ -185,12 +191,17 @@ class Fetcher:
         if end is None:
             raise ChainChanged(f"node has no block {b} any more")
         # one block cannot be split: its answer is read whatever its size
-        logs = self.rpc.get_logs(self.addresses, a, b, max_bytes=self.settings.max_response_bytes if b > a else None)
+        logs = self.rpc.get_logs(self.addresses, a, b, max_bytes=self.settings.max_response_bytes if b > a else None,
+                                 parse=self.parse)
         t1 = time.perf_counter()
+        batch = native.is_batch(logs)
         per_block: dict[int, int] = {}
-        for entry in logs:
-            n = int(entry["blockNumber"], 16)
-            per_block[n] = per_block.get(n, 0) + 1
+        if batch:
+            per_block = logs.block_counts()
+        else:
+            for entry in logs:
+                n = int(entry["blockNumber"], 16)
+                per_block[n] = per_block.get(n, 0) + 1
         numbers = {a, b, *per_block}
         cuts: list[int] = []  # last block of every chunk but the last
         target = max(1, self.settings.target_events)
@@ -208,9 +219,13 @@ class Fetcher:
         busiest = max(per_block.values(), default=0)
         if not cuts:
             return [RawBatch(a, b, end, logs, headers, timings, busiest)]
-        parts: list[list[dict[str, Any]]] = [[] for _ in range(len(cuts) + 1)]
-        for entry in logs:
-            parts[bisect.bisect_left(cuts, int(entry["blockNumber"], 16))].append(entry)
+        parts: list[Any]
+        if batch:
+            parts = logs.split(cuts)
+        else:
+            parts = [[] for _ in range(len(cuts) + 1)]
+            for entry in logs:
+                parts[bisect.bisect_left(cuts, int(entry["blockNumber"], 16))].append(entry)
         del logs
         out = []
         lo = a
@@ -233,10 +248,12 @@ class Fetcher:
         first = headers.get(a)
         if first is None:
             raise ChainChanged(f"node has no block {a} any more")
-        for entry in logs:
-            if entry.get("removed"):
-                raise ChainChanged("removed log in eth_getLogs answer")
-        events = self.decoder.decode_many(logs)
+        if not native.is_batch(logs):  # (the compiled parser leaves an answer with a removed log to Python)
+            for entry in logs:
+                if entry.get("removed"):
+                    raise ChainChanged("removed log in eth_getLogs answer")
+        copy = self.settings.dialect == "postgresql" and len(logs) > COPY_MIN_EVENTS
+        events, args_json, copy_text = self.decoder.decode_batch(logs, copy)
         timestamps: dict[int, int] = {}
         blocks: list[tuple[int, str, str, int]] = []
         for n in sorted({e.block_number for e in events}):
@@ -251,8 +268,17 @@ class Fetcher:
             if e.block_hash != hashes[e.block_number]:
                 raise ChainChanged(f"log of block {e.block_number} is from another chain")
             e.timestamp = timestamps[e.block_number]
-        events.sort(key=lambda e: (e.block_number, e.log_index))
-        rows = event_rows(events, self.settings.dialect)
+        rows: EventRows
+        if copy_text is not None:  # (the logs were in order)
+            rows = EventRows(len(events), copy_text=copy_text)
+        else:
+            if args_json is None:
+                events.sort(key=lambda e: (e.block_number, e.log_index))
+            elif not logs.is_sorted():  # the same stable sort, carrying each event's JSON along
+                order = sorted(range(len(events)), key=lambda i: (events[i].block_number, events[i].log_index))
+                events = [events[i] for i in order]
+                args_json = [args_json[i] for i in order]
+            rows = event_rows(events, self.settings.dialect, args_json)
         t3 = time.perf_counter()
         timings = dict(raw.timings, decode=t3 - t2)
         return FetchedBatch(from_block=a, to_block=b, to_hash=end["hash"].lower(),

@@ -37,11 +37,13 @@ def copy_escape(value: str) -> str:
     return value
 
 
-def event_rows(events: Sequence[DecodedEvent], dialect: str) -> EventRows:
+def event_rows(events: Sequence[DecodedEvent], dialect: str, args_json: Optional[list[str]] = None) -> EventRows:
     """The ``events`` table rows of ``events`` for a database of ``dialect`` (SQLAlchemy's name):
-    COPY text (PostgreSQL, more than :data:`COPY_MIN_EVENTS` events) or parameter tuples."""
+    COPY text (PostgreSQL, more than :data:`COPY_MIN_EVENTS` events) or parameter tuples.
+    ``args_json``: each event's ``canonical_json(args)`` when already made (the compiled decoder's)."""
     fields = _EVENT_FIELDS
-    args_json = canonical_jsons([e.args for e in events])
+    if args_json is None:
+        args_json = canonical_jsons([e.args for e in events])
     if dialect == "postgresql" and len(events) > COPY_MIN_EVENTS:
         n = len(events)
         text = "".join([f"{b}\t{i}\t{bh}\t{tx}\t{ti}\t{a}\t{c}\t{name}\t{j}\n"

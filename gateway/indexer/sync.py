@@ -106,6 +106,9 @@ class IndexerConfig:
     #: can run into a dense one before the density cap knows of it; the answer is parsed in memory
     #: at once). A one-block range is read whole, whatever its size. None: no limit
     max_response_bytes: Optional[int] = 16 * 2**20
+    #: parse and decode the logs in the compiled module when it was built (gateway.indexer.native);
+    #: False: in Python (the same results, slower)
+    native: bool = True
     #: backfill pipeline: chunks waiting between fetch -> decode and decode -> write
     queue_depth: int = 1
     #: backfill: the writer keeps writing chunks into one transaction and commits (with the
@@ -165,7 +168,8 @@ class Indexer:
         self.decoder = Decoder({name: c["address"] for name, c in self.contracts.items()})
         self.addresses = self.decoder.addresses
         settings = FetchSettings(target_events=self.config.target_events, max_range=self.config.max_range,
-                                 dialect=self.store.dialect, max_response_bytes=self.config.max_response_bytes)
+                                 dialect=self.store.dialect, max_response_bytes=self.config.max_response_bytes,
+                                 native=self.config.native)
         self.fetcher = Fetcher(self.rpc, self.decoder, settings, self.config.initial_range,
                                on_range=self._range_changed)
         self.start_block = min((int(c.get("deployBlock", 0)) for c in self.contracts.values()), default=0)

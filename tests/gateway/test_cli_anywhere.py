@@ -60,6 +60,7 @@ def test_index_then_stats_from_another_folder(market: Market, empty: Path) -> No
     done = json.loads(proc.stdout.strip().splitlines()[-1])
     assert done["type"] == "done" and done["chain_id"] == chain_id and done["events_total"] > 20
     assert 0 < done["cpu_seconds"] < done["seconds"] * 8  # this process's CPU over the run
+    assert done["decoder"] == "compiled"  # make test builds native/ (scripts/native.sh)
     stats = dataledger("stats", "--database-url", db, "--json", cwd=empty)
     assert stats.returncode == 0, stats.stderr
     totals = json.loads(stats.stdout)["totals"]

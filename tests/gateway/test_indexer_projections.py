@@ -14,6 +14,7 @@ from web3 import Web3
 
 from dataledger.dev import demo
 from dataledger.dev.anvil import AnvilNode
+from gateway.indexer import native
 from gateway.indexer.store import dump_hash, make_engine
 from gateway.indexer.sync import Indexer, IndexerConfig
 from ledger.deploy import deploy_all, deployment_record, load_contracts
@@ -87,6 +88,9 @@ def test_demo_trades_and_balances_match_chain(seeded: Demo, new_db: Callable[[],
 
     # batch sizes and the sequential path give the same rows
     assert index(seeded, new_db(), IndexerConfig(initial_range=1, max_range=2, prefetch=False)) == first
+    # and so does the Python parser and decoder (the compiled ones made the rows above)
+    assert native.AVAILABLE
+    assert index(seeded, new_db(), IndexerConfig(native=False)) == first
 
 
 def test_pipelined_writer_equals_sequential_writer_and_its_undo_rolls_back_exactly(
