@@ -179,3 +179,56 @@ def test_pipelined_writer_rolls_back_a_transaction_whose_statement_failed(
     assert list(dump_lines(engine)) == list(dump_lines(clean))
     engine.dispose()
     clean.dispose()
+
+
+def _statement_log(engine: Any) -> dict[int, list[str]]:
+    """Per database connection: "set" (synchronous_commit), "blocks" (a blocks insert), "commit"."""
+    from sqlalchemy import event
+
+    log: dict[int, list[str]] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        kind = "set" if "synchronous_commit" in sql else "blocks" if sql.startswith('INSERT INTO "blocks"') else ""
+        if kind:
+            log.setdefault(id(conn.connection.dbapi_connection), []).append(kind)
+
+    @event.listens_for(engine, "commit")
+    def commit(conn: Any) -> None:
+        log.setdefault(id(conn.connection.dbapi_connection), []).append("commit")
+
+    return log
+
+
+def test_each_postgres_write_transaction_sets_synchronous_commit_off_once(seeded: Demo, postgres_url: str) -> None:
+    """A backfill transaction writes many chunks; ``SET LOCAL synchronous_commit = off`` comes once,
+    before its first row, in every transaction that writes rows (pipelined and sequential)."""
+    for config in (IndexerConfig(initial_range=1, max_range=1, target_events=1, commit_events=3),
+                   IndexerConfig(initial_range=1, max_range=2, prefetch=False)):
+        url = new_postgres_database(postgres_url)
+        from gateway.indexer.store import migrate
+
+        migrate(url)
+        engine = make_engine(url)
+        log = _statement_log(engine)
+        indexer = Indexer(seeded.anvil.rpc_url, engine, Deployment.from_dict(seeded.record).entries(), config)
+        try:
+            indexer.run()
+        finally:
+            indexer.close()
+            engine.dispose()
+        writing, most_chunks = 0, 0
+        for entries in log.values():
+            transaction: list[str] = []
+            for entry in entries + ["commit"]:
+                if entry != "commit":
+                    transaction.append(entry)
+                    continue
+                if "blocks" in transaction:
+                    writing += 1
+                    most_chunks = max(most_chunks, transaction.count("blocks"))
+                    assert transaction.count("set") == 1 and transaction[0] == "set", transaction
+                transaction = []
+        assert writing >= 3, log
+        if config.prefetch:  # the pipelined writer: several chunks in one transaction, one SET
+            assert most_chunks >= 2, log
