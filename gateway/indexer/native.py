@@ -72,3 +72,13 @@ def native_decoder(decoder: Decoder) -> Any:
                   for address, table in decoder.by_address.items() for (topic0, n), spec in table.items()]
     by_topic = [(topic0, n, spec_index(spec)) for (topic0, n), spec in decoder.by_topic.items()]
     return _logs.Decoder(dict(decoder.names), specs, by_address, by_topic, DecodedEvent)
+
+
+def copy_rows(rows: list[tuple[Any, ...]]) -> Optional[bytes]:
+    """``rows`` in PostgreSQL's COPY text format, the bytes psycopg's ``Copy.write_row`` writes,
+    made in one compiled call; None without the module, or when a value is not None, bool, int or
+    str, or a string holds a NUL (the caller then writes the rows with psycopg)."""
+    if _logs is None:
+        return None
+    text: Optional[bytes] = _logs.copy_rows(rows)
+    return text

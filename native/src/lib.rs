@@ -12,7 +12,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -849,9 +849,69 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+// ------------------------------------------------------------------ COPY rows
+
+/// Rows of Python values (``None``, ``bool``, ``int``, ``str``) in PostgreSQL's COPY text format,
+/// as psycopg's ``Copy.write_row`` writes them (the same bytes), in one call instead of a Python
+/// call per row; None when a value is of another type or a string holds a NUL (psycopg's
+/// ``write_row`` then handles the rows, and reports what it reports).
+#[pyfunction]
+fn copy_rows<'py>(py: Python<'py>, rows: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let mut out = String::with_capacity(rows.len() * 160);
+    for row in rows.iter() {
+        let row = row.cast::<PyTuple>()?;
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            if value.is_none() {
+                out.push_str("\\N");
+            } else if let Ok(b) = value.cast::<PyBool>() {
+                out.push(if b.is_true() { 't' } else { 'f' });
+            } else if value.is_instance_of::<PyInt>() {
+                match value.extract::<i64>() {
+                    Ok(n) => {
+                        if n < 0 {
+                            out.push('-');
+                        }
+                        push_u64(&mut out, n.unsigned_abs());
+                    }
+                    Err(_) => out.push_str(value.str()?.to_str()?),
+                }
+            } else if let Ok(s) = value.cast::<PyString>() {
+                let s = s.to_str()?;
+                if s.contains('\0') {
+                    return Ok(None);
+                }
+                if !s.bytes().any(|c| matches!(c, 8..=13 | b'\\')) {
+                    out.push_str(s);
+                    continue;
+                }
+                for c in s.chars() {
+                    match c {
+                        '\u{08}' => out.push_str("\\b"),
+                        '\t' => out.push_str("\\t"),
+                        '\n' => out.push_str("\\n"),
+                        '\u{0b}' => out.push_str("\\v"),
+                        '\u{0c}' => out.push_str("\\f"),
+                        '\r' => out.push_str("\\r"),
+                        '\\' => out.push_str("\\\\"),
+                        c => out.push(c),
+                    }
+                }
+            } else {
+                return Ok(None);
+            }
+        }
+        out.push('\n');
+    }
+    Ok(Some(PyBytes::new(py, out.as_bytes())))
+}
+
 #[pymodule]
 fn _logs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_reply, m)?)?;
+    m.add_function(wrap_pyfunction!(copy_rows, m)?)?;
     m.add_class::<LogBatch>()?;
     m.add_class::<Decoder>()?;
     Ok(())

@@ -399,3 +399,53 @@ def test_copy_specials_in_names_are_escaped_like_the_python_rows() -> None:
     assert python.event_rows is not None and python.event_rows.copy_text is not None
     assert b"We\\\\ird\\tname\\nwith\\rall" in python.event_rows.copy_text
     assert compiled.event_rows == python.event_rows and compiled.events == python.events
+
+
+def _psycopg_copy_text(rows: list[tuple[Any, ...]]) -> bytes:
+    from psycopg._copy_base import TextFormatter
+    from psycopg.adapt import Transformer
+
+    formatter = TextFormatter(Transformer())
+    return b"".join(bytes(formatter.write_row(row)) for row in rows) + bytes(formatter.end())
+
+
+_COPY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+                        st.sampled_from([0, -1, 2**63 - 1, -(2**63), 2**64, -(2**64)]),
+                        st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=20),
+                        st.sampled_from(["\b\t\n\v\f\r\\", "\\N", "\\.", "广州 🧾", ""]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_COPY_VALUE, _COPY_VALUE, _COPY_VALUE), max_size=20))
+def test_copy_rows_writes_the_bytes_psycopg_writes(rows: list[tuple[Any, ...]]) -> None:
+    assert native.copy_rows(rows) == _psycopg_copy_text(rows)
+
+
+def test_copy_rows_leaves_other_types_and_nul_to_psycopg() -> None:
+    import decimal
+
+    for odd in (1.5, decimal.Decimal("1"), b"x", {"k": 1}, "a\x00b"):
+        assert native.copy_rows([(1, "x"), (2, odd)]) is None
+
+
+def test_projection_rows_copied_by_the_compiled_formatter_are_stored_as_given(postgres_url: str) -> None:
+    """Rows through Store._copy (the compiled formatter) read back exactly; rows it cannot take
+    (a float) still go through psycopg."""
+    from sqlalchemy import text as sql
+
+    from gateway.indexer.store import Store, make_engine
+    from tests.gateway.indexer_fixtures import new_postgres_database
+
+    engine = make_engine(new_postgres_database(postgres_url))
+    with engine.begin() as conn:
+        conn.execute(sql("CREATE TABLE t (n bigint, big numeric, flag boolean, s text, missing text)"))
+    rows = [(i, 2**70 + i, i % 2 == 0, f"{i}\b\t\n\v\f\r\\ 广州 \\N", None) for i in range(300)]
+    store = Store(engine)
+    with engine.begin() as conn:
+        store._copy(conn, "t", ("n", "big", "flag", "s", "missing"), rows)
+        store._copy(conn, "t", ("n", "big", "flag", "s", "missing"), [(1000, 1.5, True, "float", None)])
+    with engine.connect() as conn:
+        stored = conn.execute(sql("SELECT n, big, flag, s, missing FROM t ORDER BY n")).all()
+    assert [tuple(r) for r in stored[:300]] == rows
+    assert tuple(stored[300]) == (1000, 1.5, True, "float", None)
+    engine.dispose()
