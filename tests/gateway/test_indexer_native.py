@@ -359,15 +359,24 @@ def _longest_wait(t0: float, t1: float, stamps: list[float]) -> float:
     return max(b - a for a, b in zip(inside, inside[1:]))
 
 
+def _in_any_of_three(measure: Any) -> bool:
+    """A timing check passes in one of three tries (a busy machine may deschedule the other thread
+    once; a build that holds the lock fails every try)."""
+    return any(measure() for _ in range(3))
+
+
 def test_parsing_and_decoding_run_without_the_interpreter_lock() -> None:
     """Another Python thread runs while the compiled module parses and decodes (that is its point:
     the writer runs meanwhile). With the lock held it could not run at all inside the calls."""
     body = _body(_ordinary_entries(20000) * 8)
-    parsed: dict[str, Any] = {}
-    t0, t1, stamps = _busy_while(lambda: parsed.update(batch=native._logs.parse_reply(body)))  # type: ignore[union-attr]
-    assert t1 - t0 > 0.06, "too small to tell"
-    # with the lock held the other thread would wait the whole call out
-    assert _longest_wait(t0, t1, stamps) < 0.5 * (t1 - t0), "the parse held the interpreter lock"
+
+    def parse_lets_it_run() -> bool:
+        t0, t1, stamps = _busy_while(lambda: native._logs.parse_reply(body))  # type: ignore[union-attr]
+        assert t1 - t0 > 0.06, "too small to tell"
+        # with the lock held the other thread would wait the whole call out
+        return _longest_wait(t0, t1, stamps) < 0.5 * (t1 - t0)
+
+    assert _in_any_of_three(parse_lets_it_run), "the parse held the interpreter lock"
     # decoding: the first part of the call (decoding, the COPY text: about 40% of it) runs without
     # the lock, the Python objects are made with it at the end (the other thread then gets its
     # turns at switch intervals). With the lock held, the other thread would wait the first part out.
@@ -377,10 +386,14 @@ def test_parsing_and_decoding_run_without_the_interpreter_lock() -> None:
     many = native._logs.parse_reply(_body(_positioned([{"address": X, "topics": [spec.topic0], "data": data}] * 60000,  # type: ignore[union-attr]
                                                       [1] * 60000)))
     decoder = native.native_decoder(DECODER)
-    kept: list[Any] = []  # (freed after the measurement: freeing 60,000 events holds the lock too)
-    t0, t1, stamps = _busy_while(lambda: kept.append(decoder.decode(many, True)))
-    first = min(s for s in stamps + [t1] if s > t0)
-    assert first - t0 < 0.1 * (t1 - t0), "the decoding held the interpreter lock"
+
+    def decode_lets_it_run() -> bool:
+        kept: list[Any] = []  # (freed after the measurement: freeing 60,000 events holds the lock too)
+        t0, t1, stamps = _busy_while(lambda: kept.append(decoder.decode(many, True)))
+        first = min(s for s in stamps + [t1] if s > t0)
+        return first - t0 < 0.1 * (t1 - t0)
+
+    assert _in_any_of_three(decode_lets_it_run), "the decoding held the interpreter lock"
 
 
 def test_copy_specials_in_names_are_escaped_like_the_python_rows() -> None:
