@@ -7,8 +7,9 @@ per-argument decoders. Decoding one log is then a dict lookup plus a few slices:
 - indexed arguments are read from the topic hex strings without converting to bytes
   (address = last 40 hex digits, uint = ``int(topic, 16)``, dynamic types keep the topic hash);
 - non-indexed arguments of the common ABI types (address, bool, uintN, intN, bytesN, bytes,
-  string) are read word by word from the data; anything else (arrays, tuples) goes through
-  ``eth_abi.decode`` for that event.
+  string, and dynamic arrays ``T[]`` of the one-word ones) are read word by word from the data;
+  anything else (fixed-size or nested arrays, tuples) goes through ``eth_abi.decode`` for that
+  event, imported on first use (half a second of CPU).
 
 Values are JSON-ready and canonical: addresses and byte strings lowercase ``0x`` hex, bool as
 JSON bool, integers of at most 53 bits as JSON numbers and wider ones (uint64, uint256, ...) as
@@ -164,10 +165,16 @@ def topic_decoder(typ: str) -> TopicDecoder:
 
 
 # Fast data decoding: one op per argument, (kind, head offset, extra)
-_ADDR, _UINT, _UINT_S, _INT, _BOOL, _BYTESN, _BYTES, _STRING = range(8)
+_ADDR, _UINT, _UINT_S, _INT, _BOOL, _BYTESN, _BYTES, _STRING, _ARRAY = range(9)
 
 
-def _fast_op(typ: str) -> Optional[tuple[int, int]]:
+def _fast_op(typ: str) -> Optional[tuple[int, Any]]:
+    if typ.endswith("[]") and "[" not in typ[:-2] and not typ.startswith("("):
+        # a dynamic array of a one-word type: its elements are decoded as the type's own op
+        element = _fast_op(typ[:-2])
+        if element is None or element[0] in (_BYTES, _STRING):
+            return None
+        return (_ARRAY, element)
     if typ == "address":
         return (_ADDR, 0)
     if typ == "bool":
@@ -185,6 +192,36 @@ def _fast_op(typ: str) -> Optional[tuple[int, int]]:
     if typ.startswith("bytes"):
         return (_BYTESN, int(typ[5:]))
     return None
+
+
+def _word(kind: int, extra: Any, data: bytes, off: int) -> Value:
+    """The value of a one-word type (op ``kind``, ``extra``) at ``data[off : off + 32]``."""
+    if kind == _ADDR:
+        return "0x" + data[off + 12 : off + 32].hex()
+    if kind == _UINT:
+        return int.from_bytes(data[off : off + 32], "big")
+    if kind == _UINT_S:
+        return str(int.from_bytes(data[off : off + 32], "big"))
+    if kind == _BYTESN:
+        return "0x" + data[off : off + extra].hex()
+    if kind == _BOOL:
+        return data[off + 31] != 0
+    v = int.from_bytes(data[off : off + 32], "big", signed=True)  # _INT
+    return v if extra <= MAX_JSON_INT_BITS else str(v)
+
+
+def _array(element: tuple[int, Any], data: bytes, off: int) -> list[Value]:
+    """A dynamic array of one-word elements whose offset is the word at ``off``."""
+    from_bytes = int.from_bytes
+    ptr = from_bytes(data[off : off + 32], "big")
+    if ptr + 32 > len(data):
+        raise ValueError("array offset past the log data")
+    length = from_bytes(data[ptr : ptr + 32], "big")
+    start = ptr + 32
+    if start + 32 * length > len(data):
+        raise ValueError(f"array of {length} elements runs past the log data")
+    kind, extra = element
+    return [_word(kind, extra, data, start + 32 * i) for i in range(length)]
 
 
 def _make_data_decoder(types: list[str]) -> Callable[[bytes], list[Value]]:
@@ -223,6 +260,8 @@ def _make_data_decoder(types: list[str]) -> Callable[[bytes], list[Value]]:
             elif kind == _INT:
                 v = from_bytes(data[off : off + 32], "big", signed=True)
                 append(v if extra <= MAX_JSON_INT_BITS else str(v))
+            elif kind == _ARRAY:
+                append(_array(extra, data, off))
             else:  # dynamic: bytes / string
                 ptr = from_bytes(data[off : off + 32], "big")
                 length = from_bytes(data[ptr : ptr + 32], "big")
