@@ -101,8 +101,8 @@ def text_of(hex_value: str) -> str:
     return text if text.isprintable() else hex_value
 
 
-def as_int(value: Any) -> int:
-    return int(value)
+#: a uint argument as an int (the decoder gives uint256 as a decimal string, narrower ones as int)
+as_int: Callable[[Any], int] = int
 
 
 def _update(rows: Rows, table: str, key: Key, ev: DecodedEvent, **changes: Any) -> None:
@@ -376,7 +376,10 @@ def voucher_issued(ev: DecodedEvent, rows: Rows) -> None:
 def voucher_transfer(ev: DecodedEvent, rows: Rows) -> None:
     a = ev.args
     voucher_id = as_int(a["tokenId"])
-    _update(rows, "vouchers", (voucher_id,), ev, holder=a["to"])
+    key = (voucher_id,)
+    voucher = rows.get("vouchers", key)
+    if voucher is not None:  # (_update, inline: the most frequent event)
+        rows.put("vouchers", key, {**voucher, "holder": a["to"], "updated_block": ev.block_number})
     rows.append("voucher_transfers", {
         "block_number": ev.block_number, "log_index": ev.log_index, "voucher_id": voucher_id,
         "from_address": a["from"], "to_address": a["to"], "tx_hash": ev.tx_hash,
@@ -499,7 +502,10 @@ def reads_of(events: Iterable[DecodedEvent]) -> dict[str, set[Key]]:
         except (KeyError, TypeError, ValueError):
             continue  # the apply will meet the same problem and skip the event
         for table, key in pairs:
-            wanted.setdefault(table, set()).add(key)
+            keys = wanted.get(table)
+            if keys is None:
+                keys = wanted[table] = set()
+            keys.add(key)
     return wanted
 
 

@@ -339,9 +339,9 @@ class BatchRows:
         self.in_db: dict[str, set[Any]] = {t: set() for t in projections.STATE_TABLES}
         self.dirty: dict[str, set[Any]] = {t: set() for t in projections.STATE_TABLES}
         self.appended: dict[str, list[dict[str, Any]]] = {t: [] for t in projections.LOG_TABLES}
-        #: (block, table) -> ([keys], [pre-images or None]): one undo row per block and table
-        self.undo: dict[tuple[int, str], tuple[list[Any], list[Optional[dict[str, Any]]]]] = {}
-        self._undone: set[tuple[int, str, Any]] = set()
+        #: (block, table) -> {key: pre-image or None} in the order of first change: one undo row
+        #: per block and table, holding each row as it was before the block changed it
+        self.undo: dict[tuple[int, str], dict[Any, Optional[dict[str, Any]]]] = {}
         self.block = 0
 
     def preload(self, wanted: dict[str, set[Any]]) -> None:
@@ -392,14 +392,11 @@ class BatchRows:
         if key not in cache:
             self._load(table, [key])
         if self.record_undo:
-            marker = (self.block, table, key)
-            if marker not in self._undone:
-                self._undone.add(marker)
-                group = self.undo.get((self.block, table))
-                if group is None:
-                    group = self.undo[(self.block, table)] = ([], [])
-                group[0].append(list(key))
-                group[1].append(cache[key])
+            group = self.undo.get((self.block, table))
+            if group is None:
+                group = self.undo[(self.block, table)] = {}
+            if key not in group:  # the first change in this block: the pre-image
+                group[key] = cache[key]
         cache[key] = row
         self.dirty[table].add(key)
 
@@ -610,11 +607,17 @@ class Store:
     def apply_events(rows: BatchRows, events: Sequence[DecodedEvent]) -> int:
         """Run the projections over ``events`` into ``rows`` (no write); the number projected."""
         projected = 0
-        apply = projections.apply
+        handler_of = projections.HANDLERS.get
         for ev in events:
+            handler = handler_of((ev.contract, ev.name))
+            if handler is None:
+                continue
             rows.block = ev.block_number
-            if apply(ev, rows):
-                projected += 1
+            try:  # (projections.apply, inline: once per event)
+                handler.apply(ev, rows)
+            except (KeyError, TypeError, ValueError):
+                continue
+            projected += 1
         return projected
 
     @staticmethod
@@ -628,18 +631,16 @@ class Store:
             in_db = rows.in_db[table_name]
             if in_db:
                 writes.deletes.append((table_name, pk, [k for k in dirty if k in in_db]))
-            cache = rows.rows[table_name]
-            as_tuple = ROW_TUPLE[table_name]
-            final = [cache[k] for k in dirty]
-            writes.inserts.append((table_name, COLUMNS[table_name], [as_tuple(r) for r in final if r is not None]))
+            final = [r for r in map(rows.rows[table_name].__getitem__, dirty) if r is not None]
+            # (map: no Python-level step per row; ~2x10^5 rows per 2x10^5 events)
+            writes.inserts.append((table_name, COLUMNS[table_name], list(map(ROW_TUPLE[table_name], final))))
         for table_name, appended in rows.appended.items():
             if appended:
-                as_tuple = ROW_TUPLE[table_name]
-                writes.inserts.append((table_name, COLUMNS[table_name], [as_tuple(r) for r in appended]))
+                writes.inserts.append((table_name, COLUMNS[table_name], list(map(ROW_TUPLE[table_name], appended))))
         if rows.undo:
             writes.inserts.append(("indexer_undo", ("block_number", "table_name", "key", "row"), [
-                (block, table_name, canonical_json(keys), canonical_json(images))
-                for (block, table_name), (keys, images) in rows.undo.items()]))
+                (block, table_name, canonical_json([list(key) for key in group]), canonical_json(list(group.values())))
+                for (block, table_name), group in rows.undo.items()]))
         return writes
 
     def write_projected(self, conn: Connection, writes: ProjectedWrites) -> None:
