@@ -109,8 +109,9 @@ class IndexerConfig:
     #: parse and decode the logs in the compiled module when it was built (gateway.indexer.native);
     #: False: in Python (the same results, slower)
     native: bool = True
-    #: backfill pipeline: chunks waiting between fetch -> decode and decode -> write
-    queue_depth: int = 1
+    #: backfill pipeline: chunks waiting between fetch -> decode and decode -> write; None: by
+    #: database (:meth:`depth_for`)
+    queue_depth: Optional[int] = None
     #: backfill: the writer keeps writing chunks into one transaction and commits (with the
     #: checkpoint) once it holds this many events, after ``commit_seconds``, or when no chunk is waiting
     commit_events: int = 100000
@@ -133,6 +134,17 @@ class IndexerConfig:
     ipfs: Optional[str] = None
     #: seconds one round of document fetching may take between block rounds
     documents_budget: float = 2.0
+
+    def depth_for(self, dialect: str) -> int:
+        """The backfill's queue depth on a database of ``dialect`` (SQLAlchemy's name): ``queue_depth``
+        when set (at least 1), else 2 on PostgreSQL and 1 on SQLite. On PostgreSQL the database
+        thread mostly waits for the server, and a second chunk waiting between the stages kept the
+        fetch and decode threads busy meanwhile: 4-5% shorter backfills of 2x10^5 events (6 of 7
+        alternating pairs), for ~10 MiB more. On SQLite the statements run in the indexer's own
+        process, and the result was mixed (3 of 7 pairs shorter, 4 longer by 0.1-1.5 s)."""
+        if self.queue_depth is not None:
+            return max(1, self.queue_depth)
+        return 2 if dialect == "postgresql" else 1
 
 
 @dataclass
@@ -362,7 +374,7 @@ class Indexer:
         Memory is bounded by the queue depth times the chunk size (``target_events``), never by
         the length of the range: written chunks are dropped, their rows live in the database.
         """
-        depth = max(1, self.config.queue_depth)
+        depth = self.config.depth_for(self.engine.dialect.name)
         dec_q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         abort = threading.Event()
 

@@ -92,7 +92,20 @@ def test_sqlite_and_postgres_give_identical_dumps(node: Node, tmp_path: Path, po
     pg_url = new_postgres_database(postgres_url)
     migrate(sqlite_url)
     migrate(pg_url)
-    assert index_once(node, sqlite_url) == index_once(node, pg_url)
+    expected = index_once(node, sqlite_url)
+    assert index_once(node, pg_url) == expected
+    # the other queue depth on each database (the default is by database: 2 on PostgreSQL, 1 on SQLite)
+    for url, depth in ((f"sqlite:///{tmp_path / 'b.db'}", 2), (new_postgres_database(postgres_url), 1)):
+        migrate(url)
+        assert index_once(node, url, IndexerConfig(queue_depth=depth)) == expected, (url, depth)
+
+
+def test_the_backfill_queue_depth_is_by_database_unless_set() -> None:
+    assert IndexerConfig().depth_for("postgresql") == 2
+    assert IndexerConfig().depth_for("sqlite") == 1
+    assert IndexerConfig(queue_depth=3).depth_for("sqlite") == 3
+    assert IndexerConfig(queue_depth=1).depth_for("postgresql") == 1
+    assert IndexerConfig(queue_depth=0).depth_for("postgresql") == 1
 
 
 def test_projections_are_a_pure_function_of_events(node: Node, new_db: Callable[[], str]) -> None:
