@@ -84,20 +84,37 @@ def test_same_range_twice_no_duplicates(node: Node, new_db: Callable[[], str]) -
     engine.dispose()
 
 
-def test_sqlite_and_postgres_give_identical_dumps(node: Node, tmp_path: Path, postgres_url: str) -> None:
+def test_sqlite_and_postgres_give_identical_dumps(node: Node, tmp_path: Path, postgres_url: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same index on both databases, each with its default queue depth (2 on PostgreSQL, 1 on
+    SQLite: the backfill's two queues are made that deep) and with the other one."""
+    import queue
+
     from gateway.indexer.store import migrate
 
+    depths: list[int] = []
+
+    class Recorded(queue.Queue):  # type: ignore[type-arg]
+        def __init__(self, maxsize: int = 0) -> None:
+            super().__init__(maxsize)
+            depths.append(maxsize)
+
+    monkeypatch.setattr(queue, "Queue", Recorded)
     node.market.activity(30)
     sqlite_url = f"sqlite:///{tmp_path / 'a.db'}"
     pg_url = new_postgres_database(postgres_url)
     migrate(sqlite_url)
     migrate(pg_url)
-    expected = index_once(node, sqlite_url)
-    assert index_once(node, pg_url) == expected
-    # the other queue depth on each database (the default is by database: 2 on PostgreSQL, 1 on SQLite)
+    expected = index_once(node, sqlite_url, IndexerConfig(initial_range=2, max_range=2))
+    assert depths == [1, 1]  # the pipelined backfill's decode -> write and fetch -> decode queues
+    depths.clear()
+    assert index_once(node, pg_url, IndexerConfig(initial_range=2, max_range=2)) == expected
+    assert depths == [2, 2]
     for url, depth in ((f"sqlite:///{tmp_path / 'b.db'}", 2), (new_postgres_database(postgres_url), 1)):
+        depths.clear()
         migrate(url)
-        assert index_once(node, url, IndexerConfig(queue_depth=depth)) == expected, (url, depth)
+        assert index_once(node, url, IndexerConfig(initial_range=2, max_range=2, queue_depth=depth)) == expected
+        assert depths == [depth, depth], (url, depths)
 
 
 def test_the_backfill_queue_depth_is_by_database_unless_set() -> None:
