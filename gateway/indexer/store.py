@@ -27,10 +27,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,8 +50,6 @@ from gateway.indexer.rows import EVENT_COLUMNS, EventRows, event_rows
 GATEWAY_DIR = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = GATEWAY_DIR / "alembic.ini"
 MIGRATIONS_DIR = GATEWAY_DIR / "migrations"
-
-log = logging.getLogger("gateway.indexer")
 
 #: host parameters one SQLite statement may hold (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before)
 SQLITE_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
@@ -114,11 +110,10 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
             cur.execute("PRAGMA temp_store=MEMORY")
-            # checkpoint the WAL every 16,000 pages (125 MiB of 8 KiB pages) instead of 1,000: a
-            # backfill rewrites the same index pages in every transaction, and each checkpoint
-            # copied them again (commits took 1.1 s of a 7.6 s backfill, 0.7 s with this); the WAL
-            # file is cut back to 64 MiB after a checkpoint. A backfill checkpoints on a thread of
-            # its own after each commit (WalCheckpointer), and this stays its backstop
+            # checkpoint the WAL every 16,000 pages (64 MiB) instead of 1,000: a backfill rewrites
+            # the same index pages in every transaction, and each checkpoint copied them again
+            # (commits took 1.1 s of a 7.6 s backfill, 0.7 s with this); the WAL file is cut back
+            # to 64 MiB after a checkpoint
             cur.execute("PRAGMA wal_autocheckpoint=16000")
             cur.execute("PRAGMA journal_size_limit=67108864")
             cur.close()
@@ -126,79 +121,6 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(database_url, **kwargs)
-
-
-class WalCheckpointer:
-    """Checkpoints a SQLite database's WAL on a thread and connection of its own, so that a
-    backfill's writer does not wait for it.
-
-    SQLite checkpoints in the commit that takes the WAL past ``wal_autocheckpoint`` pages: the
-    committing connection copies the WAL's pages into the database file and syncs both files
-    (``synchronous=NORMAL``). The backfill's writer waited for that commit, with the whole pipeline
-    standing still behind it: 0.3-1.1 s once per ~125 MiB of WAL on this machine, 2.5-5.3 s of a
-    10^6-event backfill. :meth:`request`, called after each commit, asks for a ``PASSIVE``
-    checkpoint here instead. It copies what was committed while the writer goes on with the next
-    transaction (it takes no lock the writer needs, and the sqlite3 module releases the GIL while it
-    runs); once it has copied everything, the writer's next transaction starts the WAL again from
-    its beginning. SQLite's own checkpoint at ``wal_autocheckpoint`` stays the backstop: a reader
-    pinning an old snapshot, or a checkpoint still running when the next transaction writes,
-    leaves frames that only a later checkpoint copies. What is durable when is unchanged: commits
-    go to the WAL exactly as before, and a checkpoint only moves committed pages."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._wanted = threading.Event()
-        self._closed = False
-        self._thread: Optional[threading.Thread] = None
-        #: checkpoints run, and what the last one reported: frames in the WAL, frames copied
-        #: into the database file (both -1 when the database is not in WAL mode)
-        self.runs = 0
-        self.last: tuple[int, int] = (0, 0)
-
-    def request(self) -> None:
-        """Checkpoint soon. One runs at a time: requests made while one runs give one more after it."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="indexer-checkpoint", daemon=True)
-            self._thread.start()
-        self._wanted.set()
-
-    def _run(self) -> None:
-        conn: Optional[sqlite3.Connection] = None
-        try:
-            while True:
-                self._wanted.wait()
-                self._wanted.clear()
-                if self._closed:
-                    return
-                try:
-                    if conn is None:
-                        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-                        conn.execute("PRAGMA synchronous=NORMAL")  # (what syncs a checkpoint)
-                    _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as exc:  # the writer's own checkpoint stays the backstop
-                    log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
-                    continue
-                self.runs += 1
-                self.last = (frames, copied)
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def close(self) -> None:
-        """Stop, after the checkpoint under way (if any)."""
-        self._closed = True
-        self._wanted.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-
-def wal_checkpointer(engine: Engine) -> Optional[WalCheckpointer]:
-    """A :class:`WalCheckpointer` for ``engine``'s database when it is a SQLite file (WAL), else None."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return WalCheckpointer(database)
 
 
 def alembic_config(database_url: str) -> Any:

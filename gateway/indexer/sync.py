@@ -75,7 +75,6 @@ from gateway.indexer.store import (
     drop_indexes,
     fetch_wanted,
     missing_indexes,
-    wal_checkpointer,
     writer_lock,
 )
 from gateway.services.documents import DocumentFetcher
@@ -700,8 +699,6 @@ class _PipelinedTransaction(_OpenTransaction):
         self.pending: Optional[Callable[[Connection], None]] = None
         #: the state rows the chunks handed on leave stored (newest chunk's rows)
         self.recent: dict[str, dict[Any, dict[str, Any]]] = {}
-        #: SQLite: the WAL is checkpointed on a thread of its own after each commit (store.WalCheckpointer)
-        self.checkpointer = wal_checkpointer(indexer.engine)
 
     def _job(self, fn: Callable[[Connection], Any]) -> Callable[[], Any]:
         def run() -> Any:
@@ -804,8 +801,6 @@ class _PipelinedTransaction(_OpenTransaction):
             self.db_conn = None
 
         self._call(finish)
-        if self.checkpointer is not None:
-            self.checkpointer.request()
         self._committed(new)
 
     def _rollback(self) -> None:
@@ -827,8 +822,6 @@ class _PipelinedTransaction(_OpenTransaction):
             self.new = None
             self.db.submit(self._rollback).result()
             self.db.shutdown(wait=True)
-            if self.checkpointer is not None:
-                self.checkpointer.close()
 
 
 def run_indexer(rpc_url: str, database_url: str, contracts: Mapping[str, Mapping[str, Any]],
