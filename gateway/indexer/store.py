@@ -110,10 +110,11 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
             cur.execute("PRAGMA temp_store=MEMORY")
-            # checkpoint the WAL every 16,000 pages (64 MiB) instead of 1,000: a backfill rewrites
-            # the same index pages in every transaction, and each checkpoint copied them again
-            # (commits took 1.1 s of a 7.6 s backfill, 0.7 s with this); the WAL file is cut back
-            # to 64 MiB after a checkpoint
+            # checkpoint the WAL every 16,000 pages (125 MiB of 8 KiB pages) instead of 1,000: a
+            # backfill rewrites the same index pages in every transaction, and each checkpoint
+            # copied them again (commits took 1.1 s of a 7.6 s backfill, 0.7 s with this); the WAL
+            # file is cut back to 64 MiB after a checkpoint. (Checkpointing on a thread of its own
+            # after each commit instead was tried on 2026-12-03 and not kept: docs/indexer.md)
             cur.execute("PRAGMA wal_autocheckpoint=16000")
             cur.execute("PRAGMA journal_size_limit=67108864")
             cur.close()
