@@ -13,14 +13,19 @@ without holding the lock (the writer runs meanwhile), and makes the Python objec
   event no ABI knows, array or tuple arguments, malformed data, invalid UTF-8, an integer a JSON
   number cannot hold) to the Python decoder.
 
+- :func:`voucher_projector` and :func:`voucher_reader` give the compiled projections of
+  DataVoucher's ``VoucherIssued`` and ``Transfer``, and the rows they read (``Store.apply_events``
+  and ``projections.reads_of`` run them; they hold the lock, in less time than the handlers).
+
 Without the module (no Rust toolchain when the stack was set up) everything runs in Python, with
 the same results: ``tests/gateway/test_indexer_native.py`` holds the two paths equal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from ledger.rpc import loads
 
@@ -82,3 +87,35 @@ def copy_rows(rows: list[tuple[Any, ...]]) -> Optional[bytes]:
         return None
     text: Optional[bytes] = _logs.copy_rows(rows)
     return text
+
+
+
+def _voucher_handlers() -> bool:
+    """Whether DataVoucher's ``VoucherIssued`` and ``Transfer`` handlers are the ones the compiled
+    projections copy (a test or an extension may register others: then none is compiled)."""
+    from gateway.indexer import projections
+
+    issued = projections.HANDLERS.get(("DataVoucher", "VoucherIssued"))
+    transfer = projections.HANDLERS.get(("DataVoucher", "Transfer"))
+    return (issued is not None and transfer is not None
+            and issued.apply is projections.voucher_issued and issued.reads is projections._voucher
+            and transfer.apply is projections.voucher_transfer and transfer.reads is projections._erc721_voucher)
+
+
+def voucher_projector() -> Optional[Callable[..., tuple[int, int]]]:
+    """``_logs.project_vouchers``: ``projections.voucher_issued`` and ``voucher_transfer`` with
+    ``BatchRows.put``, compiled (``Store.apply_events`` runs it); None without the module or when
+    other handlers are registered for those events."""
+    project = getattr(_logs, "project_vouchers", None)
+    if project is None or not _voucher_handlers():
+        return None
+    return cast(Callable[..., tuple[int, int]], project)
+
+
+def voucher_reader() -> Optional[Callable[[list[Any], set[Any]], list[Any]]]:
+    """``_logs.voucher_reads``: the ``vouchers`` keys those two events read, compiled
+    (``projections.reads_of`` runs it); None as for :func:`voucher_projector`."""
+    reads = getattr(_logs, "voucher_reads", None)
+    if reads is None or not _voucher_handlers():
+        return None
+    return cast(Callable[[list[Any], set[Any]], list[Any]], reads)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
+from gateway.indexer import native
 from gateway.indexer.decode import DecodedEvent
 
 Key = tuple[Any, ...]
@@ -490,9 +491,17 @@ def broker_paid(ev: DecodedEvent, rows: Rows) -> None:
 # ---------------------------------------------------------------- driver
 
 
-def reads_of(events: Iterable[DecodedEvent]) -> dict[str, set[Key]]:
-    """State rows the events will read, per table (for batch loading)."""
+def reads_of(events: Iterable[DecodedEvent], compiled: bool = True) -> dict[str, set[Key]]:
+    """State rows the events will read, per table (for batch loading). DataVoucher's
+    ``VoucherIssued`` and ``Transfer`` are read by compiled code when it is here and ``compiled``
+    (native.voucher_reader), the other events by their handler's ``reads``."""
     wanted: dict[str, set[Key]] = {}
+    fast = native.voucher_reader() if compiled else None
+    if fast is not None:
+        vouchers: set[Key] = set()
+        events = fast(events if isinstance(events, list) else list(events), vouchers)
+        if vouchers:
+            wanted["vouchers"] = vouchers
     for ev in events:
         handler = HANDLERS.get((ev.contract, ev.name))
         if handler is None:

@@ -441,8 +441,11 @@ def _quote(name: str) -> str:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, compiled: bool = True) -> None:
+        """``compiled``: project DataVoucher's ``VoucherIssued`` and ``Transfer`` in the compiled
+        module when it was built (:meth:`apply_events`); False: every event in Python."""
         self.engine = engine
+        self.compiled = compiled
         self.dialect = engine.dialect.name
         self.ph = "?" if self.dialect == "sqlite" else "%s"
         self._sql_cache: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -599,17 +602,35 @@ class Store:
 
     def project(self, conn: Connection, events: Sequence[DecodedEvent], record_undo: bool) -> int:
         rows = BatchRows(conn, record_undo)
-        rows.preload(projections.reads_of(events))
-        projected = self.apply_events(rows, events)
+        rows.preload(projections.reads_of(events, self.compiled))
+        projected = self.apply_events(rows, events, self.compiled)
         self.write_projected(conn, self.projected_writes(rows))
         return projected
 
     @staticmethod
-    def apply_events(rows: BatchRows, events: Sequence[DecodedEvent]) -> int:
-        """Run the projections over ``events`` into ``rows`` (no write); the number projected."""
+    def apply_events(rows: BatchRows, events: Sequence[DecodedEvent], compiled: bool = True) -> int:
+        """Run the projections over ``events`` into ``rows`` (no write); the number projected.
+
+        DataVoucher's ``VoucherIssued`` and ``Transfer`` (nearly every event of a busy chain)
+        are projected by compiled code (native.voucher_projector) when the module is here and
+        ``compiled``; it leaves to the handlers below every event it does not project exactly
+        as they would (another event, unusual arguments, a voucher row not loaded yet)."""
         projected = 0
         handler_of = projections.HANDLERS.get
-        for ev in events:
+        fast = native.voucher_projector() if compiled else None
+        if fast is not None:
+            events = events if isinstance(events, list) else list(events)
+            vouchers, dirty, transfers = rows.rows["vouchers"], rows.dirty["vouchers"], rows.appended["voucher_transfers"]
+        n = len(events)
+        i = 0
+        while i < n:
+            if fast is not None:
+                i, done = fast(events, i, vouchers, rows.undo, dirty, transfers, rows.record_undo)
+                projected += done
+                if i == n:
+                    break
+            ev = events[i]
+            i += 1
             handler = handler_of((ev.contract, ev.name))
             if handler is None:
                 continue

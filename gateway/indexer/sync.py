@@ -106,8 +106,9 @@ class IndexerConfig:
     #: can run into a dense one before the density cap knows of it; the answer is parsed in memory
     #: at once). A one-block range is read whole, whatever its size. None: no limit
     max_response_bytes: Optional[int] = 16 * 2**20
-    #: parse and decode the logs in the compiled module when it was built (gateway.indexer.native);
-    #: False: in Python (the same results, slower)
+    #: parse and decode the logs, and project DataVoucher's ``VoucherIssued`` and ``Transfer``, in
+    #: the compiled module when it was built (gateway.indexer.native); False: in Python (the same
+    #: results, slower)
     native: bool = True
     #: backfill pipeline: chunks waiting between fetch -> decode and decode -> write; None: by
     #: database (:meth:`depth_for`)
@@ -173,7 +174,7 @@ class Indexer:
         self.config = config or IndexerConfig()
         self.rpc = RpcClient(rpc_url, timeout=self.config.rpc_timeout)
         self.engine = engine
-        self.store = Store(engine)
+        self.store = Store(engine, compiled=self.config.native)
         if isinstance(contracts, Deployment):
             contracts = contracts.entries()
         self.contracts = {name: dict(c) for name, c in contracts.items()}
@@ -753,7 +754,7 @@ class _PipelinedTransaction(_OpenTransaction):
         store = ix.store
         plan = undo_plan(new.undo_from, batch, self.head, ix.config.undo_window)
         recent = self.recent
-        wanted = projections.reads_of(batch.events)
+        wanted = projections.reads_of(batch.events, store.compiled)
         missing = {t: {k for k in keys if k not in recent.get(t, ())} for t, keys in wanted.items()}
         loaded = self._submit(lambda conn: fetch_wanted(conn, missing))  # before the last chunk's statements
         self._flush_pending()
@@ -762,7 +763,7 @@ class _PipelinedTransaction(_OpenTransaction):
                 rows = BatchRows(None, plan.record, run=self._call)
                 rows.seed_loaded(missing, self._result(loaded))
                 rows.seed_written(recent)
-                store.apply_events(rows, batch.events)
+                store.apply_events(rows, batch.events, store.compiled)
                 writes = store.projected_writes(rows)
                 self.recent = rows.final_rows()
         except BaseException:

@@ -12,7 +12,8 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::intern;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PySet, PyString, PyTuple};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -849,6 +850,206 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+// ------------------------------------------------------------------ voucher projections
+
+/// ``int(value)`` for the values the decoder gives a uint argument: an exact ``int`` as it is, a
+/// string of 1 to 18 ASCII digits as its number. None for anything else (a bool, a longer or
+/// unusual string...): the caller leaves the event to the Python projection, which calls ``int``.
+fn voucher_int<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    if value.is_exact_instance_of::<PyInt>() {
+        return Some(value.clone());
+    }
+    let s = value.cast_exact::<PyString>().ok()?.to_str().ok()?;
+    if s.is_empty() || s.len() > 18 || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = s.parse().ok()?;
+    Some(n.into_pyobject(py).ok()?.into_any())
+}
+
+/// The projections of DataVoucher's ``VoucherIssued`` and ``Transfer`` (projections.voucher_issued
+/// and projections.voucher_transfer, with BatchRows.get / put / append), compiled: from
+/// ``events[start]`` on, as long as the event is one of those two and an ordinary one. Returns
+/// ``(next, projected)``: the index of the first event it left (another event, or one of those two
+/// whose arguments are not all there and of the usual types, or whose voucher row is not loaded
+/// yet), which the caller projects the Python way, and the number it projected. It changes
+/// nothing for the event it leaves. ``cache``: BatchRows.rows["vouchers"]; ``undo``: BatchRows.undo;
+/// ``dirty``: BatchRows.dirty["vouchers"]; ``transfers``: BatchRows.appended["voucher_transfers"].
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn project_vouchers<'py>(
+    py: Python<'py>,
+    events: &Bound<'py, PyList>,
+    start: usize,
+    cache: &Bound<'py, PyDict>,
+    undo: &Bound<'py, PyDict>,
+    dirty: &Bound<'py, PySet>,
+    transfers: &Bound<'py, PyList>,
+    record_undo: bool,
+) -> PyResult<(usize, usize)> {
+    let n = events.len();
+    let mut i = start;
+    let mut projected = 0usize;
+    let vouchers = intern!(py, "vouchers");
+    let voucher_template = PyDict::new(py);
+    for k in ["voucher_id", "asset_id", "issuer", "holder", "right", "scope_hash", "valid_from", "valid_until",
+              "max_uses", "uses", "transferable", "status", "issued_block", "issued_tx", "issued_at", "updated_block"] {
+        voucher_template.set_item(PyString::intern(py, k), py.None())?;
+    }
+    let transfer_template = PyDict::new(py);
+    for k in ["block_number", "log_index", "voucher_id", "from_address", "to_address", "tx_hash"] {
+        transfer_template.set_item(PyString::intern(py, k), py.None())?;
+    }
+    while i < n {
+        let ev = events.get_item(i)?;
+        let contract = ev.getattr(intern!(py, "contract"))?;
+        match contract.cast_exact::<PyString>() {
+            Ok(c) if c.to_str()? == "DataVoucher" => {}
+            _ => break,
+        }
+        let name = ev.getattr(intern!(py, "name"))?;
+        let issued = match name.cast_exact::<PyString>() {
+            Ok(s) => match s.to_str()? {
+                "VoucherIssued" => true,
+                "Transfer" => false,
+                _ => break,
+            },
+            Err(_) => break,
+        };
+        let args = ev.getattr(intern!(py, "args"))?;
+        let Ok(args) = args.cast_exact::<PyDict>() else { break };
+        let arg = |k: &Bound<'py, PyString>| args.get_item(k);
+        let block = ev.getattr(intern!(py, "block_number"))?;
+        if issued {
+            let (Some(vid), Some(asset), Some(issuer), Some(holder), Some(right), Some(scope), Some(from), Some(until),
+                 Some(max_uses), Some(transferable)) = (
+                arg(intern!(py, "voucherId"))?, arg(intern!(py, "assetId"))?, arg(intern!(py, "issuer"))?,
+                arg(intern!(py, "holder"))?, arg(intern!(py, "right"))?, arg(intern!(py, "scopeHash"))?,
+                arg(intern!(py, "validFrom"))?, arg(intern!(py, "validUntil"))?, arg(intern!(py, "maxUses"))?,
+                arg(intern!(py, "transferable"))?,
+            ) else { break };
+            let (Some(vid), Some(asset)) = (voucher_int(py, &vid), voucher_int(py, &asset)) else { break };
+            let key = PyTuple::new(py, [&vid])?;
+            let Some(existing) = cache.get_item(&key)? else { break }; // not loaded: Python loads it
+            let holder = if existing.is_none() {
+                holder
+            } else {
+                let Ok(existing) = existing.cast_exact::<PyDict>() else { break };
+                let Some(h) = existing.get_item(intern!(py, "holder"))? else { break };
+                h
+            };
+            let row = voucher_template.copy()?; // (its keys in place: no table growth)
+            row.set_item(intern!(py, "voucher_id"), &vid)?;
+            row.set_item(intern!(py, "asset_id"), &asset)?;
+            row.set_item(intern!(py, "issuer"), issuer)?;
+            row.set_item(intern!(py, "holder"), holder)?;
+            row.set_item(intern!(py, "right"), right)?;
+            row.set_item(intern!(py, "scope_hash"), scope)?;
+            row.set_item(intern!(py, "valid_from"), from)?;
+            row.set_item(intern!(py, "valid_until"), until)?;
+            row.set_item(intern!(py, "max_uses"), max_uses)?;
+            row.set_item(intern!(py, "uses"), 0)?;
+            row.set_item(intern!(py, "transferable"), transferable)?;
+            row.set_item(intern!(py, "status"), intern!(py, "active"))?;
+            row.set_item(intern!(py, "issued_block"), &block)?;
+            row.set_item(intern!(py, "issued_tx"), ev.getattr(intern!(py, "tx_hash"))?)?;
+            row.set_item(intern!(py, "issued_at"), ev.getattr(intern!(py, "timestamp"))?)?;
+            row.set_item(intern!(py, "updated_block"), &block)?;
+            put_voucher(py, cache, undo, dirty, record_undo, vouchers, &block, &key, &existing, row)?;
+        } else {
+            let (Some(token), Some(to), Some(from)) =
+                (arg(intern!(py, "tokenId"))?, arg(intern!(py, "to"))?, arg(intern!(py, "from"))?) else { break };
+            let Some(vid) = voucher_int(py, &token) else { break };
+            let key = PyTuple::new(py, [&vid])?;
+            let Some(voucher) = cache.get_item(&key)? else { break };
+            if !voucher.is_none() {
+                let Ok(old) = voucher.cast_exact::<PyDict>() else { break };
+                let row = old.copy()?;
+                row.set_item(intern!(py, "holder"), &to)?;
+                row.set_item(intern!(py, "updated_block"), &block)?;
+                put_voucher(py, cache, undo, dirty, record_undo, vouchers, &block, &key, &voucher, row)?;
+            }
+            let t = transfer_template.copy()?;
+            t.set_item(intern!(py, "block_number"), &block)?;
+            t.set_item(intern!(py, "log_index"), ev.getattr(intern!(py, "log_index"))?)?;
+            t.set_item(intern!(py, "voucher_id"), &vid)?;
+            t.set_item(intern!(py, "from_address"), from)?;
+            t.set_item(intern!(py, "to_address"), to)?;
+            t.set_item(intern!(py, "tx_hash"), ev.getattr(intern!(py, "tx_hash"))?)?;
+            transfers.append(t)?;
+        }
+        projected += 1;
+        i += 1;
+    }
+    Ok((i, projected))
+}
+
+/// The ``vouchers`` rows DataVoucher's ``VoucherIssued`` and ``Transfer`` events read
+/// (projections.reads_of for those two handlers), added to ``keys`` in the order of the events;
+/// returns the other events (and those two with unusual arguments), for the Python loop.
+#[pyfunction]
+fn voucher_reads<'py>(py: Python<'py>, events: &Bound<'py, PyList>, keys: &Bound<'py, PySet>) -> PyResult<Bound<'py, PyList>> {
+    let rest = PyList::empty(py);
+    for ev in events.iter() {
+        if let Some(vid) = voucher_read(py, &ev)? {
+            keys.add(PyTuple::new(py, [vid])?)?;
+        } else {
+            rest.append(ev)?;
+        }
+    }
+    Ok(rest)
+}
+
+fn voucher_read<'py>(py: Python<'py>, ev: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match ev.getattr(intern!(py, "contract"))?.cast_exact::<PyString>() {
+        Ok(c) if c.to_str()? == "DataVoucher" => {}
+        _ => return Ok(None),
+    }
+    let id_arg = match ev.getattr(intern!(py, "name"))?.cast_exact::<PyString>() {
+        Ok(s) => match s.to_str()? {
+            "VoucherIssued" => intern!(py, "voucherId"),
+            "Transfer" => intern!(py, "tokenId"),
+            _ => return Ok(None),
+        },
+        Err(_) => return Ok(None),
+    };
+    let args = ev.getattr(intern!(py, "args"))?;
+    let Ok(args) = args.cast_exact::<PyDict>() else { return Ok(None) };
+    Ok(args.get_item(id_arg)?.and_then(|v| voucher_int(py, &v)))
+}
+
+/// BatchRows.put of a ``vouchers`` row whose key is loaded (``before``: the row it replaces).
+#[allow(clippy::too_many_arguments)]
+fn put_voucher<'py>(
+    py: Python<'py>,
+    cache: &Bound<'py, PyDict>,
+    undo: &Bound<'py, PyDict>,
+    dirty: &Bound<'py, PySet>,
+    record_undo: bool,
+    table: &Bound<'py, PyString>,
+    block: &Bound<'py, PyAny>,
+    key: &Bound<'py, PyTuple>,
+    before: &Bound<'py, PyAny>,
+    row: Bound<'py, PyDict>,
+) -> PyResult<()> {
+    if record_undo {
+        let group_key = PyTuple::new(py, [block.clone(), table.clone().into_any()])?;
+        let group = match undo.get_item(&group_key)? {
+            Some(g) => g.cast_into::<PyDict>()?,
+            None => {
+                let g = PyDict::new(py);
+                undo.set_item(&group_key, &g)?;
+                g
+            }
+        };
+        if !group.contains(key)? {
+            group.set_item(key, before)?;
+        }
+    }
+    cache.set_item(key, row)?;
+    dirty.add(key)
+}
+
 // ------------------------------------------------------------------ COPY rows
 
 /// Rows of Python values (``None``, ``bool``, ``int``, ``str``) in PostgreSQL's COPY text format,
@@ -912,6 +1113,8 @@ fn copy_rows<'py>(py: Python<'py>, rows: &Bound<'py, PyList>) -> PyResult<Option
 fn _logs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_reply, m)?)?;
     m.add_function(wrap_pyfunction!(copy_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(project_vouchers, m)?)?;
+    m.add_function(wrap_pyfunction!(voucher_reads, m)?)?;
     m.add_class::<LogBatch>()?;
     m.add_class::<Decoder>()?;
     Ok(())
