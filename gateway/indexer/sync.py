@@ -98,9 +98,10 @@ class IndexerConfig:
     #: largest eth_getLogs block range (Besu's default limit is 1000)
     max_range: int = 1000
     initial_range: int = 10
-    #: logs per fetched chunk the range sizing aims at (bigger: fewer node round trips, more memory;
-    #: at most ``2 * queue_depth + 3`` chunks are in memory at once, whatever the chain length)
-    target_events: int = 2500
+    #: logs per fetched chunk the range sizing aims at (bigger: fewer node round trips and database
+    #: statements, more memory; at most ``2 * queue_depth + 3`` chunks are in memory at once,
+    #: whatever the chain length); None: by database (:meth:`target_for`)
+    target_events: Optional[int] = None
     #: an eth_getLogs answer longer than this (bytes) is not read on: the range is halved and
     #: fetched again, like a node's own "too many results" (a range that grew over a sparse stretch
     #: can run into a dense one before the density cap knows of it; the answer is parsed in memory
@@ -135,6 +136,19 @@ class IndexerConfig:
     ipfs: Optional[str] = None
     #: seconds one round of document fetching may take between block rounds
     documents_budget: float = 2.0
+
+    def target_for(self, dialect: str) -> int:
+        """The logs per chunk on a database of ``dialect``: ``target_events`` when set (at least 1),
+        else 5,000 on PostgreSQL and 4,000 on SQLite. Each chunk is one job of the writer's
+        database thread, and each of its statements gives up the interpreter lock while the server
+        works and waits to win it back from the fetch, decode and writer threads (a 1 MB events
+        COPY took 7-10 ms alone, 24-28 ms beside one busy Python thread): fewer, larger chunks
+        wait fewer times. Against 2,500: 10^6 replayed events 39.0 / 46.3 s against 55.6 / 57.8 s on
+        PostgreSQL (peak RSS 232-237 MiB against 146), 47.3 s against 58.5 s on SQLite (268 MiB
+        against 214); 2x10^5 events shorter in 8 of 10 pairs on PostgreSQL, 4 of 5 on SQLite."""
+        if self.target_events is not None:
+            return max(1, self.target_events)
+        return 5000 if dialect == "postgresql" else 4000
 
     def depth_for(self, dialect: str) -> int:
         """The backfill's queue depth on a database of ``dialect`` (SQLAlchemy's name): ``queue_depth``
@@ -180,7 +194,7 @@ class Indexer:
         self.contracts = {name: dict(c) for name, c in contracts.items()}
         self.decoder = Decoder({name: c["address"] for name, c in self.contracts.items()})
         self.addresses = self.decoder.addresses
-        settings = FetchSettings(target_events=self.config.target_events, max_range=self.config.max_range,
+        settings = FetchSettings(target_events=self.config.target_for(self.store.dialect), max_range=self.config.max_range,
                                  dialect=self.store.dialect, max_response_bytes=self.config.max_response_bytes,
                                  native=self.config.native)
         self.fetcher = Fetcher(self.rpc, self.decoder, settings, self.config.initial_range,

@@ -346,3 +346,23 @@ def test_a_stop_from_another_thread_ends_a_pipelined_backfill(node: Node, new_db
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM events")).scalar() == state.events_total
     engine.dispose()
+
+
+def test_the_chunk_size_is_by_database_unless_set(postgres_url: str) -> None:
+    """5,000 logs per chunk on PostgreSQL, 4,000 on SQLite; a set ``target_events`` wins on both,
+    and the fetcher of an indexer on each database aims at that size."""
+    assert IndexerConfig().target_for("postgresql") == 5000
+    assert IndexerConfig().target_for("sqlite") == 4000
+    for dialect in ("postgresql", "sqlite"):
+        assert IndexerConfig(target_events=7).target_for(dialect) == 7
+        assert IndexerConfig(target_events=0).target_for(dialect) == 1
+    contracts = {"DataVoucher": {"address": "0x" + "11" * 20}}
+    for url, config, expected in (("sqlite://", IndexerConfig(), 4000), (postgres_url, IndexerConfig(), 5000),
+                                  (postgres_url, IndexerConfig(target_events=300), 300)):
+        engine = make_engine(url)
+        indexer = Indexer("http://127.0.0.1:9", engine, contracts, config)
+        try:
+            assert indexer.fetcher.settings.target_events == expected, url
+        finally:
+            indexer.close()
+            engine.dispose()
