@@ -890,7 +890,7 @@ fn project_vouchers<'py>(
     let n = events.len();
     let mut i = start;
     let mut projected = 0usize;
-    let vouchers = intern!(py, "vouchers");
+    let rows = VoucherRows { cache, undo, dirty, record_undo };
     let voucher_template = PyDict::new(py);
     for k in ["voucher_id", "asset_id", "issuer", "holder", "right", "scope_hash", "valid_from", "valid_until",
               "max_uses", "uses", "transferable", "status", "issued_block", "issued_tx", "issued_at", "updated_block"] {
@@ -955,7 +955,7 @@ fn project_vouchers<'py>(
             row.set_item(intern!(py, "issued_tx"), ev.getattr(intern!(py, "tx_hash"))?)?;
             row.set_item(intern!(py, "issued_at"), ev.getattr(intern!(py, "timestamp"))?)?;
             row.set_item(intern!(py, "updated_block"), &block)?;
-            put_voucher(py, cache, undo, dirty, record_undo, vouchers, &block, &key, &existing, row)?;
+            rows.put(py, &block, &key, &existing, row)?;
         } else {
             let (Some(token), Some(to), Some(from)) =
                 (arg(intern!(py, "tokenId"))?, arg(intern!(py, "to"))?, arg(intern!(py, "from"))?) else { break };
@@ -967,7 +967,7 @@ fn project_vouchers<'py>(
                 let row = old.copy()?;
                 row.set_item(intern!(py, "holder"), &to)?;
                 row.set_item(intern!(py, "updated_block"), &block)?;
-                put_voucher(py, cache, undo, dirty, record_undo, vouchers, &block, &key, &voucher, row)?;
+                rows.put(py, &block, &key, &voucher, row)?;
             }
             let t = transfer_template.copy()?;
             t.set_item(intern!(py, "block_number"), &block)?;
@@ -1018,36 +1018,41 @@ fn voucher_read<'py>(py: Python<'py>, ev: &Bound<'py, PyAny>) -> PyResult<Option
     Ok(args.get_item(id_arg)?.and_then(|v| voucher_int(py, &v)))
 }
 
-/// BatchRows.put of a ``vouchers`` row whose key is loaded (``before``: the row it replaces).
-#[allow(clippy::too_many_arguments)]
-fn put_voucher<'py>(
-    py: Python<'py>,
-    cache: &Bound<'py, PyDict>,
-    undo: &Bound<'py, PyDict>,
-    dirty: &Bound<'py, PySet>,
+/// The ``vouchers`` parts of a BatchRows that a put changes.
+struct VoucherRows<'a, 'py> {
+    cache: &'a Bound<'py, PyDict>,
+    undo: &'a Bound<'py, PyDict>,
+    dirty: &'a Bound<'py, PySet>,
     record_undo: bool,
-    table: &Bound<'py, PyString>,
-    block: &Bound<'py, PyAny>,
-    key: &Bound<'py, PyTuple>,
-    before: &Bound<'py, PyAny>,
-    row: Bound<'py, PyDict>,
-) -> PyResult<()> {
-    if record_undo {
-        let group_key = PyTuple::new(py, [block.clone(), table.clone().into_any()])?;
-        let group = match undo.get_item(&group_key)? {
-            Some(g) => g.cast_into::<PyDict>()?,
-            None => {
-                let g = PyDict::new(py);
-                undo.set_item(&group_key, &g)?;
-                g
+}
+
+impl<'py> VoucherRows<'_, 'py> {
+    /// BatchRows.put of a ``vouchers`` row whose key is loaded (``before``: the row it replaces).
+    fn put(
+        &self,
+        py: Python<'py>,
+        block: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyTuple>,
+        before: &Bound<'py, PyAny>,
+        row: Bound<'py, PyDict>,
+    ) -> PyResult<()> {
+        if self.record_undo {
+            let group_key = PyTuple::new(py, [block.clone(), intern!(py, "vouchers").clone().into_any()])?;
+            let group = match self.undo.get_item(&group_key)? {
+                Some(g) => g.cast_into::<PyDict>()?,
+                None => {
+                    let g = PyDict::new(py);
+                    self.undo.set_item(&group_key, &g)?;
+                    g
+                }
+            };
+            if !group.contains(key)? {
+                group.set_item(key, before)?;
             }
-        };
-        if !group.contains(key)? {
-            group.set_item(key, before)?;
         }
+        self.cache.set_item(key, row)?;
+        self.dirty.add(key)
     }
-    cache.set_item(key, row)?;
-    dirty.add(key)
 }
 
 // ------------------------------------------------------------------ COPY rows
