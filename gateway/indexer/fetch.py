@@ -252,7 +252,9 @@ class Fetcher:
             for entry in logs:
                 if entry.get("removed"):
                     raise ChainChanged("removed log in eth_getLogs answer")
-        copy = self.settings.dialect == "postgresql" and len(logs) > COPY_MIN_EVENTS
+        # COPY text: PostgreSQL's COPY takes it; so does SQLite's compiled writer (Store.write_chunk)
+        copy = len(logs) > COPY_MIN_EVENTS and (self.settings.dialect == "postgresql" or (
+            self.settings.dialect == "sqlite" and self.settings.native and native.sqlite_runner() is not None))
         events, args_json, copy_text = self.decoder.decode_batch(logs, copy)
         timestamps: dict[int, int] = {}
         blocks: list[tuple[int, str, str, int]] = []

@@ -23,6 +23,8 @@ the same results: ``tests/gateway/test_indexer_native.py`` holds the two paths e
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, cast
@@ -79,13 +81,14 @@ def native_decoder(decoder: Decoder) -> Any:
     return _logs.Decoder(dict(decoder.names), specs, by_address, by_topic, DecodedEvent)
 
 
-def copy_rows(rows: list[tuple[Any, ...]]) -> Optional[bytes]:
+def copy_rows(rows: list[Any], columns: Optional[tuple[str, ...]] = None) -> Optional[bytes]:
     """``rows`` in PostgreSQL's COPY text format, the bytes psycopg's ``Copy.write_row`` writes,
     made in one compiled call; None without the module, or when a value is not None, bool, int or
-    str, or a string holds a NUL (the caller then writes the rows with psycopg)."""
+    str, or a string holds a NUL (the caller then writes the rows with psycopg). A row is a
+    tuple, or with ``columns`` a dict (its values in that order; one missing: None)."""
     if _logs is None:
         return None
-    text: Optional[bytes] = _logs.copy_rows(rows)
+    text: Optional[bytes] = _logs.copy_rows(rows, None if columns is None else list(columns))
     return text
 
 
@@ -119,3 +122,145 @@ def voucher_reader() -> Optional[Callable[[list[Any], set[Any]], list[Any]]]:
     if reads is None or not _voucher_handlers():
         return None
     return cast(Callable[[list[Any], set[Any]], list[Any]], reads)
+
+
+def _libpq_addresses() -> list[int]:
+    """The addresses of ``_logs.PG_FUNCTIONS`` in the libpq psycopg loaded: psycopg's own ctypes
+    handle (its Python implementation), or the one libpq mapped into this process (its C and
+    binary implementations link it); [] when there is none or more than one."""
+    import ctypes
+
+    from psycopg import pq
+
+    assert _logs is not None
+    lib: Any = None
+    if pq.__impl__ == "python":
+        from psycopg.pq import _pq_ctypes
+
+        lib = _pq_ctypes.pq  # type: ignore[attr-defined]  # (its ctypes handle of libpq)
+    else:
+        path = _mapped_library("libpq")
+        if path is None:
+            return []
+        lib = ctypes.CDLL(path)  # already loaded: the same handle, the same functions
+    try:
+        return [cast(int, ctypes.cast(getattr(lib, name), ctypes.c_void_p).value) for name in _logs.PG_FUNCTIONS]
+    except AttributeError:
+        return []
+
+
+#: the functions' addresses of each runner's library (_runner), found once
+_functions: dict[str, list[int]] = {}
+
+
+def _runner(name: str, addresses: Callable[[], list[int]]) -> Optional[Callable[[Any, list[tuple[Any, ...]]], Any]]:
+    """``run(target, ops)``: the compiled ``_logs.<name>(functions, target, ops)`` with the
+    addresses of its library's functions (found once by ``addresses``); None without it."""
+    run = getattr(_logs, name, None)
+    if run is None:
+        return None
+    functions = _functions.get(name)
+    if functions is None:
+        functions = _functions[name] = addresses()
+    if not functions:
+        return None
+    return functools.partial(run, functions)
+
+
+def pg_runner() -> Optional[Callable[[Any, list[tuple[Any, ...]]], Optional[tuple[int, str, str]]]]:
+    """``run(dbapi_connection, ops)``: ``_logs.pg_run`` on a psycopg connection: its statements
+    in order through libpq, in one release of the interpreter lock (``Store.write_chunk``); None
+    without the module or when the libpq psycopg uses is not found. ``ops``: ``(0, sql)``,
+    ``(1, copy_sql, data)`` or ``(2, sql, params)`` (bytes); the result: None, or the index,
+    SQLSTATE and message of the statement that failed (those after it were not run)."""
+    run = _runner("pg_run", _libpq_addresses)
+    if run is None:
+        return None
+
+    def pg_run(dbapi_connection: Any, ops: list[tuple[Any, ...]]) -> Optional[tuple[int, str, str]]:
+        failure: Optional[tuple[int, str, str]] = run(dbapi_connection.pgconn.pgconn_ptr, ops)
+        return failure
+
+    return pg_run
+
+
+def _mapped_library(prefix: str) -> Optional[str]:
+    """The path of the one library whose file name starts with ``prefix`` mapped into this
+    process (Linux: /proc/self/maps); None when there is none, more than one, or no such file."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6}
+    except OSError:
+        return None
+    found = sorted(p for p in paths if p.rsplit("/", 1)[-1].startswith(prefix))
+    return found[0] if len(found) == 1 else None
+
+
+def _sqlite_addresses() -> list[int]:
+    """The addresses of ``_logs.SQLITE_FUNCTIONS`` in the SQLite library Python's ``_sqlite3``
+    links (the one libsqlite3 mapped into this process); [] when it is not found (another
+    platform, SQLite built into ``_sqlite3``, or two libraries)."""
+    import ctypes
+    import sqlite3
+
+    assert _logs is not None and sqlite3.sqlite_version
+    path = _mapped_library("libsqlite3")
+    if path is None:
+        return []
+    lib = ctypes.CDLL(path)  # already loaded: the same handle, the same functions
+    try:
+        version = lib.sqlite3_libversion
+        version.restype = ctypes.c_char_p
+        if version().decode() != sqlite3.sqlite_version:  # not the library sqlite3 uses
+            return []
+        return [cast(int, ctypes.cast(getattr(lib, name), ctypes.c_void_p).value) for name in _logs.SQLITE_FUNCTIONS]
+    except AttributeError:
+        return []
+
+
+def sqlite_handle(dbapi_connection: Any, database: str) -> Optional[int]:
+    """The ``sqlite3 *`` of a Python ``sqlite3.Connection``, when it can be read and is the
+    connection to ``database`` (its absolute path); else None.
+
+    CPython 3.11 keeps it in the connection object's first field, after the object header (the
+    ``db`` member of ``pysqlite_Connection``); it is read once and checked against
+    ``sqlite3_db_filename``, so a different layout gives None, not a wrong handle."""
+    import ctypes
+    import sqlite3
+    import sys
+
+    if (sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11)
+            or type(dbapi_connection) is not sqlite3.Connection):
+        return None
+    path = _mapped_library("libsqlite3")
+    if path is None or not database:
+        return None
+    pointer = ctypes.c_void_p.from_address(id(dbapi_connection) + object.__basicsize__).value
+    if not pointer:
+        return None
+    filename = ctypes.CDLL(path).sqlite3_db_filename
+    filename.restype = ctypes.c_char_p
+    filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    name = filename(pointer, b"main")
+    if name is None or os.path.realpath(os.fsdecode(name)) != os.path.realpath(database):
+        return None
+    return pointer
+
+
+def sqlite_rows(rows: list[Any], columns: Optional[tuple[str, ...]] = None) -> Optional[bytes]:
+    """``rows`` typed as Python's sqlite3 binds them, for ``sqlite_run``; None without the module,
+    or for a value it would adapt or refuse (another type, an int beyond 64 bits, a str that is
+    not valid UTF-8). A row is a tuple, or with ``columns`` a dict (one missing: None)."""
+    if _logs is None:
+        return None
+    data: Optional[bytes] = _logs.sqlite_rows(rows, None if columns is None else list(columns))
+    return data
+
+
+def sqlite_runner() -> Optional[Callable[[int, list[tuple[Any, ...]]], Optional[tuple[int, int, str]]]]:
+    """``run(handle, ops)``: ``_logs.sqlite_run`` on a connection's ``sqlite3`` handle
+    (:func:`sqlite_handle`): its statements in order, in one release of the interpreter lock
+    (``Store.write_chunk``); None without the module or the library. ``ops``:
+    ``(1, sql, copy_text, kinds)`` or ``(2, sql, sqlite_rows(rows))``, run once per row; the
+    result: None, or the index, SQLite result code and message of the statement that failed."""
+    return _runner("sqlite_run", _sqlite_addresses)

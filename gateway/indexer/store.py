@@ -423,9 +423,10 @@ class State:
 @dataclass
 class ProjectedWrites:
     """The statements' rows of one projected batch: deletes first (state rows being replaced),
-    then inserts (their new rows, appended log rows, undo pre-images)."""
+    then inserts (their new rows, appended log rows, undo pre-images). An insert's rows are
+    tuples in the order of its columns, or the projections' row dicts (:func:`_tuples`)."""
     deletes: list[tuple[str, tuple[str, ...], list[Any]]] = field(default_factory=list)
-    inserts: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]] = field(default_factory=list)
+    inserts: list[tuple[str, tuple[str, ...], list[Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -438,6 +439,62 @@ class BatchResult:
 
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+def _tuples(rows: list[Any], columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """An insert's rows as tuples in the order of ``columns`` (row dicts are turned into them)."""
+    if rows and isinstance(rows[0], dict):
+        return list(map(_tuple_getter(columns), rows))  # (map: no Python-level step per row)
+    return rows
+
+
+#: the kinds of the ``events`` columns in COPY text, for native.sqlite_runner: ``i`` integer, ``t`` text
+EVENT_KINDS = b"iittitttt"
+
+
+def _sqlite_error(code: int, message: str) -> sqlite3.Error:
+    """The exception Python's sqlite3 raises for SQLite's (extended) result ``code``."""
+    primary = code & 0xFF
+    cls: type[sqlite3.Error]
+    if primary in (19, 20):  # SQLITE_CONSTRAINT, SQLITE_MISMATCH
+        cls = sqlite3.IntegrityError
+    elif primary == 18:  # SQLITE_TOOBIG
+        cls = sqlite3.DataError
+    elif primary in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        cls = sqlite3.DatabaseError
+    else:
+        cls = sqlite3.OperationalError
+    error = cls(message)
+    error.sqlite_errorcode = code
+    return error
+
+
+#: libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE): no transaction open
+_PG_IDLE = 0
+
+
+def _param_text(value: Any) -> Optional[bytes]:
+    """A key value as a libpq text parameter; None for another type or a string holding a NUL."""
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, str) and "\0" not in value:
+        return value.encode()
+    return None
+
+
+def _array_literal(values: list[Any], ints: bool) -> Optional[bytes]:
+    """``values`` as a PostgreSQL array literal (``{1,2}``, ``{"a","b"}``), the text parameter of
+    ``= ANY($1::bigint[])`` / ``text[]``; None for a value of another type or a string with a NUL."""
+    if ints:
+        if not all(type(v) is int for v in values):
+            return None
+        return ("{" + ",".join(map(str, values)) + "}").encode()
+    if not all(type(v) is str and "\0" not in v for v in values):
+        return None
+    quoted = ['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+    return ("{" + ",".join(quoted) + "}").encode()
 
 
 class Store:
@@ -524,10 +581,17 @@ class Store:
         """The ``events`` table rows of ``events``, ready for this database (rows.event_rows)."""
         return event_rows(events, self.dialect)
 
-    def insert_event_rows(self, conn: Connection, rows: EventRows) -> None:
+    def insert_event_rows(self, conn: Connection, rows: EventRows, events: Sequence[DecodedEvent] = ()) -> None:
+        """``rows`` of ``events``: COPY text goes to PostgreSQL by COPY; SQLite takes the rows as
+        tuples, made again from ``events`` when ``rows`` is COPY text (made for the compiled path)."""
         if rows.copy_text is not None:
-            self._copy(conn, "events", EVENT_COLUMNS, text=rows.copy_text)
-            return
+            if self.dialect != "postgresql":
+                rows = event_rows(events, self.dialect)
+                if rows.count != len(events):
+                    raise ValueError("no events for COPY text rows")
+            else:
+                self._copy(conn, "events", EVENT_COLUMNS, text=rows.copy_text)
+                return
         self.insert_many(conn, "events", EVENT_COLUMNS, rows.tuples)
 
     def _copy(self, conn: Connection, table: str, columns: tuple[str, ...],
@@ -572,14 +636,18 @@ class Store:
     def write_batch(self, conn: Connection, blocks: list[tuple[int, str, str, int]], events: list[DecodedEvent],
                     state: State, record_undo: bool, event_rows: Optional[EventRows] = None) -> BatchResult:
         """Blocks, events and projections of one batch; the caller saves the state and commits.
-        ``event_rows``: :meth:`event_rows` of ``events``, when already built."""
+        ``event_rows``: :meth:`event_rows` of ``events``, when already built. The projections run
+        first, in memory (they read state rows only), then :meth:`write_chunk` writes it all."""
         t0 = time.perf_counter()
         result = BatchResult(events=len(events))
-        self.write_chain_rows(conn, blocks, events, event_rows)
+        rows = BatchRows(conn, record_undo)
+        rows.preload(projections.reads_of(events, self.compiled))
+        result.projected = self.apply_events(rows, events, self.compiled)
+        writes = self.projected_writes(rows)
         t1 = time.perf_counter()
-        result.projected = self.project(conn, events, record_undo)
+        self.write_chunk(conn, blocks, events, event_rows, writes, None)
         t2 = time.perf_counter()
-        result.timings = {"insert_events": t1 - t0, "projections": t2 - t1}
+        result.timings = {"projections": t1 - t0, "writes": t2 - t1}
         result.seconds = t2 - t0
         return result
 
@@ -591,14 +659,187 @@ class Store:
             # batches, but only whole (rows + checkpoint together): the indexer refetches them.
             # Once per transaction (a backfill writes many chunks in one: a round trip each cost
             # the database thread, the backfill's bottleneck, ~0.3 s per 2x10^5 events)
-            transaction = conn.get_transaction()
-            if conn.info.get("synchronous_commit_off") is not transaction:
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                conn.info["synchronous_commit_off"] = transaction
+            self._synchronous_commit_off(conn)
         self.insert_many(conn, "blocks", BLOCK_COLUMNS, blocks)
         if event_rows is None or event_rows.count != len(events):
             event_rows = self.event_rows(events)
-        self.insert_event_rows(conn, event_rows)
+        self.insert_event_rows(conn, event_rows, events)
+
+    def write_chunk(self, conn: Connection, blocks: list[tuple[int, str, str, int]], events: Sequence[DecodedEvent],
+                    event_rows: Optional[EventRows], writes: ProjectedWrites, prune_through: Optional[int]) -> None:
+        """A projected chunk's statements (the pipelined backfill's database job): its blocks and
+        events, its projection writes and, when ``prune_through`` is set, the undo pruning.
+
+        On PostgreSQL with the compiled module (and ``compiled``) they run through libpq in one
+        release of the interpreter lock (:meth:`_chunk_statements`, native.pg_runner): the same
+        rows, by ``COPY``, and the same deletes. Otherwise, or when a value has no COPY text form
+        here, through psycopg as :meth:`write_chain_rows` and :meth:`write_projected` run them."""
+        if self.dialect == "postgresql" and self.compiled:
+            run = native.pg_runner()
+            if run is not None:
+                statements = self._chunk_statements(conn, blocks, events, event_rows, writes, prune_through)
+                # through psycopg, once per transaction: psycopg opens the transaction (its
+                # BEGIN) before it, so the statements below run in it, not one by one
+                self._synchronous_commit_off(conn)
+                dbapi = conn.connection.dbapi_connection
+                if statements is not None and dbapi is not None and (
+                        dbapi.autocommit or dbapi.info.transaction_status != _PG_IDLE):
+                    self._run_statements(conn, run, statements)
+                    return
+        if self.dialect == "sqlite" and self.compiled and self._sqlite_chunk(conn, blocks, events, event_rows, writes,
+                                                                             prune_through):
+            return
+        self.write_chain_rows(conn, blocks, events, event_rows)
+        self.write_projected(conn, writes)
+        if prune_through is not None:
+            self.delete_undo_through(conn, prune_through)
+
+    def _sqlite_chunk(self, conn: Connection, blocks: list[tuple[int, str, str, int]], events: Sequence[DecodedEvent],
+                      event_rows: Optional[EventRows], writes: ProjectedWrites, prune_through: Optional[int]) -> bool:
+        """:meth:`write_chunk` on SQLite through native.sqlite_runner, on the connection's own
+        ``sqlite3`` handle, in the transaction Python's sqlite3 opened: the same rows and deletes
+        as the sqlite3 path, one statement run per row. False, with nothing written, when the
+        runner or the handle is not available, or a value is one sqlite3 would adapt or refuse."""
+        run = native.sqlite_runner()
+        if run is None:
+            return False
+        dbapi = conn.connection.dbapi_connection
+        handle = conn.info.get("sqlite3_handle")
+        if handle is None:
+            handle = conn.info["sqlite3_handle"] = native.sqlite_handle(dbapi, self.engine.url.database or "") or 0
+        if not handle:
+            return False
+        statements: list[tuple[Any, ...]] = []
+
+        def add(sql: str, rows: Sequence[Any], columns: Optional[tuple[str, ...]] = None) -> bool:
+            """The statement run once per row of ``rows``; False if a value cannot go this way."""
+            if rows:
+                data = native.sqlite_rows(rows if isinstance(rows, list) else list(rows), columns)
+                if data is None:
+                    return False
+                statements.append((2, sql.encode(), data))
+            return True
+
+        if not add(self._insert_sql("blocks", BLOCK_COLUMNS), blocks):
+            return False
+        if event_rows is None or event_rows.count != len(events):
+            event_rows = self.event_rows(events)
+        if event_rows.copy_text is not None:
+            statements.append((1, self._insert_sql("events", EVENT_COLUMNS).encode(), event_rows.copy_text,
+                               EVENT_KINDS))
+        elif not add(self._insert_sql("events", EVENT_COLUMNS), event_rows.tuples):
+            return False
+        for table, pk, keys in writes.deletes:
+            where = " AND ".join(f"{_quote(c)} = ?" for c in pk)
+            if not add(f"DELETE FROM {_quote(table)} WHERE {where}", [tuple(k) for k in keys]):
+                return False
+        for table, columns, rows in writes.inserts:
+            if not add(self._insert_sql(table, columns), rows, columns):
+                return False
+        if prune_through is not None and not add("DELETE FROM indexer_undo WHERE block_number <= ?",
+                                                 [(prune_through,)]):
+            return False
+        if not dbapi.in_transaction:  # type: ignore[union-attr]
+            # sqlite3 opens the transaction (its BEGIN) before its first INSERT: the blocks go
+            # that way, the rest then runs in the transaction
+            if not blocks:
+                return False
+            self.insert_many(conn, "blocks", BLOCK_COLUMNS, blocks)
+            del statements[0]
+            if not dbapi.in_transaction:  # type: ignore[union-attr]  # (autocommit: the rest that way too)
+                self.insert_event_rows(conn, event_rows, events)
+                self.write_projected(conn, writes)
+                if prune_through is not None:
+                    self.delete_undo_through(conn, prune_through)
+                return True
+        failure = run(handle, statements)
+        if failure is None:
+            return True
+        index, code, message = failure
+        error = _sqlite_error(code, message)
+        from sqlalchemy.exc import DBAPIError
+
+        raise DBAPIError.instance(statements[index][1].decode(), None, error, sqlite3.Error, dialect=conn.dialect)
+
+    def _copy_statement(self, table: str, columns: tuple[str, ...]) -> bytes:
+        cols = ", ".join(_quote(c) for c in columns)
+        return f"COPY {_quote(table)} ({cols}) FROM STDIN".encode()
+
+    def _chunk_statements(self, conn: Connection, blocks: list[tuple[int, str, str, int]],
+                          events: Sequence[DecodedEvent], event_rows: Optional[EventRows],
+                          writes: ProjectedWrites, prune_through: Optional[int]) -> Optional[list[tuple[Any, ...]]]:
+        """:meth:`write_chunk`'s statements for native.pg_runner, in the order of the psycopg path;
+        None when a value is not None, bool, int or str, or a string holds a NUL."""
+        statements: list[tuple[Any, ...]] = []
+
+        def copy(table: str, columns: tuple[str, ...], rows: list[Any]) -> bool:
+            if rows:
+                text = native.copy_rows(rows, columns)
+                if text is None:
+                    return False
+                statements.append((1, self._copy_statement(table, columns), text))
+            return True
+
+        if not copy("blocks", BLOCK_COLUMNS, blocks):
+            return None
+        if event_rows is None or event_rows.count != len(events):
+            event_rows = self.event_rows(events)
+        if event_rows.copy_text is not None:
+            statements.append((1, self._copy_statement("events", EVENT_COLUMNS), event_rows.copy_text))
+        elif not copy("events", EVENT_COLUMNS, event_rows.tuples):
+            return None
+        for table, pk, keys in writes.deletes:
+            if not keys:
+                continue
+            if len(pk) == 1:
+                ints = pk[0] in INT_COLUMNS[table]
+                literal = _array_literal([k[0] for k in keys], ints)
+                if literal is None:
+                    return None
+                statements.append((2, f"DELETE FROM {_quote(table)} WHERE {_quote(pk[0])} = "
+                                      f"ANY($1::{'bigint' if ints else 'text'}[])".encode(), [literal]))
+                continue
+            sql = " AND ".join(f"{_quote(c)} = ${i}" for i, c in enumerate(pk, 1))
+            sql_bytes = f"DELETE FROM {_quote(table)} WHERE {sql}".encode()
+            for key in keys:
+                params = [_param_text(v) for v in key]
+                if any(p is None for p in params):
+                    return None
+                statements.append((2, sql_bytes, params))
+        for table, columns, rows in writes.inserts:
+            if not copy(table, columns, rows):
+                return None
+        if prune_through is not None:
+            statements.append((2, b"DELETE FROM indexer_undo WHERE block_number <= $1", [str(prune_through).encode()]))
+        return statements
+
+    @staticmethod
+    def _run_statements(conn: Connection, run: Callable[[Any, list[tuple[Any, ...]]], Any],
+                        statements: list[tuple[Any, ...]]) -> None:
+        """Run :meth:`_chunk_statements` on ``conn``'s psycopg connection; a failed statement
+        raises what SQLAlchemy raises for it (``DBAPIError`` of the psycopg error of its SQLSTATE)."""
+        import psycopg
+        from sqlalchemy.exc import DBAPIError
+
+        failure = run(conn.connection.dbapi_connection, statements)
+        if failure is None:
+            return
+        index, sqlstate, message = failure
+        error_class: type[psycopg.Error] = psycopg.OperationalError
+        if sqlstate:
+            with contextlib.suppress(KeyError):
+                error_class = psycopg.errors.lookup(sqlstate)
+        error = error_class(message)
+        raise DBAPIError.instance(statements[index][1].decode(), None, error, psycopg.Error,
+                                  dialect=conn.dialect)
+
+    @staticmethod
+    def _synchronous_commit_off(conn: Connection) -> None:
+        """PostgreSQL: ``SET LOCAL synchronous_commit = off``, once per transaction."""
+        transaction = conn.get_transaction()
+        if conn.info.get("synchronous_commit_off") is not transaction:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            conn.info["synchronous_commit_off"] = transaction
 
     def project(self, conn: Connection, events: Sequence[DecodedEvent], record_undo: bool) -> int:
         rows = BatchRows(conn, record_undo)
@@ -654,11 +895,13 @@ class Store:
             if in_db:
                 writes.deletes.append((table_name, pk, [k for k in dirty if k in in_db]))
             final = [r for r in map(rows.rows[table_name].__getitem__, dirty) if r is not None]
-            # (map: no Python-level step per row; ~2x10^5 rows per 2x10^5 events)
-            writes.inserts.append((table_name, COLUMNS[table_name], list(map(ROW_TUPLE[table_name], final))))
+            # the row dicts themselves (never changed once put: a change puts a new dict, as
+            # the undo log's pre-images need): the compiled writers read their values in the
+            # order of the columns; write_projected makes tuples for the drivers
+            writes.inserts.append((table_name, COLUMNS[table_name], final))
         for table_name, appended in rows.appended.items():
             if appended:
-                writes.inserts.append((table_name, COLUMNS[table_name], list(map(ROW_TUPLE[table_name], appended))))
+                writes.inserts.append((table_name, COLUMNS[table_name], appended))
         if rows.undo:
             writes.inserts.append(("indexer_undo", ("block_number", "table_name", "key", "row"), [
                 (block, table_name, canonical_json([list(key) for key in group]), canonical_json(list(group.values())))
@@ -668,8 +911,8 @@ class Store:
     def write_projected(self, conn: Connection, writes: ProjectedWrites) -> None:
         for table_name, pk, keys in writes.deletes:
             self._delete_keys(conn, table_name, pk, keys)
-        for table_name, columns, tuples in writes.inserts:
-            self.insert_many(conn, table_name, columns, tuples)
+        for table_name, columns, rows in writes.inserts:
+            self.insert_many(conn, table_name, columns, _tuples(rows, columns))
 
     def delete_undo_through(self, conn: Connection, floor: int) -> None:
         """Forget the pre-images of blocks <= floor (beyond the reorg window; sync.undo_plan)."""

@@ -787,10 +787,7 @@ class _PipelinedTransaction(_OpenTransaction):
         prune_through = plan.prune_through
 
         def statements(conn: Connection) -> None:
-            store.write_chain_rows(conn, blocks, events, event_rows)
-            store.write_projected(conn, writes)
-            if prune_through is not None:
-                store.delete_undo_through(conn, prune_through)
+            store.write_chunk(conn, blocks, events, event_rows, writes, prune_through)
 
         self.pending = statements
         new.undo_from = plan.undo_from

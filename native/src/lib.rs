@@ -17,6 +17,9 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PySet, PyString, PyTup
 use serde::Deserialize;
 use std::collections::HashMap;
 
+mod pg;
+mod sqlite;
+
 // ------------------------------------------------------------------ the answer
 
 #[derive(Deserialize)]
@@ -1057,16 +1060,49 @@ impl<'py> VoucherRows<'_, 'py> {
 
 // ------------------------------------------------------------------ COPY rows
 
+/// The values of ``row`` into ``out``: a tuple's, or a dict's in the order of ``columns``;
+/// false for a dict without one of them (or a dict with no ``columns``).
+pub(crate) fn row_values<'py>(
+    row: &Bound<'py, PyAny>,
+    columns: Option<&[Bound<'py, PyString>]>,
+    out: &mut Vec<Bound<'py, PyAny>>,
+) -> PyResult<bool> {
+    out.clear();
+    if let Ok(d) = row.cast_exact::<PyDict>() {
+        let Some(columns) = columns else { return Ok(false) };
+        for c in columns {
+            match d.get_item(c)? {
+                Some(v) => out.push(v),
+                None => return Ok(false),
+            }
+        }
+        return Ok(true);
+    }
+    out.extend(row.cast::<PyTuple>()?.iter());
+    Ok(true)
+}
+
 /// Rows of Python values (``None``, ``bool``, ``int``, ``str``) in PostgreSQL's COPY text format,
 /// as psycopg's ``Copy.write_row`` writes them (the same bytes), in one call instead of a Python
 /// call per row; None when a value is of another type or a string holds a NUL (psycopg's
 /// ``write_row`` then handles the rows, and reports what it reports).
+///
+/// A row is a tuple, or, with ``columns``, a dict whose values are taken in the order of
+/// ``columns`` (a dict without one of them: None, and the caller's ``itemgetter`` reports it).
 #[pyfunction]
-fn copy_rows<'py>(py: Python<'py>, rows: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+#[pyo3(signature = (rows, columns=None))]
+fn copy_rows<'py>(
+    py: Python<'py>,
+    rows: &Bound<'py, PyList>,
+    columns: Option<Vec<Bound<'py, PyString>>>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
     let mut out = String::with_capacity(rows.len() * 160);
+    let mut values = Vec::new();
     for row in rows.iter() {
-        let row = row.cast::<PyTuple>()?;
-        for (i, value) in row.iter().enumerate() {
+        if !row_values(&row, columns.as_deref(), &mut values)? {
+            return Ok(None);
+        }
+        for (i, value) in values.drain(..).enumerate() {
             if i > 0 {
                 out.push('\t');
             }
@@ -1120,6 +1156,11 @@ fn _logs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(copy_rows, m)?)?;
     m.add_function(wrap_pyfunction!(project_vouchers, m)?)?;
     m.add_function(wrap_pyfunction!(voucher_reads, m)?)?;
+    m.add_function(wrap_pyfunction!(pg::pg_run, m)?)?;
+    m.add("PG_FUNCTIONS", pg::FUNCTIONS.to_vec())?;
+    m.add_function(wrap_pyfunction!(sqlite::sqlite_run, m)?)?;
+    m.add_function(wrap_pyfunction!(sqlite::sqlite_rows, m)?)?;
+    m.add("SQLITE_FUNCTIONS", sqlite::FUNCTIONS.to_vec())?;
     m.add_class::<LogBatch>()?;
     m.add_class::<Decoder>()?;
     Ok(())

@@ -145,7 +145,7 @@ def test_pipelined_writer_rolls_back_a_transaction_whose_statement_failed(
     contracts = Deployment.from_dict(seeded.record).entries()
     config = IndexerConfig(initial_range=1, max_range=1, target_events=1, commit_events=5)
     calls = {"n": 0}
-    original = Store.write_chain_rows
+    original = Store.write_chunk  # (every chunk's rows, on either path)
 
     def failing(self: Store, *args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
@@ -153,7 +153,7 @@ def test_pipelined_writer_rolls_back_a_transaction_whose_statement_failed(
             raise RuntimeError("disk full (test)")
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "write_chain_rows", failing)
+    monkeypatch.setattr(Store, "write_chunk", failing)
     engine = make_engine(url)
     indexer = Indexer(seeded.anvil.rpc_url, engine, contracts, config)
     with pytest.raises(RuntimeError, match="disk full"):
@@ -167,7 +167,7 @@ def test_pipelined_writer_rolls_back_a_transaction_whose_statement_failed(
         assert conn.execute(text("SELECT COUNT(*) FROM events WHERE block_number > :n"),
                             {"n": state.last_block}).scalar() == 0
         assert conn.execute(text("SELECT COUNT(*) FROM events")).scalar() == state.events_total
-    monkeypatch.setattr(Store, "write_chain_rows", original)
+    monkeypatch.setattr(Store, "write_chunk", original)
     resumed = Indexer(seeded.anvil.rpc_url, engine, contracts, config)
     try:
         resumed.run()
@@ -181,11 +181,29 @@ def test_pipelined_writer_rolls_back_a_transaction_whose_statement_failed(
     clean.dispose()
 
 
-def _statement_log(engine: Any) -> dict[int, list[str]]:
-    """Per database connection: "set" (synchronous_commit), "blocks" (a blocks insert), "commit"."""
+def _statement_log(engine: Any, monkeypatch: pytest.MonkeyPatch) -> dict[int, list[str]]:
+    """Per database connection: "set" (synchronous_commit), "blocks" (a blocks insert or COPY,
+    through psycopg or the compiled path: native.pg_runner), "commit"."""
     from sqlalchemy import event
 
+    from gateway.indexer import native
+
     log: dict[int, list[str]] = {}
+    real_runner = native.pg_runner
+
+    def pg_runner() -> Any:
+        run = real_runner()
+        assert run is not None
+
+        def logged(dbapi_connection: Any, ops: list[tuple[Any, ...]]) -> Any:
+            for op in ops:
+                if op[1].startswith(b'COPY "blocks"'):
+                    log.setdefault(id(dbapi_connection), []).append("blocks")
+            return run(dbapi_connection, ops)
+
+        return logged
+
+    monkeypatch.setattr(native, "pg_runner", pg_runner)
 
     @event.listens_for(engine, "before_cursor_execute")
     def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
@@ -200,7 +218,8 @@ def _statement_log(engine: Any) -> dict[int, list[str]]:
     return log
 
 
-def test_each_postgres_write_transaction_sets_synchronous_commit_off_once(seeded: Demo, postgres_url: str) -> None:
+def test_each_postgres_write_transaction_sets_synchronous_commit_off_once(seeded: Demo, postgres_url: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A backfill transaction writes many chunks; ``SET LOCAL synchronous_commit = off`` comes once,
     before its first row, in every transaction that writes rows (pipelined and sequential)."""
     for config in (IndexerConfig(initial_range=1, max_range=1, target_events=1, commit_events=3),
@@ -210,7 +229,7 @@ def test_each_postgres_write_transaction_sets_synchronous_commit_off_once(seeded
 
         migrate(url)
         engine = make_engine(url)
-        log = _statement_log(engine)
+        log = _statement_log(engine, monkeypatch)
         indexer = Indexer(seeded.anvil.rpc_url, engine, Deployment.from_dict(seeded.record).entries(), config)
         try:
             indexer.run()
