@@ -670,10 +670,12 @@ class Store:
         """A projected chunk's statements (the pipelined backfill's database job): its blocks and
         events, its projection writes and, when ``prune_through`` is set, the undo pruning.
 
-        On PostgreSQL with the compiled module (and ``compiled``) they run through libpq in one
-        release of the interpreter lock (:meth:`_chunk_statements`, native.pg_runner): the same
-        rows, by ``COPY``, and the same deletes. Otherwise, or when a value has no COPY text form
-        here, through psycopg as :meth:`write_chain_rows` and :meth:`write_projected` run them."""
+        With the compiled module (and ``compiled``) they run in one release of the interpreter
+        lock, in the driver's transaction: on PostgreSQL through libpq on psycopg's connection
+        (:meth:`_chunk_statements`, native.pg_runner: the same rows, by ``COPY``, and the same
+        deletes), on SQLite on the ``sqlite3`` handle of Python's connection (:meth:`_sqlite_chunk`,
+        native.sqlite_runner). Otherwise, or when a value is one the compiled code does not take,
+        through the driver as :meth:`write_chain_rows` and :meth:`write_projected` run them."""
         if self.dialect == "postgresql" and self.compiled:
             run = native.pg_runner()
             if run is not None:
@@ -739,6 +741,7 @@ class Store:
         if prune_through is not None and not add("DELETE FROM indexer_undo WHERE block_number <= ?",
                                                  [(prune_through,)]):
             return False
+        blocks_written = False
         if not dbapi.in_transaction:  # type: ignore[union-attr]
             # sqlite3 opens the transaction (its BEGIN) before its first INSERT: the blocks go
             # that way, the rest then runs in the transaction
@@ -746,13 +749,24 @@ class Store:
                 return False
             self.insert_many(conn, "blocks", BLOCK_COLUMNS, blocks)
             del statements[0]
-            if not dbapi.in_transaction:  # type: ignore[union-attr]  # (autocommit: the rest that way too)
-                self.insert_event_rows(conn, event_rows, events)
-                self.write_projected(conn, writes)
-                if prune_through is not None:
-                    self.delete_undo_through(conn, prune_through)
-                return True
-        failure = run(handle, statements)
+            blocks_written = True
+        failure = None
+        # autocommit (no transaction even after the blocks), or refused before any statement
+        # ran (a value out of range, ...): the rest goes the driver's way, as it would run
+        refused = not dbapi.in_transaction  # type: ignore[union-attr]
+        if not refused:
+            try:
+                failure = run(handle, statements)
+            except ValueError:
+                refused = True
+        if refused:
+            if not blocks_written:
+                return False
+            self.insert_event_rows(conn, event_rows, events)
+            self.write_projected(conn, writes)
+            if prune_through is not None:
+                self.delete_undo_through(conn, prune_through)
+            return True
         if failure is None:
             return True
         index, code, message = failure

@@ -404,3 +404,35 @@ def test_row_dicts_encode_as_their_tuples() -> None:
     for encode in (native.copy_rows, native.sqlite_rows):
         assert encode(dicts[:3] + [missing], columns) is None
         assert encode(dicts[:1]) is None  # a dict without columns
+
+
+def test_sqlite_a_refused_chunk_goes_the_sqlite3_way_whole(sqlite_engine_of: Callable[[], Engine],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled code refuses data it does not take whole before running anything (ValueError):
+    the chunk is then written by sqlite3, once, whether or not its blocks already opened the
+    transaction that way."""
+    with monkeypatch.context() as mp:
+        mp.setattr(native, "sqlite_runner", lambda: None)
+        expected = _sqlite_write(sqlite_engine_of())
+    refusals: list[int] = []
+
+    def refusing_runner() -> Any:
+        def run(handle: int, ops: list[tuple[Any, ...]]) -> Any:
+            refusals.append(len(ops))
+            raise ValueError("statement 0: its data is not whole")
+
+        return run
+
+    monkeypatch.setattr(native, "sqlite_runner", refusing_runner)
+    engine = sqlite_engine_of()
+    assert _sqlite_write(engine) == expected
+    assert refusals == [5, 8]
+    store = Store(engine)  # and in a transaction already open
+    with engine.connect() as conn:
+        conn.begin()
+        conn.exec_driver_sql("INSERT INTO blocks VALUES (9, '0x09', '0x08', 9)")
+        store.write_chunk(conn, [(10, "0x10", "0x09", 10)], _events(10, 3), None, ProjectedWrites(), None)
+        assert conn.exec_driver_sql("SELECT count(*) FROM events WHERE block_number = 10").scalar() == 3
+        assert conn.exec_driver_sql("SELECT count(*) FROM blocks WHERE number = 10").scalar() == 1
+        conn.rollback()
+    assert refusals == [5, 8, 2]
