@@ -699,13 +699,17 @@ class Store:
     def _sqlite_chunk(self, conn: Connection, blocks: list[tuple[int, str, str, int]], events: Sequence[DecodedEvent],
                       event_rows: Optional[EventRows], writes: ProjectedWrites, prune_through: Optional[int]) -> bool:
         """:meth:`write_chunk` on SQLite through native.sqlite_runner, on the connection's own
-        ``sqlite3`` handle, in the transaction Python's sqlite3 opened: the same rows and deletes
-        as the sqlite3 path, one statement run per row. False, with nothing written, when the
-        runner or the handle is not available, or a value is one sqlite3 would adapt or refuse."""
+        ``sqlite3`` handle, in its transaction (begun as sqlite3 begins one before its first
+        ``INSERT``, when none is open yet): the same rows and deletes as the sqlite3 path, one
+        statement run per row. False, with nothing written, when the runner or the handle is not
+        available, the connection is in autocommit mode, or a value is one sqlite3 would adapt or
+        refuse."""
         run = native.sqlite_runner()
         if run is None:
             return False
         dbapi = conn.connection.dbapi_connection
+        if dbapi.isolation_level is None:  # type: ignore[union-attr]  # autocommit: sqlite3's own way
+            return False
         handle = conn.info.get("sqlite3_handle")
         if handle is None:
             handle = conn.info["sqlite3_handle"] = native.sqlite_handle(dbapi, self.engine.url.database or "") or 0
@@ -741,32 +745,13 @@ class Store:
         if prune_through is not None and not add("DELETE FROM indexer_undo WHERE block_number <= ?",
                                                  [(prune_through,)]):
             return False
-        blocks_written = False
         if not dbapi.in_transaction:  # type: ignore[union-attr]
-            # sqlite3 opens the transaction (its BEGIN) before its first INSERT: the blocks go
-            # that way, the rest then runs in the transaction
-            if not blocks:
-                return False
-            self.insert_many(conn, "blocks", BLOCK_COLUMNS, blocks)
-            del statements[0]
-            blocks_written = True
-        failure = None
-        # autocommit (no transaction even after the blocks), or refused before any statement
-        # ran (a value out of range, ...): the rest goes the driver's way, as it would run
-        refused = not dbapi.in_transaction  # type: ignore[union-attr]
-        if not refused:
-            try:
-                failure = run(handle, statements)
-            except ValueError:
-                refused = True
-        if refused:
-            if not blocks_written:
-                return False
-            self.insert_event_rows(conn, event_rows, events)
-            self.write_projected(conn, writes)
-            if prune_through is not None:
-                self.delete_undo_through(conn, prune_through)
-            return True
+            # what sqlite3 issues itself before the first INSERT of a transaction
+            conn.exec_driver_sql(f"BEGIN {dbapi.isolation_level}".rstrip())  # type: ignore[union-attr]
+        try:
+            failure = run(handle, statements)
+        except ValueError:  # refused before any ran (a value out of range, ...): sqlite3's way
+            return False
         if failure is None:
             return True
         index, code, message = failure

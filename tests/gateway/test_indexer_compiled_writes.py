@@ -287,9 +287,8 @@ def test_sqlite_the_compiled_path_leaves_the_rows_of_sqlite3(sqlite_engine_of: C
     runs: list[int] = []
     _spy(monkeypatch, runs, "sqlite_runner")
     assert _sqlite_write(sqlite_engine_of()) == expected
-    # the blocks go through sqlite3 (it opens the transaction); then events and 4 inserts; or
-    # events, 3 deletes, 3 inserts and the pruning
-    assert runs == [5, 8]
+    # blocks, events and 4 inserts; or blocks, events, 3 deletes, 3 inserts and the pruning
+    assert runs == [6, 9]
     text = "\n".join(expected)
     assert '"tab\\there"' in text and '"中文 數據"' in text and '"\\\\N"' in text
     assert "[1,\"vouchers\"" not in text
@@ -329,7 +328,7 @@ def test_sqlite_the_statements_are_in_the_transaction_and_stop_at_a_failure(
         assert conn.exec_driver_sql("SELECT block_number, log_index FROM voucher_transfers").fetchall() == [(9, 0)]
         assert conn.exec_driver_sql("SELECT count(*) FROM blocks WHERE number = 8").scalar() == 1
         conn.rollback()
-    assert runs == [5, 5, 4]
+    assert runs == [6, 6, 4]
 
 
 def test_sqlite_a_value_sqlite3_adapts_goes_the_sqlite3_way(sqlite_engine_of: Callable[[], Engine],
@@ -409,8 +408,8 @@ def test_row_dicts_encode_as_their_tuples() -> None:
 def test_sqlite_a_refused_chunk_goes_the_sqlite3_way_whole(sqlite_engine_of: Callable[[], Engine],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled code refuses data it does not take whole before running anything (ValueError):
-    the chunk is then written by sqlite3, once, whether or not its blocks already opened the
-    transaction that way."""
+    the chunk is then written by sqlite3, once, in the transaction, whether it was open before
+    or just begun for the compiled code."""
     with monkeypatch.context() as mp:
         mp.setattr(native, "sqlite_runner", lambda: None)
         expected = _sqlite_write(sqlite_engine_of())
@@ -426,7 +425,7 @@ def test_sqlite_a_refused_chunk_goes_the_sqlite3_way_whole(sqlite_engine_of: Cal
     monkeypatch.setattr(native, "sqlite_runner", refusing_runner)
     engine = sqlite_engine_of()
     assert _sqlite_write(engine) == expected
-    assert refusals == [5, 8]
+    assert refusals == [6, 9]
     store = Store(engine)  # and in a transaction already open
     with engine.connect() as conn:
         conn.begin()
@@ -435,4 +434,4 @@ def test_sqlite_a_refused_chunk_goes_the_sqlite3_way_whole(sqlite_engine_of: Cal
         assert conn.exec_driver_sql("SELECT count(*) FROM events WHERE block_number = 10").scalar() == 3
         assert conn.exec_driver_sql("SELECT count(*) FROM blocks WHERE number = 10").scalar() == 1
         conn.rollback()
-    assert refusals == [5, 8, 2]
+    assert refusals == [6, 9, 2]
